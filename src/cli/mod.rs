@@ -1,0 +1,139 @@
+//! The command line. Headless commands share the core with the TUI; they print tables for
+//! people and JSON for scripts.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit status: success.
+pub const EXIT_OK: u8 = 0;
+/// The run did not complete: a node failed, the budget stopped it, or it was cancelled.
+pub const EXIT_RUN_FAILED: u8 = 1;
+/// Bad input: a file that does not parse or validate, an unknown name, a bad flag.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "baton",
+    version,
+    about = "Design, run, watch and tune LLM orchestrations in the terminal",
+    long_about = "Design, run, watch and tune LLM orchestrations in the terminal.\n\n\
+A flow is a DAG of agent nodes (TOML); a strategy routes each node to a model, decides what \
+context it gets and how much runs in parallel. Baton runs flows on a deterministic simulator \
+by default (no keys, no network) and shows where the money and the seconds go.\n\n\
+With no command, opens the live screen on the research-assistant sample under the smart \
+strategy.",
+    after_help = "Examples:\n  \
+baton                                                   watch the research-assistant sample run\n  \
+baton run research-assistant --strategy naive           per-node table and totals\n  \
+baton run support-triage --tasks support-triage -s smart   1000 tickets in seconds\n  \
+baton validate my-flow.toml strategies/*.toml           check files, with file:line:col errors\n  \
+baton models                                            the catalog with prices\n\n\
+Exit status: 0 success, 1 the run did not complete (a node failed, budget, cancelled), 2 bad input."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub open: OpenArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Open the live screen on a flow (the default command).
+    Open(OpenArgs),
+    /// Run a flow headless and print a per-node table and totals (or a batch summary).
+    Run(RunArgs),
+    /// Check flow, strategy and catalog files; print every problem with file:line:col.
+    Validate(ValidateArgs),
+    /// List the model catalog with prices and simulation profiles.
+    Models(ModelsArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Strategy: a file, a name next to the flow (strategies/NAME.toml), or a sample name
+    /// (naive, smart, cascade, premium-parallel). Defaults to the flow's own choice, else smart.
+    #[arg(short, long, value_name = "S")]
+    pub strategy: Option<String>,
+    /// Seed for the simulator: the same flow, strategy, input and seed give the same run.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// Input for the run; defaults to the flow's `input`.
+    #[arg(short, long, value_name = "TEXT")]
+    pub input: Option<String>,
+    /// A model catalog file whose entries override or add to the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct OpenArgs {
+    /// Flow: a file or a sample name (research-assistant, support-triage, code-review, doc-digest).
+    #[arg(value_name = "FLOW")]
+    pub flow: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
+    /// Playback speed of simulated time (0.25 to 64).
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub speed: f64,
+    /// Theme: a name (dark, light, high-contrast, or a file in the user theme directory) or a path.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub theme: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Flow: a file or a sample name.
+    #[arg(value_name = "FLOW")]
+    pub flow: String,
+    #[command(flatten)]
+    pub common: Common,
+    /// Run once per task: JSON lines with an "input" field, or one input per line.
+    #[arg(long, value_name = "FILE")]
+    pub tasks: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ValidateArgs {
+    /// Files to check; the kind (flow, strategy, catalog) is read from the file.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Catalog to check strategies against.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ModelsArgs {
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Parses arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        None => commands::open(cli.open),
+        Some(Command::Open(a)) => commands::open(a),
+        Some(Command::Run(a)) => commands::run(a),
+        Some(Command::Validate(a)) => commands::validate(a),
+        Some(Command::Models(a)) => commands::models(a),
+    };
+    ExitCode::from(code)
+}

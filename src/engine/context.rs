@@ -1,0 +1,114 @@
+//! What a node receives: its rendered prompt plus, depending on the strategy's context mode,
+//! only the upstream outputs it declares or the whole history so far. Each part keeps its
+//! origin so the cost of passing everything to everyone can be shown as its own number.
+
+use std::sync::Arc;
+
+use super::{HistoryEntry, RunSpec};
+use crate::event::Origin;
+use crate::flow::Piece;
+use crate::routing::ContextMode;
+use crate::tokens;
+
+pub struct Part {
+    pub origin: Origin,
+    pub tokens: u64,
+}
+
+pub struct Context {
+    pub parts: Vec<Part>,
+    /// The same parts' text, in order; concatenated they are the message sent.
+    pub texts: Arc<[(Origin, Arc<str>)]>,
+    /// The rendered template alone, for later nodes' history.
+    pub prompt: Arc<str>,
+}
+
+fn label(spec: &RunSpec, e: &HistoryEntry) -> String {
+    let id = &spec.flow.nodes[e.unit.index()].id;
+    match e.unit.item {
+        Some(k) => format!("{id}[{k}]"),
+        None => id.clone(),
+    }
+}
+
+/// Builds node `i`'s input from the outputs so far.
+pub(crate) fn build_context(
+    spec: &RunSpec,
+    i: usize,
+    item: Option<&str>,
+    outputs: &[Option<Arc<str>>],
+    history: &[HistoryEntry],
+) -> Context {
+    let node = &spec.flow.nodes[i];
+    let mut texts: Vec<(Origin, Arc<str>)> = Vec::new();
+    let inlined: Vec<usize> = node.template.iter().filter_map(|p| if let Piece::Node(u) = p { Some(*u) } else { None }).collect();
+    let declared = |u: usize| node.context.contains(&u) || inlined.contains(&u);
+
+    match spec.strategy.context {
+        ContextMode::Declared => {
+            for &c in &node.context {
+                if inlined.contains(&c) {
+                    continue;
+                }
+                if let Some(out) = &outputs[c] {
+                    texts.push((Origin::Declared(c as u32), Arc::from(format!("[{} output]\n{out}\n\n", spec.flow.nodes[c].id))));
+                }
+            }
+        }
+        ContextMode::Full => {
+            if !spec.input.is_empty() {
+                texts.push((Origin::History, Arc::from(format!("[input]\n{}\n\n", spec.input))));
+            }
+            for e in history {
+                let l = label(spec, e);
+                texts.push((Origin::History, Arc::from(format!("[{l} prompt]\n{}\n\n", e.prompt))));
+                let origin = if declared(e.unit.index()) { Origin::Declared(e.unit.node) } else { Origin::History };
+                texts.push((origin, Arc::from(format!("[{l} output]\n{}\n\n", e.output))));
+            }
+        }
+    }
+
+    let has_refs = node.template.iter().any(|p| matches!(p, Piece::Node(_)));
+    let mut prompt = String::new();
+    if has_refs {
+        let mut pending = String::new();
+        for p in &node.template {
+            match p {
+                Piece::Text(t) => pending.push_str(t),
+                Piece::Input => pending.push_str(&spec.input),
+                Piece::Item => pending.push_str(item.unwrap_or("")),
+                Piece::Node(u) => {
+                    let out = outputs[*u].clone().unwrap_or_default();
+                    prompt.push_str(&pending);
+                    prompt.push_str(&out);
+                    if !pending.is_empty() {
+                        texts.push((Origin::Prompt, Arc::from(std::mem::take(&mut pending))));
+                    }
+                    // In full mode the history already holds this output; inline it all the
+                    // same, as the template asks, and count it where it came from.
+                    texts.push((Origin::Declared(*u as u32), out));
+                }
+            }
+        }
+        prompt.push_str(&pending);
+        if !pending.is_empty() {
+            texts.push((Origin::Prompt, Arc::from(pending)));
+        }
+    } else {
+        for p in &node.template {
+            match p {
+                Piece::Text(t) => prompt.push_str(t),
+                Piece::Input => prompt.push_str(&spec.input),
+                Piece::Item => prompt.push_str(item.unwrap_or("")),
+                Piece::Node(_) => {}
+            }
+        }
+    }
+    let prompt: Arc<str> = Arc::from(prompt);
+    if !has_refs && !prompt.is_empty() {
+        texts.push((Origin::Prompt, prompt.clone()));
+    }
+
+    let parts = texts.iter().map(|(origin, t)| Part { origin: *origin, tokens: u64::from(tokens::count(t)) }).collect();
+    Context { parts, texts: texts.into(), prompt }
+}

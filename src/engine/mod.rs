@@ -1,0 +1,694 @@
+//! The engine: runs a flow under a strategy on tokio and emits [`RunEvent`]s.
+//!
+//! One task owns the scheduling state: which nodes wait for what, what is ready, what runs, what
+//! has been spent. Calls run as futures polled by that task, so there is no shared mutable state
+//! and no lock. Ready work is started in topological order, so with the same inputs and a paused
+//! clock a run is reproducible event for event.
+
+mod context;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::event::{ContextPart, Event, Outcome, RunEvent, SkipReason, Unit};
+use crate::flow::{CheckResult, Flow, list_items};
+use crate::money::Money;
+use crate::provider::rng::{Rng, hash_str};
+use crate::provider::{CallError, CallRequest, Chunk, ErrorKind, Providers};
+use crate::routing::{Catalog, Decision, Strategy, Usage, route};
+
+use context::build_context;
+
+/// Everything that defines a run.
+#[derive(Clone)]
+pub struct RunSpec {
+    pub flow: Arc<Flow>,
+    pub strategy: Arc<Strategy>,
+    pub catalog: Arc<Catalog>,
+    pub input: String,
+    pub seed: u64,
+    pub run_id: u64,
+    pub attempt: u32,
+    pub options: Options,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Emit a NodeDelta per streamed chunk. Batch runs turn this off; nothing they report
+    /// needs the pieces.
+    pub deltas: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { deltas: true }
+    }
+}
+
+impl RunSpec {
+    pub fn new(flow: Arc<Flow>, strategy: Arc<Strategy>, catalog: Arc<Catalog>, input: String, seed: u64) -> RunSpec {
+        RunSpec { flow, strategy, catalog, input, seed, run_id: 1, attempt: 1, options: Options::default() }
+    }
+}
+
+/// What a finished unit hands back to the scheduler.
+struct Done {
+    unit: Unit,
+    /// Billed cost of every call the unit made.
+    cost: Money,
+    /// The estimate reserved against the budget when it started.
+    reserved: Money,
+    result: Result<Finished, ()>,
+    /// The rendered prompt, for later nodes' history.
+    prompt: Arc<str>,
+}
+
+struct Finished {
+    output: Arc<str>,
+    passed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Waiting,
+    Running,
+    Done,
+    Skipped,
+    Failed,
+}
+
+/// A fan-out node's instances.
+#[derive(Default)]
+struct Group {
+    items: Vec<Arc<str>>,
+    outputs: Vec<Option<Arc<str>>>,
+    pending: VecDeque<u32>,
+    running: usize,
+    finished: usize,
+    failed: bool,
+    all_passed: bool,
+}
+
+/// What one finished unit contributes to later nodes' context.
+pub(crate) struct HistoryEntry {
+    pub unit: Unit,
+    pub prompt: Arc<str>,
+    pub output: Arc<str>,
+}
+
+struct Exec<'a> {
+    spec: &'a RunSpec,
+    providers: &'a Providers,
+    tx: mpsc::Sender<RunEvent>,
+    start: Instant,
+    task: u64,
+    rank: Vec<u32>,
+    remaining: Vec<usize>,
+    state: Vec<State>,
+    outputs: Vec<Option<Arc<str>>>,
+    passed: Vec<bool>,
+    groups: Vec<Option<Group>>,
+    ready: BinaryHeap<Reverse<(u32, u32, u32)>>,
+    running: usize,
+    limit: usize,
+    spent: Money,
+    reserved: Money,
+    budget_hit: bool,
+    any_failed: bool,
+    history: Vec<HistoryEntry>,
+    closed: bool,
+}
+
+/// Runs a flow to the end (or until cancelled), sending every event on `tx`. Returns how the
+/// run ended. If the receiver goes away the run stops as if cancelled.
+pub async fn run(spec: &RunSpec, providers: &Providers, tx: mpsc::Sender<RunEvent>, cancel: CancellationToken) -> Outcome {
+    let flow = &spec.flow;
+    let n = flow.nodes.len();
+    let mut ex = Exec {
+        spec,
+        providers,
+        tx,
+        start: Instant::now(),
+        task: hash_str(&spec.input),
+        rank: flow.topo_rank(),
+        remaining: flow.nodes.iter().map(|n| n.after.len()).collect(),
+        state: vec![State::Waiting; n],
+        outputs: vec![None; n],
+        passed: vec![true; n],
+        groups: (0..n).map(|_| None).collect(),
+        ready: BinaryHeap::new(),
+        running: 0,
+        limit: spec.strategy.schedule.limit().unwrap_or(usize::MAX),
+        spent: Money::ZERO,
+        reserved: Money::ZERO,
+        budget_hit: false,
+        any_failed: false,
+        history: Vec::new(),
+        closed: false,
+    };
+    ex.emit(Event::RunStarted {
+        flow: flow.name.clone(),
+        strategy: spec.strategy.name.clone(),
+        seed: spec.seed,
+        input: spec.input.clone(),
+    })
+    .await;
+    for i in 0..n {
+        ex.emit(Event::NodeQueued { unit: Unit::node(i) }).await;
+    }
+    let roots: Vec<usize> = (0..n).filter(|&i| flow.nodes[i].after.is_empty()).collect();
+    for r in roots {
+        ex.became_ready(r).await;
+    }
+
+    let mut inflight = FuturesUnordered::new();
+    let cancelled = loop {
+        while ex.running < ex.limit && !ex.closed {
+            let Some(Reverse((_, node, item))) = ex.ready.pop() else { break };
+            let unit = if item == u32::MAX { Unit::node(node as usize) } else { Unit::instance(node as usize, item as usize) };
+            if let Some(call) = ex.start_unit(unit).await {
+                ex.running += 1;
+                inflight.push(call.run());
+            }
+        }
+        if inflight.is_empty() || ex.closed {
+            break ex.closed;
+        }
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break true,
+            Some(done) = inflight.next() => {
+                ex.running -= 1;
+                ex.finish_unit(done).await;
+            }
+        }
+    };
+    drop(inflight);
+
+    let outcome = if cancelled {
+        for i in 0..n {
+            if matches!(ex.state[i], State::Waiting | State::Running) {
+                ex.state[i] = State::Skipped;
+                ex.emit(Event::NodeSkipped { unit: Unit::node(i), reason: SkipReason::Cancelled }).await;
+            }
+        }
+        Outcome::Cancelled
+    } else if ex.any_failed {
+        Outcome::Failed
+    } else if ex.budget_hit {
+        Outcome::BudgetExceeded
+    } else {
+        Outcome::Completed
+    };
+    ex.closed = false;
+    ex.emit(Event::RunFinished { outcome }).await;
+    outcome
+}
+
+impl<'a> Exec<'a> {
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    async fn emit(&mut self, kind: Event) {
+        if self.closed {
+            return;
+        }
+        let ev = RunEvent { run: self.spec.run_id, attempt: self.spec.attempt, at: self.now(), kind };
+        if self.tx.send(ev).await.is_err() {
+            self.closed = true;
+        }
+    }
+
+    /// All of a node's dependencies have settled: skip it, expand it, or queue it.
+    async fn became_ready(&mut self, first: usize) {
+        let mut work = vec![first];
+        let spec = self.spec;
+        while let Some(i) = work.pop() {
+            let node = &spec.flow.nodes[i];
+            let blocked = node.after.iter().copied().find(|&d| self.state[d] != State::Done);
+            let skip = if let Some(d) = blocked {
+                Some(SkipReason::Upstream { node: self.spec.flow.nodes[d].id.clone(), failed: self.state[d] == State::Failed })
+            } else if let Some(w) = &node.when {
+                let out = self.outputs[w.node].clone().unwrap_or_default();
+                (!w.holds(&out, self.passed[w.node])).then(|| SkipReason::Condition { test: w.describe(&self.spec.flow.nodes[w.node].id) })
+            } else {
+                None
+            };
+            if let Some(reason) = skip {
+                self.state[i] = State::Skipped;
+                self.emit(Event::NodeSkipped { unit: Unit::node(i), reason }).await;
+                work.extend(self.settle(i));
+                continue;
+            }
+            match &node.map {
+                None => self.ready.push(Reverse((self.rank[i], i as u32, u32::MAX))),
+                Some(m) => {
+                    let source = self.outputs[m.over].clone().unwrap_or_default();
+                    let mut items = list_items(&source);
+                    let dropped = items.len().saturating_sub(m.max_items);
+                    items.truncate(m.max_items);
+                    self.emit(Event::NodeExpanded { node: i as u32, items: items.clone(), dropped: dropped as u32 }).await;
+                    if items.is_empty() {
+                        self.state[i] = State::Skipped;
+                        self.emit(Event::NodeSkipped { unit: Unit::node(i), reason: SkipReason::NoItems }).await;
+                        work.extend(self.settle(i));
+                        continue;
+                    }
+                    self.state[i] = State::Running;
+                    let mut g = Group { all_passed: true, ..Group::default() };
+                    g.outputs = vec![None; items.len()];
+                    g.items = items.into_iter().map(Arc::from).collect();
+                    for k in 0..g.items.len() as u32 {
+                        if (k as usize) < m.limit {
+                            self.ready.push(Reverse((self.rank[i], i as u32, k)));
+                            g.running += 1;
+                        } else {
+                            g.pending.push_back(k);
+                        }
+                    }
+                    self.groups[i] = Some(g);
+                }
+            }
+        }
+    }
+
+    /// A node reached Done, Skipped or Failed: returns the dependents that are now ready.
+    fn settle(&mut self, i: usize) -> Vec<usize> {
+        let mut ready = Vec::new();
+        for &d in &self.spec.flow.dependents[i] {
+            self.remaining[d] -= 1;
+            if self.remaining[d] == 0 {
+                ready.push(d);
+            }
+        }
+        // Reverse so the work stack pops them in file order.
+        ready.reverse();
+        ready
+    }
+
+    /// Builds the unit's input, routes it, checks the budget and returns the call's future.
+    async fn start_unit(&mut self, unit: Unit) -> Option<Call<'a>> {
+        let spec = self.spec;
+        let i = unit.index();
+        let node = &spec.flow.nodes[i];
+        let item = unit.item.and_then(|k| self.groups[i].as_ref().map(|g| (k, g.items[k as usize].clone())));
+        let ctx = build_context(spec, i, item.as_ref().map(|(_, t)| &**t), &self.outputs, &self.history);
+        let input_tokens: u64 = ctx.parts.iter().map(|p| p.tokens).sum();
+        let decision = Arc::new(route(&spec.strategy, node, input_tokens));
+
+        let estimate = spec
+            .catalog
+            .get(&decision.model)
+            .map_or(Money::ZERO, |m| m.prices.input.cost(input_tokens) + m.prices.output.cost(u64::from(node.expected_tokens)));
+        if let Some(budget) = spec.strategy.budget
+            && (self.budget_hit || self.spent + self.reserved + estimate > budget)
+        {
+            self.budget_hit = true;
+            let reason = SkipReason::Budget { spent: self.spent + self.reserved, estimate, budget };
+            self.unit_skipped(unit, reason).await;
+            return None;
+        }
+        self.reserved += estimate;
+        if unit.item.is_none() {
+            self.state[i] = State::Running;
+        }
+        let parts: Vec<ContextPart> = ctx.parts.iter().map(|p| ContextPart { origin: p.origin, tokens: p.tokens }).collect();
+        self.emit(Event::NodeStarted { unit, decision: decision.clone(), context: parts, input_tokens }).await;
+        let prompt = ctx.prompt;
+
+        Some(Call {
+            spec,
+            providers: self.providers,
+            tx: self.tx.clone(),
+            start: self.start,
+            unit,
+            decision,
+            parts: ctx.texts,
+            input_tokens,
+            item,
+            task: self.task,
+            reserved: estimate,
+            prompt,
+        })
+    }
+
+    /// A budget skip of one unit: instances are skipped inside their group.
+    async fn unit_skipped(&mut self, unit: Unit, reason: SkipReason) {
+        let i = unit.index();
+        self.emit(Event::NodeSkipped { unit, reason }).await;
+        match unit.item {
+            None => {
+                self.state[i] = State::Skipped;
+                let next = self.settle(i);
+                for d in next.into_iter().rev() {
+                    self.became_ready(d).await;
+                }
+            }
+            Some(_) => {
+                if let Some(g) = self.groups[i].as_mut() {
+                    g.failed = true;
+                    g.running -= 1;
+                    g.finished += 1;
+                }
+                self.after_instance(i, false).await;
+            }
+        }
+    }
+
+    async fn finish_unit(&mut self, done: Done) {
+        self.spent += done.cost;
+        self.reserved = self.reserved - done.reserved;
+        let i = done.unit.index();
+        let prompt = done.prompt;
+        match done.unit.item {
+            None => {
+                match done.result {
+                    Ok(f) => {
+                        self.state[i] = State::Done;
+                        self.passed[i] = f.passed;
+                        self.outputs[i] = Some(f.output.clone());
+                        self.history.push(HistoryEntry { unit: done.unit, prompt, output: f.output });
+                    }
+                    Err(()) => {
+                        self.state[i] = State::Failed;
+                        self.any_failed = true;
+                    }
+                }
+                let next = self.settle(i);
+                for d in next.into_iter().rev() {
+                    self.became_ready(d).await;
+                }
+            }
+            Some(k) => {
+                let ok = done.result.is_ok();
+                if let Some(g) = self.groups[i].as_mut() {
+                    g.running -= 1;
+                    g.finished += 1;
+                    match done.result {
+                        Ok(f) => {
+                            g.all_passed &= f.passed;
+                            g.outputs[k as usize] = Some(f.output.clone());
+                            self.history.push(HistoryEntry { unit: done.unit, prompt, output: f.output });
+                        }
+                        Err(()) => {
+                            g.failed = true;
+                            self.any_failed = true;
+                        }
+                    }
+                }
+                self.after_instance(i, ok).await;
+            }
+        }
+    }
+
+    /// An instance settled: start the next pending one, or settle the group.
+    async fn after_instance(&mut self, i: usize, _ok: bool) {
+        let rank = self.rank[i];
+        let Some(g) = self.groups[i].as_mut() else { return };
+        if let Some(k) = g.pending.pop_front() {
+            g.running += 1;
+            self.ready.push(Reverse((rank, i as u32, k)));
+            return;
+        }
+        if g.finished < g.items.len() {
+            return;
+        }
+        let failed = g.failed;
+        let passed = g.all_passed;
+        let joined: String = g.outputs.iter().flatten().map(|s| &**s).collect::<Vec<_>>().join("\n\n");
+        if failed {
+            self.state[i] = State::Failed;
+            self.emit(Event::NodeFailed { unit: Unit::node(i), error: "an instance failed or was skipped".to_string() }).await;
+        } else {
+            self.state[i] = State::Done;
+            self.passed[i] = passed;
+            self.outputs[i] = Some(Arc::from(joined));
+        }
+        let next = self.settle(i);
+        for d in next.into_iter().rev() {
+            self.became_ready(d).await;
+        }
+    }
+}
+
+/// One unit's calls: retries, fallbacks and escalation, with every step reported.
+struct Call<'a> {
+    spec: &'a RunSpec,
+    providers: &'a Providers,
+    tx: mpsc::Sender<RunEvent>,
+    start: Instant,
+    unit: Unit,
+    decision: Arc<Decision>,
+    parts: Arc<[(crate::event::Origin, Arc<str>)]>,
+    input_tokens: u64,
+    item: Option<(u32, Arc<str>)>,
+    task: u64,
+    reserved: Money,
+    prompt: Arc<str>,
+}
+
+struct Answer {
+    text: String,
+    usage: Usage,
+    estimated: bool,
+    ttft: Duration,
+}
+
+impl Call<'_> {
+    async fn emit(&self, kind: Event) {
+        let ev = RunEvent { run: self.spec.run_id, attempt: self.spec.attempt, at: self.start.elapsed(), kind };
+        // A closed channel means nobody is listening; the scheduler notices and stops.
+        let _ = self.tx.send(ev).await;
+    }
+
+    async fn run(self) -> Done {
+        let (cost, result) = self.drive().await;
+        Done { unit: self.unit, cost, reserved: self.reserved, result, prompt: self.prompt }
+    }
+
+    async fn drive(&self) -> (Money, Result<Finished, ()>) {
+        let spec = self.spec;
+        let node = &spec.flow.nodes[self.unit.index()];
+        let retry = spec.strategy.retry;
+        let started = self.start.elapsed();
+        let mut models: Vec<&str> = vec![self.decision.model.as_str()];
+        for f in &self.decision.fallbacks {
+            if !models.contains(&f.as_str()) {
+                models.push(f);
+            }
+        }
+        let mut cost = Money::ZERO;
+        let mut last_error = String::from("no model could serve the node");
+        let mut m = 0;
+        'models: while m < models.len() {
+            let model_id = models[m];
+            let next = models.get(m + 1).copied();
+            let Some(model_idx) = spec.catalog.index_of(model_id) else {
+                last_error = format!("model '{model_id}' is not in the catalog");
+                m += 1;
+                continue;
+            };
+            let model = &spec.catalog.models[model_idx];
+            let need = self.input_tokens + u64::from(node.max_tokens);
+            if need > u64::from(model.context_window) {
+                last_error = format!(
+                    "~{} input + {} output tokens exceed the {}-token window of {model_id}",
+                    self.input_tokens, node.max_tokens, model.context_window
+                );
+                if let Some(to) = next {
+                    self.emit(Event::NodeFallback {
+                        unit: self.unit,
+                        from: model_id.to_string(),
+                        to: to.to_string(),
+                        reason: last_error.clone(),
+                    })
+                    .await;
+                }
+                m += 1;
+                continue;
+            }
+            let Some(provider) = self.providers.for_model(model) else {
+                last_error = format!("no provider for '{}' models is configured", model.provider);
+                if let Some(to) = next {
+                    self.emit(Event::NodeFallback {
+                        unit: self.unit,
+                        from: model_id.to_string(),
+                        to: to.to_string(),
+                        reason: last_error.clone(),
+                    })
+                    .await;
+                }
+                m += 1;
+                continue;
+            };
+            for try_no in 1..=retry.max_attempts {
+                let req = CallRequest {
+                    catalog: spec.catalog.clone(),
+                    model: model_idx,
+                    flow: spec.flow.clone(),
+                    node: self.unit.index(),
+                    item: self.item.clone(),
+                    parts: self.parts.clone(),
+                    input_tokens: self.input_tokens,
+                    max_tokens: node.max_tokens,
+                    seed: spec.seed,
+                    task: self.task,
+                    try_no,
+                };
+                match self.call_once(provider.as_ref(), req).await {
+                    Ok(answer) => {
+                        let checks: Vec<CheckResult> = node.checks.iter().map(|c| c.evaluate(&answer.text)).collect();
+                        let passed = checks.iter().all(|c| c.passed);
+                        let call_cost = model.cost(&answer.usage).total();
+                        if !passed
+                            && spec.strategy.escalate_on_failed_checks
+                            && let Some(to) = next
+                        {
+                            cost += call_cost;
+                            let failed = checks.iter().filter(|c| !c.passed).map(|c| c.check.clone()).collect();
+                            self.emit(Event::NodeEscalated {
+                                unit: self.unit,
+                                from: model_id.to_string(),
+                                to: to.to_string(),
+                                usage: answer.usage,
+                                failed,
+                            })
+                            .await;
+                            m += 1;
+                            continue 'models;
+                        }
+                        cost += call_cost;
+                        let latency = self.start.elapsed().saturating_sub(started);
+                        let output: Arc<str> = Arc::from(answer.text.as_str());
+                        self.emit(Event::NodeFinished {
+                            unit: self.unit,
+                            model: model_id.to_string(),
+                            usage: answer.usage,
+                            estimated: answer.estimated,
+                            ttft: answer.ttft,
+                            latency,
+                            output: answer.text,
+                            checks,
+                            cached: false,
+                        })
+                        .await;
+                        return (cost, Ok(Finished { output, passed }));
+                    }
+                    Err(e) => {
+                        last_error = format!("{model_id}: {e}");
+                        if e.retryable() && try_no < retry.max_attempts {
+                            let backoff = self.backoff(&e, try_no, model_id);
+                            self.emit(Event::NodeRetry {
+                                unit: self.unit,
+                                model: model_id.to_string(),
+                                try_no,
+                                error: e.message.clone(),
+                                backoff,
+                            })
+                            .await;
+                            tokio::time::sleep(backoff).await;
+                            continue;
+                        }
+                        if let Some(to) = next {
+                            let why = if e.retryable() { format!("{} tries failed; last: {e}", try_no) } else { e.message.clone() };
+                            self.emit(Event::NodeFallback { unit: self.unit, from: model_id.to_string(), to: to.to_string(), reason: why })
+                                .await;
+                        }
+                        m += 1;
+                        continue 'models;
+                    }
+                }
+            }
+            m += 1;
+        }
+        self.emit(Event::NodeFailed { unit: self.unit, error: last_error }).await;
+        (cost, Err(()))
+    }
+
+    /// Exponential backoff with jitter, never shorter than the server's Retry-After. The jitter
+    /// is seeded so simulated runs stay reproducible.
+    fn backoff(&self, e: &CallError, try_no: u32, model: &str) -> Duration {
+        let r = self.spec.strategy.retry;
+        let exp = r.backoff.saturating_mul(1u32 << (try_no - 1).min(16)).min(r.max_backoff);
+        let item = self.unit.item.map_or(0, |k| u64::from(k) + 1);
+        let mut rng = Rng::keyed(&[self.spec.seed, self.task, u64::from(self.unit.node), item, hash_str(model), u64::from(try_no)]);
+        let jittered = exp.mul_f64(0.5 + 0.5 * rng.next_f64());
+        jittered.max(e.retry_after.unwrap_or(Duration::ZERO))
+    }
+
+    /// One call: stream it, timing the first token and policing the gaps.
+    async fn call_once(&self, provider: &dyn crate::provider::Provider, req: CallRequest) -> Result<Answer, CallError> {
+        let retry = self.spec.strategy.retry;
+        let deltas = self.spec.options.deltas;
+        let input_tokens = req.input_tokens;
+        let t0 = Instant::now();
+        let mut stream = provider.call(req);
+        let mut text = String::new();
+        let mut streamed: u64 = 0;
+        let mut ttft = None;
+        let mut usage = None;
+        loop {
+            let limit = if ttft.is_none() { retry.first_token_timeout } else { retry.idle_timeout };
+            // Most chunks are already there; only arm a timer when we would have to wait.
+            let next = match futures::FutureExt::now_or_never(stream.next()) {
+                Some(next) => next,
+                None => match tokio::time::timeout(limit, stream.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        let what = if ttft.is_none() { "no first token" } else { "no data" };
+                        return Err(CallError::new(ErrorKind::Timeout, format!("{what} for {:.1} s", limit.as_secs_f64())));
+                    }
+                },
+            };
+            match next {
+                None => break,
+                Some(Err(e)) => return Err(e),
+                Some(Ok(Chunk::Usage(u))) => usage = Some(u),
+                Some(Ok(Chunk::Text { text: piece, tokens })) => {
+                    if ttft.is_none() {
+                        ttft = Some(t0.elapsed());
+                    }
+                    streamed += u64::from(tokens.unwrap_or_else(|| crate::tokens::count(&piece)));
+                    text.push_str(&piece);
+                    if deltas {
+                        self.emit(Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed }).await;
+                    }
+                }
+            }
+        }
+        let (usage, estimated) = match usage {
+            Some(u) => (u, false),
+            None => (Usage { input: input_tokens, output: u64::from(crate::tokens::count(&text)), ..Usage::default() }, true),
+        };
+        Ok(Answer { ttft: ttft.unwrap_or_else(|| t0.elapsed()), text, usage, estimated })
+    }
+}
+
+/// Runs a flow on a current-thread runtime with a paused clock: simulated seconds cost no wall
+/// time, and every reported time is the simulated one. Events go to `on_event` as they come.
+pub fn run_virtual(spec: &RunSpec, providers: &Providers, on_event: impl FnMut(RunEvent)) -> std::io::Result<Outcome> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build()?;
+    Ok(rt.block_on(run_collect(spec, providers, CancellationToken::new(), on_event)))
+}
+
+/// Runs the engine and hands each event to `on_event` on the same task.
+pub async fn run_collect(spec: &RunSpec, providers: &Providers, cancel: CancellationToken, mut on_event: impl FnMut(RunEvent)) -> Outcome {
+    let (tx, mut rx) = mpsc::channel(1024);
+    let engine = run(spec, providers, tx, cancel);
+    let drain = async {
+        while let Some(ev) = rx.recv().await {
+            on_event(ev);
+        }
+    };
+    let (outcome, ()) = tokio::join!(engine, drain);
+    outcome
+}

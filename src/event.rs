@@ -1,0 +1,244 @@
+//! RunEvent: everything the engine says about a run, in order. Live views, recordings, replays
+//! and headless summaries are all folds over this one closed enum.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::flow::CheckResult;
+use crate::money::Money;
+use crate::routing::{Decision, Usage};
+
+/// One unit of work: a node, or one instance of a fan-out node. A fan-out node itself (the
+/// group) is the unit with `item: None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Unit {
+    pub node: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<u32>,
+}
+
+impl Unit {
+    pub fn node(node: usize) -> Unit {
+        Unit { node: node as u32, item: None }
+    }
+
+    pub fn instance(node: usize, item: usize) -> Unit {
+        Unit { node: node as u32, item: Some(item as u32) }
+    }
+
+    pub fn index(self) -> usize {
+        self.node as usize
+    }
+}
+
+/// Where a slice of a node's input came from, for context attribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "from", content = "node")]
+pub enum Origin {
+    /// The node's own prompt, with the run input and fan-out item.
+    Prompt,
+    /// An upstream output the node declares it needs.
+    Declared(u32),
+    /// Everything else from the history so far (`full` context mode only).
+    History,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextPart {
+    pub origin: Origin,
+    pub tokens: u64,
+}
+
+/// Why a node did not run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum SkipReason {
+    /// Its `when` condition did not hold; `test` describes the condition.
+    Condition {
+        test: String,
+    },
+    /// An upstream node was skipped or failed.
+    Upstream {
+        node: String,
+        failed: bool,
+    },
+    /// Running it would have exceeded the strategy's budget.
+    Budget {
+        spent: Money,
+        estimate: Money,
+        budget: Money,
+    },
+    /// A fan-out node's list was empty.
+    NoItems,
+    Cancelled,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::Condition { test } => write!(f, "condition false: {test}"),
+            SkipReason::Upstream { node, failed: true } => write!(f, "upstream '{node}' failed"),
+            SkipReason::Upstream { node, failed: false } => write!(f, "upstream '{node}' was skipped"),
+            SkipReason::Budget { spent, estimate, budget } => {
+                write!(f, "budget: {spent} spent + ~{estimate} for this node would exceed {budget}")
+            }
+            SkipReason::NoItems => write!(f, "the list to map over was empty"),
+            SkipReason::Cancelled => write!(f, "run cancelled"),
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every node finished or was skipped by a condition.
+    Completed,
+    /// At least one node failed.
+    Failed,
+    /// The budget stopped scheduling.
+    BudgetExceeded,
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Failed => "failed",
+            Outcome::BudgetExceeded => "budget exceeded",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// An event with its envelope: which run and attempt it belongs to and when it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEvent {
+    pub run: u64,
+    /// Which rerun of the run this belongs to; events of a superseded attempt are ignored.
+    pub attempt: u32,
+    /// Time since the run started (simulated time for simulated runs).
+    pub at: Duration,
+    pub kind: Event,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    RunStarted {
+        flow: String,
+        strategy: String,
+        seed: u64,
+        input: String,
+    },
+    /// The node waits for its dependencies.
+    NodeQueued {
+        unit: Unit,
+    },
+    /// A fan-out node's list is known: one instance per item (`dropped` beyond `max_items`).
+    NodeExpanded {
+        node: u32,
+        items: Vec<String>,
+        dropped: u32,
+    },
+    /// A call is about to be made: the routing decision and the context the node received.
+    NodeStarted {
+        unit: Unit,
+        decision: Arc<Decision>,
+        context: Vec<ContextPart>,
+        input_tokens: u64,
+    },
+    /// Streamed output; `output_tokens` counts the tokens so far.
+    NodeDelta {
+        unit: Unit,
+        text: String,
+        output_tokens: u64,
+    },
+    /// A call failed and will be tried again on the same model after `backoff`.
+    NodeRetry {
+        unit: Unit,
+        model: String,
+        try_no: u32,
+        error: String,
+        backoff: Duration,
+    },
+    /// The node moves to its next fallback model.
+    NodeFallback {
+        unit: Unit,
+        from: String,
+        to: String,
+        reason: String,
+    },
+    /// The node's checks failed on `from`; it runs again on `to`. `usage` is what the abandoned
+    /// call was billed.
+    NodeEscalated {
+        unit: Unit,
+        from: String,
+        to: String,
+        usage: Usage,
+        failed: Vec<String>,
+    },
+    NodeFinished {
+        unit: Unit,
+        model: String,
+        usage: Usage,
+        /// The provider sent no usage; the counts are tokenizer estimates.
+        estimated: bool,
+        ttft: Duration,
+        latency: Duration,
+        output: String,
+        checks: Vec<CheckResult>,
+        /// Served from Baton's output cache (no call, no cost).
+        cached: bool,
+    },
+    NodeSkipped {
+        unit: Unit,
+        reason: SkipReason,
+    },
+    NodeFailed {
+        unit: Unit,
+        error: String,
+    },
+    RunFinished {
+        outcome: Outcome,
+    },
+}
+
+impl Event {
+    /// The unit the event is about, if any.
+    pub fn unit(&self) -> Option<Unit> {
+        match self {
+            Event::NodeQueued { unit }
+            | Event::NodeStarted { unit, .. }
+            | Event::NodeDelta { unit, .. }
+            | Event::NodeRetry { unit, .. }
+            | Event::NodeFallback { unit, .. }
+            | Event::NodeEscalated { unit, .. }
+            | Event::NodeFinished { unit, .. }
+            | Event::NodeSkipped { unit, .. }
+            | Event::NodeFailed { unit, .. } => Some(*unit),
+            Event::NodeExpanded { node, .. } => Some(Unit { node: *node, item: None }),
+            Event::RunStarted { .. } | Event::RunFinished { .. } => None,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::RunStarted { .. } => "run_started",
+            Event::NodeQueued { .. } => "node_queued",
+            Event::NodeExpanded { .. } => "node_expanded",
+            Event::NodeStarted { .. } => "node_started",
+            Event::NodeDelta { .. } => "node_delta",
+            Event::NodeRetry { .. } => "node_retry",
+            Event::NodeFallback { .. } => "node_fallback",
+            Event::NodeEscalated { .. } => "node_escalated",
+            Event::NodeFinished { .. } => "node_finished",
+            Event::NodeSkipped { .. } => "node_skipped",
+            Event::NodeFailed { .. } => "node_failed",
+            Event::RunFinished { .. } => "run_finished",
+        }
+    }
+}

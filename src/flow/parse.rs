@@ -1,0 +1,587 @@
+//! Reading a flow file: TOML into raw spanned structs, then every semantic check with the span
+//! of the offending value.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use regex::Regex;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::check::{Check, Condition, Test};
+use super::template::{self, Piece, RawPiece};
+use super::{FanOut, Flow, KNOWN_KINDS, Node, SimHints};
+use crate::diag::{Diagnostics, Source, nearest};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    flow: RawHeader,
+    #[serde(default)]
+    node: Vec<RawNode>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeader {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    input: String,
+    #[serde(default)]
+    strategy: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    id: Spanned<String>,
+    kind: Spanned<String>,
+    complexity: Spanned<i64>,
+    prompt: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    after: Vec<Spanned<String>>,
+    #[serde(default)]
+    context: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    expected_tokens: Option<Spanned<i64>>,
+    #[serde(default)]
+    max_tokens: Option<Spanned<i64>>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    when: Option<Spanned<RawCondition>>,
+    #[serde(default)]
+    map: Option<Spanned<RawMap>>,
+    #[serde(default)]
+    checks: Vec<Spanned<RawCheck>>,
+    #[serde(default)]
+    sim: Option<Spanned<RawSim>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCondition {
+    node: Spanned<String>,
+    equals: Option<String>,
+    contains: Option<String>,
+    not_contains: Option<String>,
+    matches: Option<Spanned<String>>,
+    passed: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMap {
+    over: Spanned<String>,
+    limit: Option<Spanned<i64>>,
+    max_items: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    contains: Option<String>,
+    not_contains: Option<String>,
+    regex: Option<Spanned<String>>,
+    json: Option<bool>,
+    max_chars: Option<i64>,
+    min_chars: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSim {
+    #[serde(default)]
+    labels: Vec<String>,
+    #[serde(default)]
+    weights: Option<Spanned<Vec<f64>>>,
+    #[serde(default)]
+    items: Option<Spanned<Vec<i64>>>,
+    #[serde(default)]
+    sample: Option<String>,
+}
+
+const DEFAULT_EXPECTED_TOKENS: u32 = 300;
+const DEFAULT_MAP_LIMIT: usize = 8;
+const DEFAULT_MAX_ITEMS: usize = 64;
+
+/// Parses and validates a flow. On success the diagnostics hold warnings only.
+pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
+    let raw: RawFile = toml::from_str(&src.text).map_err(|e| Diagnostics::from(src.toml_error(&e)))?;
+    let mut diags = Diagnostics::default();
+    let mut ids: HashMap<String, usize> = HashMap::new();
+
+    if raw.node.is_empty() {
+        diags.push(
+            src.error(raw.flow.name.span(), "the flow has no nodes")
+                .with_help("add at least one [[node]] table with id, kind, complexity and prompt"),
+        );
+        return Err(diags);
+    }
+    if raw.flow.name.get_ref().trim().is_empty() {
+        diags.push(
+            src.error(raw.flow.name.span(), "the flow's name is empty")
+                .with_help("give the flow a name, e.g. name = \"research-assistant\""),
+        );
+    }
+
+    for (i, n) in raw.node.iter().enumerate() {
+        let id = n.id.get_ref();
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            diags.push(
+                src.error(n.id.span(), format!("node id '{id}' is not a plain name"))
+                    .with_help("use letters, digits, '-' and '_' only (ids appear in templates as {{id}})"),
+            );
+        }
+        if matches!(id.as_str(), "input" | "item") {
+            diags.push(src.error(n.id.span(), format!("'{id}' is reserved for templates")).with_help("choose another id"));
+        }
+        if let Some(&first) = ids.get(id) {
+            let (line, _) = src.locate(raw.node[first].id.span().start);
+            diags.push(
+                src.error(n.id.span(), format!("duplicate node id '{id}'"))
+                    .with_help(format!("the first node with this id is at line {line}; rename one of them")),
+            );
+        } else {
+            ids.insert(id.clone(), i);
+        }
+    }
+
+    let resolve = |name: &Spanned<String>, what: &str, diags: &mut Diagnostics| -> Option<usize> {
+        let key = name.get_ref();
+        if let Some(&i) = ids.get(key) {
+            return Some(i);
+        }
+        let help = match nearest(key, ids.keys().map(String::as_str)) {
+            Some(best) => format!("did you mean '{best}'?"),
+            None => format!("known nodes: {}", known_list(&raw.node)),
+        };
+        diags.push(src.error(name.span(), format!("unknown node '{key}' in {what}")).with_help(help));
+        None
+    };
+
+    let mut nodes = Vec::with_capacity(raw.node.len());
+    for n in &raw.node {
+        let id = n.id.get_ref().clone();
+        let complexity = *n.complexity.get_ref();
+        if !(1..=10).contains(&complexity) {
+            diags.push(
+                src.error(n.complexity.span(), format!("complexity {complexity} is out of range"))
+                    .with_help("complexity runs from 1 (trivial) to 10 (hardest)"),
+            );
+        }
+        let kind = n.kind.get_ref().trim().to_lowercase();
+        if kind.is_empty() {
+            diags.push(
+                src.error(n.kind.span(), "the kind is empty")
+                    .with_help(format!("use one of {}, or a word of your own", KNOWN_KINDS.join(", "))),
+            );
+        } else if !KNOWN_KINDS.contains(&kind.as_str())
+            && let Some(best) = nearest(&kind, KNOWN_KINDS.iter().copied())
+        {
+            diags.push(
+                src.warning(n.kind.span(), format!("kind '{kind}' is not a built-in kind"))
+                    .with_help(format!("did you mean '{best}'? rules matching on '{best}' will not see this node")),
+            );
+        }
+
+        let mut after = Vec::new();
+        for a in &n.after {
+            if a.get_ref() == &id {
+                diags.push(
+                    src.error(a.span(), format!("node '{id}' lists itself in after")).with_help("remove it; a node cannot wait for itself"),
+                );
+            } else if let Some(i) = resolve(a, &format!("the 'after' of node '{id}'"), &mut diags) {
+                if after.contains(&i) {
+                    diags.push(src.warning(a.span(), format!("'{}' is listed twice in after", a.get_ref())));
+                } else {
+                    after.push(i);
+                }
+            }
+        }
+        let context = match &n.context {
+            None => after.clone(),
+            Some(list) => list.iter().filter_map(|c| resolve(c, &format!("the context of node '{id}'"), &mut diags)).collect(),
+        };
+
+        let expected_tokens = match &n.expected_tokens {
+            None => DEFAULT_EXPECTED_TOKENS,
+            Some(t) => match u32::try_from(*t.get_ref()) {
+                Ok(v) if (1..=1_000_000).contains(&v) => v,
+                _ => {
+                    diags.push(
+                        src.error(t.span(), format!("expected_tokens {} is out of range", t.get_ref()))
+                            .with_help("use a number of output tokens from 1 to 1000000"),
+                    );
+                    DEFAULT_EXPECTED_TOKENS
+                }
+            },
+        };
+        let max_tokens = match &n.max_tokens {
+            None => (expected_tokens.saturating_mul(4)).clamp(256, 32_768).max(expected_tokens),
+            Some(t) => match u32::try_from(*t.get_ref()) {
+                Ok(v) if v >= expected_tokens && v <= 1_000_000 => v,
+                _ => {
+                    diags.push(
+                        src.error(t.span(), format!("max_tokens {} must be at least expected_tokens ({expected_tokens})", t.get_ref()))
+                            .with_help("raise max_tokens or lower expected_tokens"),
+                    );
+                    expected_tokens
+                }
+            },
+        };
+
+        let template = match template::parse(n.prompt.get_ref()) {
+            Ok(pieces) => pieces
+                .into_iter()
+                .filter_map(|p| match p {
+                    RawPiece::Text(t) => Some(Piece::Text(t)),
+                    RawPiece::Ref(name, _) if name == "input" => Some(Piece::Input),
+                    RawPiece::Ref(name, _) if name == "item" => {
+                        if n.map.is_none() {
+                            diags.push(
+                                src.error(n.prompt.span(), format!("node '{id}' uses {{{{item}}}} but has no map"))
+                                    .with_help("add map = { over = \"<upstream node>\" } or remove {{item}}"),
+                            );
+                        }
+                        Some(Piece::Item)
+                    }
+                    RawPiece::Ref(name, at) => match ids.get(&name) {
+                        Some(&i) => Some(Piece::Node(i)),
+                        None => {
+                            let help = match nearest(&name, ids.keys().map(String::as_str)) {
+                                Some(best) => format!("did you mean {{{{{best}}}}}?"),
+                                None => "placeholders are {{input}}, {{item}} or a node id".to_string(),
+                            };
+                            let span = inner_span(src, &n.prompt, at, name.len() + 4);
+                            diags.push(
+                                src.error(span, format!("the prompt of node '{id}' uses unknown placeholder {{{{{name}}}}}"))
+                                    .with_help(help),
+                            );
+                            None
+                        }
+                    },
+                })
+                .collect(),
+            Err((at, msg)) => {
+                diags.push(src.error(inner_span(src, &n.prompt, at, 2), format!("in the prompt of node '{id}': {msg}")));
+                Vec::new()
+            }
+        };
+
+        let when = n.when.as_ref().and_then(|w| parse_condition(src, w, &id, &resolve, &mut diags));
+        let map = n.map.as_ref().and_then(|m| {
+            let over = resolve(&m.get_ref().over, &format!("the map of node '{id}'"), &mut diags)?;
+            let limit = positive(src, m.get_ref().limit.as_ref(), "limit", DEFAULT_MAP_LIMIT, &mut diags);
+            let max_items = positive(src, m.get_ref().max_items.as_ref(), "max_items", DEFAULT_MAX_ITEMS, &mut diags);
+            Some(FanOut { over, limit, max_items })
+        });
+        let checks = n.checks.iter().filter_map(|c| parse_check(src, c, &mut diags)).collect();
+        let sim = n.sim.as_ref().map(|s| parse_sim(src, s, &mut diags)).unwrap_or_default();
+
+        nodes.push(Node {
+            id,
+            kind,
+            description: n.description.clone(),
+            complexity: complexity.clamp(1, 10) as u8,
+            prompt: n.prompt.get_ref().clone(),
+            template,
+            after,
+            context,
+            expected_tokens,
+            max_tokens,
+            tags: n.tags.clone(),
+            when,
+            map,
+            checks,
+            sim,
+            line: src.locate(n.id.span().start).0,
+        });
+    }
+
+    if diags.has_errors() {
+        return Err(diags);
+    }
+
+    let order = match topo_order(&nodes) {
+        Ok(order) => order,
+        Err(mut cycle) => {
+            // Start the loop at the node that comes first in the file.
+            if let Some(min_pos) = cycle.iter().enumerate().min_by_key(|(_, n)| **n).map(|(p, _)| p) {
+                cycle.rotate_left(min_pos);
+            }
+            let names: Vec<&str> = cycle.iter().map(|&i| nodes[i].id.as_str()).collect();
+            // Point at the `after` entry that closes the loop.
+            let (first, last) = (cycle[0], cycle[cycle.len() - 1]);
+            let span =
+                raw.node[first].after.iter().find(|a| a.get_ref() == &nodes[last].id).map_or(raw.node[first].id.span(), |a| a.span());
+            diags.push(
+                src.error(span, format!("the flow has a cycle: {} → {}", names.join(" → "), names[0]))
+                    .with_help("a flow must be a DAG; remove one of these dependencies"),
+            );
+            return Err(diags);
+        }
+    };
+    let mut dependents = vec![Vec::new(); nodes.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        for &d in &n.after {
+            dependents[d].push(i);
+        }
+    }
+    let mut flow = Flow {
+        name: raw.flow.name.get_ref().clone(),
+        description: raw.flow.description,
+        input: raw.flow.input,
+        strategy: raw.flow.strategy,
+        nodes,
+        order,
+        dependents,
+        source_name: src.name.clone(),
+        source_text: src.text.clone(),
+    };
+
+    // Everything a node reads must have finished before it starts.
+    for (i, (n, r)) in flow.nodes.iter().zip(&raw.node).enumerate() {
+        let must_precede = |upstream: usize, span: Range<usize>, what: &str, diags: &mut Diagnostics| {
+            if upstream != i && !flow.is_ancestor(upstream, i) {
+                let up = &flow.nodes[upstream].id;
+                diags.push(
+                    src.error(span, format!("node '{}' {what} '{up}' but does not run after it", n.id))
+                        .with_help(format!("add '{up}' to the node's after list")),
+                );
+            }
+        };
+        if let Some(ctx) = &r.context {
+            for (c, span) in n.context.iter().zip(ctx.iter().map(Spanned::span)) {
+                must_precede(*c, span, "receives the output of", &mut diags);
+            }
+        }
+        for p in &n.template {
+            if let Piece::Node(u) = p {
+                must_precede(*u, r.prompt.span(), "uses in its prompt", &mut diags);
+            }
+        }
+        if let (Some(w), Some(rw)) = (&n.when, &r.when) {
+            must_precede(w.node, rw.get_ref().node.span(), "has a condition on", &mut diags);
+        }
+        if let (Some(m), Some(rm)) = (&n.map, &r.map) {
+            must_precede(m.over, rm.get_ref().over.span(), "maps over", &mut diags);
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    flow.source_text = src.text.clone();
+    diags.into_result(flow)
+}
+
+/// The span of `len` bytes at offset `at` inside a string value, when the value is written
+/// without escapes (so source and value bytes line up); else the whole value's span.
+fn inner_span(src: &Source, value: &Spanned<String>, at: usize, len: usize) -> Range<usize> {
+    let span = value.span();
+    let raw = src.text.get(span.clone()).unwrap_or("");
+    let v = value.get_ref();
+    let open = if raw.starts_with("\"\"\"\n") && raw.get(4..raw.len().saturating_sub(3)) == Some(v.as_str()) {
+        Some(4)
+    } else if raw.starts_with("\"\"\"") && raw.get(3..raw.len().saturating_sub(3)) == Some(v.as_str()) {
+        Some(3)
+    } else if (raw.starts_with('"') || raw.starts_with('\'')) && raw.get(1..raw.len().saturating_sub(1)) == Some(v.as_str()) {
+        Some(1)
+    } else {
+        None
+    };
+    match open {
+        Some(o) => {
+            let start = span.start + o + at;
+            start..(start + len).min(span.end)
+        }
+        None => span,
+    }
+}
+
+fn known_list(nodes: &[RawNode]) -> String {
+    let mut ids: Vec<&str> = nodes.iter().map(|n| n.id.get_ref().as_str()).collect();
+    ids.truncate(12);
+    ids.join(", ")
+}
+
+fn positive(src: &Source, v: Option<&Spanned<i64>>, what: &str, default: usize, diags: &mut Diagnostics) -> usize {
+    match v {
+        None => default,
+        Some(s) if *s.get_ref() >= 1 => *s.get_ref() as usize,
+        Some(s) => {
+            diags.push(src.error(s.span(), format!("{what} must be at least 1, not {}", s.get_ref())));
+            default
+        }
+    }
+}
+
+/// Looks a node name up, reporting an unknown one.
+type Resolve<'a> = dyn Fn(&Spanned<String>, &str, &mut Diagnostics) -> Option<usize> + 'a;
+
+fn parse_condition(src: &Source, w: &Spanned<RawCondition>, id: &str, resolve: &Resolve<'_>, diags: &mut Diagnostics) -> Option<Condition> {
+    let c = w.get_ref();
+    let node = resolve(&c.node, &format!("the condition of node '{id}'"), diags);
+    let mut tests = Vec::new();
+    if let Some(s) = &c.equals {
+        tests.push(Test::Equals(s.clone()));
+    }
+    if let Some(s) = &c.contains {
+        tests.push(Test::Contains(s.clone()));
+    }
+    if let Some(s) = &c.not_contains {
+        tests.push(Test::NotContains(s.clone()));
+    }
+    if let Some(s) = &c.matches {
+        match Regex::new(s.get_ref()) {
+            Ok(r) => tests.push(Test::Matches(r)),
+            Err(e) => {
+                diags.push(src.error(s.span(), format!("invalid regex: {}", first_line(&e.to_string()))));
+                return None;
+            }
+        }
+    }
+    if let Some(b) = c.passed {
+        tests.push(Test::Passed(b));
+    }
+    if tests.len() != 1 {
+        diags.push(
+            src.error(w.span(), format!("the condition of node '{id}' needs exactly one test, found {}", tests.len()))
+                .with_help("use one of equals, contains, not_contains, matches or passed"),
+        );
+        return None;
+    }
+    Some(Condition { node: node?, test: tests.remove(0) })
+}
+
+fn parse_check(src: &Source, c: &Spanned<RawCheck>, diags: &mut Diagnostics) -> Option<Check> {
+    let r = c.get_ref();
+    let mut found = Vec::new();
+    if let Some(s) = &r.contains {
+        found.push(Check::Contains(s.clone()));
+    }
+    if let Some(s) = &r.not_contains {
+        found.push(Check::NotContains(s.clone()));
+    }
+    if let Some(s) = &r.regex {
+        match Regex::new(s.get_ref()) {
+            Ok(re) => found.push(Check::Regex(re)),
+            Err(e) => {
+                diags.push(src.error(s.span(), format!("invalid regex: {}", first_line(&e.to_string()))));
+                return None;
+            }
+        }
+    }
+    match r.json {
+        Some(true) => found.push(Check::Json),
+        Some(false) => {
+            diags.push(src.error(c.span(), "json = false checks nothing").with_help("remove the check, or use json = true"));
+            return None;
+        }
+        None => {}
+    }
+    for (v, ctor, name) in [(r.max_chars, Check::MaxChars as fn(usize) -> Check, "max_chars"), (r.min_chars, Check::MinChars, "min_chars")]
+    {
+        if let Some(v) = v {
+            if v < 0 {
+                diags.push(src.error(c.span(), format!("{name} cannot be negative")));
+                return None;
+            }
+            found.push(ctor(v as usize));
+        }
+    }
+    if found.len() != 1 {
+        diags.push(
+            src.error(c.span(), format!("each check needs exactly one test, found {}", found.len()))
+                .with_help("write one table per check, e.g. checks = [{ contains = \"Source:\" }, { json = true }]"),
+        );
+        return None;
+    }
+    found.pop()
+}
+
+fn parse_sim(src: &Source, s: &Spanned<RawSim>, diags: &mut Diagnostics) -> SimHints {
+    let r = s.get_ref();
+    let mut hints = SimHints { labels: r.labels.clone(), weights: Vec::new(), items: None, sample: r.sample.clone() };
+    if let Some(w) = &r.weights {
+        let ws = w.get_ref();
+        if ws.len() != r.labels.len() {
+            diags.push(
+                src.error(w.span(), format!("{} weights for {} labels", ws.len(), r.labels.len())).with_help("give one weight per label"),
+            );
+        } else if ws.iter().any(|x| !x.is_finite() || *x < 0.0) || ws.iter().sum::<f64>() <= 0.0 {
+            diags.push(src.error(w.span(), "weights must be non-negative and not all zero"));
+        } else {
+            hints.weights = ws.clone();
+        }
+    }
+    if let Some(items) = &r.items {
+        match items.get_ref().as_slice() {
+            [lo, hi] if *lo >= 0 && lo <= hi && *hi <= 10_000 => hints.items = Some((*lo as u32, *hi as u32)),
+            _ => {
+                diags.push(src.error(items.span(), "items must be [min, max] with 0 ≤ min ≤ max ≤ 10000").with_help("e.g. items = [3, 5]"))
+            }
+        }
+    }
+    if hints.items.is_some() && !hints.labels.is_empty() {
+        diags.push(src.error(s.span(), "a node's simulated output is either a list (items) or ends with a label (labels), not both"));
+    }
+    hints
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().last().unwrap_or(s).trim()
+}
+
+/// Kahn's algorithm, taking ready nodes in file order. On a cycle, returns the nodes of one
+/// cycle in dependency order.
+fn topo_order(nodes: &[Node]) -> Result<Vec<usize>, Vec<usize>> {
+    let n = nodes.len();
+    let mut indegree: Vec<usize> = nodes.iter().map(|n| n.after.len()).collect();
+    let mut dependents = vec![Vec::new(); n];
+    for (i, node) in nodes.iter().enumerate() {
+        for &d in &node.after {
+            dependents[d].push(i);
+        }
+    }
+    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> =
+        (0..n).filter(|&i| indegree[i] == 0).map(std::cmp::Reverse).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(std::cmp::Reverse(i)) = ready.pop() {
+        order.push(i);
+        for &d in &dependents[i] {
+            indegree[d] -= 1;
+            if indegree[d] == 0 {
+                ready.push(std::cmp::Reverse(d));
+            }
+        }
+    }
+    if order.len() == n {
+        return Ok(order);
+    }
+    // Every node left has an unfinished dependency; walk dependencies until one repeats.
+    let stuck: Vec<bool> = (0..n).map(|i| indegree[i] > 0).collect();
+    let start = (0..n).find(|&i| stuck[i]).unwrap_or(0);
+    let mut path = vec![start];
+    let mut pos = vec![usize::MAX; n];
+    pos[start] = 0;
+    let mut cur = start;
+    loop {
+        let Some(&next) = nodes[cur].after.iter().find(|&&d| stuck[d]) else {
+            return Err(path);
+        };
+        if pos[next] != usize::MAX {
+            let mut cycle = path[pos[next]..].to_vec();
+            // `after` edges point upstream; reverse so the cycle reads in run order.
+            cycle.reverse();
+            return Err(cycle);
+        }
+        pos[next] = path.len();
+        path.push(next);
+        cur = next;
+    }
+}

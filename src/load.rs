@@ -1,0 +1,209 @@
+//! Finding and loading the files a command names: a path, or the name of a sample that ships
+//! inside the binary; strategies also next to their flow (`<flow dir>/strategies/NAME.toml`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diag::{Diagnostic, Diagnostics, Source};
+use crate::flow::{Flow, parse_flow};
+use crate::routing::{Catalog, Strategy};
+
+/// Sample flows compiled into the binary, so `baton` works from any directory.
+pub const SAMPLE_FLOWS: &[(&str, &str)] = &[
+    ("research-assistant", include_str!("../sample-flows/research-assistant.toml")),
+    ("support-triage", include_str!("../sample-flows/support-triage.toml")),
+    ("code-review", include_str!("../sample-flows/code-review.toml")),
+    ("doc-digest", include_str!("../sample-flows/doc-digest.toml")),
+];
+
+pub const SAMPLE_STRATEGIES: &[(&str, &str)] = &[
+    ("naive", include_str!("../sample-flows/strategies/naive.toml")),
+    ("smart", include_str!("../sample-flows/strategies/smart.toml")),
+    ("cascade", include_str!("../sample-flows/strategies/cascade.toml")),
+    ("premium-parallel", include_str!("../sample-flows/strategies/premium-parallel.toml")),
+];
+
+pub const SAMPLE_TASKS: &[(&str, &str)] = &[
+    ("support-triage", include_str!("../sample-flows/tasks/support-triage.jsonl")),
+    ("research-questions", include_str!("../sample-flows/tasks/research-questions.txt")),
+];
+
+/// Baton's configuration directory: `$BATON_CONFIG_DIR`, else `$XDG_CONFIG_HOME/baton` (or the
+/// platform's equivalent).
+pub fn config_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("BATON_CONFIG_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    dirs::config_dir().map(|d| d.join("baton"))
+}
+
+/// Baton's data directory (recordings): `$BATON_DATA_DIR`, else `$XDG_DATA_HOME/baton`.
+pub fn data_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("BATON_DATA_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    dirs::data_dir().map(|d| d.join("baton"))
+}
+
+fn strip_toml(name: &str) -> &str {
+    name.strip_suffix(".toml").unwrap_or(name)
+}
+
+fn not_found(kind: &str, arg: &str, samples: &[(&str, &str)], extra: &str) -> Diagnostics {
+    let names: Vec<&str> = samples.iter().map(|(n, _)| *n).collect();
+    let mut help = format!("give a path to a {kind} file, or one of the samples: {}", names.join(", "));
+    if let Some(best) = crate::diag::nearest(strip_toml(arg), names.iter().copied()) {
+        help = format!("did you mean '{best}'? ({help})");
+    }
+    if !extra.is_empty() {
+        help.push_str(extra);
+    }
+    Diagnostic::file_error(arg, format!("no {kind} file '{arg}' and no sample {kind} by that name")).with_help(help).into()
+}
+
+/// Where a loaded file came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    File(PathBuf),
+    Sample(&'static str),
+}
+
+impl Origin {
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Origin::File(p) => Some(p),
+            Origin::Sample(_) => None,
+        }
+    }
+}
+
+/// Reads a flow named by path or sample name.
+pub fn flow_source(arg: &str) -> Result<(Source, Origin), Diagnostics> {
+    let path = Path::new(arg);
+    if path.is_file() {
+        return Ok((Source::read(path)?, Origin::File(path.to_path_buf())));
+    }
+    if let Some((name, text)) = SAMPLE_FLOWS.iter().find(|(n, _)| *n == strip_toml(arg)) {
+        return Ok((Source::new(format!("<sample {name}.toml>"), *text), Origin::Sample(name)));
+    }
+    // A path into the repository's sample folder works even from another directory.
+    if let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+        && arg.contains("sample-flows")
+        && let Some((name, text)) = SAMPLE_FLOWS.iter().find(|(n, _)| *n == stem)
+    {
+        return Ok((Source::new(format!("<sample {name}.toml>"), *text), Origin::Sample(name)));
+    }
+    Err(not_found("flow", arg, SAMPLE_FLOWS, ""))
+}
+
+pub fn load_flow(arg: &str) -> Result<(Arc<Flow>, Origin, Diagnostics), Diagnostics> {
+    let (src, origin) = flow_source(arg)?;
+    let (flow, warnings) = parse_flow(&src)?;
+    Ok((Arc::new(flow), origin, warnings))
+}
+
+/// Reads a strategy named by path, by a name next to the flow, or by sample name.
+pub fn strategy_source(arg: &str, flow_dir: Option<&Path>) -> Result<(Source, Origin), Diagnostics> {
+    let path = Path::new(arg);
+    if path.is_file() {
+        return Ok((Source::read(path)?, Origin::File(path.to_path_buf())));
+    }
+    let name = strip_toml(arg);
+    if let Some(dir) = flow_dir {
+        let beside = dir.join("strategies").join(format!("{name}.toml"));
+        if beside.is_file() {
+            return Ok((Source::read(&beside)?, Origin::File(beside)));
+        }
+    }
+    if let Some((n, text)) = SAMPLE_STRATEGIES.iter().find(|(n, _)| *n == name) {
+        return Ok((Source::new(format!("<sample strategies/{n}.toml>"), *text), Origin::Sample(n)));
+    }
+    let extra = flow_dir.map(|d| format!("; strategies next to the flow live in {}", d.join("strategies").display())).unwrap_or_default();
+    Err(not_found("strategy", arg, SAMPLE_STRATEGIES, &extra))
+}
+
+pub fn load_strategy(arg: &str, flow_dir: Option<&Path>, catalog: &Catalog) -> Result<(Arc<Strategy>, Origin, Diagnostics), Diagnostics> {
+    let (src, origin) = strategy_source(arg, flow_dir)?;
+    let (s, warnings) = Strategy::parse(&src, catalog)?;
+    Ok((Arc::new(s), origin, warnings))
+}
+
+/// The built-in catalog, overridden by `<config dir>/models.toml` if present and then by
+/// `extra` if given.
+pub fn load_catalog(extra: Option<&Path>) -> Result<(Arc<Catalog>, Diagnostics), Diagnostics> {
+    let mut cat = Catalog::builtin();
+    let mut warnings = Diagnostics::default();
+    if let Some(user) = config_dir().map(|d| d.join("models.toml")).filter(|p| p.is_file()) {
+        let (c, w) = Catalog::parse(&Source::read(&user)?, Some(&cat))?;
+        cat = c;
+        warnings.extend(w);
+    }
+    if let Some(path) = extra {
+        let (c, w) = Catalog::parse(&Source::read(path)?, Some(&cat))?;
+        cat = c;
+        warnings.extend(w);
+    }
+    Ok((Arc::new(cat), warnings))
+}
+
+/// A batch of inputs: JSON lines with an `input` field (and optional `id`), or plain text with
+/// one input per line. Blank lines and lines starting with `#` are ignored.
+pub fn load_tasks(arg: &str) -> Result<Vec<Task>, Diagnostics> {
+    let path = Path::new(arg);
+    let src = if path.is_file() {
+        Source::read(path)?
+    } else if let Some((name, text)) =
+        SAMPLE_TASKS.iter().find(|(n, _)| *n == arg || Path::new(arg).file_stem().and_then(|s| s.to_str()) == Some(n))
+    {
+        Source::new(format!("<sample tasks/{name}>"), *text)
+    } else {
+        return Err(not_found("task", arg, SAMPLE_TASKS, ""));
+    };
+    parse_tasks(&src)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: String,
+    pub input: String,
+}
+
+pub fn parse_tasks(src: &Source) -> Result<Vec<Task>, Diagnostics> {
+    let mut tasks = Vec::new();
+    let mut diags = Diagnostics::default();
+    let mut offset = 0;
+    for (n, line) in src.text.split('\n').enumerate() {
+        let start = offset;
+        offset += line.len() + 1;
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        if t.starts_with('{') {
+            #[derive(serde::Deserialize)]
+            struct Line {
+                #[serde(default)]
+                id: Option<String>,
+                input: String,
+            }
+            match serde_json::from_str::<Line>(t) {
+                Ok(l) => tasks.push(Task { id: l.id.unwrap_or_else(|| format!("line {}", n + 1)), input: l.input }),
+                Err(e) => diags.push(
+                    src.error(start..start + line.len(), format!("not a task: {e}"))
+                        .with_help("write one JSON object per line with an \"input\" field, or plain text lines"),
+                ),
+            }
+        } else {
+            tasks.push(Task { id: format!("line {}", n + 1), input: t.to_string() });
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    if tasks.is_empty() {
+        return Err(Diagnostic::file_error(&src.name, "the task file has no tasks")
+            .with_help("write one input per line, or JSON lines with an \"input\" field")
+            .into());
+    }
+    Ok(tasks)
+}

@@ -1,0 +1,199 @@
+//! Exact money. Prices and costs are integers of picodollars (10⁻¹² USD) so that sums over a
+//! million calls are exact and two runs of the same usage always agree to the last digit.
+
+use std::fmt;
+use std::iter::Sum;
+use std::ops::{Add, AddAssign, Neg, Sub};
+
+use serde::{Deserialize, Serialize};
+
+/// An amount of US dollars, stored as picodollars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Money(i64);
+
+const PICO_PER_USD: i64 = 1_000_000_000_000;
+
+impl Money {
+    pub const ZERO: Money = Money(0);
+
+    pub const fn from_picodollars(p: i64) -> Money {
+        Money(p)
+    }
+
+    pub const fn picodollars(self) -> i64 {
+        self.0
+    }
+
+    /// Converts from a decimal dollar amount, rounding to the nearest picodollar.
+    pub fn from_usd(usd: f64) -> Money {
+        Money((usd * PICO_PER_USD as f64).round() as i64)
+    }
+
+    pub fn usd(self) -> f64 {
+        self.0 as f64 / PICO_PER_USD as f64
+    }
+
+    /// Cost of `tokens` at a per-token price.
+    pub fn per_token(self, tokens: u64) -> Money {
+        Money(self.0.saturating_mul(tokens as i64))
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn abs(self) -> Money {
+        Money(self.0.abs())
+    }
+
+    /// Ratio of two amounts, `None` when the denominator is zero.
+    pub fn ratio(self, other: Money) -> Option<f64> {
+        (other.0 != 0).then(|| self.0 as f64 / other.0 as f64)
+    }
+
+    /// Scales an amount, for "per 1000 tasks" style figures.
+    pub fn scale(self, num: i64, den: i64) -> Money {
+        if den == 0 {
+            return Money::ZERO;
+        }
+        Money(((self.0 as i128 * num as i128) / den as i128) as i64)
+    }
+}
+
+impl Add for Money {
+    type Output = Money;
+    fn add(self, rhs: Money) -> Money {
+        Money(self.0.saturating_add(rhs.0))
+    }
+}
+
+impl AddAssign for Money {
+    fn add_assign(&mut self, rhs: Money) {
+        self.0 = self.0.saturating_add(rhs.0);
+    }
+}
+
+impl Sub for Money {
+    type Output = Money;
+    fn sub(self, rhs: Money) -> Money {
+        Money(self.0.saturating_sub(rhs.0))
+    }
+}
+
+impl Neg for Money {
+    type Output = Money;
+    fn neg(self) -> Money {
+        Money(-self.0)
+    }
+}
+
+impl Sum for Money {
+    fn sum<I: Iterator<Item = Money>>(iter: I) -> Money {
+        iter.fold(Money::ZERO, Add::add)
+    }
+}
+
+/// Prints with enough digits to tell cheap calls apart: `$0.4975`, `$0.000012`, `$12.34`.
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let usd = self.usd();
+        let mag = usd.abs();
+        let digits = if mag == 0.0 || mag >= 10.0 {
+            2
+        } else if mag >= 0.01 {
+            4
+        } else if mag >= 0.00001 {
+            6
+        } else {
+            8
+        };
+        let sign = if usd < 0.0 {
+            "-"
+        } else if f.sign_plus() {
+            "+"
+        } else {
+            ""
+        };
+        let digits = f.precision().unwrap_or(digits);
+        write!(f, "{sign}${mag:.digits$}")
+    }
+}
+
+/// A price per million tokens, stored as picodollars per token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PerMillion(Money);
+
+impl PerMillion {
+    /// `usd` is dollars per million tokens, as price pages quote them.
+    pub fn from_usd_per_million(usd: f64) -> PerMillion {
+        // $1 per million tokens is 10⁻⁶ $ per token, 10⁶ picodollars.
+        PerMillion(Money((usd * 1_000_000.0).round() as i64))
+    }
+
+    pub fn usd_per_million(self) -> f64 {
+        self.0.0 as f64 / 1_000_000.0
+    }
+
+    pub fn cost(self, tokens: u64) -> Money {
+        self.0.per_token(tokens)
+    }
+}
+
+impl fmt::Display for PerMillion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.usd_per_million();
+        if v == v.trunc() {
+            write!(f, "${v:.2}")
+        } else {
+            // Up to four decimals, trailing zeros trimmed: $0.075, $0.0025.
+            let s = format!("{v:.4}");
+            let s = s.trim_end_matches('0');
+            write!(f, "${s}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_are_exact_per_token() {
+        let opus_in = PerMillion::from_usd_per_million(15.0);
+        assert_eq!(opus_in.cost(1_000_000), Money::from_usd(15.0));
+        assert_eq!(opus_in.cost(1), Money::from_picodollars(15_000_000));
+        let nano_cached = PerMillion::from_usd_per_million(0.005);
+        assert_eq!(nano_cached.cost(1), Money::from_picodollars(5_000));
+        // A sum of many small costs is exact, unlike float accumulation.
+        let total: Money = (0..1_000_000).map(|_| nano_cached.cost(1)).sum();
+        assert_eq!(total, Money::from_usd(0.005));
+    }
+
+    #[track_caller]
+    fn shows(m: Money, expect: &str) {
+        assert_eq!(m.to_string(), expect);
+    }
+
+    #[test]
+    fn display_keeps_significant_digits() {
+        shows(Money::ZERO, "$0.00");
+        shows(Money::from_usd(0.4975), "$0.4975");
+        shows(Money::from_usd(0.000012), "$0.000012");
+        shows(Money::from_usd(12.345), "$12.35");
+        shows(Money::from_usd(-0.25), "-$0.2500");
+        assert_eq!(format!("{:+}", Money::from_usd(0.5)), "+$0.5000");
+        assert_eq!(PerMillion::from_usd_per_million(0.075).to_string(), "$0.075");
+        assert_eq!(PerMillion::from_usd_per_million(15.0).to_string(), "$15.00");
+    }
+
+    #[test]
+    fn scale_and_ratio() {
+        let m = Money::from_usd(0.92);
+        assert_eq!(m.scale(1000, 1000), m);
+        assert_eq!(Money::from_usd(1.0).scale(1, 4), Money::from_usd(0.25));
+        assert_eq!(Money::from_usd(1.0).ratio(Money::from_usd(4.0)), Some(0.25));
+        assert_eq!(Money::from_usd(1.0).ratio(Money::ZERO), None);
+    }
+}

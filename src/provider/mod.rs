@@ -1,0 +1,153 @@
+//! Providers: the backends that serve model calls. Each turns a request into a stream of
+//! chunks; the engine owns timing, timeouts, retries and fallbacks, so every provider gets the
+//! same resilience and every delay is measured the same way.
+
+pub mod rng;
+pub mod sim;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+
+use crate::event::Origin;
+use crate::flow::Flow;
+use crate::routing::{Catalog, Model, ProviderKind, Usage};
+
+/// A piece of a streamed response.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Chunk {
+    /// Output text; `tokens` is the provider's count for the piece when it gives one.
+    Text { text: String, tokens: Option<u32> },
+    /// The provider's own accounting of the call.
+    Usage(Usage),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// 429: too many requests.
+    RateLimited,
+    /// 5xx, an overloaded server, a connection reset.
+    Server,
+    /// No first token, or a gap between chunks, longer than allowed.
+    Timeout,
+    /// The request could not be sent or the connection dropped.
+    Network,
+    /// The prompt does not fit the model's context window.
+    ContextOverflow,
+    /// 401/403: the key is missing or wrong.
+    Auth,
+    /// 400 and other requests the server will never accept.
+    BadRequest,
+    /// The server answered with something that is not the protocol.
+    Protocol,
+}
+
+/// A failed call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallError {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// What the server asked for in Retry-After.
+    pub retry_after: Option<Duration>,
+}
+
+impl CallError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> CallError {
+        CallError { kind, message: message.into(), retry_after: None }
+    }
+
+    /// Errors worth trying again on the same model.
+    pub fn retryable(&self) -> bool {
+        matches!(self.kind, ErrorKind::RateLimited | ErrorKind::Server | ErrorKind::Timeout | ErrorKind::Network | ErrorKind::Protocol)
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Everything a provider needs for one call.
+#[derive(Clone)]
+pub struct CallRequest {
+    pub catalog: Arc<Catalog>,
+    pub model: usize,
+    pub flow: Arc<Flow>,
+    pub node: usize,
+    /// For a fan-out instance: its index and item text.
+    pub item: Option<(u32, Arc<str>)>,
+    /// The input, in order, with where each part came from.
+    pub parts: Arc<[(Origin, Arc<str>)]>,
+    pub input_tokens: u64,
+    pub max_tokens: u32,
+    /// Seeds for the simulator: the run's seed, a hash of the run's input, and the try number.
+    pub seed: u64,
+    pub task: u64,
+    pub try_no: u32,
+}
+
+impl CallRequest {
+    pub fn model(&self) -> &Model {
+        &self.catalog.models[self.model]
+    }
+
+    /// The input as one user message.
+    pub fn prompt_text(&self) -> String {
+        let mut s = String::new();
+        for (i, (_, text)) in self.parts.iter().enumerate() {
+            if i > 0 {
+                s.push_str("\n\n");
+            }
+            s.push_str(text);
+        }
+        s
+    }
+}
+
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Chunk, CallError>> + Send>>;
+
+pub trait Provider: Send + Sync {
+    fn call(&self, req: CallRequest) -> ChunkStream;
+}
+
+/// Which provider serves which model.
+#[derive(Clone)]
+pub struct Providers {
+    by_kind: HashMap<ProviderKind, Arc<dyn Provider>>,
+    /// When set, serves every model (the simulator, or a test double).
+    all: Option<Arc<dyn Provider>>,
+}
+
+impl Providers {
+    /// Every model is simulated from its catalog profile.
+    pub fn simulated() -> Providers {
+        Providers::only(Arc::new(sim::SimProvider))
+    }
+
+    /// One provider for every model.
+    pub fn only(p: Arc<dyn Provider>) -> Providers {
+        Providers { by_kind: HashMap::new(), all: Some(p) }
+    }
+
+    pub fn with(mut self, kind: ProviderKind, p: Arc<dyn Provider>) -> Providers {
+        self.by_kind.insert(kind, p);
+        self
+    }
+
+    pub fn empty() -> Providers {
+        Providers { by_kind: HashMap::new(), all: None }
+    }
+
+    pub fn for_model(&self, m: &Model) -> Option<Arc<dyn Provider>> {
+        self.all.clone().or_else(|| self.by_kind.get(&m.provider).cloned())
+    }
+
+    pub fn is_simulated(&self) -> bool {
+        self.all.is_some() && self.by_kind.is_empty()
+    }
+}

@@ -1,0 +1,397 @@
+//! The simulated provider: Baton's embedded default. It needs no key and no network, and it is
+//! deterministic: the same flow, strategy, input and seed give the same outputs, tokens,
+//! latencies, check results and faults.
+//!
+//! What a node "is" (its list length, its label, how long its answer is, whether a good model
+//! would get it right) is drawn from keys that leave the model out, so two strategies run on
+//! the same task see the same branches and a more capable model passes wherever a weaker one
+//! does. How a model behaves (its wording, speed and faults) is drawn from keys that include it.
+
+use std::time::Duration;
+
+use super::rng::{Rng, hash_str};
+use super::{CallError, CallRequest, Chunk, ChunkStream, ErrorKind, Provider};
+use crate::flow::{Check, Node};
+use crate::routing::{Model, Usage};
+use crate::tokens;
+
+const SALT_TASK: u64 = 0x7461_736b;
+const SALT_TEXT: u64 = 0x7465_7874;
+const SALT_CALL: u64 = 0x6361_6c6c;
+
+/// Simulated output is streamed in pieces of about this much simulated time.
+const CHUNK_TIME: f64 = 0.1;
+
+pub struct SimProvider;
+
+impl Provider for SimProvider {
+    fn call(&self, req: CallRequest) -> ChunkStream {
+        let plan = plan(&req);
+        Box::pin(play(plan))
+    }
+}
+
+/// How a call ends early, if it does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// 429 before any output.
+    RateLimited { retry_after: Duration },
+    /// A 5xx, before any output or after `after_chunks` chunks.
+    Server { after_chunks: usize },
+    /// The stream goes silent after `after_chunks` chunks; the engine's timeout ends it.
+    Stall { after_chunks: usize },
+}
+
+/// Everything a simulated call will do, decided before it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub ttft: Duration,
+    /// Each chunk with the simulated time it takes to arrive after the previous one.
+    pub chunks: Vec<(Duration, String, u32)>,
+    pub usage: Usage,
+    pub fault: Option<Fault>,
+}
+
+/// Probability that a model of `capability` produces an output passing its checks on a node of
+/// `complexity`: near-certain with two points to spare, a coin flip a point short.
+pub fn pass_probability(capability: f64, complexity: u8) -> f64 {
+    let margin = capability - f64::from(complexity);
+    0.995 / (1.0 + (-1.1 * (margin + 1.2)).exp())
+}
+
+fn keys(req: &CallRequest, node: &Node) -> [u64; 4] {
+    let item = req.item.as_ref().map_or(0, |(i, _)| u64::from(*i) + 1);
+    [req.seed, req.task, hash_str(&node.id), item]
+}
+
+/// Decides the call's output, usage, timing and fault.
+pub fn plan(req: &CallRequest) -> Plan {
+    let node = &req.flow.nodes[req.node];
+    let model = req.model();
+    let [seed, task, node_key, item] = keys(req, node);
+    let mut truth = Rng::keyed(&[seed, task, node_key, item, SALT_TASK]);
+    let mut call = Rng::keyed(&[seed, task, node_key, item, hash_str(&model.id), u64::from(req.try_no), SALT_CALL]);
+
+    let text = compose(req, node, model, &mut truth);
+    let usage = Usage { input: req.input_tokens, cached: 0, cache_write: 0, output: u64::from(tokens::count(&text)), reasoning: 0 };
+
+    let p = &model.sim;
+    let ttft_jitter = 0.85 + 0.3 * call.next_f64();
+    let speed_jitter = 0.9 + 0.2 * call.next_f64();
+    let prefill = if p.prefill_tokens_per_second > 0.0 { req.input_tokens as f64 / p.prefill_tokens_per_second } else { 0.0 };
+    let ttft = Duration::from_secs_f64((p.ttft.as_secs_f64() + prefill) * ttft_jitter);
+    let tps = p.tokens_per_second * speed_jitter;
+    let chunks = split_stream(&text, usage.output, tps);
+
+    let fault = if call.next_f64() < p.error_rate {
+        let r = call.next_f64();
+        let mid = chunks.len() / 2;
+        Some(if r < 0.55 {
+            Fault::RateLimited { retry_after: Duration::from_secs(1 + call.below(2)) }
+        } else if r < 0.85 {
+            Fault::Server { after_chunks: if call.next_f64() < 0.5 { 0 } else { mid } }
+        } else {
+            Fault::Stall { after_chunks: mid }
+        })
+    } else {
+        None
+    };
+    Plan { ttft, chunks, usage, fault }
+}
+
+/// Splits `text` into pieces of about [`CHUNK_TIME`] each at `tps`, cutting at spaces.
+fn split_stream(text: &str, out_tokens: u64, tps: f64) -> Vec<(Duration, String, u32)> {
+    if text.is_empty() {
+        return Vec::new();
+    }
+    if tps <= 0.0 || !tps.is_finite() {
+        return vec![(Duration::ZERO, text.to_string(), out_tokens as u32)];
+    }
+    let total_time = out_tokens as f64 / tps;
+    let pieces = ((total_time / CHUNK_TIME).ceil() as usize).clamp(1, 10_000);
+    let total_chars = text.len();
+    let target = total_chars.div_ceil(pieces);
+    let mut out = Vec::with_capacity(pieces);
+    let mut start = 0;
+    while start < total_chars {
+        let mut end = (start + target).min(total_chars);
+        while end < total_chars && !text.is_char_boundary(end) {
+            end += 1;
+        }
+        // Prefer to cut just before a space so tokens are not split.
+        if end < total_chars
+            && let Some(sp) = text[start..end].rfind(' ')
+            && sp > 0
+        {
+            end = start + sp;
+        }
+        let piece = &text[start..end];
+        let share = piece.len() as f64 / total_chars as f64;
+        let toks = (out_tokens as f64 * share).round() as u32;
+        out.push((Duration::from_secs_f64(total_time * share), piece.to_string(), toks.max(1)));
+        start = end;
+    }
+    out
+}
+
+enum Step {
+    Ttft,
+    Chunk(usize),
+    Usage,
+    Done,
+}
+
+fn play(plan: Plan) -> impl futures::Stream<Item = Result<Chunk, CallError>> + Send {
+    futures::stream::unfold((plan, Step::Ttft), |(plan, step)| async move {
+        match step {
+            Step::Ttft => {
+                sleep(plan.ttft).await;
+                match &plan.fault {
+                    Some(Fault::RateLimited { retry_after }) => {
+                        let mut e = CallError::new(ErrorKind::RateLimited, "429 Too Many Requests (simulated)");
+                        e.retry_after = Some(*retry_after);
+                        Some((Err(e), (plan, Step::Done)))
+                    }
+                    _ => next_chunk(plan, 0).await,
+                }
+            }
+            Step::Chunk(i) => next_chunk(plan, i).await,
+            Step::Usage => {
+                let u = plan.usage;
+                Some((Ok(Chunk::Usage(u)), (plan, Step::Done)))
+            }
+            Step::Done => None,
+        }
+    })
+}
+
+async fn next_chunk(plan: Plan, i: usize) -> Option<(Result<Chunk, CallError>, (Plan, Step))> {
+    match &plan.fault {
+        Some(Fault::Server { after_chunks }) if *after_chunks == i => {
+            let msg = if i == 0 { "503 Service Unavailable (simulated)" } else { "connection reset mid-stream (simulated)" };
+            return Some((Err(CallError::new(ErrorKind::Server, msg)), (plan, Step::Done)));
+        }
+        Some(Fault::Stall { after_chunks }) if *after_chunks == i => {
+            // Silence; the engine's first-token or idle timeout ends the call.
+            std::future::pending::<()>().await;
+        }
+        _ => {}
+    }
+    if i >= plan.chunks.len() {
+        let u = plan.usage;
+        return Some((Ok(Chunk::Usage(u)), (plan, Step::Done)));
+    }
+    let (delay, text, tokens) = plan.chunks[i].clone();
+    if i > 0 {
+        sleep(delay).await;
+    }
+    let next = if i + 1 < plan.chunks.len() || matches!(plan.fault, Some(Fault::Server { .. } | Fault::Stall { .. })) {
+        Step::Chunk(i + 1)
+    } else {
+        Step::Usage
+    };
+    Some((Ok(Chunk::Text { text, tokens: Some(tokens) }), (plan, next)))
+}
+
+async fn sleep(d: Duration) {
+    if !d.is_zero() {
+        tokio::time::sleep(d).await;
+    }
+}
+
+/// Common words that are single tokens with a leading space.
+const WORDS: &[&str] = &[
+    "the", "model", "data", "result", "source", "system", "cost", "time", "energy", "storage", "battery", "grid", "report", "study",
+    "market", "price", "value", "risk", "level", "rate", "power", "design", "test", "case", "plan", "team", "user", "answer", "question",
+    "review", "change", "support", "service", "network", "policy", "process", "research", "analysis", "evidence", "claim", "trend",
+    "growth", "demand", "supply", "capacity", "safety", "quality", "speed", "scale", "project", "issue", "option", "factor", "effect",
+    "impact", "benefit", "limit", "range", "share", "total", "average", "high", "low", "new", "old", "main", "key", "clear", "strong",
+    "weak", "early", "late", "local", "global", "public", "private", "current", "recent", "shows", "finds", "suggests", "reports", "notes",
+    "makes", "uses", "needs", "gives", "takes", "keeps", "adds", "cuts", "meets", "costs", "runs", "and", "with", "for", "from", "over",
+    "under", "than", "more", "less", "most", "both", "each", "per", "about", "across", "between", "within", "while", "because", "since",
+    "when", "where", "which", "that", "this", "these", "those", "their", "its", "our", "can", "may", "will", "should",
+];
+
+/// Appends a sentence of `words` words to `out`.
+fn sentence_into(out: &mut String, rng: &mut Rng, words: usize) {
+    for i in 0..words.max(1) {
+        let w = WORDS[rng.below(WORDS.len() as u64) as usize];
+        if i == 0 {
+            let mut c = w.chars();
+            if let Some(f) = c.next() {
+                out.extend(f.to_uppercase());
+                out.push_str(c.as_str());
+            }
+        } else {
+            out.push(' ');
+            out.push_str(w);
+        }
+    }
+    out.push('.');
+}
+
+fn sentence(rng: &mut Rng, words: usize) -> String {
+    let mut s = String::with_capacity(words * 7);
+    sentence_into(&mut s, rng, words);
+    s
+}
+
+/// About `tokens` tokens of prose.
+fn prose(rng: &mut Rng, tokens: u32) -> String {
+    let mut out = String::with_capacity(tokens as usize * 7);
+    let mut left = i64::from(tokens);
+    while left > 0 {
+        // A word is about one token; the period is one more.
+        let n = (6 + rng.below(9) as i64).min((left - 1).max(1));
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        sentence_into(&mut out, rng, n as usize);
+        left -= n + 1;
+    }
+    out
+}
+
+fn truncate_chars(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// The output text: a list, or prose that ends with a label, shaped to pass the node's checks
+/// or, when the model gets this node wrong, to fail one of them.
+fn compose(req: &CallRequest, node: &Node, model: &Model, truth: &mut Rng) -> String {
+    let [seed, task, node_key, item] = keys(req, node);
+    let mut words = Rng::keyed(&[seed, task, node_key, item, hash_str(&model.id), SALT_TEXT]);
+
+    let spread = 0.8 + 0.4 * truth.next_f64();
+    let target = ((f64::from(node.expected_tokens) * spread).round() as u32).clamp(1, node.max_tokens.max(1));
+    let u = truth.next_f64();
+    let failing = if node.checks.is_empty() || u < pass_probability(model.sim.capability, node.complexity) {
+        None
+    } else {
+        Some(truth.below(node.checks.len() as u64) as usize)
+    };
+    let label = (!node.sim.labels.is_empty()).then(|| node.sim.labels[truth.weighted(node.sim.labels.len(), &node.sim.weights)].clone());
+    // A model that misses a required phrase that is part of its label forgets the label too
+    // (an analyzer without its verdict), which is what sends a weak answer down the wrong branch.
+    let label = label.filter(|l| !failing.is_some_and(|i| matches!(&node.checks[i], Check::Contains(s) if l.contains(s.as_str()))));
+    let items = node.sim.items.map(|(lo, hi)| truth.between(u64::from(lo), u64::from(hi)) as u32);
+    let wants_json = node.checks.iter().any(|c| matches!(c, Check::Json));
+    let fails = |i: usize| failing == Some(i);
+
+    if let Some(k) = items {
+        let per = (target / k.max(1)).saturating_sub(1).max(2);
+        let list: Vec<String> = (0..k).map(|_| sentence(&mut words, per as usize).trim_end_matches('.').to_string()).collect();
+        let mut text = serde_json::to_string(&list).unwrap_or_default();
+        if let Some(i) = failing {
+            match &node.checks[i] {
+                Check::Json => {
+                    text.pop();
+                }
+                Check::Contains(_) | Check::Regex(_) | Check::MinChars(_) => text = truncate_chars(&text, text.len() / 3),
+                Check::NotContains(s) => text.push_str(s),
+                Check::MaxChars(n) => text.push_str(&" ".repeat(n + 1)),
+            }
+        }
+        return text;
+    }
+
+    let label_tokens = label.as_deref().map_or(0, |l| tokens::count(l) + 1);
+    let body_tokens = target.saturating_sub(label_tokens);
+    let mut body = if body_tokens >= 3 { prose(&mut words, body_tokens) } else { String::new() };
+
+    for (i, c) in node.checks.iter().enumerate() {
+        match c {
+            Check::Contains(s) if !fails(i) => body = if body.is_empty() { s.clone() } else { format!("{s} {body}") },
+            Check::NotContains(s) if fails(i) => body = format!("{s} {body}"),
+            Check::Regex(_) if !fails(i) => {
+                if let Some(sample) = &node.sim.sample {
+                    body = format!("{sample} {body}");
+                }
+            }
+            Check::Contains(s) if fails(i) => body = body.replace(s.as_str(), ""),
+            _ => {}
+        }
+    }
+
+    let assemble = |body: &str| -> String {
+        if wants_json {
+            let mut obj = serde_json::Map::new();
+            obj.insert("answer".into(), serde_json::Value::String(body.to_string()));
+            if let Some(l) = &label {
+                obj.insert("label".into(), serde_json::Value::String(l.clone()));
+            }
+            serde_json::Value::Object(obj).to_string()
+        } else {
+            match (&label, body.is_empty()) {
+                (Some(l), true) => l.clone(),
+                (Some(l), false) => format!("{body}\n\n{l}"),
+                (None, _) => body.to_string(),
+            }
+        }
+    };
+
+    // Length checks: fit or, when this is the check that fails, miss.
+    for (i, c) in node.checks.iter().enumerate() {
+        match c {
+            Check::MaxChars(n) => {
+                let len = assemble(&body).chars().count();
+                if fails(i) {
+                    if len <= *n {
+                        body.push(' ');
+                        body.push_str(&prose(&mut words, ((n - len) / 4 + 8) as u32));
+                    }
+                } else if len > *n {
+                    let keep = body.chars().count().saturating_sub(len - n);
+                    body = truncate_chars(&body, keep);
+                }
+            }
+            Check::MinChars(n) => {
+                let len = assemble(&body).chars().count();
+                if fails(i) {
+                    body = truncate_chars(&body, body.chars().count().saturating_sub(len.saturating_sub(n / 2)));
+                } else if len < *n {
+                    body.push(' ');
+                    body.push_str(&prose(&mut words, ((n - len) / 4 + 4) as u32));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let mut text = assemble(&body);
+    if let Some(i) = failing
+        && matches!(node.checks[i], Check::Json)
+    {
+        text.pop();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pass_probability_rises_with_margin() {
+        let p = |cap: f64, cx: u8| pass_probability(cap, cx);
+        assert!(p(9.5, 3) > 0.99);
+        assert!(p(9.5, 8) > 0.93);
+        assert!((0.75..0.85).contains(&p(7.0, 7)), "{}", p(7.0, 7));
+        assert!(p(5.0, 8) < 0.3);
+        assert!(p(6.0, 5) > p(5.0, 5));
+    }
+
+    #[test]
+    fn split_stream_covers_text_and_time() {
+        let text = "one two three four five six seven eight nine ten";
+        let chunks = split_stream(text, 10, 20.0);
+        let joined: String = chunks.iter().map(|c| c.1.as_str()).collect();
+        assert_eq!(joined, text);
+        let total: f64 = chunks.iter().map(|c| c.0.as_secs_f64()).sum();
+        assert!((total - 0.5).abs() < 1e-9, "{total}");
+        assert!((5..=8).contains(&chunks.len()), "{}", chunks.len());
+        let instant = split_stream(text, 10, 0.0);
+        assert_eq!(instant.len(), 1);
+        assert_eq!(instant[0].0, Duration::ZERO);
+    }
+}

@@ -1,0 +1,495 @@
+//! The model catalog: what each model costs and how the simulator makes it behave. A built-in
+//! catalog ships with Baton; a user file overrides fields of existing models or adds new ones.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::diag::{Diagnostics, Source, nearest};
+use crate::money::{Money, PerMillion};
+
+/// Which wire protocol serves a model in a live run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// OpenAI-compatible chat completions: OpenAI, OpenRouter, Groq, vLLM, Ollama, LM Studio...
+    Openai,
+    Anthropic,
+    Gemini,
+    /// Only ever simulated.
+    Sim,
+}
+
+impl ProviderKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderKind::Openai => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini => "gemini",
+            ProviderKind::Sim => "sim",
+        }
+    }
+
+    pub fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::Openai => Some("https://api.openai.com/v1"),
+            ProviderKind::Anthropic => Some("https://api.anthropic.com/v1"),
+            ProviderKind::Gemini => Some("https://generativelanguage.googleapis.com/v1beta"),
+            ProviderKind::Sim => None,
+        }
+    }
+
+    pub fn default_key_env(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::Openai => Some("OPENAI_API_KEY"),
+            ProviderKind::Anthropic => Some("ANTHROPIC_API_KEY"),
+            ProviderKind::Gemini => Some("GEMINI_API_KEY"),
+            ProviderKind::Sim => None,
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Prices per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Prices {
+    pub input: PerMillion,
+    pub output: PerMillion,
+    pub cached_input: PerMillion,
+    pub cache_write: PerMillion,
+}
+
+/// Token counts of one call, as a provider bills them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// Input tokens billed at the full input price (not read from or written to a cache).
+    pub input: u64,
+    /// Input tokens read from the provider's prompt cache.
+    #[serde(default)]
+    pub cached: u64,
+    /// Input tokens written to the provider's prompt cache (Anthropic bills these separately).
+    #[serde(default)]
+    pub cache_write: u64,
+    /// Output tokens, reasoning included.
+    pub output: u64,
+    /// Of `output`, how many were hidden reasoning.
+    #[serde(default)]
+    pub reasoning: u64,
+}
+
+impl Usage {
+    pub fn total_input(&self) -> u64 {
+        self.input + self.cached + self.cache_write
+    }
+
+    pub fn add(&mut self, o: &Usage) {
+        self.input += o.input;
+        self.cached += o.cached;
+        self.cache_write += o.cache_write;
+        self.output += o.output;
+        self.reasoning += o.reasoning;
+    }
+}
+
+/// A cost split the way the node panel shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Cost {
+    pub input: Money,
+    /// Cache reads and cache writes.
+    pub cached: Money,
+    pub output: Money,
+}
+
+impl Cost {
+    pub fn total(&self) -> Money {
+        self.input + self.cached + self.output
+    }
+
+    pub fn add(&mut self, o: &Cost) {
+        self.input += o.input;
+        self.cached += o.cached;
+        self.output += o.output;
+    }
+}
+
+impl Prices {
+    pub fn cost(&self, u: &Usage) -> Cost {
+        Cost {
+            input: self.input.cost(u.input),
+            cached: self.cached_input.cost(u.cached) + self.cache_write.cost(u.cache_write),
+            output: self.output.cost(u.output),
+        }
+    }
+}
+
+/// How the simulator makes a model behave.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimProfile {
+    /// Time to first token for an empty prompt.
+    pub ttft: Duration,
+    /// Output speed.
+    pub tokens_per_second: f64,
+    /// How fast the prompt is read; longer prompts wait longer for the first token.
+    pub prefill_tokens_per_second: f64,
+    /// 0–10, on the same scale as node complexity.
+    pub capability: f64,
+    /// Probability that a call fails with a retryable error.
+    pub error_rate: f64,
+}
+
+impl Default for SimProfile {
+    fn default() -> Self {
+        SimProfile {
+            ttft: Duration::from_millis(800),
+            tokens_per_second: 80.0,
+            prefill_tokens_per_second: 20_000.0,
+            capability: 6.0,
+            error_rate: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub id: String,
+    pub provider: ProviderKind,
+    /// The name the provider's API expects.
+    pub api_model: String,
+    pub base_url: Option<String>,
+    /// The environment variable holding the API key; `None` for servers that need none.
+    pub key_env: Option<String>,
+    pub prices: Prices,
+    pub context_window: u32,
+    pub sim: SimProfile,
+    pub description: String,
+}
+
+impl Model {
+    pub fn cost(&self, u: &Usage) -> Cost {
+        self.prices.cost(u)
+    }
+}
+
+/// The models a run may use, with the date their prices were read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catalog {
+    pub prices_read: String,
+    pub sources: Vec<String>,
+    pub models: Vec<Model>,
+    index: HashMap<String, usize, rustc_hash::FxBuildHasher>,
+    /// The catalog's TOML as loaded (built-in plus overrides), kept for recordings.
+    pub source_text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    #[serde(default)]
+    catalog: Option<RawHeader>,
+    #[serde(default)]
+    model: Vec<RawModel>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeader {
+    prices_read: Option<String>,
+    #[serde(default)]
+    sources: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    id: Spanned<String>,
+    provider: Option<ProviderKind>,
+    api_model: Option<String>,
+    base_url: Option<String>,
+    key_env: Option<String>,
+    input_per_mtok: Option<Spanned<f64>>,
+    output_per_mtok: Option<Spanned<f64>>,
+    cached_input_per_mtok: Option<Spanned<f64>>,
+    cache_write_per_mtok: Option<Spanned<f64>>,
+    context_window: Option<Spanned<i64>>,
+    description: Option<String>,
+    sim: Option<Spanned<RawSim>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSim {
+    ttft_ms: Option<Spanned<f64>>,
+    tokens_per_second: Option<Spanned<f64>>,
+    prefill_tokens_per_second: Option<Spanned<f64>>,
+    capability: Option<Spanned<f64>>,
+    error_rate: Option<Spanned<f64>>,
+}
+
+/// The catalog that ships with Baton.
+pub const BUILTIN_CATALOG: &str = include_str!("models.toml");
+
+impl Catalog {
+    /// The built-in catalog.
+    pub fn builtin() -> Catalog {
+        // The built-in file is tested to parse; fall back to an empty catalog rather than panic.
+        Catalog::parse(&Source::new("<built-in models.toml>", BUILTIN_CATALOG), None).map(|(c, _)| c).unwrap_or_else(|_| Catalog::empty())
+    }
+
+    pub fn empty() -> Catalog {
+        Catalog {
+            prices_read: String::new(),
+            sources: Vec::new(),
+            models: Vec::new(),
+            index: HashMap::default(),
+            source_text: String::new(),
+        }
+    }
+
+    /// Parses a catalog file. With a `base`, entries whose id exists change only the fields they
+    /// set, and new ids must give every required field.
+    pub fn parse(src: &Source, base: Option<&Catalog>) -> Result<(Catalog, Diagnostics), Diagnostics> {
+        let raw: RawCatalog = toml::from_str(&src.text).map_err(|e| Diagnostics::from(src.toml_error(&e)))?;
+        let mut diags = Diagnostics::default();
+        let mut cat = base.cloned().unwrap_or_else(Catalog::empty);
+        if let Some(h) = raw.catalog {
+            if let Some(d) = h.prices_read {
+                cat.prices_read = d;
+            }
+            cat.sources.extend(h.sources);
+        }
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for m in raw.model {
+            let id = m.id.get_ref().trim().to_string();
+            if id.is_empty() {
+                diags.push(src.error(m.id.span(), "model id is empty"));
+                continue;
+            }
+            if let Some(line) = seen.get(&id) {
+                diags.push(
+                    src.error(m.id.span(), format!("model '{id}' is defined twice in this file"))
+                        .with_help(format!("the first definition is at line {line}")),
+                );
+                continue;
+            }
+            seen.insert(id.clone(), src.locate(m.id.span().start).0);
+            let existing = cat.index.get(&id).map(|&i| cat.models[i].clone());
+            let is_new = existing.is_none();
+            let mut model = existing.unwrap_or_else(|| Model {
+                id: id.clone(),
+                provider: ProviderKind::Sim,
+                api_model: id.clone(),
+                base_url: None,
+                key_env: None,
+                prices: Prices::default(),
+                context_window: 128_000,
+                sim: SimProfile::default(),
+                description: String::new(),
+            });
+            if is_new {
+                let missing: Vec<&str> = [
+                    ("provider", m.provider.is_none()),
+                    ("input_per_mtok", m.input_per_mtok.is_none()),
+                    ("output_per_mtok", m.output_per_mtok.is_none()),
+                    ("context_window", m.context_window.is_none()),
+                ]
+                .into_iter()
+                .filter_map(|(k, miss)| miss.then_some(k))
+                .collect();
+                if !missing.is_empty() {
+                    let mut help = format!("a new model needs {}", missing.join(", "));
+                    if let Some(best) = nearest(&id, cat.models.iter().map(|m| m.id.as_str())) {
+                        help.push_str(&format!("; or did you mean to override '{best}'?"));
+                    }
+                    diags.push(src.error(m.id.span(), format!("model '{id}' is missing {}", missing.join(", "))).with_help(help));
+                    continue;
+                }
+            }
+            if let Some(p) = m.provider {
+                model.provider = p;
+                if is_new {
+                    model.key_env = p.default_key_env().map(str::to_string);
+                }
+            }
+            if let Some(a) = m.api_model {
+                model.api_model = a;
+            }
+            if m.base_url.is_some() {
+                model.base_url = m.base_url;
+            }
+            if let Some(k) = m.key_env {
+                // An empty key_env means "this server needs no key" (a local server).
+                model.key_env = (!k.is_empty()).then_some(k);
+            }
+            if let Some(d) = m.description {
+                model.description = d;
+            }
+            let mut price = |v: &Option<Spanned<f64>>, slot: &mut PerMillion| {
+                if let Some(v) = v {
+                    let x = *v.get_ref();
+                    if !x.is_finite() || !(0.0..=100_000.0).contains(&x) {
+                        diags.push(
+                            src.error(v.span(), format!("price {x} is not a plausible USD per million tokens"))
+                                .with_help("prices are USD per million tokens, e.g. 3.0"),
+                        );
+                    } else {
+                        *slot = PerMillion::from_usd_per_million(x);
+                    }
+                }
+            };
+            price(&m.input_per_mtok, &mut model.prices.input);
+            price(&m.output_per_mtok, &mut model.prices.output);
+            price(&m.cached_input_per_mtok, &mut model.prices.cached_input);
+            price(&m.cache_write_per_mtok, &mut model.prices.cache_write);
+            if is_new && m.cached_input_per_mtok.is_none() {
+                model.prices.cached_input = model.prices.input;
+            }
+            if is_new && m.cache_write_per_mtok.is_none() {
+                model.prices.cache_write = model.prices.input;
+            }
+            if let Some(w) = &m.context_window {
+                match u32::try_from(*w.get_ref()) {
+                    Ok(v) if v >= 256 => model.context_window = v,
+                    _ => diags.push(
+                        src.error(w.span(), format!("context_window {} is out of range", w.get_ref()))
+                            .with_help("give the window in tokens, at least 256"),
+                    ),
+                }
+            }
+            if let Some(s) = &m.sim {
+                let s = s.get_ref();
+                let mut num = |v: &Option<Spanned<f64>>, lo: f64, hi: f64, what: &str| -> Option<f64> {
+                    let v = v.as_ref()?;
+                    let x = *v.get_ref();
+                    if x.is_finite() && x >= lo && x <= hi {
+                        Some(x)
+                    } else {
+                        diags.push(
+                            src.error(v.span(), format!("{what} {x} is out of range")).with_help(format!("use a value from {lo} to {hi}")),
+                        );
+                        None
+                    }
+                };
+                if let Some(x) = num(&s.ttft_ms, 0.0, 600_000.0, "ttft_ms") {
+                    model.sim.ttft = Duration::from_micros((x * 1000.0) as u64);
+                }
+                if let Some(x) = num(&s.tokens_per_second, 0.0, 1e9, "tokens_per_second") {
+                    model.sim.tokens_per_second = x;
+                }
+                if let Some(x) = num(&s.prefill_tokens_per_second, 0.0, 1e12, "prefill_tokens_per_second") {
+                    model.sim.prefill_tokens_per_second = x;
+                }
+                if let Some(x) = num(&s.capability, 0.0, 10.0, "capability") {
+                    model.sim.capability = x;
+                }
+                if let Some(x) = num(&s.error_rate, 0.0, 1.0, "error_rate") {
+                    model.sim.error_rate = x;
+                }
+            }
+            match cat.index.get(&id) {
+                Some(&i) => cat.models[i] = model,
+                None => {
+                    cat.index.insert(id, cat.models.len());
+                    cat.models.push(model);
+                }
+            }
+        }
+        if !cat.source_text.is_empty() {
+            cat.source_text.push_str(&format!("\n# --- overrides from {} ---\n", src.name));
+        }
+        cat.source_text.push_str(&src.text);
+        diags.into_result(cat)
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Model> {
+        self.index.get(id).map(|&i| &self.models[i])
+    }
+
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// The closest model id, for "did you mean" help.
+    pub fn suggest(&self, id: &str) -> Option<&str> {
+        nearest(id, self.models.iter().map(|m| m.id.as_str()))
+    }
+
+    /// Cost of a usage on a model; zero for a model the catalog does not know.
+    pub fn cost(&self, model: &str, usage: &Usage) -> Cost {
+        self.get(model).map(|m| m.cost(usage)).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_parses_and_has_the_seed_roles() {
+        let (cat, warnings) = Catalog::parse(&Source::new("models.toml", BUILTIN_CATALOG), None).expect("built-in catalog parses");
+        assert!(warnings.0.is_empty(), "{warnings}");
+        assert!(!cat.prices_read.is_empty());
+        for id in ["claude-opus-4-1", "gemini-2.5-flash-lite", "gpt-5-nano", "claude-sonnet-4-5"] {
+            assert!(cat.get(id).is_some(), "missing {id}");
+        }
+    }
+
+    #[test]
+    fn cost_matches_hand_arithmetic() {
+        let cat = Catalog::builtin();
+        let opus = cat.get("claude-opus-4-1").expect("opus");
+        // 1,000 input at $15/M + 200 cached at $1.50/M + 500 output at $75/M.
+        let c = opus.cost(&Usage { input: 1000, cached: 200, cache_write: 0, output: 500, reasoning: 0 });
+        assert_eq!(c.input, Money::from_usd(0.015));
+        assert_eq!(c.cached, Money::from_usd(0.0003));
+        assert_eq!(c.output, Money::from_usd(0.0375));
+        assert_eq!(c.total(), Money::from_usd(0.0528));
+    }
+
+    #[test]
+    fn user_file_overrides_and_adds() {
+        let base = Catalog::builtin();
+        let user = Source::new(
+            "user.toml",
+            r#"
+[[model]]
+id = "gpt-5-nano"
+input_per_mtok = 0.10
+
+[[model]]
+id = "my-local"
+provider = "openai"
+base_url = "http://localhost:11434/v1"
+key_env = ""
+input_per_mtok = 0
+output_per_mtok = 0
+context_window = 32768
+"#,
+        );
+        let (cat, _) = Catalog::parse(&user, Some(&base)).expect("override parses");
+        let nano = cat.get("gpt-5-nano").expect("nano");
+        assert_eq!(nano.prices.input, PerMillion::from_usd_per_million(0.10));
+        // Fields the override did not set are kept.
+        assert_eq!(nano.prices.output, base.get("gpt-5-nano").expect("nano").prices.output);
+        let local = cat.get("my-local").expect("local");
+        assert_eq!(local.key_env, None);
+        assert_eq!(local.provider, ProviderKind::Openai);
+    }
+
+    #[test]
+    fn new_model_without_prices_is_an_error() {
+        let user = Source::new("user.toml", "[[model]]\nid = \"claude-opus-4-2\"\nprovider = \"anthropic\"\n");
+        let err = Catalog::parse(&user, Some(&Catalog::builtin())).expect_err("incomplete");
+        let text = err.to_string();
+        assert!(text.contains("user.toml:2:6"), "{text}");
+        assert!(text.contains("missing input_per_mtok, output_per_mtok, context_window"), "{text}");
+        assert!(text.contains("did you mean to override 'claude-opus-4-1'"), "{text}");
+    }
+}

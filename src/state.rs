@@ -1,0 +1,568 @@
+//! The run state: one pure fold over [`RunEvent`]s. The live screen, replays, comparisons and
+//! headless summaries all read this, so they cannot disagree. All arithmetic (cost from tokens
+//! and prices, totals, the critical path) happens here, when an event is applied; views only
+//! read.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::event::{ContextPart, Event, Origin, Outcome, RunEvent, SkipReason, Unit};
+use crate::flow::{CheckResult, Flow};
+use crate::money::Money;
+use crate::routing::{Catalog, Cost, Decision, Strategy, Usage};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Waiting for its dependencies or a free slot.
+    Queued,
+    Running,
+    /// A call failed and the node is waiting to try again.
+    Retrying,
+    Done,
+    /// Served from Baton's output cache.
+    Cached,
+    Skipped,
+    Failed,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Running => "running",
+            Status::Retrying => "retrying",
+            Status::Done => "done",
+            Status::Cached => "cached",
+            Status::Skipped => "skipped",
+            Status::Failed => "failed",
+        }
+    }
+
+    pub fn is_settled(self) -> bool {
+        matches!(self, Status::Done | Status::Cached | Status::Skipped | Status::Failed)
+    }
+
+    pub fn is_active(self) -> bool {
+        matches!(self, Status::Running | Status::Retrying)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryNote {
+    pub at: Duration,
+    pub model: String,
+    pub try_no: u32,
+    pub error: String,
+    pub backoff: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FallbackNote {
+    pub at: Duration,
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+    /// Set when the move was an escalation after failed checks, with that call's cost.
+    pub escalation_cost: Option<Money>,
+}
+
+/// One unit: a node, or one instance of a fan-out node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitState {
+    pub unit: Unit,
+    /// `searcher[2]` for instances, the node id otherwise.
+    pub label: String,
+    /// For instances, the item they were given.
+    pub item: Option<String>,
+    pub status: Status,
+    pub decision: Option<Arc<Decision>>,
+    /// The model that produced the output (differs from the decision's after a fallback).
+    pub model: Option<String>,
+    pub context: Vec<ContextPart>,
+    pub input_tokens_estimate: u64,
+    /// Usage of the call whose output was kept.
+    pub usage: Usage,
+    /// Usage of every call, abandoned escalations included.
+    pub billed_usage: Usage,
+    pub cost: Cost,
+    pub estimated: bool,
+    pub started: Option<Duration>,
+    pub finished: Option<Duration>,
+    pub ttft: Option<Duration>,
+    pub latency: Option<Duration>,
+    pub output: String,
+    pub streamed_tokens: u64,
+    pub retries: Vec<RetryNote>,
+    pub fallbacks: Vec<FallbackNote>,
+    pub checks: Vec<CheckResult>,
+    pub error: Option<String>,
+    pub skip: Option<SkipReason>,
+    /// Longest dependency chain ending here (sum of spans), and the unit before it on it.
+    pub chain: Duration,
+    pub chain_prev: Option<usize>,
+}
+
+impl UnitState {
+    fn new(unit: Unit, label: String, item: Option<String>) -> UnitState {
+        UnitState {
+            unit,
+            label,
+            item,
+            status: Status::Queued,
+            decision: None,
+            model: None,
+            context: Vec::new(),
+            input_tokens_estimate: 0,
+            usage: Usage::default(),
+            billed_usage: Usage::default(),
+            cost: Cost::default(),
+            estimated: false,
+            started: None,
+            finished: None,
+            ttft: None,
+            latency: None,
+            output: String::new(),
+            streamed_tokens: 0,
+            retries: Vec::new(),
+            fallbacks: Vec::new(),
+            checks: Vec::new(),
+            error: None,
+            skip: None,
+            chain: Duration::ZERO,
+            chain_prev: None,
+        }
+    }
+
+    pub fn checks_passed(&self) -> usize {
+        self.checks.iter().filter(|c| c.passed).count()
+    }
+
+    /// Input tokens by origin: (prompt, declared upstream outputs, extra history).
+    pub fn attribution(&self) -> (u64, u64, u64) {
+        let mut a = (0, 0, 0);
+        for p in &self.context {
+            match p.origin {
+                Origin::Prompt => a.0 += p.tokens,
+                Origin::Declared(_) => a.1 += p.tokens,
+                Origin::History => a.2 += p.tokens,
+            }
+        }
+        a
+    }
+}
+
+/// A flow node: its own unit, plus its instances if it fans out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeState {
+    /// Index into `RunState::units` of the node's own unit.
+    pub unit: usize,
+    /// Indices of the fan-out instances, in item order.
+    pub instances: Vec<usize>,
+    /// Items beyond the node's `max_items`.
+    pub dropped: u32,
+    /// How many instances have settled.
+    pub settled: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Totals {
+    pub cost: Cost,
+    pub usage: Usage,
+    pub checks_passed: usize,
+    pub checks_total: usize,
+    /// Units that did work (nodes and instances; fan-out groups are not counted twice).
+    pub units_total: usize,
+    pub done: usize,
+    pub cached: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub running: usize,
+    pub retries: usize,
+    pub fallbacks: usize,
+    /// Cost an unchanged rerun saved by serving from the cache (the original calls' cost).
+    pub saved: Money,
+    pub critical_path: Duration,
+    pub critical_end: Option<usize>,
+}
+
+impl Totals {
+    pub fn pass_rate(&self) -> Option<f64> {
+        (self.checks_total > 0).then(|| self.checks_passed as f64 / self.checks_total as f64)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    NotStarted,
+    Running,
+    Finished(Outcome),
+}
+
+/// Everything known about a run after some prefix of its events.
+#[derive(Debug, Clone)]
+pub struct RunState {
+    pub flow: Arc<Flow>,
+    pub strategy: Arc<Strategy>,
+    pub catalog: Arc<Catalog>,
+    pub run_id: u64,
+    pub attempt: u32,
+    pub seed: u64,
+    pub input: String,
+    pub status: RunStatus,
+    /// Time of the latest event.
+    pub now: Duration,
+    /// When RunFinished arrived.
+    pub finished_at: Option<Duration>,
+    pub nodes: Vec<NodeState>,
+    pub units: Vec<UnitState>,
+    pub totals: Totals,
+    pub events: u64,
+}
+
+impl RunState {
+    pub fn new(flow: Arc<Flow>, strategy: Arc<Strategy>, catalog: Arc<Catalog>, run_id: u64, attempt: u32) -> RunState {
+        let units: Vec<UnitState> = flow.nodes.iter().enumerate().map(|(i, n)| UnitState::new(Unit::node(i), n.id.clone(), None)).collect();
+        let nodes = (0..flow.nodes.len()).map(|i| NodeState { unit: i, instances: Vec::new(), dropped: 0, settled: 0 }).collect();
+        let totals = Totals { units_total: flow.nodes.len(), ..Totals::default() };
+        RunState {
+            flow,
+            strategy,
+            catalog,
+            run_id,
+            attempt,
+            seed: 0,
+            input: String::new(),
+            status: RunStatus::NotStarted,
+            now: Duration::ZERO,
+            finished_at: None,
+            nodes,
+            units,
+            totals,
+            events: 0,
+        }
+    }
+
+    /// Index of a unit's state.
+    pub fn unit_index(&self, u: Unit) -> Option<usize> {
+        let node = self.nodes.get(u.index())?;
+        match u.item {
+            None => Some(node.unit),
+            Some(k) => node.instances.get(k as usize).copied(),
+        }
+    }
+
+    pub fn unit(&self, u: Unit) -> Option<&UnitState> {
+        self.unit_index(u).map(|i| &self.units[i])
+    }
+
+    /// The simulated wall time: RunFinished's time, or the latest event's while running.
+    pub fn wall(&self) -> Duration {
+        self.finished_at.unwrap_or(self.now)
+    }
+
+    /// Units on the critical path, from first to last.
+    pub fn critical_path(&self) -> Vec<usize> {
+        let mut path = Vec::new();
+        let mut cur = self.totals.critical_end;
+        while let Some(i) = cur {
+            path.push(i);
+            cur = self.units[i].chain_prev;
+        }
+        path.reverse();
+        path
+    }
+
+    /// Whether the units are fan-out groups (whose work is in their instances).
+    pub fn is_group(&self, idx: usize) -> bool {
+        let u = self.units[idx].unit;
+        u.item.is_none() && self.flow.nodes[u.index()].map.is_some()
+    }
+
+    /// Status of a node as a whole: for a fan-out node, summarised from its instances.
+    pub fn node_status(&self, node: usize) -> Status {
+        let own = self.units[self.nodes[node].unit].status;
+        let inst = &self.nodes[node].instances;
+        if inst.is_empty() || matches!(own, Status::Skipped | Status::Failed) {
+            return own;
+        }
+        let sts: Vec<Status> = inst.iter().map(|&i| self.units[i].status).collect();
+        if sts.contains(&Status::Retrying) {
+            Status::Retrying
+        } else if sts.iter().any(|s| s.is_active()) {
+            Status::Running
+        } else if sts.iter().all(|s| s.is_settled()) {
+            if sts.contains(&Status::Failed) {
+                Status::Failed
+            } else if sts.iter().all(|s| *s == Status::Cached) {
+                Status::Cached
+            } else {
+                Status::Done
+            }
+        } else if sts.iter().any(|s| s.is_settled()) {
+            Status::Running
+        } else {
+            Status::Queued
+        }
+    }
+
+    /// Cost of a node, its instances included.
+    pub fn node_cost(&self, node: usize) -> Money {
+        let n = &self.nodes[node];
+        self.units[n.unit].cost.total() + n.instances.iter().map(|&i| self.units[i].cost.total()).sum::<Money>()
+    }
+
+    /// Usage of a node, its instances included.
+    pub fn node_usage(&self, node: usize) -> Usage {
+        let n = &self.nodes[node];
+        let mut u = self.units[n.unit].usage;
+        for &i in &n.instances {
+            u.add(&self.units[i].usage);
+        }
+        u
+    }
+
+    /// A node's span: earliest start to latest finish over its units.
+    pub fn node_span(&self, node: usize) -> (Option<Duration>, Option<Duration>) {
+        let n = &self.nodes[node];
+        let idx = std::iter::once(n.unit).chain(n.instances.iter().copied());
+        let us: Vec<&UnitState> = idx.map(|i| &self.units[i]).collect();
+        let start = us.iter().filter_map(|u| u.started).min();
+        let end =
+            if us.iter().all(|u| u.finished.is_some() || u.started.is_none()) { us.iter().filter_map(|u| u.finished).max() } else { None };
+        (start, end)
+    }
+
+    /// Applies one event. Events of another run or attempt are ignored (returns false), so a
+    /// superseded attempt's late tokens never land on the current one.
+    pub fn apply(&mut self, ev: &RunEvent) -> bool {
+        if ev.run != self.run_id || ev.attempt != self.attempt {
+            return false;
+        }
+        self.events += 1;
+        self.now = self.now.max(ev.at);
+        match &ev.kind {
+            Event::RunStarted { seed, input, .. } => {
+                self.seed = *seed;
+                self.input = input.clone();
+                self.status = RunStatus::Running;
+            }
+            Event::RunFinished { outcome } => {
+                self.status = RunStatus::Finished(*outcome);
+                self.finished_at = Some(ev.at);
+                // Anything still marked running was cut off by the end of the run.
+                for i in 0..self.units.len() {
+                    if self.units[i].status.is_active() {
+                        self.set_status(i, Status::Failed);
+                        self.units[i].error.get_or_insert_with(|| "the run ended first".to_string());
+                    }
+                }
+            }
+            Event::NodeQueued { .. } => {}
+            Event::NodeExpanded { node, items, dropped } => {
+                let n = *node as usize;
+                if n >= self.nodes.len() || !self.nodes[n].instances.is_empty() {
+                    return true;
+                }
+                let id = self.flow.nodes[n].id.clone();
+                for (k, item) in items.iter().enumerate() {
+                    let idx = self.units.len();
+                    self.units.push(UnitState::new(Unit::instance(n, k), format!("{id}[{k}]"), Some(item.clone())));
+                    self.nodes[n].instances.push(idx);
+                }
+                self.nodes[n].dropped = *dropped;
+                let own = self.nodes[n].unit;
+                self.set_status(own, Status::Running);
+                // The group's work is its instances.
+                self.totals.units_total += items.len();
+                self.totals.units_total -= 1;
+            }
+            Event::NodeStarted { unit, decision, context, input_tokens } => {
+                let Some(i) = self.unit_index(*unit) else { return true };
+                self.set_status(i, Status::Running);
+                let u = &mut self.units[i];
+                u.decision = Some(decision.clone());
+                u.model = Some(decision.model.clone());
+                u.context = context.clone();
+                u.input_tokens_estimate = *input_tokens;
+                u.started = Some(ev.at);
+                u.output.clear();
+                u.streamed_tokens = 0;
+            }
+            Event::NodeDelta { unit, text, output_tokens } => {
+                let Some(i) = self.unit_index(*unit) else { return true };
+                let u = &mut self.units[i];
+                if u.status == Status::Retrying {
+                    // A new try streams from scratch.
+                    u.status = Status::Running;
+                    u.output.clear();
+                }
+                u.output.push_str(text);
+                u.streamed_tokens = *output_tokens;
+            }
+            Event::NodeRetry { unit, model, try_no, error, backoff } => {
+                let Some(i) = self.unit_index(*unit) else { return true };
+                self.set_status(i, Status::Retrying);
+                let u = &mut self.units[i];
+                u.retries.push(RetryNote { at: ev.at, model: model.clone(), try_no: *try_no, error: error.clone(), backoff: *backoff });
+                u.output.clear();
+                u.streamed_tokens = 0;
+                self.totals.retries += 1;
+            }
+            Event::NodeFallback { unit, from, to, reason } => {
+                let Some(i) = self.unit_index(*unit) else { return true };
+                self.set_status(i, Status::Running);
+                let u = &mut self.units[i];
+                u.fallbacks.push(FallbackNote {
+                    at: ev.at,
+                    from: from.clone(),
+                    to: to.clone(),
+                    reason: reason.clone(),
+                    escalation_cost: None,
+                });
+                u.model = Some(to.clone());
+                u.output.clear();
+                u.streamed_tokens = 0;
+                self.totals.fallbacks += 1;
+            }
+            Event::NodeEscalated { unit, from, to, usage, failed } => {
+                let Some(i) = self.unit_index(*unit) else { return true };
+                let cost = self.catalog.cost(from, usage);
+                let u = &mut self.units[i];
+                u.billed_usage.add(usage);
+                u.cost.add(&cost);
+                u.fallbacks.push(FallbackNote {
+                    at: ev.at,
+                    from: from.clone(),
+                    to: to.clone(),
+                    reason: format!("checks failed: {}", failed.join(", ")),
+                    escalation_cost: Some(cost.total()),
+                });
+                u.model = Some(to.clone());
+                u.output.clear();
+                u.streamed_tokens = 0;
+                self.totals.cost.add(&cost);
+                self.totals.usage.add(usage);
+                self.totals.fallbacks += 1;
+            }
+            Event::NodeFinished { unit, model, usage, estimated, ttft, latency, output, checks, cached } => {
+                let Some(i) = self.unit_index(*unit) else { return true };
+                let cost = if *cached { Cost::default() } else { self.catalog.cost(model, usage) };
+                let chain_from = self.chain_before(unit.index());
+                self.set_status(i, if *cached { Status::Cached } else { Status::Done });
+                let u = &mut self.units[i];
+                u.model = Some(model.clone());
+                u.usage = *usage;
+                if !*cached {
+                    u.billed_usage.add(usage);
+                    u.cost.add(&cost);
+                }
+                u.estimated = *estimated;
+                u.ttft = Some(*ttft);
+                u.latency = Some(*latency);
+                u.finished = Some(ev.at);
+                u.started.get_or_insert(ev.at.saturating_sub(*latency));
+                u.output = output.clone();
+                u.streamed_tokens = usage.output;
+                u.checks = checks.clone();
+                let span = ev.at.saturating_sub(u.started.unwrap_or(ev.at));
+                u.chain = chain_from.0 + span;
+                u.chain_prev = chain_from.1;
+                if u.chain >= self.totals.critical_path {
+                    self.totals.critical_path = u.chain;
+                    self.totals.critical_end = Some(i);
+                }
+                self.totals.checks_total += checks.len();
+                self.totals.checks_passed += checks.iter().filter(|c| c.passed).count();
+                if *cached {
+                    self.totals.saved += self.catalog.cost(model, usage).total();
+                } else {
+                    self.totals.cost.add(&cost);
+                    self.totals.usage.add(usage);
+                }
+            }
+            Event::NodeSkipped { unit, reason } => {
+                let Some(i) = self.unit_index(*unit) else { return true };
+                self.set_status(i, Status::Skipped);
+                let u = &mut self.units[i];
+                u.skip = Some(reason.clone());
+                if u.finished.is_none() {
+                    u.finished = Some(ev.at);
+                }
+            }
+            Event::NodeFailed { unit, error } => {
+                let Some(i) = self.unit_index(*unit) else { return true };
+                self.set_status(i, Status::Failed);
+                let u = &mut self.units[i];
+                u.error = Some(error.clone());
+                u.finished = Some(ev.at);
+            }
+        }
+        if let Some(u) = ev.kind.unit() {
+            // A fan-out group is done when all its instances are.
+            let n = u.index();
+            if u.item.is_some() && n < self.nodes.len() && self.nodes[n].settled == self.nodes[n].instances.len() {
+                let st = self.node_status(n);
+                let own = self.nodes[n].unit;
+                if st.is_settled() && !self.units[own].status.is_settled() {
+                    self.units[own].status = st;
+                    self.units[own].finished = self.node_span(n).1;
+                }
+            }
+        }
+        true
+    }
+
+    /// Longest chain ending at any dependency of `node`, and the unit it ends at.
+    fn chain_before(&self, node: usize) -> (Duration, Option<usize>) {
+        let mut best = (Duration::ZERO, None);
+        for &d in &self.flow.nodes[node].after {
+            let n = &self.nodes[d];
+            let units = if n.instances.is_empty() { std::slice::from_ref(&n.unit) } else { &n.instances[..] };
+            for &i in units {
+                let u = &self.units[i];
+                if u.finished.is_some() && u.status != Status::Skipped && (best.1.is_none() || u.chain > best.0) {
+                    best = (u.chain, Some(i));
+                }
+            }
+        }
+        best
+    }
+
+    /// Moves a unit to a new status, keeping the totals' counts in step. Expanded fan-out
+    /// groups are not counted; their instances are.
+    fn set_status(&mut self, i: usize, new: Status) {
+        let old = self.units[i].status;
+        self.units[i].status = new;
+        let n = self.units[i].unit.index();
+        if self.units[i].unit.item.is_some() && new.is_settled() != old.is_settled() {
+            if new.is_settled() {
+                self.nodes[n].settled += 1;
+            } else {
+                self.nodes[n].settled -= 1;
+            }
+        }
+        if self.units[i].unit.item.is_none() && !self.nodes[n].instances.is_empty() {
+            return;
+        }
+        let t = &mut self.totals;
+        for (st, delta) in [(old, -1i64), (new, 1)] {
+            let slot = match st {
+                Status::Done => &mut t.done,
+                Status::Cached => &mut t.cached,
+                Status::Skipped => &mut t.skipped,
+                Status::Failed => &mut t.failed,
+                Status::Running | Status::Retrying => &mut t.running,
+                Status::Queued => continue,
+            };
+            *slot = (*slot as i64 + delta).max(0) as usize;
+        }
+    }
+
+    /// Applies every event in order.
+    pub fn fold<'a>(mut self, events: impl IntoIterator<Item = &'a RunEvent>) -> RunState {
+        for e in events {
+            self.apply(e);
+        }
+        self
+    }
+}
