@@ -29,3 +29,4 @@ pub mod routing;
 pub mod shapes;
 pub mod state;
 pub mod tokens;
+pub mod tui;

@@ -89,6 +89,8 @@ pub struct UnitState {
     pub started: Option<Duration>,
     pub finished: Option<Duration>,
     pub ttft: Option<Duration>,
+    /// When the current call's first token arrived (before the call finishes).
+    pub first_token: Option<Duration>,
     pub latency: Option<Duration>,
     pub output: String,
     pub streamed_tokens: u64,
@@ -120,6 +122,7 @@ impl UnitState {
             started: None,
             finished: None,
             ttft: None,
+            first_token: None,
             latency: None,
             output: String::new(),
             streamed_tokens: 0,
@@ -272,6 +275,23 @@ impl RunState {
         path
     }
 
+    /// A unit's cost so far: exact once it settles; while it runs, its prompt and the tokens
+    /// streamed so far at its model's prices (an estimate until the provider's usage arrives).
+    pub fn cost_so_far(&self, idx: usize) -> Money {
+        let u = &self.units[idx];
+        if !u.status.is_active() {
+            return u.cost.total();
+        }
+        let Some(m) = u.model.as_deref().and_then(|m| self.catalog.get(m)) else { return u.cost.total() };
+        u.cost.total() + m.prices.input.cost(u.input_tokens_estimate) + m.prices.output.cost(u.streamed_tokens)
+    }
+
+    /// Time to first token, known as soon as the first token streams in.
+    pub fn ttft_so_far(&self, idx: usize) -> Option<Duration> {
+        let u = &self.units[idx];
+        u.ttft.or_else(|| Some(u.first_token?.saturating_sub(u.retries.last().map_or(u.started?, |r| r.at + r.backoff))))
+    }
+
     /// Whether the units are fan-out groups (whose work is in their instances).
     pub fn is_group(&self, idx: usize) -> bool {
         let u = self.units[idx].unit;
@@ -349,11 +369,16 @@ impl RunState {
             Event::RunFinished { outcome } => {
                 self.status = RunStatus::Finished(*outcome);
                 self.finished_at = Some(ev.at);
-                // Anything still marked running was cut off by the end of the run.
+                // Anything still running was cut off: by a stop, or by the end of the run.
                 for i in 0..self.units.len() {
                     if self.units[i].status.is_active() {
-                        self.set_status(i, Status::Failed);
-                        self.units[i].error.get_or_insert_with(|| "the run ended first".to_string());
+                        if *outcome == Outcome::Cancelled {
+                            self.set_status(i, Status::Skipped);
+                            self.units[i].skip = Some(SkipReason::Cancelled);
+                        } else {
+                            self.set_status(i, Status::Failed);
+                            self.units[i].error.get_or_insert_with(|| "the run ended first".to_string());
+                        }
                     }
                 }
             }
@@ -396,6 +421,7 @@ impl RunState {
                     u.status = Status::Running;
                     u.output.clear();
                 }
+                u.first_token.get_or_insert(ev.at);
                 u.output.push_str(text);
                 u.streamed_tokens = *output_tokens;
             }
@@ -404,6 +430,7 @@ impl RunState {
                 self.set_status(i, Status::Retrying);
                 let u = &mut self.units[i];
                 u.retries.push(RetryNote { at: ev.at, model: model.clone(), try_no: *try_no, error: error.clone(), backoff: *backoff });
+                u.first_token = None;
                 u.output.clear();
                 u.streamed_tokens = 0;
                 self.totals.retries += 1;
@@ -420,6 +447,7 @@ impl RunState {
                     escalation_cost: None,
                 });
                 u.model = Some(to.clone());
+                u.first_token = None;
                 u.output.clear();
                 u.streamed_tokens = 0;
                 self.totals.fallbacks += 1;

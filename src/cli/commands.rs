@@ -47,6 +47,7 @@ pub fn load_run(flow: &str, common: &super::Common) -> Result<Loaded, Diagnostic
 }
 
 pub fn open(args: OpenArgs) -> u8 {
+    use std::io::IsTerminal;
     let flow = args.flow.clone().unwrap_or_else(|| "research-assistant".to_string());
     let loaded = match load_run(&flow, &args.common) {
         Ok(l) => l,
@@ -55,9 +56,45 @@ pub fn open(args: OpenArgs) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
-    let _ = loaded;
-    eprintln!("baton: the live screen is not built yet; try `baton run {flow}`");
-    EXIT_BAD_INPUT
+    if !(0.25..=64.0).contains(&args.speed) {
+        eprintln!("baton: --speed {} is out of range\n  help: use a speed from 0.25 to 64", args.speed);
+        return EXIT_BAD_INPUT;
+    }
+    let config = load::config_dir();
+    let theme = match crate::tui::theme::Theme::load(args.theme.as_deref(), config.as_ref().map(|d| d.join("themes")).as_deref()) {
+        Ok(t) => t,
+        Err(d) => {
+            report_diags(&d);
+            return EXIT_BAD_INPUT;
+        }
+    };
+    // https://no-color.org: any non-empty value turns colour off.
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = if no_color { theme.monochrome() } else { theme };
+    let keymap = match config.as_ref().map(|d| d.join("keymap.toml")).filter(|p| p.is_file()) {
+        None => crate::tui::keymap::Keymap::default_map(),
+        Some(p) => match Source::read(&p).and_then(|src| crate::tui::keymap::Keymap::with_user(&src)) {
+            Ok(k) => k,
+            Err(d) => {
+                report_diags(&d);
+                return EXIT_BAD_INPUT;
+            }
+        },
+    };
+    if !std::io::stdout().is_terminal() {
+        eprintln!("baton: the live screen needs a terminal\n  help: for output a script can read, use `baton run {flow} --format json`");
+        return EXIT_BAD_INPUT;
+    }
+    let input = args.common.input.clone().unwrap_or_else(|| loaded.flow.input.clone());
+    let spec = RunSpec::new(loaded.flow, loaded.strategy, loaded.catalog, input, args.common.seed);
+    let opts = crate::tui::Options { spec, providers: Providers::simulated(), theme, keymap, speed: args.speed };
+    match crate::tui::run(opts) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("baton: the terminal failed: {e}");
+            EXIT_RUN_FAILED
+        }
+    }
 }
 
 fn print_out(text: &str) -> u8 {

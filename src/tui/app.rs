@@ -1,0 +1,568 @@
+//! The application state and its update function. Input, run events and clock ticks come in as
+//! messages; side effects (start or stop a run, quit) go out as commands for the loop to carry
+//! out. Drawing reads this state and nothing else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{Event as TermEvent, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::Rect;
+
+use super::keymap::{Action, Keymap};
+use super::layout::{BoxKey, Dims, Layout, layout};
+use super::player::Player;
+use super::theme::{BUILTIN, Theme};
+use crate::engine::RunSpec;
+use crate::event::RunEvent;
+use crate::flow::Flow;
+use crate::routing::{Catalog, Strategy};
+use crate::state::{RunState, RunStatus, Status};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Graph,
+    Timeline,
+    Log,
+}
+
+impl View {
+    pub const ALL: [View; 3] = [View::Graph, View::Timeline, View::Log];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Graph => "Graph",
+            View::Timeline => "Timeline",
+            View::Log => "Log",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Main,
+    Panel,
+}
+
+/// What the loop must do after an update.
+#[derive(Clone)]
+pub enum Command {
+    /// Start computing (or calling) a run; its events come back as `Msg::Run`.
+    Start(Box<RunSpec>),
+    /// Cancel the run in progress.
+    Cancel,
+    Quit,
+}
+
+/// Everything that can happen to the app.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Term(TermEvent),
+    Run(Vec<RunEvent>),
+    /// Real time passed.
+    Tick(Duration),
+}
+
+/// The screen regions, from the terminal size alone; drawing and mouse hit-testing share it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Areas {
+    pub header: Rect,
+    pub tabs: Option<Rect>,
+    pub main: Rect,
+    pub panel: Option<Rect>,
+    /// A short summary of the selection under the main area on narrow screens.
+    pub summary: Option<Rect>,
+    pub footer: Option<Rect>,
+    pub too_small: bool,
+}
+
+pub const MIN_W: u16 = 40;
+pub const MIN_H: u16 = 12;
+/// From this width up the panel sits beside the main view.
+pub const SIDE_PANEL_W: u16 = 110;
+
+pub struct App {
+    pub flow: Arc<Flow>,
+    pub strategy: Arc<Strategy>,
+    pub catalog: Arc<Catalog>,
+    pub input: String,
+    pub seed: u64,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub player: Player,
+    pub run_id: u64,
+    pub view: View,
+    pub focus: Focus,
+    pub help: bool,
+    pub help_scroll: u16,
+    pub selected: BoxKey,
+    /// Selected row of the timeline.
+    pub timeline_row: usize,
+    pub expanded: Vec<bool>,
+    pub compact: bool,
+    pub layout: Layout,
+    layout_key: (Vec<usize>, Vec<bool>, Dims),
+    /// How many layers the flow has (for choosing box widths).
+    layer_count: usize,
+    /// Viewport offset into the graph.
+    pub pan: (u16, u16),
+    pub panel_scroll: u16,
+    /// Lines from the bottom of the log.
+    pub log_scroll: usize,
+    pub size: (u16, u16),
+    pub message: Option<String>,
+    pub quit: bool,
+    /// The run is computed by the simulator (speed applies) rather than called live.
+    pub simulated: bool,
+}
+
+impl App {
+    pub fn new(spec: &RunSpec, theme: Theme, keymap: Keymap, speed: f64, simulated: bool) -> App {
+        let state = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt);
+        let n = spec.flow.nodes.len();
+        let compact = false;
+        let lay = layout(&spec.flow, &vec![0; n], &vec![false; n], Dims::FULL);
+        App {
+            flow: spec.flow.clone(),
+            strategy: spec.strategy.clone(),
+            catalog: spec.catalog.clone(),
+            input: spec.input.clone(),
+            seed: spec.seed,
+            theme,
+            keymap,
+            player: Player::new(state, speed, !simulated),
+            run_id: spec.run_id,
+            view: View::Graph,
+            focus: Focus::Main,
+            help: false,
+            help_scroll: 0,
+            selected: BoxKey::Node(spec.flow.order.first().copied().unwrap_or(0)),
+            timeline_row: 0,
+            expanded: vec![false; n],
+            compact,
+            layout: lay,
+            layout_key: (vec![0; n], vec![false; n], Dims::FULL),
+            layer_count: super::layout::layers_of(&spec.flow).1,
+            pan: (0, 0),
+            panel_scroll: 0,
+            log_scroll: 0,
+            size: (80, 24),
+            message: None,
+            quit: false,
+            simulated,
+        }
+    }
+
+    /// The spec for a fresh run of the current flow and strategy.
+    pub fn spec(&self) -> RunSpec {
+        let mut s = RunSpec::new(self.flow.clone(), self.strategy.clone(), self.catalog.clone(), self.input.clone(), self.seed);
+        s.run_id = self.run_id;
+        s
+    }
+
+    pub fn state(&self) -> &RunState {
+        &self.player.state
+    }
+
+    pub fn areas(&self) -> Areas {
+        areas(self.size.0, self.size.1, self.focus, self.view)
+    }
+
+    /// Whether the graph uses one line per node (by choice, or because the screen is small).
+    pub fn is_compact(&self) -> bool {
+        self.compact || self.size.1 < 20 || self.size.0 < 60
+    }
+
+    /// Recomputes the layout when the set of boxes changed (a group expanded into instances,
+    /// an expand toggle, or the zoom level).
+    pub fn refresh_layout(&mut self) {
+        let st = &self.player.state;
+        let inst: Vec<usize> = st.nodes.iter().map(|n| n.instances.len()).collect();
+        let view_w = self.areas().main.width.saturating_sub(2);
+        let dims = if self.is_compact() { Dims::compact(view_w) } else { super::layout::fit_dims(self.layer_count, view_w) };
+        let key = (inst, self.expanded.clone(), dims);
+        if key != self.layout_key {
+            self.layout = layout(&self.flow, &key.0, &key.1, dims);
+            self.layout_key = key;
+            if !self.layout.index.contains_key(&self.selected) {
+                self.selected = BoxKey::Node(self.selected.node());
+            }
+            self.keep_selection_in_view();
+        }
+    }
+
+    /// Handles one message; returns the commands to carry out.
+    pub fn update(&mut self, msg: Msg) -> Vec<Command> {
+        let cmds = match msg {
+            Msg::Tick(dt) => {
+                self.player.advance(dt);
+                Vec::new()
+            }
+            Msg::Run(events) => {
+                self.player.push(events);
+                Vec::new()
+            }
+            Msg::Term(TermEvent::Key(k)) => self.on_key(k),
+            Msg::Term(TermEvent::Mouse(m)) => {
+                self.on_mouse(m);
+                Vec::new()
+            }
+            Msg::Term(TermEvent::Resize(w, h)) => {
+                self.size = (w, h);
+                self.keep_selection_in_view();
+                Vec::new()
+            }
+            Msg::Term(_) => Vec::new(),
+        };
+        self.refresh_layout();
+        cmds
+    }
+
+    fn on_key(&mut self, k: KeyEvent) -> Vec<Command> {
+        if k.kind == KeyEventKind::Release {
+            return Vec::new();
+        }
+        let Some(action) = self.keymap.action(&k) else { return Vec::new() };
+        self.message = None;
+        if self.help && !matches!(action, Action::Help | Action::Back | Action::Quit) {
+            // The overlay scrolls; everything else waits until it closes.
+            match action {
+                Action::Down | Action::PageDown => {
+                    self.help_scroll = self.help_scroll.saturating_add(if action == Action::Down { 1 } else { 8 })
+                }
+                Action::Up | Action::PageUp => self.help_scroll = self.help_scroll.saturating_sub(if action == Action::Up { 1 } else { 8 }),
+                _ => {}
+            }
+            return Vec::new();
+        }
+        match action {
+            Action::Quit => {
+                self.quit = true;
+                return vec![Command::Cancel, Command::Quit];
+            }
+            Action::Help => {
+                self.help = !self.help;
+                self.help_scroll = 0;
+            }
+            Action::Back => {
+                if self.help {
+                    self.help = false;
+                } else {
+                    self.focus = Focus::Main;
+                }
+            }
+            Action::Focus => self.focus = if self.focus == Focus::Panel { Focus::Main } else { Focus::Panel },
+            Action::NextView | Action::PrevView => {
+                let i = View::ALL.iter().position(|v| *v == self.view).unwrap_or(0);
+                let n = View::ALL.len();
+                self.view = View::ALL[if action == Action::NextView { (i + 1) % n } else { (i + n - 1) % n }];
+                self.focus = Focus::Main;
+            }
+            Action::Up | Action::Down if self.focus == Focus::Panel => self.scroll_panel(if action == Action::Up { -1 } else { 1 }),
+            Action::Up | Action::Down if self.view == View::Timeline => {
+                let rows = crate::report::listed_units(&self.player.state);
+                let d: i32 = if action == Action::Up { -1 } else { 1 };
+                self.timeline_row = (self.timeline_row as i32 + d).clamp(0, rows.len() as i32 - 1) as usize;
+                if let Some(&u) = rows.get(self.timeline_row) {
+                    self.selected = self.box_for_unit(u);
+                }
+            }
+            Action::Up => self.move_in_layer(-1),
+            Action::Down => self.move_in_layer(1),
+            Action::Left => self.move_layer(-1),
+            Action::Right => self.move_layer(1),
+            Action::First | Action::Last => {
+                let order = self.box_order();
+                let pick = if action == Action::First { order.first() } else { order.last() };
+                if let Some(&b) = pick {
+                    self.selected = b;
+                }
+            }
+            Action::PageUp | Action::PageDown => {
+                let d: i32 = if action == Action::PageUp { -1 } else { 1 };
+                match self.view {
+                    View::Log if self.focus == Focus::Main => {
+                        let page = self.size.1.saturating_sub(6) as usize;
+                        self.log_scroll = if d < 0 { self.log_scroll + page } else { self.log_scroll.saturating_sub(page) };
+                    }
+                    _ => self.scroll_panel(d * 10),
+                }
+            }
+            Action::StartStop => return self.start_stop(),
+            Action::Pause => {
+                self.player.paused = !self.player.paused;
+                self.message = Some(if self.player.paused { "paused".into() } else { "playing".into() });
+            }
+            Action::Faster | Action::Slower => {
+                if self.simulated {
+                    if action == Action::Faster {
+                        self.player.faster();
+                    } else {
+                        self.player.slower();
+                    }
+                    self.message = Some(format!("speed {}", speed_label(self.player.speed)));
+                } else {
+                    self.message = Some("a live run plays in real time".into());
+                }
+            }
+            Action::Zoom => self.compact = !self.compact,
+            Action::Expand => {
+                let n = self.selected.node();
+                if self.flow.nodes[n].map.is_some() {
+                    self.expanded[n] = !self.expanded[n];
+                    self.selected = BoxKey::Node(n);
+                    if self.expanded[n] && !self.player.state.nodes[n].instances.is_empty() {
+                        self.selected = BoxKey::Instance(n, 0);
+                    }
+                } else {
+                    self.message = Some(format!("'{}' does not fan out", self.flow.nodes[n].id));
+                }
+            }
+            Action::PanLeft => self.pan.0 = self.pan.0.saturating_sub(8),
+            Action::PanRight => self.pan.0 = (self.pan.0 + 8).min(self.layout.width.saturating_sub(1)),
+            Action::PanUp => self.pan.1 = self.pan.1.saturating_sub(4),
+            Action::PanDown => self.pan.1 = (self.pan.1 + 4).min(self.layout.height.saturating_sub(1)),
+            Action::Critical => self.next_on_critical_path(),
+            Action::Theme => {
+                let i = BUILTIN.iter().position(|(n, _)| *n == self.theme.name).map_or(0, |i| (i + 1) % BUILTIN.len());
+                if let Some(t) = Theme::builtin(BUILTIN[i].0) {
+                    self.theme = if self.theme.mono { t.monochrome() } else { t };
+                    self.message = Some(format!("theme {}", BUILTIN[i].0));
+                }
+            }
+        }
+        if matches!(action, Action::Up | Action::Down | Action::Left | Action::Right | Action::First | Action::Last | Action::Critical) {
+            self.panel_scroll = 0;
+            self.keep_selection_in_view();
+        }
+        Vec::new()
+    }
+
+    fn start_stop(&mut self) -> Vec<Command> {
+        if self.player.at_end() || self.player.state.status == RunStatus::NotStarted && self.player.events.is_empty() {
+            // Finished, stopped or never started: run again from scratch.
+            self.run_id += 1;
+            let spec = self.spec();
+            let state = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt);
+            let speed = self.player.speed;
+            self.player = Player::new(state, speed, !self.simulated);
+            self.message = Some(format!("run {} started", self.run_id));
+            return vec![Command::Start(Box::new(spec))];
+        }
+        self.player.stop();
+        self.message = Some("run stopped; s to run again".into());
+        vec![Command::Cancel]
+    }
+
+    fn scroll_panel(&mut self, d: i32) {
+        self.panel_scroll = (i32::from(self.panel_scroll) + d).max(0) as u16;
+    }
+
+    /// Boxes in reading order: layer by layer, top to bottom.
+    fn box_order(&self) -> Vec<BoxKey> {
+        self.layout.layers.iter().flat_map(|l| l.iter().map(|&i| self.layout.boxes[i].key)).collect()
+    }
+
+    fn current(&self) -> Option<usize> {
+        self.layout.index.get(&self.selected).copied()
+    }
+
+    fn move_in_layer(&mut self, d: i32) {
+        let Some(i) = self.current() else { return };
+        let layer = &self.layout.layers[self.layout.boxes[i].layer];
+        let pos = layer.iter().position(|&b| b == i).unwrap_or(0) as i32;
+        let next = (pos + d).clamp(0, layer.len() as i32 - 1) as usize;
+        self.selected = self.layout.boxes[layer[next]].key;
+    }
+
+    fn move_layer(&mut self, d: i32) {
+        let Some(i) = self.current() else { return };
+        let b = self.layout.boxes[i];
+        let target = b.layer as i32 + d;
+        if target < 0 || target as usize >= self.layout.layers.len() {
+            return;
+        }
+        let layer = &self.layout.layers[target as usize];
+        // The box nearest in height, preferring a neighbour on an edge.
+        let linked: Vec<usize> = self
+            .layout
+            .routes
+            .iter()
+            .filter_map(|r| {
+                if d > 0 && r.from == i {
+                    Some(r.to)
+                } else if d < 0 && r.to == i {
+                    Some(r.from)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let pool: Vec<usize> = if linked.is_empty() { layer.clone() } else { linked };
+        if let Some(&best) = pool.iter().min_by_key(|&&c| (i32::from(self.layout.boxes[c].mid_y()) - i32::from(b.mid_y())).abs()) {
+            self.selected = self.layout.boxes[best].key;
+        }
+    }
+
+    fn next_on_critical_path(&mut self) {
+        let st = &self.player.state;
+        let path: Vec<BoxKey> = st.critical_path().into_iter().map(|u| self.box_for_unit(u)).collect();
+        if path.is_empty() {
+            self.message = Some("no critical path yet".into());
+            return;
+        }
+        let pos = path.iter().position(|b| *b == self.selected);
+        self.selected = path[pos.map_or(0, |p| (p + 1) % path.len())];
+    }
+
+    /// In the timeline, the unit of the selected row.
+    pub fn timeline_unit(&self) -> Option<usize> {
+        if self.view != View::Timeline {
+            return None;
+        }
+        crate::report::listed_units(&self.player.state).get(self.timeline_row).copied()
+    }
+
+    /// The box that shows a unit (its group's box when the group is collapsed).
+    pub fn box_for_unit(&self, unit_idx: usize) -> BoxKey {
+        let u = self.player.state.units[unit_idx].unit;
+        let n = u.index();
+        match u.item {
+            Some(k) if self.expanded[n] => BoxKey::Instance(n, k as usize),
+            _ => BoxKey::Node(n),
+        }
+    }
+
+    /// The unit a box shows (a collapsed group shows its own unit).
+    pub fn unit_for_box(&self, key: BoxKey) -> Option<usize> {
+        let st = &self.player.state;
+        match key {
+            BoxKey::Node(n) => Some(st.nodes[n].unit),
+            BoxKey::Instance(n, k) => st.nodes[n].instances.get(k).copied(),
+        }
+    }
+
+    /// Scrolls the graph so the selected box is visible.
+    pub fn keep_selection_in_view(&mut self) {
+        let Some(i) = self.current() else { return };
+        let b = self.layout.boxes[i];
+        let view = self.areas().main;
+        let (vw, vh) = (view.width.saturating_sub(2), view.height.saturating_sub(2));
+        if vw == 0 || vh == 0 {
+            return;
+        }
+        if b.x < self.pan.0 {
+            self.pan.0 = b.x.saturating_sub(1);
+        } else if b.x + b.w > self.pan.0 + vw {
+            self.pan.0 = (b.x + b.w).saturating_sub(vw) + 1;
+        }
+        if b.y < self.pan.1 {
+            self.pan.1 = b.y;
+        } else if b.y + b.h > self.pan.1 + vh {
+            self.pan.1 = (b.y + b.h).saturating_sub(vh);
+        }
+    }
+
+    fn on_mouse(&mut self, m: MouseEvent) {
+        let a = self.areas();
+        let inside = |r: Rect| m.column >= r.x && m.column < r.x + r.width && m.row >= r.y && m.row < r.y + r.height;
+        match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                if let Some(t) = a.tabs
+                    && inside(t)
+                {
+                    // Tabs are drawn as " Graph │ Timeline │ Log ": pick by position.
+                    let mut x = t.x + 1;
+                    for v in View::ALL {
+                        let w = v.title().len() as u16 + 3;
+                        if m.column >= x && m.column < x + w {
+                            self.view = v;
+                        }
+                        x += w;
+                    }
+                    return;
+                }
+                if self.view == View::Graph && inside(a.main) {
+                    let inner = Rect::new(a.main.x + 1, a.main.y + 1, a.main.width.saturating_sub(2), a.main.height.saturating_sub(2));
+                    let view = super::graph::centered(inner, self.layout.height);
+                    if m.row < view.y || m.column < view.x {
+                        return;
+                    }
+                    let wx = m.column - view.x + self.pan.0;
+                    let wy = m.row - view.y + self.pan.1;
+                    if let Some(i) = self.layout.box_at(wx, wy) {
+                        self.selected = self.layout.boxes[i].key;
+                        self.panel_scroll = 0;
+                    }
+                } else if let Some(p) = a.panel
+                    && inside(p)
+                {
+                    self.focus = Focus::Panel;
+                }
+            }
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+                let down = m.kind == MouseEventKind::ScrollDown;
+                if a.panel.is_some_and(inside) {
+                    self.scroll_panel(if down { 3 } else { -3 });
+                } else if self.view == View::Log {
+                    self.log_scroll = if down { self.log_scroll.saturating_sub(3) } else { self.log_scroll + 3 };
+                } else if self.view == View::Graph {
+                    self.pan.1 =
+                        if down { (self.pan.1 + 3).min(self.layout.height.saturating_sub(1)) } else { self.pan.1.saturating_sub(3) };
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the loop should keep a frame clock running.
+    pub fn wants_ticks(&self) -> bool {
+        self.player.wants_ticks()
+    }
+
+    /// Status of a box: the node's summary for a group, the unit's for anything else.
+    pub fn box_status(&self, key: BoxKey) -> Status {
+        let st = &self.player.state;
+        match key {
+            BoxKey::Node(n) => st.node_status(n),
+            BoxKey::Instance(..) => self.unit_for_box(key).map_or(Status::Queued, |u| st.units[u].status),
+        }
+    }
+}
+
+pub fn speed_label(s: f64) -> String {
+    if s >= 1.0 { format!("{s:.0}×") } else { format!("{s}×") }
+}
+
+/// Splits the screen. Wide screens put the node panel beside the main view; narrow ones show a
+/// summary line and give the whole body to the panel when it has focus.
+pub fn areas(w: u16, h: u16, focus: Focus, view: View) -> Areas {
+    if w < MIN_W || h < MIN_H {
+        return Areas { too_small: true, ..Areas::default() };
+    }
+    let mut y = 0;
+    let header = Rect::new(0, y, w, 1);
+    y += 1;
+    let tabs = (h >= 16).then(|| {
+        let r = Rect::new(0, y, w, 1);
+        y += 1;
+        r
+    });
+    let footer_h = u16::from(h >= 14);
+    let body_h = h - y - footer_h;
+    let footer = (footer_h > 0).then(|| Rect::new(0, h - 1, w, 1));
+    let body = Rect::new(0, y, w, body_h);
+    let with_panel = view != View::Log;
+    if w >= SIDE_PANEL_W && with_panel {
+        let pw = (w * 38 / 100).clamp(44, 72);
+        let main = Rect::new(0, body.y, w - pw, body.height);
+        let panel = Rect::new(w - pw, body.y, pw, body.height);
+        return Areas { header, tabs, main, panel: Some(panel), summary: None, footer, too_small: false };
+    }
+    if focus == Focus::Panel && with_panel {
+        return Areas { header, tabs, main: Rect::new(0, body.y, w, 0), panel: Some(body), summary: None, footer, too_small: false };
+    }
+    let sum_h = if with_panel && body.height >= 10 { 2 } else { 0 };
+    let main = Rect::new(0, body.y, w, body.height - sum_h);
+    let summary = (sum_h > 0).then(|| Rect::new(0, body.y + body.height - sum_h, w, sum_h));
+    Areas { header, tabs, main, panel: None, summary, footer, too_small: false }
+}

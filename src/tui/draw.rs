@@ -1,0 +1,214 @@
+//! Drawing: a pure read of the app state into a frame.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use super::app::{App, Focus, View, speed_label};
+use super::fmt::{dur, tokens};
+use super::graph::GraphView;
+use super::log::LogView;
+use super::panel::{PanelView, summary_lines};
+use super::timeline::TimelineView;
+use crate::state::RunStatus;
+
+pub fn draw(f: &mut Frame, app: &App) {
+    let size = f.area();
+    let t = &app.theme;
+    f.render_widget(Block::default().style(t.base_style()), size);
+    let a = app.areas();
+    if a.too_small {
+        let msg = format!(
+            "Baton needs at least {}×{}; this terminal is {}×{}.\nEnlarge it, or press q to quit.",
+            super::app::MIN_W,
+            super::app::MIN_H,
+            size.width,
+            size.height
+        );
+        f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }).alignment(Alignment::Center), size);
+        return;
+    }
+    f.render_widget(Paragraph::new(header(app)), a.header);
+    if let Some(tabs) = a.tabs {
+        f.render_widget(Paragraph::new(tabs_line(app)), tabs);
+    }
+    let main_focus = app.focus == Focus::Main;
+    if a.main.height > 0 {
+        match app.view {
+            View::Graph => f.render_widget(GraphView { app, focused: main_focus }, a.main),
+            View::Timeline => f.render_widget(TimelineView { app, focused: main_focus }, a.main),
+            View::Log => f.render_widget(LogView { app, focused: main_focus }, a.main),
+        }
+    }
+    if let Some(p) = a.panel {
+        f.render_widget(PanelView { app, focused: app.focus == Focus::Panel }, p);
+    }
+    if let Some(s) = a.summary {
+        f.render_widget(Paragraph::new(summary_lines(app)), s);
+    }
+    if let Some(foot) = a.footer {
+        f.render_widget(Paragraph::new(footer(app)), foot);
+    }
+    if app.help {
+        help(f, app, size);
+    }
+}
+
+fn header(app: &App) -> Line<'static> {
+    let t = &app.theme;
+    let st = app.state();
+    let (status, style) = match st.status {
+        RunStatus::NotStarted => ("waiting".to_string(), t.dim()),
+        RunStatus::Running if app.player.paused => ("paused".to_string(), Style::default().fg(t.retrying)),
+        RunStatus::Running => ("running".to_string(), Style::default().fg(t.running).add_modifier(Modifier::BOLD)),
+        RunStatus::Finished(o) => {
+            let c = match o {
+                crate::event::Outcome::Completed => t.done,
+                crate::event::Outcome::Cancelled => t.retrying,
+                _ => t.failed,
+            };
+            (o.name().to_string(), Style::default().fg(c).add_modifier(Modifier::BOLD))
+        }
+    };
+    let tot = &st.totals;
+    let elapsed = if app.player.at_end() { st.wall() } else { app.player.playhead };
+    let live_tokens: u64 = st.units.iter().filter(|u| u.status.is_active()).map(|u| u.input_tokens_estimate + u.streamed_tokens).sum();
+    let toks = tot.usage.total_input() + tot.usage.output + live_tokens;
+    let budget = match st.strategy.budget {
+        Some(b) => format!("budget {:.0}% of {b}", tot.cost.total().ratio(b).unwrap_or(0.0) * 100.0),
+        None => "no budget".to_string(),
+    };
+    let settled = tot.done + tot.cached + tot.skipped + tot.failed;
+    let source = if app.simulated { format!(" · sim seed {}", app.seed) } else { " · live".to_string() };
+    let bold = Style::default().fg(t.title).add_modifier(Modifier::BOLD);
+    // Segments in order of importance; the least important go first when the line is short.
+    let segments: Vec<(u8, Vec<Span<'static>>)> = vec![
+        (0, vec![Span::styled(st.flow.name.clone(), bold)]),
+        (3, vec![Span::styled(st.strategy.name.clone(), t.dim())]),
+        (7, vec![Span::styled(source, t.dim())]),
+        (1, vec![Span::styled(status, style), Span::raw(format!(" {}", dur(elapsed)))]),
+        (2, vec![Span::styled(format!("{}", tot.cost.total()), bold)]),
+        (4, vec![Span::raw(format!("{settled}/{} nodes", tot.units_total))]),
+        (5, vec![Span::raw(format!("{} tok", tokens(toks)))]),
+        (5, vec![Span::raw(budget)]),
+    ];
+    let badge = Span::styled(" baton ", Style::default().fg(t.bg).bg(t.accent).add_modifier(Modifier::BOLD));
+    let width = app.size.0 as usize;
+    let len =
+        |segs: &[&(u8, Vec<Span>)]| segs.iter().map(|(_, s)| s.iter().map(|x| x.content.chars().count()).sum::<usize>() + 3).sum::<usize>();
+    let mut keep: Vec<&(u8, Vec<Span>)> = segments.iter().collect();
+    let mut with_badge = true;
+    while len(&keep) + if with_badge { 8 } else { 0 } > width {
+        if with_badge {
+            with_badge = false;
+            continue;
+        }
+        let Some(worst) = keep.iter().enumerate().max_by_key(|(_, s)| s.0).map(|(i, _)| i) else { break };
+        if keep[worst].0 == 0 {
+            break;
+        }
+        keep.remove(worst);
+    }
+    // Still too long: the flow's name gives way.
+    let over = len(&keep).saturating_sub(width);
+    let mut keep: Vec<(u8, Vec<Span<'static>>)> = keep.into_iter().cloned().collect();
+    if over > 0
+        && let Some(name) = keep.first_mut().and_then(|s| s.1.first_mut())
+    {
+        let n = name.content.chars().count();
+        name.content = super::fmt::clip(&name.content, n.saturating_sub(over).max(6)).into();
+    }
+    let mut spans = Vec::new();
+    if with_badge {
+        spans.push(badge);
+        spans.push(Span::raw(" "));
+    }
+    for (i, (prio, seg)) in keep.into_iter().enumerate() {
+        if i > 0 && prio != 7 {
+            spans.push(Span::styled(" │ ", t.dim()));
+        }
+        spans.extend(seg);
+    }
+    Line::from(spans)
+}
+
+fn tabs_line(app: &App) -> Line<'static> {
+    let t = &app.theme;
+    let mut spans = vec![Span::raw(" ")];
+    for (i, v) in View::ALL.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" │ ", t.dim()));
+        }
+        let style =
+            if *v == app.view { Style::default().fg(t.accent).add_modifier(Modifier::BOLD | Modifier::UNDERLINED) } else { t.dim() };
+        spans.push(Span::styled(v.title().to_string(), style));
+    }
+    let speed = if app.simulated { format!("   {}", speed_label(app.player.speed)) } else { String::new() };
+    spans.push(Span::styled(speed, Style::default().fg(t.title)));
+    if app.player.paused {
+        spans.push(Span::styled("  ⏸ paused", Style::default().fg(t.retrying)));
+    }
+    spans.into_iter().collect::<Vec<_>>().into()
+}
+
+fn footer(app: &App) -> Line<'static> {
+    let t = &app.theme;
+    if let Some(m) = &app.message {
+        return Line::from(Span::styled(format!(" {m}"), Style::default().fg(t.accent)));
+    }
+    use super::keymap::Action::*;
+    let mut spans = Vec::new();
+    for (a, what) in [
+        (Help, "help"),
+        (Quit, "quit"),
+        (StartStop, "run/stop"),
+        (Pause, "pause"),
+        (Faster, "faster"),
+        (Slower, "slower"),
+        (NextView, "view"),
+        (Focus, "panel"),
+        (Expand, "expand"),
+        (Zoom, "zoom"),
+    ] {
+        if let Some(k) = app.keymap.key_for(a) {
+            spans.push(Span::styled(format!(" {k}"), Style::default().fg(t.accent)));
+            spans.push(Span::styled(format!(" {what} "), t.dim()));
+        }
+    }
+    Line::from(spans)
+}
+
+fn help(f: &mut Frame, app: &App, size: Rect) {
+    let t = &app.theme;
+    let rows: Vec<(String, String)> = app
+        .keymap
+        .bindings
+        .iter()
+        .filter(|b| b.action.is_some() && !b.keys.is_empty())
+        .map(|b| (b.keys.join(" / "), b.desc.clone()))
+        .collect();
+    let kw = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(8);
+    let dw = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(20);
+    let w = (kw + dw + 6).max(76).min(size.width as usize - 2).max(10) as u16;
+    let h = (rows.len() as u16 + 4).min(size.height - 2);
+    let area = Rect::new((size.width - w) / 2, (size.height - h) / 2, w, h);
+    let mut lines: Vec<Line> = rows
+        .into_iter()
+        .map(|(k, d)| {
+            Line::from(vec![Span::styled(format!(" {k:<kw$}  "), Style::default().fg(t.accent).add_modifier(Modifier::BOLD)), Span::raw(d)])
+        })
+        .collect();
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled(" keys come from keymap.toml; rebind them in ~/.config/baton/keymap.toml", t.dim())));
+    f.render_widget(Clear, area);
+    let title = if lines.len() as u16 + 2 > h { " Keys — j/k scroll, ? closes " } else { " Keys — ? or Esc to close " };
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(Block::bordered().title(title).border_style(Style::default().fg(t.border_focus)))
+            .style(t.base_style())
+            .scroll((app.help_scroll, 0)),
+        area,
+    );
+}

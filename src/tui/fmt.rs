@@ -1,0 +1,87 @@
+//! Short figures for tight cells.
+
+use std::time::Duration;
+
+use crate::money::Money;
+
+/// `850ms`, `3.8s`, `1m05s`.
+pub fn dur(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 1.0 {
+        format!("{:.0}ms", s * 1000.0)
+    } else if s < 60.0 {
+        format!("{s:.1}s")
+    } else {
+        let m = (s / 60.0).floor();
+        format!("{m:.0}m{:02.0}s", s - m * 60.0)
+    }
+}
+
+/// `950`, `1.2k`, `34k`, `1.5M`.
+pub fn tokens(n: u64) -> String {
+    if n < 1000 {
+        n.to_string()
+    } else if n < 10_000 {
+        format!("{:.1}k", n as f64 / 1000.0)
+    } else if n < 1_000_000 {
+        format!("{:.0}k", n as f64 / 1000.0)
+    } else {
+        format!("{:.1}M", n as f64 / 1e6)
+    }
+}
+
+/// Money in at most 8 characters: `$0.0077`, `$0.00012`, `$12.35`.
+pub fn money(m: Money) -> String {
+    let v = m.usd();
+    if v == 0.0 {
+        "$0".to_string()
+    } else if v >= 100.0 {
+        format!("${v:.0}")
+    } else if v >= 1.0 {
+        format!("${v:.2}")
+    } else if v >= 0.001 {
+        format!("${v:.4}")
+    } else {
+        format!("${v:.5}")
+    }
+}
+
+/// Cuts to `n` characters with an ellipsis.
+pub fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    if n == 0 {
+        return String::new();
+    }
+    let mut t: String = s.chars().take(n - 1).collect();
+    t.push('…');
+    t
+}
+
+/// Left text and right text in exactly `w` characters.
+pub fn spread(left: &str, right: &str, w: usize) -> String {
+    let r = right.chars().count();
+    let l = clip(left, w.saturating_sub(r + 1));
+    let pad = w.saturating_sub(l.chars().count() + r);
+    format!("{l}{}{right}", " ".repeat(pad))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures() {
+        assert_eq!(dur(Duration::from_millis(850)), "850ms");
+        assert_eq!(dur(Duration::from_millis(3800)), "3.8s");
+        assert_eq!(dur(Duration::from_secs(65)), "1m05s");
+        assert_eq!(tokens(950), "950");
+        assert_eq!(tokens(1234), "1.2k");
+        assert_eq!(money(Money::from_usd(0.0077)), "$0.0077");
+        assert_eq!(money(Money::from_usd(0.00012)), "$0.00012");
+        assert_eq!(clip("searcher", 5), "sear…");
+        assert_eq!(spread("ab", "9", 5), "ab  9");
+        assert_eq!(spread("abcdef", "9", 5), "ab… 9");
+    }
+}

@@ -1,0 +1,327 @@
+//! The DAG view: boxes with each node's model, tokens, cost and latency, edges in box-drawing
+//! characters, the critical path marked, colour by status and cost heat. Renders only the
+//! viewport, so a 500-node flow costs what the screen shows.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::widgets::Widget;
+
+use super::app::App;
+use super::fmt::{clip, dur, money, spread, tokens};
+use super::layout::{ARROW, BoxKey, glyph, route_cells};
+use super::theme::status_symbol;
+use crate::money::Money;
+use crate::state::{RunState, Status, UnitState};
+
+/// The part of the view the graph occupies: vertically centred when it is shorter.
+pub fn centered(inner: Rect, height: u16) -> Rect {
+    if height >= inner.height {
+        return inner;
+    }
+    let top = (inner.height - height) / 2;
+    Rect::new(inner.x, inner.y + top, inner.width, inner.height - top)
+}
+
+pub struct GraphView<'a> {
+    pub app: &'a App,
+    pub focused: bool,
+}
+
+/// What one box says.
+struct Content {
+    title: String,
+    status: Status,
+    lines: [String; 3],
+    cost: Option<Money>,
+    critical: bool,
+}
+
+fn elapsed(u: &UnitState, now: Duration) -> Option<Duration> {
+    match (u.started, u.finished, u.latency) {
+        (_, _, Some(l)) => Some(l),
+        (Some(s), None, None) => Some(now.saturating_sub(s)),
+        _ => None,
+    }
+}
+
+/// Tokens on the left, cost on the right; the word "tok" goes when space is short.
+fn tok_line(toks: u64, right: &str, w: usize) -> String {
+    let long = format!("{} tok", tokens(toks));
+    let left = if long.chars().count() + right.chars().count() < w { long } else { tokens(toks) };
+    spread(&left, right, w)
+}
+
+/// Model ids without the vendor prefix, which the box has no room for.
+fn short_model(m: &str) -> &str {
+    m.strip_prefix("claude-").or_else(|| m.strip_prefix("gemini-")).unwrap_or(m)
+}
+
+fn unit_content(st: &RunState, ui: usize, now: Duration, w: usize) -> [String; 3] {
+    let u = &st.units[ui];
+    let node = &st.flow.nodes[u.unit.index()];
+    let model = u.model.as_deref().map(short_model).unwrap_or("");
+    let line1 = match u.status {
+        Status::Queued => format!("{} · cx {}", node.kind, node.complexity),
+        Status::Skipped => "skipped".to_string(),
+        _ if !u.fallbacks.is_empty() => format!("⇢ {model}"),
+        _ => model.to_string(),
+    };
+    let toks = if u.status.is_settled() {
+        u.billed_usage.total_input() + u.billed_usage.output
+    } else {
+        u.input_tokens_estimate + u.streamed_tokens
+    };
+    let line2 = match u.status {
+        Status::Queued | Status::Skipped => String::new(),
+        Status::Cached => tok_line(u.usage.output, "cached", w),
+        _ if u.status.is_active() => tok_line(toks, &format!("~{}", money(st.cost_so_far(ui))), w),
+        _ => tok_line(toks, &money(u.cost.total()), w),
+    };
+    let line3 = match (u.status, elapsed(u, now)) {
+        (Status::Skipped, _) => clip(&u.skip.as_ref().map(|r| r.to_string()).unwrap_or_default(), w),
+        (Status::Failed, _) => clip(u.error.as_deref().unwrap_or("failed"), w),
+        (_, Some(e)) => {
+            let right = if !u.retries.is_empty() {
+                format!("↻{}", u.retries.len())
+            } else {
+                st.ttft_so_far(ui).map(|t| format!("ttft {}", dur(t))).unwrap_or_default()
+            };
+            spread(&dur(e), &right, w)
+        }
+        _ => String::new(),
+    };
+    [line1, line2, line3]
+}
+
+fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Content {
+    let st = app.state();
+    let now = app.player.playhead;
+    let n = key.node();
+    let node_state = &st.nodes[n];
+    let status = app.box_status(key);
+    let is_group = matches!(key, BoxKey::Node(_)) && app.flow.nodes[n].map.is_some();
+    if is_group && !node_state.instances.is_empty() {
+        let inst: Vec<&UnitState> = node_state.instances.iter().map(|&i| &st.units[i]).collect();
+        let done = inst.iter().filter(|u| u.status.is_settled()).count();
+        let mut models: Vec<&str> = inst.iter().filter_map(|u| u.model.as_deref()).collect();
+        models.sort_unstable();
+        models.dedup();
+        let line1 = match models.len() {
+            0 => String::new(),
+            1 => short_model(models[0]).to_string(),
+            k => format!("{k} models"),
+        };
+        let toks: u64 = inst
+            .iter()
+            .map(|u| {
+                if u.status.is_settled() {
+                    u.billed_usage.total_input() + u.billed_usage.output
+                } else {
+                    u.input_tokens_estimate + u.streamed_tokens
+                }
+            })
+            .sum();
+        let cost: Money = node_state.instances.iter().map(|&i| st.cost_so_far(i)).sum();
+        let running = inst.iter().any(|u| u.status.is_active());
+        let cost_text = if running { format!("~{}", money(cost)) } else { money(cost) };
+        let (start, end) = st.node_span(n);
+        let span = match (start, end) {
+            (Some(s), Some(e)) => dur(e.saturating_sub(s)),
+            (Some(s), None) => dur(now.saturating_sub(s)),
+            _ => String::new(),
+        };
+        return Content {
+            title: format!("{} ×{}", app.flow.nodes[n].id, inst.len()),
+            status,
+            lines: [line1, tok_line(toks, &cost_text, w), spread(&span, &format!("{done}/{} done", inst.len()), w)],
+            cost: Some(cost),
+            critical: critical.contains(&key),
+        };
+    }
+    let Some(ui) = app.unit_for_box(key) else {
+        return Content { title: format!("{}[?]", app.flow.nodes[n].id), status, lines: Default::default(), cost: None, critical: false };
+    };
+    let u = &st.units[ui];
+    let title = if is_group { format!("{} ×?", app.flow.nodes[n].id) } else { u.label.clone() };
+    Content { title, status, lines: unit_content(st, ui, now, w), cost: Some(st.cost_so_far(ui)), critical: critical.contains(&key) }
+}
+
+/// One line for a node in the compact list: status, name, then model, tokens, cost and
+/// latency as the width allows.
+fn compact_line(app: &App, key: BoxKey, c: &Content, w: usize) -> String {
+    let st = app.state();
+    let sym = status_symbol(c.status);
+    let unit = app.unit_for_box(key).map(|u| &st.units[u]);
+    let model = unit.and_then(|u| u.model.as_deref()).map(short_model).unwrap_or("");
+    let cost = c.cost.map(money).unwrap_or_default();
+    let lat = match key {
+        BoxKey::Node(n) if !st.nodes[n].instances.is_empty() => match st.node_span(n) {
+            (Some(s), Some(e)) => dur(e.saturating_sub(s)),
+            (Some(s), None) => dur(app.player.playhead.saturating_sub(s)),
+            _ => String::new(),
+        },
+        _ => unit.and_then(|u| elapsed(u, app.player.playhead)).map(dur).unwrap_or_default(),
+    };
+    let toks = c.lines[1].split_whitespace().next().unwrap_or("").to_string();
+    let name_w = 16.min(w.saturating_sub(4));
+    let mut right = format!("{cost:>9} {lat:>6}");
+    if w >= 48 {
+        right = format!("{toks:>6} {right}");
+    }
+    if w >= 64 {
+        right = format!("{:<16} {right}", clip(model, 16));
+    }
+    let head = format!("{sym} {}", clip(&c.title, name_w));
+    spread(&head, &right, w)
+}
+
+/// Boxes on the critical path, as shown (groups when collapsed).
+pub fn critical_boxes(app: &App) -> Vec<BoxKey> {
+    let mut out: Vec<BoxKey> = Vec::new();
+    for u in app.state().critical_path() {
+        let b = app.box_for_unit(u);
+        if out.last() != Some(&b) {
+            out.push(b);
+        }
+    }
+    out
+}
+
+impl Widget for GraphView<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let app = self.app;
+        let t = &app.theme;
+        let lay = &app.layout;
+        let border = Style::default().fg(if self.focused { t.border_focus } else { t.border });
+        let title = if app.is_compact() { " Graph (compact) " } else { " Graph " };
+        ratatui::widgets::Block::bordered().title(title).border_style(border).render(area, buf);
+        let inner = Rect::new(area.x + 1, area.y + 1, area.width.saturating_sub(2), area.height.saturating_sub(2));
+        if inner.width == 0 || inner.height == 0 {
+            return;
+        }
+        let (px, py) = app.pan;
+        // A graph shorter than the view sits in its middle.
+        let inner = centered(inner, lay.height);
+        let edge = t.dim();
+
+        // Edges.
+        for dy in 0..inner.height {
+            for dx in 0..inner.width {
+                let bits = lay.cell(px + dx, py + dy);
+                if bits == 0 {
+                    continue;
+                }
+                let ch = if bits & ARROW != 0 { '▶' } else { glyph(bits) };
+                if let Some(c) = buf.cell_mut((inner.x + dx, inner.y + dy)) {
+                    c.set_char(ch).set_style(edge);
+                }
+            }
+        }
+        // The critical path's edges, drawn over the rest.
+        let path = critical_boxes(app);
+        let crit: HashSet<BoxKey> = path.iter().copied().collect();
+        let cstyle = t.critical();
+        for pair in path.windows(2) {
+            let (Some(&a), Some(&b)) = (lay.index.get(&pair[0]), lay.index.get(&pair[1])) else { continue };
+            for &ri in &lay.incoming[b] {
+                let r = &lay.routes[ri];
+                if r.from != a {
+                    continue;
+                }
+                for (x, y) in route_cells(&r.points) {
+                    if x < px || y < py || x - px >= inner.width || y - py >= inner.height {
+                        continue;
+                    }
+                    if let Some(c) = buf.cell_mut((inner.x + x - px, inner.y + y - py)) {
+                        c.set_style(cstyle);
+                    }
+                }
+            }
+        }
+
+        // Boxes, visible ones only.
+        let max_cost = app.state().units.iter().map(|u| u.cost.total()).max().unwrap_or(Money::ZERO);
+        for b in &lay.boxes {
+            if b.x + b.w <= px || b.y + b.h <= py || b.x >= px + inner.width || b.y >= py + inner.height {
+                continue;
+            }
+            let w = b.w as usize;
+            let c = content(app, b.key, &crit, w.saturating_sub(2));
+            let selected = b.key == app.selected;
+            let status = t.status(c.status);
+            let heat = c.cost.and_then(|m| m.ratio(max_cost)).map(|s| t.heat(s));
+            let put = |buf: &mut Buffer, x: u16, y: u16, s: &str, style: Style| {
+                // World to screen, clipped to the viewport.
+                if y < py || y - py >= inner.height {
+                    return;
+                }
+                for (k, ch) in s.chars().enumerate() {
+                    let wx = x + k as u16;
+                    if wx < px || wx - px >= inner.width {
+                        continue;
+                    }
+                    if let Some(cell) = buf.cell_mut((inner.x + wx - px, inner.y + y - py)) {
+                        cell.set_char(ch).set_style(style);
+                    }
+                }
+            };
+            let sel = if selected { t.selected() } else { Style::default() };
+            if b.h == 1 {
+                put(buf, b.x, b.y, &compact_line(app, b.key, &c, w), status.patch(sel));
+                if c.critical {
+                    put(buf, b.x + 1, b.y, "★", t.critical().patch(sel));
+                }
+                if let (Some(h), Some(cost)) = (heat, c.cost) {
+                    let r = money(cost);
+                    if let Some(pos) = compact_line(app, b.key, &c, w).find(&r).filter(|_| !cost.is_zero()) {
+                        let col = compact_line(app, b.key, &c, w)[..pos].chars().count() as u16;
+                        put(buf, b.x + col, b.y, &r, Style::default().fg(h).patch(sel));
+                    }
+                }
+                continue;
+            }
+            let bstyle = if selected {
+                Style::default().fg(t.border_focus).add_modifier(Modifier::BOLD)
+            } else {
+                Style::default().fg(t.status_color(c.status))
+            };
+            let inner_w = w - 2;
+            let head = clip(&c.title, inner_w.saturating_sub(4));
+            let sym = status_symbol(c.status);
+            let fill = inner_w.saturating_sub(head.chars().count() + 3);
+            let top = format!("┌{}{head}{}{sym}┐", if c.critical { "★" } else { "─" }, "─".repeat(fill + 1));
+            put(buf, b.x, b.y, &top, bstyle);
+            put(buf, b.x + 2, b.y, &head, status.add_modifier(Modifier::BOLD).patch(sel));
+            if c.critical {
+                put(buf, b.x + 1, b.y, "★", t.critical());
+            }
+            put(buf, b.x + b.w - 2, b.y, sym, status);
+            for (k, line) in c.lines.iter().enumerate() {
+                let y = b.y + 1 + k as u16;
+                if y >= b.y + b.h - 1 {
+                    break;
+                }
+                put(buf, b.x, y, "│", bstyle);
+                let text = format!("{:<inner_w$}", clip(line, inner_w));
+                let style = if k == 0 { Style::default().fg(t.fg) } else { t.dim() };
+                put(buf, b.x + 1, y, &text, if k == 1 { Style::default().fg(t.fg) } else { style }.patch(sel));
+                put(buf, b.x + b.w - 1, y, "│", bstyle);
+                // The cost at the end of line 2 in its heat colour.
+                if k == 1
+                    && let (Some(h), Some(cost)) = (heat, c.cost)
+                {
+                    let r = money(cost);
+                    if line.ends_with(&r) && !cost.is_zero() && !line.ends_with(&format!("~{r}")) {
+                        put(buf, b.x + 1 + inner_w as u16 - r.chars().count() as u16, y, &r, Style::default().fg(h).patch(sel));
+                    }
+                }
+            }
+            let bottom = format!("└{}┘", "─".repeat(inner_w));
+            put(buf, b.x, b.y + b.h - 1, &bottom, bstyle);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The event log: what the engine said, newest at the bottom.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Widget};
+
+use super::app::App;
+use super::fmt::{dur, money};
+use crate::event::{Event, RunEvent};
+use crate::state::RunState;
+
+pub struct LogView<'a> {
+    pub app: &'a App,
+    pub focused: bool,
+}
+
+fn label(st: &RunState, e: &Event) -> String {
+    match e.unit() {
+        Some(u) => {
+            let id = st.flow.nodes.get(u.index()).map_or("?", |n| n.id.as_str());
+            match u.item {
+                Some(k) => format!("{id}[{k}]"),
+                None => id.to_string(),
+            }
+        }
+        None => "run".to_string(),
+    }
+}
+
+/// One line per event worth reading (stream pieces and queueing are left out).
+pub fn describe(st: &RunState, e: &RunEvent) -> Option<(String, String)> {
+    let what = match &e.kind {
+        Event::RunStarted { flow, strategy, seed, .. } => format!("started {flow} under {strategy}, seed {seed}"),
+        Event::NodeQueued { .. } | Event::NodeDelta { .. } => return None,
+        Event::NodeExpanded { items, dropped, .. } => {
+            format!("fans out into {} instances{}", items.len(), if *dropped > 0 { format!(" ({dropped} dropped)") } else { String::new() })
+        }
+        Event::NodeStarted { decision, input_tokens, .. } => {
+            format!("→ {} ({}, ~{input_tokens} input tokens)", decision.model, decision.rule_label)
+        }
+        Event::NodeRetry { model, try_no, error, backoff, .. } => {
+            format!("↻ try {try_no} on {model} failed: {error}; retry in {}", dur(*backoff))
+        }
+        Event::NodeFallback { from, to, reason, .. } => format!("⇢ {from} → {to}: {reason}"),
+        Event::NodeEscalated { from, to, failed, .. } => format!("⇡ escalated {from} → {to}: failed {}", failed.join(", ")),
+        Event::NodeFinished { model, usage, latency, checks, cached, .. } => {
+            let passed = checks.iter().filter(|c| c.passed).count();
+            let cost = if *cached { "cached".to_string() } else { money(st.catalog.cost(model, usage).total()) };
+            format!(
+                "✓ {model}: {} in / {} out, {cost}, {}, checks {passed}/{}",
+                usage.total_input(),
+                usage.output,
+                dur(*latency),
+                checks.len()
+            )
+        }
+        Event::NodeSkipped { reason, .. } => format!("⊘ skipped: {reason}"),
+        Event::NodeFailed { error, .. } => format!("✗ failed: {error}"),
+        Event::RunFinished { outcome } => format!("finished: {}", outcome.name()),
+    };
+    Some((label(st, &e.kind), what))
+}
+
+impl Widget for LogView<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let app = self.app;
+        let t = &app.theme;
+        let st = app.state();
+        let border = Style::default().fg(if self.focused { t.border_focus } else { t.border });
+        let block = Block::bordered().title(" Events ").border_style(border);
+        let height = area.height.saturating_sub(2) as usize;
+        let mut lines: Vec<Line> = Vec::new();
+        let mut skip = app.log_scroll;
+        for e in app.player.events[..app.player.cursor].iter().rev() {
+            let Some((who, what)) = describe(st, e) else { continue };
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let style = if what.starts_with('✗') {
+                t.status(crate::state::Status::Failed)
+            } else if what.starts_with('↻') || what.starts_with('⇢') {
+                Style::default().fg(t.retrying)
+            } else {
+                Style::default()
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:>8}  ", dur(e.at)), t.dim()),
+                Span::styled(format!("{who:<16} "), Style::default().fg(t.accent)),
+                Span::styled(what, style),
+            ]));
+            if lines.len() >= height {
+                break;
+            }
+        }
+        lines.reverse();
+        Paragraph::new(lines).block(block).render(area, buf);
+    }
+}

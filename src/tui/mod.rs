@@ -1,0 +1,233 @@
+//! The terminal application. Only this module and `main.rs` name ratatui or crossterm.
+//!
+//! One loop `select!`s over terminal input, run events and a frame deadline. Run events are
+//! drained before drawing, and a frame is drawn at most once per deadline and only when
+//! something changed, so a burst of ten thousand tokens costs a few frames and an idle screen
+//! costs nothing.
+
+pub mod app;
+pub mod draw;
+pub mod fmt;
+pub mod graph;
+pub mod keymap;
+pub mod layout;
+pub mod log;
+pub mod panel;
+pub mod player;
+pub mod theme;
+pub mod timeline;
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture, EventStream};
+use crossterm::execute;
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use futures::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{self, RunSpec};
+use crate::event::RunEvent;
+use crate::provider::Providers;
+use app::{App, Command, Msg};
+use keymap::Keymap;
+use theme::Theme;
+
+/// At most this many frames per second.
+const FRAME: Duration = Duration::from_millis(33);
+
+pub struct Options {
+    pub spec: RunSpec,
+    pub providers: Providers,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub speed: f64,
+}
+
+/// Appends a line to Baton's log file (never the screen the TUI owns).
+pub fn log_line(msg: &str) {
+    let Some(dir) = crate::load::data_dir() else { return };
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("baton.log")) {
+        let _ = writeln!(f, "{msg}");
+    }
+}
+
+fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, crossterm::cursor::Show);
+}
+
+/// Runs the application until the user quits. The terminal is restored on every way out: a
+/// normal quit, an error, or a panic.
+pub fn run(opts: Options) -> io::Result<()> {
+    // Panic hook order: take the old hook, restore the terminal, then let the old hook report.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        log_line(&format!("panic: {info}"));
+        previous(info);
+    }));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    enable_raw_mode()?;
+    let mut stdout = io::stdout();
+    if let Err(e) = execute!(stdout, EnterAlternateScreen, EnableMouseCapture) {
+        restore_terminal();
+        return Err(e);
+    }
+    let result = match Terminal::new(CrosstermBackend::new(io::stdout())) {
+        Ok(mut terminal) => rt.block_on(event_loop(&mut terminal, opts)),
+        Err(e) => Err(e),
+    };
+    restore_terminal();
+    if let Err(e) = &result {
+        log_line(&format!("error: {e}"));
+    }
+    result
+}
+
+/// A run in progress: how to stop it.
+struct Running {
+    cancel: CancellationToken,
+}
+
+/// Starts a run. A simulated run is computed on its own thread on a paused clock, exactly as
+/// `baton run` computes it; its events go to the screen as they are produced and are revealed
+/// at the playhead's pace. The channel is unbounded on purpose: a simulated run is finite, the
+/// screen keeps every event anyway, and back-pressure would let the paused clock advance while
+/// the engine waits, which would change the run.
+fn start_run(spec: RunSpec, providers: Providers, tx: mpsc::UnboundedSender<Vec<RunEvent>>) -> Running {
+    let cancel = CancellationToken::new();
+    let token = cancel.clone();
+    if providers.is_simulated() {
+        std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build() else {
+                log_line("cannot start the simulator's runtime");
+                return;
+            };
+            rt.block_on(async move {
+                let (etx, mut erx) = mpsc::channel(1024);
+                let engine = engine::run(&spec, &providers, etx, token);
+                let forward = async {
+                    let mut batch = Vec::with_capacity(512);
+                    while let Some(e) = erx.recv().await {
+                        batch.push(e);
+                        if batch.len() >= 512 && tx.send(std::mem::take(&mut batch)).is_err() {
+                            return;
+                        }
+                    }
+                    let _ = tx.send(batch);
+                };
+                tokio::join!(engine, forward);
+            });
+        });
+    } else {
+        tokio::spawn(async move {
+            let (etx, mut erx) = mpsc::channel(1024);
+            let engine = async { engine::run(&spec, &providers, etx, token).await };
+            let forward = async {
+                while let Some(e) = erx.recv().await {
+                    let mut batch = vec![e];
+                    while let Ok(more) = erx.try_recv() {
+                        batch.push(more);
+                    }
+                    if tx.send(batch).is_err() {
+                        return;
+                    }
+                }
+            };
+            tokio::join!(engine, forward);
+        });
+    }
+    Running { cancel }
+}
+
+async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts: Options) -> io::Result<()> {
+    let simulated = opts.providers.is_simulated();
+    let mut app = App::new(&opts.spec, opts.theme, opts.keymap, opts.speed, simulated);
+    let size = terminal.size()?;
+    app.size = (size.width, size.height);
+    let providers = opts.providers;
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<RunEvent>>();
+    let mut running = Some(start_run(app.spec(), providers.clone(), tx.clone()));
+    let mut input = EventStream::new();
+    let mut dirty = true;
+    let mut next_frame = Instant::now();
+    let mut last_tick = Instant::now();
+    let mut ticking = false;
+
+    loop {
+        let now = Instant::now();
+        if dirty && now >= next_frame {
+            terminal.draw(|f| draw::draw(f, &app))?;
+            dirty = false;
+            next_frame = now + FRAME;
+        }
+        if app.quit {
+            break;
+        }
+        let wants_ticks = app.wants_ticks();
+        if wants_ticks && !ticking {
+            last_tick = Instant::now();
+        }
+        ticking = wants_ticks;
+        let far = now + Duration::from_secs(3600);
+        let tick_at = if ticking { last_tick + FRAME } else { far };
+        let draw_at = if dirty { next_frame } else { far };
+
+        let cmds = tokio::select! {
+            biased;
+            ev = input.next() => match ev {
+                Some(Ok(e)) => {
+                    dirty = true;
+                    app.update(Msg::Term(e))
+                }
+                Some(Err(e)) => return Err(e),
+                None => break,
+            },
+            Some(batch) = rx.recv() => {
+                let mut cmds = app.update(Msg::Run(batch));
+                // Drain whatever else is waiting before the next frame.
+                while let Ok(more) = rx.try_recv() {
+                    cmds.extend(app.update(Msg::Run(more)));
+                }
+                dirty = true;
+                cmds
+            },
+            _ = tokio::time::sleep_until(tick_at), if ticking => {
+                let now = Instant::now();
+                let cmds = app.update(Msg::Tick(now - last_tick));
+                last_tick = now;
+                dirty = true;
+                cmds
+            },
+            _ = tokio::time::sleep_until(draw_at), if dirty => Vec::new(),
+        };
+        for c in cmds {
+            match c {
+                Command::Quit => app.quit = true,
+                Command::Cancel => {
+                    if let Some(r) = running.take() {
+                        r.cancel.cancel();
+                    }
+                }
+                Command::Start(spec) => {
+                    if let Some(r) = running.take() {
+                        r.cancel.cancel();
+                    }
+                    running = Some(start_run(*spec, providers.clone(), tx.clone()));
+                }
+            }
+        }
+    }
+    if let Some(r) = running {
+        r.cancel.cancel();
+    }
+    Ok(())
+}

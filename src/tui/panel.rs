@@ -1,0 +1,286 @@
+//! The node panel: why this model, what context, the streaming output, timings, retries,
+//! fallbacks, checks, and the cost split into input, cached and output.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+
+use super::app::App;
+use super::fmt::{dur, money, tokens};
+use super::layout::BoxKey;
+use super::theme::status_symbol;
+use crate::event::Origin;
+use crate::report::thousands;
+use crate::routing::explain;
+use crate::state::{Status, UnitState};
+
+pub struct PanelView<'a> {
+    pub app: &'a App,
+    pub focused: bool,
+}
+
+fn kv<'a>(app: &App, k: &'a str, v: String) -> Line<'a> {
+    Line::from(vec![Span::styled(format!("{k:<9}"), app.theme.dim()), Span::raw(v)])
+}
+
+fn heading(app: &App, s: &str) -> Line<'static> {
+    Line::from(Span::styled(s.to_string(), Style::default().fg(app.theme.accent).add_modifier(Modifier::BOLD)))
+}
+
+/// The lines for one unit.
+pub fn unit_lines(app: &App, u: &UnitState) -> Vec<Line<'static>> {
+    let st = app.state();
+    let t = &app.theme;
+    let node = &st.flow.nodes[u.unit.index()];
+    let mut out: Vec<Line<'static>> = Vec::new();
+    out.push(Line::from(vec![
+        Span::styled(format!("{} {}", status_symbol(u.status), u.label), t.status(u.status).add_modifier(Modifier::BOLD)),
+        Span::styled(format!("  {} · complexity {} · {}", node.kind, node.complexity, u.status.name()), t.dim()),
+    ]));
+    if let Some(item) = &u.item {
+        out.push(kv(app, "item", item.clone()));
+    }
+    if !node.description.is_empty() {
+        out.push(Line::from(Span::styled(node.description.clone(), t.dim())));
+    }
+
+    out.push(Line::default());
+    out.push(heading(app, "Routing"));
+    match &u.decision {
+        Some(d) => {
+            out.push(kv(app, "rule", d.rule_label.clone()));
+            out.push(kv(app, "why", d.reason.clone()));
+            let served = u.model.clone().unwrap_or_default();
+            let models =
+                if served == d.model || served.is_empty() { d.model.clone() } else { format!("{} → served by {served}", d.model) };
+            out.push(kv(app, "model", models));
+            if !d.fallbacks.is_empty() {
+                out.push(kv(app, "fallback", d.fallbacks.join(" → ")));
+            }
+            for (label, matched, why) in explain(&st.strategy, node, d.input_tokens) {
+                if !matched {
+                    out.push(Line::from(Span::styled(format!("  ✗ {label}: {why}"), t.dim())));
+                }
+            }
+        }
+        None => {
+            let est = explain(&st.strategy, node, 0);
+            if let Some((label, _, why)) = est.last() {
+                out.push(kv(app, "likely", format!("{label}: {why}")));
+            }
+        }
+    }
+
+    out.push(Line::default());
+    out.push(heading(app, "Context"));
+    if u.context.is_empty() {
+        out.push(Line::from(Span::styled("not started".to_string(), t.dim())));
+    }
+    for p in &u.context {
+        let from = match p.origin {
+            Origin::Prompt => "prompt".to_string(),
+            Origin::Declared(n) => st.flow.nodes.get(n as usize).map_or("?".into(), |n| n.id.clone()),
+            Origin::History => "history".to_string(),
+        };
+        out.push(kv(app, "", format!("{from:<18} {:>8} tok", thousands(p.tokens))));
+    }
+    if !u.context.is_empty() {
+        let (pr, de, hi) = u.attribution();
+        out.push(kv(
+            app,
+            "total",
+            format!("{} tok (prompt {}, declared {}, history {})", thousands(pr + de + hi), thousands(pr), thousands(de), thousands(hi)),
+        ));
+    }
+
+    out.push(Line::default());
+    out.push(heading(app, "Timing"));
+    let now = app.player.playhead;
+    out.push(kv(app, "start", u.started.map(dur).unwrap_or_else(|| "-".into())));
+    let idx = st.unit_index(u.unit).unwrap_or(0);
+    out.push(kv(app, "ttft", st.ttft_so_far(idx).map(dur).unwrap_or_else(|| "-".into())));
+    let lat = match (u.latency, u.started, u.finished) {
+        (Some(l), _, _) => dur(l),
+        (None, Some(s), None) => format!("{} so far", dur(now.saturating_sub(s))),
+        _ => "-".into(),
+    };
+    out.push(kv(app, "latency", lat));
+    for r in &u.retries {
+        out.push(Line::from(Span::styled(
+            format!("  ↻ try {} on {} at {}: {} (waited {})", r.try_no, r.model, dur(r.at), r.error, dur(r.backoff)),
+            Style::default().fg(t.retrying),
+        )));
+    }
+    for f in &u.fallbacks {
+        let extra = f.escalation_cost.map(|c| format!(", that call cost {}", money(c))).unwrap_or_default();
+        out.push(Line::from(Span::styled(
+            format!("  ⇢ {} → {} at {}: {}{extra}", f.from, f.to, dur(f.at), f.reason),
+            Style::default().fg(t.retrying),
+        )));
+    }
+
+    out.push(Line::default());
+    out.push(heading(app, "Tokens and cost"));
+    if u.status.is_settled() && u.status != Status::Skipped {
+        let b = &u.billed_usage;
+        out.push(kv(
+            app,
+            "tokens",
+            format!(
+                "in {} · cached {} · out {}{}",
+                thousands(b.input + b.cache_write),
+                thousands(b.cached),
+                thousands(b.output),
+                if u.estimated { " (estimated)" } else { "" }
+            ),
+        ));
+        let c = &u.cost;
+        out.push(kv(
+            app,
+            "cost",
+            format!("{} = input {} + cached {} + output {}", money(c.total()), money(c.input), money(c.cached), money(c.output)),
+        ));
+        if u.status == Status::Cached {
+            out.push(kv(
+                app,
+                "",
+                format!(
+                    "served from cache; the original call cost {}",
+                    money(st.catalog.cost(u.model.as_deref().unwrap_or(""), &u.usage).total())
+                ),
+            ));
+        }
+    } else if u.started.is_some() {
+        out.push(kv(app, "tokens", format!("in ~{} · out {} so far", thousands(u.input_tokens_estimate), thousands(u.streamed_tokens))));
+        out.push(kv(app, "cost", format!("~{} so far (estimated until the call reports its usage)", money(st.cost_so_far(idx)))));
+    } else {
+        out.push(Line::from(Span::styled("-".to_string(), t.dim())));
+    }
+
+    if !node.checks.is_empty() {
+        out.push(Line::default());
+        out.push(heading(app, "Checks"));
+        if u.checks.is_empty() {
+            for c in &node.checks {
+                out.push(Line::from(Span::styled(format!("  · {}", c.label()), t.dim())));
+            }
+        }
+        for c in &u.checks {
+            let (sym, color) = if c.passed { ("✓", t.done) } else { ("✗", t.failed) };
+            let detail = c.detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default();
+            out.push(Line::from(vec![
+                Span::styled(format!("  {sym} "), Style::default().fg(color)),
+                Span::raw(format!("{}{detail}", c.check)),
+            ]));
+        }
+    }
+    if let Some(r) = &u.skip {
+        out.push(Line::default());
+        out.push(Line::from(Span::styled(format!("skipped: {r}"), t.status(Status::Skipped))));
+    }
+    if let Some(e) = &u.error {
+        out.push(Line::default());
+        out.push(Line::from(Span::styled(format!("failed: {e}"), t.status(Status::Failed))));
+    }
+
+    out.push(Line::default());
+    out.push(heading(app, if u.status.is_active() { "Output (streaming)" } else { "Output" }));
+    if u.output.is_empty() {
+        out.push(Line::from(Span::styled("-".to_string(), t.dim())));
+    } else {
+        for l in u.output.lines() {
+            out.push(Line::raw(l.to_string()));
+        }
+    }
+    out
+}
+
+/// Lines for a collapsed fan-out group: its totals and one row per instance.
+fn group_lines(app: &App, n: usize) -> Vec<Line<'static>> {
+    let st = app.state();
+    let t = &app.theme;
+    let node = &st.flow.nodes[n];
+    let ns = &st.nodes[n];
+    let mut out = vec![Line::from(vec![
+        Span::styled(
+            format!("{} {} ×{}", status_symbol(st.node_status(n)), node.id, ns.instances.len()),
+            t.status(st.node_status(n)).add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(format!("  {} · complexity {} · fan-out", node.kind, node.complexity), t.dim()),
+    ])];
+    if let Some(m) = &node.map {
+        out.push(kv(app, "maps", format!("each item of '{}', {} at a time", st.flow.nodes[m.over].id, m.limit)));
+    }
+    if ns.dropped > 0 {
+        out.push(kv(app, "dropped", format!("{} items beyond max_items", ns.dropped)));
+    }
+    let u = st.node_usage(n);
+    out.push(kv(app, "tokens", format!("in {} · out {}", thousands(u.total_input()), thousands(u.output))));
+    out.push(kv(app, "cost", money(st.node_cost(n))));
+    if let (Some(s), e) = st.node_span(n) {
+        out.push(kv(app, "span", format!("{} → {}", dur(s), e.map(dur).unwrap_or_else(|| "…".into()))));
+    }
+    out.push(Line::default());
+    out.push(heading(app, "Instances (e expands them in the graph)"));
+    for &i in &ns.instances {
+        let iu = &st.units[i];
+        out.push(Line::from(vec![
+            Span::styled(format!("{} ", status_symbol(iu.status)), t.status(iu.status)),
+            Span::raw(format!("{:<14} {:>8} {:>7}  ", iu.label, money(iu.cost.total()), iu.latency.map(dur).unwrap_or_default())),
+            Span::styled(iu.item.clone().unwrap_or_default(), t.dim()),
+        ]));
+    }
+    if ns.instances.is_empty() {
+        if let Some(r) = &st.units[ns.unit].skip {
+            out.push(Line::from(Span::styled(format!("skipped: {r}"), t.status(Status::Skipped))));
+        } else {
+            out.push(Line::from(Span::styled("waiting for the list to map over".to_string(), t.dim())));
+        }
+    }
+    out
+}
+
+pub fn panel_lines(app: &App) -> Vec<Line<'static>> {
+    let st = app.state();
+    if let Some(u) = app.timeline_unit() {
+        return unit_lines(app, &st.units[u]);
+    }
+    match app.selected {
+        BoxKey::Node(n) if st.flow.nodes[n].map.is_some() => group_lines(app, n),
+        key => match app.unit_for_box(key) {
+            Some(u) => unit_lines(app, &st.units[u]),
+            None => vec![Line::raw("nothing selected")],
+        },
+    }
+}
+
+impl Widget for PanelView<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let t = &self.app.theme;
+        let border = Style::default().fg(if self.focused { t.border_focus } else { t.border });
+        let block = Block::bordered().title(" Node ").border_style(border);
+        Paragraph::new(panel_lines(self.app)).block(block).wrap(Wrap { trim: false }).scroll((self.app.panel_scroll, 0)).render(area, buf);
+    }
+}
+
+/// Two lines about the selection, for narrow screens where the panel is hidden.
+pub fn summary_lines(app: &App) -> Vec<Line<'static>> {
+    let lines = panel_lines(app);
+    let mut out: Vec<Line<'static>> = lines.into_iter().take(1).collect();
+    let st = app.state();
+    if let Some(u) = app.unit_for_box(app.selected).map(|i| &st.units[i]) {
+        let model = u.model.clone().unwrap_or_else(|| "-".into());
+        let rule = u.decision.as_ref().map(|d| d.rule_label.clone()).unwrap_or_default();
+        out.push(Line::from(Span::styled(
+            format!(
+                "  {model} · {rule} · {} tok · {} · Enter for details",
+                tokens(u.billed_usage.total_input() + u.billed_usage.output),
+                money(u.cost.total())
+            ),
+            app.theme.dim(),
+        )));
+    }
+    out
+}

@@ -1,0 +1,143 @@
+//! Plays a tape of run events against a clock. A simulated run is computed in virtual time
+//! (exactly as `baton run` computes it) and revealed at the playhead's pace, so what the screen
+//! shows at the end equals the headless report; a live run's events arrive in real time and
+//! are shown as they come. A recording will play through the same type.
+
+use std::time::Duration;
+
+use crate::event::{Event, Outcome, RunEvent};
+use crate::state::RunState;
+
+/// Playback speeds, slowest to fastest.
+pub const SPEEDS: &[f64] = &[0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+
+#[derive(Debug, Clone)]
+pub struct Player {
+    /// Every event known so far.
+    pub events: Vec<RunEvent>,
+    /// `events[..cursor]` are applied to `state`.
+    pub cursor: usize,
+    /// The simulated time on screen.
+    pub playhead: Duration,
+    pub speed: f64,
+    pub paused: bool,
+    /// Events arrive in real time (a live provider); the playhead follows them.
+    pub live: bool,
+    /// The tape holds its RunFinished (or was stopped).
+    pub complete: bool,
+    pub state: RunState,
+    empty: RunState,
+}
+
+impl Player {
+    pub fn new(state: RunState, speed: f64, live: bool) -> Player {
+        Player {
+            events: Vec::new(),
+            cursor: 0,
+            playhead: Duration::ZERO,
+            speed,
+            paused: false,
+            live,
+            complete: false,
+            empty: state.clone(),
+            state,
+        }
+    }
+
+    /// Adds events to the tape (they are shown when the playhead reaches them).
+    pub fn push(&mut self, events: impl IntoIterator<Item = RunEvent>) {
+        for e in events {
+            if matches!(e.kind, Event::RunFinished { .. }) {
+                self.complete = true;
+            }
+            self.events.push(e);
+        }
+        if self.live {
+            self.apply_until(Duration::MAX);
+        }
+    }
+
+    /// The end of what is known.
+    pub fn tape_end(&self) -> Duration {
+        self.events.last().map_or(Duration::ZERO, |e| e.at)
+    }
+
+    /// Everything on the tape has been shown.
+    pub fn at_end(&self) -> bool {
+        self.complete && self.cursor >= self.events.len()
+    }
+
+    /// Whether the clock should keep ticking.
+    pub fn wants_ticks(&self) -> bool {
+        !self.paused && !self.at_end()
+    }
+
+    /// Moves the playhead by `real` wall time at the current speed. Returns whether anything
+    /// on screen changed.
+    pub fn advance(&mut self, real: Duration) -> bool {
+        if self.paused || self.at_end() {
+            return false;
+        }
+        let step = if self.live { real } else { real.mul_f64(self.speed) };
+        let mut target = self.playhead + step;
+        if self.complete {
+            target = target.min(self.tape_end());
+        }
+        self.playhead = target;
+        self.apply_until(target);
+        true
+    }
+
+    fn apply_until(&mut self, t: Duration) {
+        while let Some(e) = self.events.get(self.cursor) {
+            if e.at > t && !self.live {
+                break;
+            }
+            self.state.apply(e);
+            self.cursor += 1;
+        }
+        if self.live {
+            self.playhead = self.playhead.max(self.state.now);
+        }
+    }
+
+    /// Shows everything at once (for tests and "skip to end").
+    pub fn finish(&mut self) {
+        self.apply_until(Duration::MAX);
+        self.playhead = self.playhead.max(self.tape_end());
+    }
+
+    /// Stops at the playhead: later events are dropped and the run ends as cancelled there.
+    pub fn stop(&mut self) {
+        self.events.truncate(self.cursor);
+        let (run, attempt) = (self.state.run_id, self.state.attempt);
+        let end =
+            RunEvent { run, attempt, at: self.playhead.max(self.state.now), kind: Event::RunFinished { outcome: Outcome::Cancelled } };
+        self.events.push(end.clone());
+        self.state.apply(&end);
+        self.cursor = self.events.len();
+        self.complete = true;
+    }
+
+    /// Moves the playhead to `t`, refolding from the start when going back.
+    pub fn seek(&mut self, t: Duration) {
+        if t < self.playhead {
+            self.state = self.empty.clone();
+            self.cursor = 0;
+        }
+        self.playhead = t;
+        self.apply_until(t);
+    }
+
+    pub fn faster(&mut self) {
+        if let Some(s) = SPEEDS.iter().find(|&&s| s > self.speed + 1e-9) {
+            self.speed = *s;
+        }
+    }
+
+    pub fn slower(&mut self) {
+        if let Some(s) = SPEEDS.iter().rev().find(|&&s| s < self.speed - 1e-9) {
+            self.speed = *s;
+        }
+    }
+}

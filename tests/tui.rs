@@ -1,0 +1,275 @@
+//! The live screen rendered into ratatui's TestBackend: whole screens as reviewed snapshots,
+//! colours checked cell by cell where they carry meaning, and keys and mouse driven through the
+//! app's update function.
+
+mod common;
+
+use std::time::Duration;
+
+use baton::event::Outcome;
+use baton::provider::{ErrorKind, Providers};
+use baton::state::RunStatus;
+use baton::tui::app::{App, Command, Msg, View};
+use baton::tui::draw::draw;
+use baton::tui::keymap::Keymap;
+use baton::tui::layout::BoxKey;
+use baton::tui::theme::Theme;
+use common::*;
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+
+fn app_with(flow: &str, strategy: &str, seed: u64, providers: &Providers, (w, h): (u16, u16)) -> App {
+    let s = spec(sample_flow(flow), sample_strategy(strategy), seed);
+    let mut app = App::new(&s, Theme::dark(), Keymap::default_map(), 1.0, true);
+    app.update(Msg::Term(Event::Resize(w, h)));
+    let (events, _) = run(&s, providers);
+    app.update(Msg::Run(events));
+    app
+}
+
+/// The research assistant under smart, played to the end.
+fn finished(size: (u16, u16)) -> App {
+    let mut app = app_with("research-assistant", "smart", 1, &Providers::simulated(), size);
+    app.player.finish();
+    app.refresh_layout();
+    app
+}
+
+fn render(app: &App) -> Buffer {
+    let mut term = Terminal::new(TestBackend::new(app.size.0, app.size.1)).expect("terminal");
+    term.draw(|f| draw(f, app)).expect("draw");
+    term.backend().buffer().clone()
+}
+
+fn text(buf: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
+    for y in 0..buf.area.height {
+        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().chars().next().unwrap_or(' ')).collect();
+        if let Some(pos) = line.find(needle) {
+            return Some((line[..pos].chars().count() as u16, y));
+        }
+    }
+    None
+}
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Command> {
+    let mods = if matches!(code, KeyCode::Char(c) if c.is_ascii_uppercase()) { KeyModifiers::SHIFT } else { KeyModifiers::NONE };
+    app.update(Msg::Term(Event::Key(KeyEvent::new(code, mods))))
+}
+
+#[test]
+fn finished_run_at_160x48() {
+    let app = finished((160, 48));
+    insta::assert_snapshot!(text(&render(&app)));
+}
+
+#[test]
+fn finished_run_at_80x24() {
+    let app = finished((80, 24));
+    insta::assert_snapshot!(text(&render(&app)));
+}
+
+#[test]
+fn compact_view_at_40x12() {
+    let app = finished((40, 12));
+    let t = text(&render(&app));
+    assert!(t.contains("Graph (compact)"), "{t}");
+    insta::assert_snapshot!(t);
+}
+
+#[test]
+fn mid_run_shows_streaming_nodes() {
+    let mut app = app_with("research-assistant", "smart", 1, &Providers::simulated(), (160, 48));
+    app.update(Msg::Tick(Duration::from_millis(4500)));
+    assert_eq!(app.state().status, RunStatus::Running);
+    let t = text(&render(&app));
+    assert!(t.contains("running 4.5s"), "{t}");
+    assert!(t.contains("searcher ×3"), "{t}");
+    insta::assert_snapshot!(t);
+}
+
+#[test]
+fn timeline_and_log_views() {
+    let mut app = finished((160, 48));
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Timeline);
+    insta::assert_snapshot!("timeline_160x48", text(&render(&app)));
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Log);
+    let t = text(&render(&app));
+    assert!(t.contains("finished: completed"), "{t}");
+    insta::assert_snapshot!("log_160x48", t);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Graph);
+}
+
+#[test]
+fn help_comes_from_the_keymap() {
+    let mut app = finished((100, 40));
+    key(&mut app, KeyCode::Char('?'));
+    let t = text(&render(&app));
+    for b in &app.keymap.bindings {
+        assert!(t.contains(&b.desc), "help lacks {:?}\n{t}", b.desc);
+    }
+    key(&mut app, KeyCode::Esc);
+    assert!(!app.help);
+}
+
+#[test]
+fn too_small_says_so_and_no_size_panics() {
+    let mut app = finished((20, 5));
+    let t = text(&render(&app));
+    assert!(t.contains("Baton needs at") && t.contains("20×5"), "{t}");
+    for w in [1u16, 2, 10, 39, 40, 41, 59, 60, 79, 80, 109, 110, 111, 140, 160, 220] {
+        for h in [1u16, 2, 5, 11, 12, 13, 15, 16, 19, 20, 24, 30, 48, 70] {
+            app.update(Msg::Term(Event::Resize(w, h)));
+            for v in [View::Graph, View::Timeline, View::Log] {
+                app.view = v;
+                let _ = render(&app);
+            }
+        }
+    }
+}
+
+#[test]
+fn totals_match_the_headless_run() {
+    let app = finished((160, 48));
+    let (_, headless) = sim(&spec(sample_flow("research-assistant"), sample_strategy("smart"), 1));
+    assert_eq!(app.state().totals, headless.totals);
+    assert_eq!(app.state().wall(), headless.wall());
+    let t = text(&render(&app));
+    assert!(t.contains(&headless.totals.cost.total().to_string()), "{t}");
+}
+
+#[test]
+fn status_colours_mean_what_they_say() {
+    let script = Script::new();
+    for _ in 0..3 {
+        script.push("claude-sonnet-4-5", Step::fail(ErrorKind::Auth, "401 unauthorized: set ANTHROPIC_API_KEY"));
+        script.push("claude-opus-4-1", Step::fail(ErrorKind::Auth, "401 unauthorized: set ANTHROPIC_API_KEY"));
+    }
+    // Planner (opus) fails, so everything downstream is skipped.
+    let mut app = app_with("research-assistant", "smart", 1, &Providers::only(script), (160, 48));
+    app.player.finish();
+    app.refresh_layout();
+    assert_eq!(app.state().status, RunStatus::Finished(Outcome::Failed));
+    let buf = render(&app);
+    let (x, y) = find(&buf, "planner").expect("planner box");
+    assert_eq!(buf[(x, y)].fg, app.theme.failed, "a failed node's name is in the failed colour");
+    let (x, y) = find(&buf, "analyzer").expect("analyzer box");
+    assert_eq!(buf[(x, y)].fg, app.theme.skipped);
+    let t = text(&render(&app));
+    assert!(t.contains("failed"), "{t}");
+
+    let ok = finished((160, 48));
+    let buf = render(&ok);
+    let (x, y) = find(&buf, "citations").expect("citations");
+    assert_eq!(buf[(x, y)].fg, ok.theme.done);
+    // The critical path is marked with its own colour.
+    let (x, y) = find(&buf, "★analyzer").expect("analyzer on the critical path");
+    assert_eq!(buf[(x, y)].fg, ok.theme.critical);
+}
+
+#[test]
+fn keys_move_between_nodes_by_layer() {
+    let mut app = finished((160, 48));
+    assert_eq!(app.selected, BoxKey::Node(0));
+    key(&mut app, KeyCode::Char('l'));
+    assert_eq!(app.selected, BoxKey::Node(1), "planner → searcher");
+    key(&mut app, KeyCode::Right);
+    let third = app.selected;
+    assert!(matches!(third, BoxKey::Node(2) | BoxKey::Node(3)), "{third:?}");
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('k'));
+    key(&mut app, KeyCode::Char('j'));
+    assert_ne!(app.selected, third, "j moves within the layer");
+    key(&mut app, KeyCode::Char('h'));
+    assert_eq!(app.selected, BoxKey::Node(1));
+    key(&mut app, KeyCode::Char('G'));
+    assert_eq!(app.selected, BoxKey::Node(4), "last node is the synthesizer");
+    key(&mut app, KeyCode::Char('g'));
+    assert_eq!(app.selected, BoxKey::Node(0));
+    key(&mut app, KeyCode::Char('c'));
+    assert_eq!(app.selected, BoxKey::Node(1), "c walks the critical path");
+    key(&mut app, KeyCode::Char('c'));
+    assert_eq!(app.selected, BoxKey::Node(2));
+}
+
+#[test]
+fn fan_out_groups_expand_and_zoom_compacts() {
+    let mut app = finished((160, 48));
+    key(&mut app, KeyCode::Char('l'));
+    key(&mut app, KeyCode::Char('e'));
+    assert!(app.layout.index.contains_key(&BoxKey::Instance(1, 2)));
+    assert_eq!(app.selected, BoxKey::Instance(1, 0));
+    let t = text(&render(&app));
+    assert!(t.contains("searcher[2]"), "{t}");
+    key(&mut app, KeyCode::Char('e'));
+    assert!(!app.layout.index.contains_key(&BoxKey::Instance(1, 0)));
+    key(&mut app, KeyCode::Char('z'));
+    assert!(app.layout.dims.list);
+    assert!(text(&render(&app)).contains("Graph (compact)"));
+}
+
+#[test]
+fn mouse_click_selects_a_node() {
+    let mut app = finished((160, 48));
+    let buf = render(&app);
+    let (x, y) = find(&buf, "citations").expect("citations box");
+    app.update(Msg::Term(Event::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: x + 2,
+        row: y + 1,
+        modifiers: KeyModifiers::NONE,
+    })));
+    assert_eq!(app.selected, BoxKey::Node(3));
+}
+
+#[test]
+fn start_stop_speed_and_quit() {
+    let mut app = app_with("research-assistant", "smart", 1, &Providers::simulated(), (120, 40));
+    key(&mut app, KeyCode::Char('+'));
+    assert_eq!(app.player.speed, 2.0);
+    key(&mut app, KeyCode::Char('-'));
+    key(&mut app, KeyCode::Char('-'));
+    assert_eq!(app.player.speed, 0.5);
+    app.update(Msg::Tick(Duration::from_secs(4)));
+    // Stopping mid-run ends it as cancelled at the playhead.
+    let cmds = key(&mut app, KeyCode::Char('s'));
+    assert!(matches!(cmds.as_slice(), [Command::Cancel]));
+    assert_eq!(app.state().status, RunStatus::Finished(Outcome::Cancelled));
+    assert_eq!(app.state().totals.running, 0);
+    // Again: a fresh run.
+    let cmds = key(&mut app, KeyCode::Char('s'));
+    assert!(matches!(cmds.as_slice(), [Command::Start(_)]));
+    assert_eq!(app.run_id, 2);
+    assert_eq!(app.state().status, RunStatus::NotStarted);
+    let cmds = key(&mut app, KeyCode::Char('q'));
+    assert!(cmds.iter().any(|c| matches!(c, Command::Quit)));
+}
+
+#[test]
+fn no_color_keeps_meaning_without_colour() {
+    let mut app = finished((160, 48));
+    app.theme = Theme::dark().monochrome();
+    let buf = render(&app);
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            assert_eq!(buf[(x, y)].fg, ratatui::style::Color::Reset, "colour at {x},{y}");
+        }
+    }
+    // Status survives as a symbol.
+    let t = text(&buf);
+    assert!(t.contains("★planner") && t.contains("✓┐"), "{t}");
+}
