@@ -189,7 +189,7 @@ pub enum Event {
         estimated: bool,
         ttft: Duration,
         latency: Duration,
-        output: String,
+        output: Arc<str>,
         checks: Vec<CheckResult>,
         /// Served from Baton's output cache (no call, no cost).
         cached: bool,

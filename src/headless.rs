@@ -1,16 +1,46 @@
 //! Runs without a screen: one run or a batch of tasks, in virtual time, folded into state.
 
+use std::time::{Duration, Instant};
+
 use crate::engine::{self, Options, RunSpec};
+use crate::event::RunEvent;
 use crate::load::Task;
 use crate::provider::Providers;
 use crate::state::RunState;
 
 /// Runs once on a paused clock and returns the folded state.
 pub fn run_one(spec: &RunSpec, providers: &Providers) -> std::io::Result<RunState> {
+    run_one_with(spec, providers, |_| {})
+}
+
+/// Runs once on a paused clock, showing every event to `on_event` before folding it.
+pub fn run_one_with(spec: &RunSpec, providers: &Providers, mut on_event: impl FnMut(&RunEvent)) -> std::io::Result<RunState> {
     let mut state = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt);
     engine::run_virtual(spec, providers, |ev| {
+        on_event(&ev);
         state.apply(&ev);
     })?;
+    Ok(state)
+}
+
+/// Runs on a paused clock but hands events over at `speed` times real time, as the live
+/// screen shows them: a run stopped half-way (Ctrl-C, a kill) leaves a recording cut at that
+/// moment, exactly like an interrupted live run.
+pub fn run_paced(spec: &RunSpec, providers: &Providers, speed: f64, mut on_event: impl FnMut(&RunEvent)) -> std::io::Result<RunState> {
+    let (tx, rx) = std::sync::mpsc::channel::<RunEvent>();
+    let (spec2, providers2) = (spec.clone(), providers.clone());
+    let engine = std::thread::spawn(move || engine::run_virtual(&spec2, &providers2, |ev| drop(tx.send(ev))));
+    let mut state = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt);
+    let start = Instant::now();
+    for ev in rx {
+        let due = Duration::from_secs_f64(ev.at.as_secs_f64() / speed.max(1e-6));
+        if let Some(wait) = due.checked_sub(start.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        on_event(&ev);
+        state.apply(&ev);
+    }
+    engine.join().map_err(|_| std::io::Error::other("the engine thread panicked"))??;
     Ok(state)
 }
 

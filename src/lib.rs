@@ -24,6 +24,7 @@ pub mod headless;
 pub mod load;
 pub mod money;
 pub mod provider;
+pub mod record;
 pub mod report;
 pub mod routing;
 pub mod shapes;

@@ -92,7 +92,11 @@ pub struct UnitState {
     /// When the current call's first token arrived (before the call finishes).
     pub first_token: Option<Duration>,
     pub latency: Option<Duration>,
-    pub output: String,
+    /// The output that was kept (shared with the event that carried it, so checkpoints of
+    /// this state are cheap to clone).
+    pub output: Arc<str>,
+    /// The current call's output as it streams.
+    pub streaming: String,
     pub streamed_tokens: u64,
     pub retries: Vec<RetryNote>,
     pub fallbacks: Vec<FallbackNote>,
@@ -124,7 +128,8 @@ impl UnitState {
             ttft: None,
             first_token: None,
             latency: None,
-            output: String::new(),
+            output: Arc::from(""),
+            streaming: String::new(),
             streamed_tokens: 0,
             retries: Vec::new(),
             fallbacks: Vec::new(),
@@ -134,6 +139,11 @@ impl UnitState {
             chain: Duration::ZERO,
             chain_prev: None,
         }
+    }
+
+    /// What to show as the output: the kept one, or the stream so far.
+    pub fn text(&self) -> &str {
+        if self.output.is_empty() { &self.streaming } else { &self.output }
     }
 
     pub fn checks_passed(&self) -> usize {
@@ -410,7 +420,7 @@ impl RunState {
                 u.context = context.clone();
                 u.input_tokens_estimate = *input_tokens;
                 u.started = Some(ev.at);
-                u.output.clear();
+                u.streaming.clear();
                 u.streamed_tokens = 0;
             }
             Event::NodeDelta { unit, text, output_tokens } => {
@@ -419,10 +429,10 @@ impl RunState {
                 if u.status == Status::Retrying {
                     // A new try streams from scratch.
                     u.status = Status::Running;
-                    u.output.clear();
+                    u.streaming.clear();
                 }
                 u.first_token.get_or_insert(ev.at);
-                u.output.push_str(text);
+                u.streaming.push_str(text);
                 u.streamed_tokens = *output_tokens;
             }
             Event::NodeRetry { unit, model, try_no, error, backoff } => {
@@ -431,7 +441,7 @@ impl RunState {
                 let u = &mut self.units[i];
                 u.retries.push(RetryNote { at: ev.at, model: model.clone(), try_no: *try_no, error: error.clone(), backoff: *backoff });
                 u.first_token = None;
-                u.output.clear();
+                u.streaming.clear();
                 u.streamed_tokens = 0;
                 self.totals.retries += 1;
             }
@@ -448,7 +458,7 @@ impl RunState {
                 });
                 u.model = Some(to.clone());
                 u.first_token = None;
-                u.output.clear();
+                u.streaming.clear();
                 u.streamed_tokens = 0;
                 self.totals.fallbacks += 1;
             }
@@ -466,7 +476,7 @@ impl RunState {
                     escalation_cost: Some(cost.total()),
                 });
                 u.model = Some(to.clone());
-                u.output.clear();
+                u.streaming.clear();
                 u.streamed_tokens = 0;
                 self.totals.cost.add(&cost);
                 self.totals.usage.add(usage);
@@ -490,6 +500,7 @@ impl RunState {
                 u.finished = Some(ev.at);
                 u.started.get_or_insert(ev.at.saturating_sub(*latency));
                 u.output = output.clone();
+                u.streaming = String::new();
                 u.streamed_tokens = usage.output;
                 u.checks = checks.clone();
                 let span = ev.at.saturating_sub(u.started.unwrap_or(ev.at));

@@ -260,7 +260,7 @@ fn auth_errors_are_not_retried_and_failures_skip_only_dependents() {
     assert_eq!(st.units[1].skip, Some(SkipReason::Upstream { node: "a".into(), failed: true }));
     // The independent branch still ran and kept its output.
     assert_eq!(st.units[2].status, Status::Done);
-    assert_eq!(st.units[2].output, "ok");
+    assert_eq!(&*st.units[2].output, "ok");
     assert_eq!(st.status, RunStatus::Finished(Outcome::Failed));
 }
 

@@ -252,7 +252,7 @@ fn start_stop_speed_and_quit() {
     assert_eq!(app.state().totals.running, 0);
     // Again: a fresh run.
     let cmds = key(&mut app, KeyCode::Char('s'));
-    assert!(matches!(cmds.as_slice(), [Command::Start(_)]));
+    assert!(matches!(cmds.as_slice(), [Command::Start(_, None)]));
     assert_eq!(app.run_id, 2);
     assert_eq!(app.state().status, RunStatus::NotStarted);
     let cmds = key(&mut app, KeyCode::Char('q'));

@@ -4,15 +4,44 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, Format, ModelsArgs, OpenArgs, RunArgs, ValidateArgs};
+use super::{
+    EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, ExportArgs, Format, ModelsArgs, OpenArgs, ReplayArgs, RepriceArgs, RunArgs, ValidateArgs,
+};
 use crate::diag::{Diagnostics, Source};
 use crate::engine::RunSpec;
 use crate::event::Outcome;
 use crate::flow::{Flow, parse_flow};
 use crate::load;
 use crate::provider::Providers;
+use crate::record::{Header, RecordedOutputs, Recorder, Recording, default_name};
 use crate::report::{self, BatchAccumulator, RunReport, Table};
 use crate::routing::{Catalog, Strategy};
+
+/// The theme (with NO_COLOR applied) and keymap the screen uses.
+fn screen_setup(theme: Option<&str>) -> Result<(crate::tui::theme::Theme, crate::tui::keymap::Keymap), u8> {
+    let config = load::config_dir();
+    let theme = match crate::tui::theme::Theme::load(theme, config.as_ref().map(|d| d.join("themes")).as_deref()) {
+        Ok(t) => t,
+        Err(d) => {
+            report_diags(&d);
+            return Err(EXIT_BAD_INPUT);
+        }
+    };
+    // https://no-color.org: any non-empty value turns colour off.
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = if no_color { theme.monochrome() } else { theme };
+    let keymap = match config.as_ref().map(|d| d.join("keymap.toml")).filter(|p| p.is_file()) {
+        None => crate::tui::keymap::Keymap::default_map(),
+        Some(p) => match Source::read(&p).and_then(|src| crate::tui::keymap::Keymap::with_user(&src)) {
+            Ok(k) => k,
+            Err(d) => {
+                report_diags(&d);
+                return Err(EXIT_BAD_INPUT);
+            }
+        },
+    };
+    Ok((theme, keymap))
+}
 
 /// Prints diagnostics to stderr; returns whether any was an error.
 fn report_diags(d: &Diagnostics) -> bool {
@@ -60,26 +89,9 @@ pub fn open(args: OpenArgs) -> u8 {
         eprintln!("baton: --speed {} is out of range\n  help: use a speed from 0.25 to 64", args.speed);
         return EXIT_BAD_INPUT;
     }
-    let config = load::config_dir();
-    let theme = match crate::tui::theme::Theme::load(args.theme.as_deref(), config.as_ref().map(|d| d.join("themes")).as_deref()) {
-        Ok(t) => t,
-        Err(d) => {
-            report_diags(&d);
-            return EXIT_BAD_INPUT;
-        }
-    };
-    // https://no-color.org: any non-empty value turns colour off.
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let theme = if no_color { theme.monochrome() } else { theme };
-    let keymap = match config.as_ref().map(|d| d.join("keymap.toml")).filter(|p| p.is_file()) {
-        None => crate::tui::keymap::Keymap::default_map(),
-        Some(p) => match Source::read(&p).and_then(|src| crate::tui::keymap::Keymap::with_user(&src)) {
-            Ok(k) => k,
-            Err(d) => {
-                report_diags(&d);
-                return EXIT_BAD_INPUT;
-            }
-        },
+    let (theme, keymap) = match screen_setup(args.theme.as_deref()) {
+        Ok(x) => x,
+        Err(c) => return c,
     };
     if !std::io::stdout().is_terminal() {
         eprintln!("baton: the live screen needs a terminal\n  help: for output a script can read, use `baton run {flow} --format json`");
@@ -87,7 +99,7 @@ pub fn open(args: OpenArgs) -> u8 {
     }
     let input = args.common.input.clone().unwrap_or_else(|| loaded.flow.input.clone());
     let spec = RunSpec::new(loaded.flow, loaded.strategy, loaded.catalog, input, args.common.seed);
-    let opts = crate::tui::Options { spec, providers: Providers::simulated(), theme, keymap, speed: args.speed };
+    let opts = crate::tui::Options { spec, providers: Providers::simulated(), theme, keymap, speed: args.speed, replay: None };
     match crate::tui::run(opts) {
         Ok(()) => EXIT_OK,
         Err(e) => {
@@ -120,19 +132,101 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
     }
 }
 
-pub fn run(args: RunArgs) -> u8 {
-    let loaded = match load_run(&args.flow, &args.common) {
-        Ok(l) => l,
-        Err(d) => {
-            report_diags(&d);
-            return EXIT_BAD_INPUT;
-        }
+/// Opens a recorder at `--record FILE` or the default place, unless `--no-record`. An explicit
+/// file that cannot be created is bad input; the default place failing only costs the
+/// recording, which is said.
+fn open_recorder(
+    spec: &RunSpec,
+    explicit: Option<&Path>,
+    off: bool,
+    parent: Option<crate::record::Parent>,
+) -> Result<Option<Recorder>, u8> {
+    if off {
+        return Ok(None);
+    }
+    let mut header = Header::new(spec, "sim");
+    header.parent = parent;
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => match load::data_dir() {
+            Some(d) => d.join("runs").join(default_name(&spec.flow.name, &spec.strategy.name, spec.seed)),
+            None => return Ok(None),
+        },
     };
-    let input = args.common.input.clone().unwrap_or_else(|| loaded.flow.input.clone());
-    let spec = RunSpec::new(loaded.flow.clone(), loaded.strategy.clone(), loaded.catalog.clone(), input, args.common.seed);
+    match Recorder::create(&path, &header, spec.flow.clone()) {
+        Ok(r) => Ok(Some(r)),
+        Err(e) if explicit.is_some() => {
+            eprintln!("baton: cannot record to {}: {e}\n  help: choose another --record path, or --no-record", path.display());
+            Err(EXIT_BAD_INPUT)
+        }
+        Err(e) => {
+            eprintln!("baton: not recording this run ({}: {e}); --no-record silences this", path.display());
+            Ok(None)
+        }
+    }
+}
+
+fn close_recorder(r: Option<Recorder>) {
+    if let Some(r) = r {
+        let path = r.path().to_path_buf();
+        match r.finish() {
+            Ok(p) => eprintln!("recorded to {}", p.display()),
+            Err(e) => eprintln!("baton: the recording {} is incomplete: {e} (the results above are complete)", path.display()),
+        }
+    }
+}
+
+pub fn run(args: RunArgs) -> u8 {
+    if let Some(s) = args.speed
+        && !(s > 0.0 && s <= 1_000_000.0)
+    {
+        eprintln!("baton: --speed {s} is out of range\n  help: use a positive speed, e.g. 1 (real time) or 8");
+        return EXIT_BAD_INPUT;
+    }
+    let (spec, parent, reused) = if let Some(file) = &args.resume {
+        let rec = match Recording::open(file) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("baton: {e}");
+                return EXIT_BAD_INPUT;
+            }
+        };
+        if let Some(t) = &rec.torn {
+            eprintln!("note: {}: {t}", rec.file);
+        }
+        let before = rec.state();
+        if before.status == crate::state::RunStatus::Finished(Outcome::Completed) {
+            eprintln!("note: {} finished completely; nothing to resume. Its summary:", rec.file);
+            return print_out(&report::run_table(&before));
+        }
+        let store = RecordedOutputs::from_state(&before, &std::collections::HashSet::new());
+        let reused = store.len();
+        let mut spec = rec.spec();
+        spec.run_id = rec.header.run + 1;
+        spec.store = Some(Arc::new(store));
+        let parent = crate::record::Parent { file: rec.file.clone(), relation: "resume".into(), node: None };
+        (spec, Some(parent), Some((reused, rec.file.clone())))
+    } else {
+        let flow = args.flow.clone().unwrap_or_default();
+        let loaded = match load_run(&flow, &args.common) {
+            Ok(l) => l,
+            Err(d) => {
+                report_diags(&d);
+                return EXIT_BAD_INPUT;
+            }
+        };
+        let input = args.common.input.clone().unwrap_or_else(|| loaded.flow.input.clone());
+        (RunSpec::new(loaded.flow.clone(), loaded.strategy.clone(), loaded.catalog.clone(), input, args.common.seed), None, None)
+    };
     let providers = Providers::simulated();
 
     if let Some(tasks_arg) = &args.tasks {
+        if args.record.is_some() {
+            eprintln!(
+                "baton: --record records one run; a batch is many\n  help: drop --record (batches report totals), or run one input with --input"
+            );
+            return EXIT_BAD_INPUT;
+        }
         let tasks = match load::load_tasks(tasks_arg) {
             Ok(t) => t,
             Err(d) => {
@@ -153,13 +247,34 @@ pub fn run(args: RunArgs) -> u8 {
         return print_out(&text);
     }
 
-    let state = match crate::headless::run_one(&spec, &providers) {
+    let recorder = match open_recorder(&spec, args.record.as_deref(), args.no_record, parent) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let on_event = |e: &crate::event::RunEvent| {
+        if let Some(r) = &recorder {
+            r.record(e);
+        }
+    };
+    let result = match args.speed {
+        Some(speed) => crate::headless::run_paced(&spec, &providers, speed, on_event),
+        None => crate::headless::run_one_with(&spec, &providers, on_event),
+    };
+    let state = match result {
         Ok(s) => s,
         Err(e) => {
             eprintln!("baton: cannot start the runtime: {e}");
             return EXIT_RUN_FAILED;
         }
     };
+    close_recorder(recorder);
+    if let Some((reused, file)) = reused {
+        let called = state.totals.done;
+        eprintln!(
+            "resumed {file}: {reused} node(s) reused from the recording, {called} called now, {} skipped, {} failed",
+            state.totals.skipped, state.totals.failed
+        );
+    }
     let text = match args.format {
         Format::Json => to_json(&RunReport::new(&state)),
         Format::Table => report::run_table(&state),
@@ -169,6 +284,164 @@ pub fn run(args: RunArgs) -> u8 {
         crate::state::RunStatus::Finished(Outcome::Completed) => code,
         _ => EXIT_RUN_FAILED,
     }
+}
+
+fn open_recording(file: &Path) -> Result<Recording, u8> {
+    match Recording::open(file) {
+        Ok(r) => {
+            if let Some(t) = &r.torn {
+                eprintln!("note: {}: {t}", r.file);
+            }
+            Ok(r)
+        }
+        Err(e) => {
+            eprintln!("baton: {e}");
+            Err(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+pub fn replay(args: ReplayArgs) -> u8 {
+    use std::io::IsTerminal;
+    let rec = match open_recording(&args.file) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    if args.summary {
+        let state = rec.state();
+        let text = match args.format {
+            Format::Json => to_json(&RunReport::new(&state)),
+            Format::Table => report::run_table(&state),
+        };
+        return print_out(&text);
+    }
+    if !(0.25..=64.0).contains(&args.speed) {
+        eprintln!("baton: --speed {} is out of range\n  help: use a speed from 0.25 to 64", args.speed);
+        return EXIT_BAD_INPUT;
+    }
+    let (theme, keymap) = match screen_setup(args.theme.as_deref()) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    if !std::io::stdout().is_terminal() {
+        eprintln!(
+            "baton: the replay screen needs a terminal\n  help: `baton replay {} --summary` prints the run's table",
+            args.file.display()
+        );
+        return EXIT_BAD_INPUT;
+    }
+    let spec = rec.spec();
+    let opts = crate::tui::Options {
+        spec,
+        providers: Providers::simulated(),
+        theme,
+        keymap,
+        speed: args.speed,
+        replay: Some(crate::tui::Replay { recording: Arc::new(rec) }),
+    };
+    match crate::tui::run(opts) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("baton: the terminal failed: {e}");
+            EXIT_RUN_FAILED
+        }
+    }
+}
+
+pub fn reprice(args: RepriceArgs) -> u8 {
+    let rec = match open_recording(&args.file) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let catalog = match &args.catalog {
+        None => rec.catalog.clone(),
+        Some(path) => match Source::read(path).and_then(|src| Catalog::parse(&src, Some(&rec.catalog))) {
+            Ok((c, w)) => {
+                report_diags(&w);
+                Arc::new(c)
+            }
+            Err(d) => {
+                report_diags(&d);
+                return EXIT_BAD_INPUT;
+            }
+        },
+    };
+    let strategy = match &args.strategy {
+        None => match Strategy::parse(&Source::new(rec.header.strategy.source.clone(), rec.header.strategy.text.clone()), &catalog) {
+            Ok((s, _)) => Arc::new(s),
+            Err(d) => {
+                report_diags(&d);
+                return EXIT_BAD_INPUT;
+            }
+        },
+        Some(name) => {
+            let dir = Path::new(&rec.header.flow.source).parent();
+            match load::load_strategy(name, dir, &catalog) {
+                Ok((s, _, w)) => {
+                    report_diags(&w);
+                    s
+                }
+                Err(d) => {
+                    report_diags(&d);
+                    return EXIT_BAD_INPUT;
+                }
+            }
+        }
+    };
+    let (report, _) = match crate::record::reprice::reprice(&rec, strategy, catalog) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("baton: cannot start the runtime: {e}");
+            return EXIT_RUN_FAILED;
+        }
+    };
+    print_out(&match args.format {
+        Format::Json => to_json(&report),
+        Format::Table => crate::record::reprice::table(&report),
+    })
+}
+
+pub fn export(args: ExportArgs) -> u8 {
+    let rec = match open_recording(&args.file) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let doc = crate::record::otlp::export(&rec);
+    let text = match serde_json::to_string_pretty(&doc) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("baton: cannot encode the traces: {e}");
+            return EXIT_RUN_FAILED;
+        }
+    };
+    match write_atomically(&args.otlp, text.as_bytes()) {
+        Ok(()) => {
+            let spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"].as_array().map_or(0, Vec::len);
+            eprintln!("wrote {spans} spans to {}", args.otlp.display());
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("baton: cannot write {}: {e}", args.otlp.display());
+            EXIT_RUN_FAILED
+        }
+    }
+}
+
+/// Writes a whole file or nothing: a temporary file beside it, then a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// What kind of file a TOML document is, from its top-level tables; `Err` when it is not TOML.

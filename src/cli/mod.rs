@@ -31,7 +31,9 @@ baton                                                   watch the research-assis
 baton run research-assistant --strategy naive           per-node table and totals\n  \
 baton run support-triage --tasks support-triage -s smart   1000 tickets in seconds\n  \
 baton validate my-flow.toml strategies/*.toml           check files, with file:line:col errors\n  \
-baton models                                            the catalog with prices\n\n\
+baton models                                            the catalog with prices\n  \
+baton replay ~/.local/share/baton/runs/<file>.jsonl     watch a recorded run again\n  \
+baton reprice <recording> -s smart                      what it would have cost under smart\n\n\
 Exit status: 0 success, 1 the run did not complete (a node failed, budget, cancelled), 2 bad input."
 )]
 pub struct Cli {
@@ -52,6 +54,12 @@ pub enum Command {
     Validate(ValidateArgs),
     /// List the model catalog with prices and simulation profiles.
     Models(ModelsArgs),
+    /// Replay a recording in the live screen, or print its summary.
+    Replay(ReplayArgs),
+    /// What a recorded run would have cost under another strategy or other prices (no calls).
+    Reprice(RepriceArgs),
+    /// Export a recording, e.g. as OTLP/JSON traces for Phoenix, Langfuse or otel-tui.
+    Export(ExportArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -88,17 +96,72 @@ pub struct OpenArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
-    /// Flow: a file or a sample name.
-    #[arg(value_name = "FLOW")]
-    pub flow: String,
+    /// Flow: a file or a sample name (not needed with --resume).
+    #[arg(value_name = "FLOW", required_unless_present = "resume")]
+    pub flow: Option<String>,
     #[command(flatten)]
     pub common: Common,
     /// Run once per task: JSON lines with an "input" field, or one input per line.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     pub tasks: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Where to record the run (default: a new file under the data directory's runs/).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_record")]
+    pub record: Option<std::path::PathBuf>,
+    /// Do not record the run.
+    #[arg(long)]
+    pub no_record: bool,
+    /// Continue an interrupted recorded run: reuse every finished node's output, run the rest.
+    #[arg(long, value_name = "RECORDING")]
+    pub resume: Option<std::path::PathBuf>,
+    /// Play simulated time at this many times real time instead of as fast as possible.
+    #[arg(long, value_name = "X")]
+    pub speed: Option<f64>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReplayArgs {
+    /// A recording (.jsonl).
+    #[arg(value_name = "RECORDING")]
+    pub file: std::path::PathBuf,
+    /// Print the run's table (or JSON) instead of opening the screen.
+    #[arg(long)]
+    pub summary: bool,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Playback speed (0.25 to 64).
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub speed: f64,
+    #[arg(long, value_name = "NAME|FILE")]
+    pub theme: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RepriceArgs {
+    /// A recording (.jsonl).
+    #[arg(value_name = "RECORDING")]
+    pub file: std::path::PathBuf,
+    /// The strategy to price the run under (a file, a name next to the recorded flow's
+    /// folder, or a sample name); defaults to the recorded one, to try other prices.
+    #[arg(short, long, value_name = "S")]
+    pub strategy: Option<String>,
+    /// A catalog whose prices and profiles override the built-in ones.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<std::path::PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// A recording (.jsonl).
+    #[arg(value_name = "RECORDING")]
+    pub file: std::path::PathBuf,
+    /// Write OTLP/JSON traces (GenAI and OpenInference attributes) to this file.
+    #[arg(long, value_name = "OUT.json", required = true)]
+    pub otlp: std::path::PathBuf,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +197,9 @@ pub fn main() -> ExitCode {
         Some(Command::Run(a)) => commands::run(a),
         Some(Command::Validate(a)) => commands::validate(a),
         Some(Command::Models(a)) => commands::models(a),
+        Some(Command::Replay(a)) => commands::replay(a),
+        Some(Command::Reprice(a)) => commands::reprice(a),
+        Some(Command::Export(a)) => commands::export(a),
     };
     ExitCode::from(code)
 }

@@ -27,6 +27,34 @@ use crate::routing::{Catalog, Decision, Strategy, Usage, route};
 
 use context::build_context;
 
+/// An output served without calling a model: from Baton's cache, or a recording being resumed
+/// or forked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Served {
+    pub model: String,
+    /// The original call's usage, kept for reference (a served output costs nothing now).
+    pub usage: Usage,
+    pub output: Arc<str>,
+}
+
+/// What identifies a unit's call when looking for an output to reuse.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    pub node: &'a str,
+    pub item: Option<u32>,
+    pub model: &'a str,
+    /// A hash of everything the call depends on: model, resolved prompt and context, limits,
+    /// and for the simulator the seed, input and node.
+    pub key: u64,
+}
+
+/// A source of outputs to reuse instead of calling a model.
+pub trait OutputStore: Send + Sync {
+    fn get(&self, q: &Query<'_>) -> Option<Served>;
+    /// Offered every fresh output, for stores that cache.
+    fn put(&self, _q: &Query<'_>, _s: &Served) {}
+}
+
 /// Everything that defines a run.
 #[derive(Clone)]
 pub struct RunSpec {
@@ -38,6 +66,8 @@ pub struct RunSpec {
     pub run_id: u64,
     pub attempt: u32,
     pub options: Options,
+    /// Outputs to reuse (cache, resume, fork).
+    pub store: Option<Arc<dyn OutputStore>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +85,7 @@ impl Default for Options {
 
 impl RunSpec {
     pub fn new(flow: Arc<Flow>, strategy: Arc<Strategy>, catalog: Arc<Catalog>, input: String, seed: u64) -> RunSpec {
-        RunSpec { flow, strategy, catalog, input, seed, run_id: 1, attempt: 1, options: Options::default() }
+        RunSpec { flow, strategy, catalog, input, seed, run_id: 1, attempt: 1, options: Options::default(), store: None }
     }
 }
 
@@ -304,11 +334,16 @@ impl<'a> Exec<'a> {
         let ctx = build_context(spec, i, item.as_ref().map(|(_, t)| &**t), &self.outputs, &self.history);
         let input_tokens: u64 = ctx.parts.iter().map(|p| p.tokens).sum();
         let decision = Arc::new(route(&spec.strategy, node, input_tokens));
+        let key = content_key(spec, i, &decision.model, &ctx.texts, self.providers.is_simulated(), self.task, unit.item);
+        let hit = spec.store.as_ref().and_then(|s| s.get(&Query { node: &node.id, item: unit.item, model: &decision.model, key }));
 
-        let estimate = spec
-            .catalog
-            .get(&decision.model)
-            .map_or(Money::ZERO, |m| m.prices.input.cost(input_tokens) + m.prices.output.cost(u64::from(node.expected_tokens)));
+        let estimate = if hit.is_some() {
+            Money::ZERO
+        } else {
+            spec.catalog
+                .get(&decision.model)
+                .map_or(Money::ZERO, |m| m.prices.input.cost(input_tokens) + m.prices.output.cost(u64::from(node.expected_tokens)))
+        };
         if let Some(budget) = spec.strategy.budget
             && (self.budget_hit || self.spent + self.reserved + estimate > budget)
         {
@@ -338,6 +373,8 @@ impl<'a> Exec<'a> {
             task: self.task,
             reserved: estimate,
             prompt,
+            hit,
+            key,
         })
     }
 
@@ -454,6 +491,9 @@ struct Call<'a> {
     task: u64,
     reserved: Money,
     prompt: Arc<str>,
+    /// An output to serve instead of calling.
+    hit: Option<Served>,
+    key: u64,
 }
 
 struct Answer {
@@ -478,6 +518,23 @@ impl Call<'_> {
     async fn drive(&self) -> (Money, Result<Finished, ()>) {
         let spec = self.spec;
         let node = &spec.flow.nodes[self.unit.index()];
+        if let Some(hit) = &self.hit {
+            let checks: Vec<CheckResult> = node.checks.iter().map(|c| c.evaluate(&hit.output)).collect();
+            let passed = checks.iter().all(|c| c.passed);
+            self.emit(Event::NodeFinished {
+                unit: self.unit,
+                model: hit.model.clone(),
+                usage: hit.usage,
+                estimated: false,
+                ttft: Duration::ZERO,
+                latency: Duration::ZERO,
+                output: hit.output.clone(),
+                checks,
+                cached: true,
+            })
+            .await;
+            return (Money::ZERO, Ok(Finished { output: hit.output.clone(), passed }));
+        }
         let retry = spec.strategy.retry;
         let started = self.start.elapsed();
         let mut models: Vec<&str> = vec![self.decision.model.as_str()];
@@ -568,7 +625,13 @@ impl Call<'_> {
                         }
                         cost += call_cost;
                         let latency = self.start.elapsed().saturating_sub(started);
-                        let output: Arc<str> = Arc::from(answer.text.as_str());
+                        let output: Arc<str> = Arc::from(answer.text);
+                        if let Some(store) = &spec.store {
+                            let q = Query { node: &node.id, item: self.unit.item, model: model_id, key: self.key };
+                            if model_id == self.decision.model {
+                                store.put(&q, &Served { model: model_id.to_string(), usage: answer.usage, output: output.clone() });
+                            }
+                        }
                         self.emit(Event::NodeFinished {
                             unit: self.unit,
                             model: model_id.to_string(),
@@ -576,7 +639,7 @@ impl Call<'_> {
                             estimated: answer.estimated,
                             ttft: answer.ttft,
                             latency,
-                            output: answer.text,
+                            output: output.clone(),
                             checks,
                             cached: false,
                         })
@@ -671,6 +734,40 @@ impl Call<'_> {
         };
         Ok(Answer { ttft: ttft.unwrap_or_else(|| t0.elapsed()), text, usage, estimated })
     }
+}
+
+/// The content key of a call: what must be equal for an earlier output to stand in for it.
+/// FNV-1a over tagged fields, stable across processes and releases (the disk cache keys on it).
+fn content_key(
+    spec: &RunSpec,
+    node: usize,
+    model: &str,
+    texts: &[(crate::event::Origin, Arc<str>)],
+    simulated: bool,
+    task: u64,
+    item: Option<u32>,
+) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for &b in bytes.iter().chain(&[0xff]) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    feed(b"baton-call-v1");
+    feed(model.as_bytes());
+    feed(&spec.flow.nodes[node].max_tokens.to_le_bytes());
+    for (_, t) in texts {
+        feed(t.as_bytes());
+    }
+    if simulated {
+        // The simulator's answer also depends on the seed, the run's input, and which node and
+        // item is asking.
+        feed(&spec.seed.to_le_bytes());
+        feed(&task.to_le_bytes());
+        feed(spec.flow.nodes[node].id.as_bytes());
+        feed(&item.map_or(u64::MAX, u64::from).to_le_bytes());
+    }
+    h
 }
 
 /// Runs a flow on a current-thread runtime with a paused clock: simulated seconds cost no wall

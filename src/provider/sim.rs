@@ -64,6 +64,27 @@ fn keys(req: &CallRequest, node: &Node) -> [u64; 4] {
     [req.seed, req.task, hash_str(&node.id), item]
 }
 
+/// Streams a given text with the model's simulated timing and no faults: how a re-priced
+/// recording replays a recorded output on another model.
+pub fn stream_text(req: &CallRequest, text: String) -> ChunkStream {
+    let node = &req.flow.nodes[req.node];
+    let model = req.model();
+    let [seed, task, node_key, item] = keys(req, node);
+    let mut call = Rng::keyed(&[seed, task, node_key, item, hash_str(&model.id), u64::from(req.try_no), SALT_CALL]);
+    let usage = Usage { input: req.input_tokens, cached: 0, cache_write: 0, output: u64::from(tokens::count(&text)), reasoning: 0 };
+    let (ttft, tps) = timing(req, model, &mut call);
+    let chunks = split_stream(&text, usage.output, tps);
+    Box::pin(play(Plan { ttft, chunks, usage, fault: None }))
+}
+
+fn timing(req: &CallRequest, model: &Model, call: &mut Rng) -> (Duration, f64) {
+    let p = &model.sim;
+    let ttft_jitter = 0.85 + 0.3 * call.next_f64();
+    let speed_jitter = 0.9 + 0.2 * call.next_f64();
+    let prefill = if p.prefill_tokens_per_second > 0.0 { req.input_tokens as f64 / p.prefill_tokens_per_second } else { 0.0 };
+    (Duration::from_secs_f64((p.ttft.as_secs_f64() + prefill) * ttft_jitter), p.tokens_per_second * speed_jitter)
+}
+
 /// Decides the call's output, usage, timing and fault.
 pub fn plan(req: &CallRequest) -> Plan {
     let node = &req.flow.nodes[req.node];
@@ -76,11 +97,7 @@ pub fn plan(req: &CallRequest) -> Plan {
     let usage = Usage { input: req.input_tokens, cached: 0, cache_write: 0, output: u64::from(tokens::count(&text)), reasoning: 0 };
 
     let p = &model.sim;
-    let ttft_jitter = 0.85 + 0.3 * call.next_f64();
-    let speed_jitter = 0.9 + 0.2 * call.next_f64();
-    let prefill = if p.prefill_tokens_per_second > 0.0 { req.input_tokens as f64 / p.prefill_tokens_per_second } else { 0.0 };
-    let ttft = Duration::from_secs_f64((p.ttft.as_secs_f64() + prefill) * ttft_jitter);
-    let tps = p.tokens_per_second * speed_jitter;
+    let (ttft, tps) = timing(req, model, &mut call);
     let chunks = split_stream(&text, usage.output, tps);
 
     let fault = if call.next_f64() < p.error_rate {

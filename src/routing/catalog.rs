@@ -185,8 +185,9 @@ pub struct Catalog {
     pub sources: Vec<String>,
     pub models: Vec<Model>,
     index: HashMap<String, usize, rustc_hash::FxBuildHasher>,
-    /// The catalog's TOML as loaded (built-in plus overrides), kept for recordings.
-    pub source_text: String,
+    /// The files the catalog was read from, in order (built-in first, then overrides), kept
+    /// so a recording can rebuild exactly this catalog.
+    pub layers: Vec<(String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -244,13 +245,7 @@ impl Catalog {
     }
 
     pub fn empty() -> Catalog {
-        Catalog {
-            prices_read: String::new(),
-            sources: Vec::new(),
-            models: Vec::new(),
-            index: HashMap::default(),
-            source_text: String::new(),
-        }
+        Catalog { prices_read: String::new(), sources: Vec::new(), models: Vec::new(), index: HashMap::default(), layers: Vec::new() }
     }
 
     /// Parses a catalog file. With a `base`, entries whose id exists change only the fields they
@@ -401,11 +396,18 @@ impl Catalog {
                 }
             }
         }
-        if !cat.source_text.is_empty() {
-            cat.source_text.push_str(&format!("\n# --- overrides from {} ---\n", src.name));
-        }
-        cat.source_text.push_str(&src.text);
+        cat.layers.push((src.name.clone(), src.text.clone()));
         diags.into_result(cat)
+    }
+
+    /// Rebuilds a catalog from its layers (as a recording keeps them).
+    pub fn from_layers(layers: &[(String, String)]) -> Result<Catalog, Diagnostics> {
+        let mut cat: Option<Catalog> = None;
+        for (name, text) in layers {
+            let (c, _) = Catalog::parse(&Source::new(name.clone(), text.clone()), cat.as_ref())?;
+            cat = Some(c);
+        }
+        Ok(cat.unwrap_or_else(Catalog::empty))
     }
 
     pub fn get(&self, id: &str) -> Option<&Model> {

@@ -46,8 +46,9 @@ pub enum Focus {
 /// What the loop must do after an update.
 #[derive(Clone)]
 pub enum Command {
-    /// Start computing (or calling) a run; its events come back as `Msg::Run`.
-    Start(Box<RunSpec>),
+    /// Start computing (or calling) a run; its events come back as `Msg::Run`. A fork names
+    /// the recording it continues.
+    Start(Box<RunSpec>, Option<crate::record::Parent>),
     /// Cancel the run in progress.
     Cancel,
     Quit,
@@ -71,6 +72,8 @@ pub struct Areas {
     pub panel: Option<Rect>,
     /// A short summary of the selection under the main area on narrow screens.
     pub summary: Option<Rect>,
+    /// The playhead over the whole tape (seek by clicking it).
+    pub scrub: Option<Rect>,
     pub footer: Option<Rect>,
     pub too_small: bool,
 }
@@ -113,6 +116,12 @@ pub struct App {
     pub quit: bool,
     /// The run is computed by the simulator (speed applies) rather than called live.
     pub simulated: bool,
+    /// The recording being replayed.
+    pub replay: Option<Arc<crate::record::Recording>>,
+    /// A what-if re-pricing shown over a replay, and which strategy it used.
+    pub what_if: Option<(crate::record::reprice::RepriceReport, usize)>,
+    /// Where the current run is being recorded.
+    pub recording: Option<String>,
 }
 
 impl App {
@@ -149,6 +158,9 @@ impl App {
             message: None,
             quit: false,
             simulated,
+            replay: None,
+            what_if: None,
+            recording: None,
         }
     }
 
@@ -246,6 +258,8 @@ impl App {
             Action::Back => {
                 if self.help {
                     self.help = false;
+                } else if self.what_if.is_some() {
+                    self.what_if = None;
                 } else {
                     self.focus = Focus::Main;
                 }
@@ -322,6 +336,63 @@ impl App {
             Action::PanUp => self.pan.1 = self.pan.1.saturating_sub(4),
             Action::PanDown => self.pan.1 = (self.pan.1 + 4).min(self.layout.height.saturating_sub(1)),
             Action::Critical => self.next_on_critical_path(),
+            Action::Step => {
+                self.player.step();
+                self.message = Some(format!(
+                    "event {} of {} at {}",
+                    self.player.cursor,
+                    self.player.events.len(),
+                    super::fmt::dur(self.player.playhead)
+                ));
+            }
+            Action::SeekBack | Action::SeekForward => {
+                let step = (self.player.tape_end() / 20).max(Duration::from_millis(100));
+                let t = if action == Action::SeekBack { self.player.playhead.saturating_sub(step) } else { self.player.playhead + step };
+                self.player.seek(t);
+            }
+            Action::NodeStart | Action::NodeEnd => {
+                let n = self.selected.node();
+                let item = match self.selected {
+                    BoxKey::Instance(_, k) => Some(k as u32),
+                    BoxKey::Node(_) => None,
+                };
+                let matches = |u: crate::event::Unit| u.node as usize == n && (item.is_none() || u.item == item);
+                let found = if action == Action::NodeStart {
+                    self.player
+                        .events
+                        .iter()
+                        .find(|e| matches!(&e.kind, crate::event::Event::NodeStarted { unit, .. } if matches(*unit)))
+                        .map(|e| e.at)
+                } else {
+                    self.player
+                        .events
+                        .iter()
+                        .filter(|e| {
+                            matches!(&e.kind, crate::event::Event::NodeFinished { unit, .. } | crate::event::Event::NodeSkipped { unit, .. } | crate::event::Event::NodeFailed { unit, .. } if matches(*unit))
+                        })
+                        .map(|e| e.at)
+                        .max()
+                };
+                match found {
+                    Some(t) => {
+                        self.player.seek(t);
+                        self.player.paused = true;
+                        self.message = Some(format!(
+                            "at {} ({})",
+                            super::fmt::dur(t),
+                            if action == Action::NodeStart { "node start" } else { "node end" }
+                        ));
+                    }
+                    None => {
+                        self.message = Some(format!(
+                            "'{}' has no {} on this tape",
+                            self.flow.nodes[n].id,
+                            if action == Action::NodeStart { "start" } else { "end" }
+                        ))
+                    }
+                }
+            }
+            Action::WhatIf => self.what_if(),
             Action::Theme => {
                 let i = BUILTIN.iter().position(|(n, _)| *n == self.theme.name).map_or(0, |i| (i + 1) % BUILTIN.len());
                 if let Some(t) = Theme::builtin(BUILTIN[i].0) {
@@ -338,6 +409,12 @@ impl App {
     }
 
     fn start_stop(&mut self) -> Vec<Command> {
+        if self.replay.is_some() {
+            self.player.seek(Duration::ZERO);
+            self.player.paused = false;
+            self.message = Some("replaying from the start".into());
+            return Vec::new();
+        }
         if self.player.at_end() || self.player.state.status == RunStatus::NotStarted && self.player.events.is_empty() {
             // Finished, stopped or never started: run again from scratch.
             self.run_id += 1;
@@ -346,11 +423,41 @@ impl App {
             let speed = self.player.speed;
             self.player = Player::new(state, speed, !self.simulated);
             self.message = Some(format!("run {} started", self.run_id));
-            return vec![Command::Start(Box::new(spec))];
+            return vec![Command::Start(Box::new(spec), None)];
         }
         self.player.stop();
         self.message = Some("run stopped; s to run again".into());
         vec![Command::Cancel]
+    }
+
+    /// Re-prices the replayed run under the next strategy in the list.
+    fn what_if(&mut self) {
+        let Some(rec) = self.replay.clone() else {
+            self.message = Some("what-if works on replays: baton replay FILE".into());
+            return;
+        };
+        let names = strategy_choices(&rec.header.flow.source);
+        let recorded = rec.strategy.name.clone();
+        let mut next = self.what_if.as_ref().map_or(0, |(_, i)| (i + 1) % names.len().max(1));
+        // Pricing the run under its own strategy tells nothing new.
+        if names.get(next) == Some(&recorded) && names.len() > 1 {
+            next = (next + 1) % names.len();
+        }
+        let Some(name) = names.get(next) else { return };
+        let dir = std::path::Path::new(&rec.header.flow.source).parent();
+        match crate::load::load_strategy(name, dir, &rec.catalog) {
+            // Re-pricing runs the engine on its own paused runtime, which must not start inside
+            // the screen's runtime: give it a thread.
+            Ok((strategy, _, _)) => {
+                match std::thread::scope(|s| s.spawn(|| crate::record::reprice::reprice(&rec, strategy, rec.catalog.clone())).join())
+                    .unwrap_or_else(|_| Err(std::io::Error::other("the re-pricing thread panicked")))
+                {
+                    Ok((report, _)) => self.what_if = Some((report, next)),
+                    Err(e) => self.message = Some(format!("what-if failed: {e}")),
+                }
+            }
+            Err(d) => self.message = Some(format!("strategy {name}: {}", d.first().map(|x| x.message.clone()).unwrap_or_default())),
+        }
     }
 
     fn scroll_panel(&mut self, d: i32) {
@@ -529,6 +636,29 @@ impl App {
     }
 }
 
+/// Strategies to try in a what-if: those next to the flow, then the samples.
+pub fn strategy_choices(flow_source: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Some(dir) = std::path::Path::new(flow_source).parent().map(|d| d.join("strategies"))
+        && let Ok(rd) = std::fs::read_dir(dir)
+    {
+        let mut found: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().to_string()))
+            .collect();
+        found.sort();
+        names.extend(found);
+    }
+    for (n, _) in crate::load::SAMPLE_STRATEGIES {
+        if !names.iter().any(|x| x == n) {
+            names.push(n.to_string());
+        }
+    }
+    names
+}
+
 pub fn speed_label(s: f64) -> String {
     if s >= 1.0 { format!("{s:.0}×") } else { format!("{s}×") }
 }
@@ -548,21 +678,23 @@ pub fn areas(w: u16, h: u16, focus: Focus, view: View) -> Areas {
         r
     });
     let footer_h = u16::from(h >= 14);
-    let body_h = h - y - footer_h;
+    let scrub_h = u16::from(h >= 18);
+    let body_h = h - y - footer_h - scrub_h;
     let footer = (footer_h > 0).then(|| Rect::new(0, h - 1, w, 1));
+    let scrub = (scrub_h > 0).then(|| Rect::new(0, h - footer_h - 1, w, 1));
     let body = Rect::new(0, y, w, body_h);
     let with_panel = view != View::Log;
     if w >= SIDE_PANEL_W && with_panel {
         let pw = (w * 38 / 100).clamp(44, 72);
         let main = Rect::new(0, body.y, w - pw, body.height);
         let panel = Rect::new(w - pw, body.y, pw, body.height);
-        return Areas { header, tabs, main, panel: Some(panel), summary: None, footer, too_small: false };
+        return Areas { header, tabs, main, panel: Some(panel), summary: None, scrub, footer, too_small: false };
     }
     if focus == Focus::Panel && with_panel {
-        return Areas { header, tabs, main: Rect::new(0, body.y, w, 0), panel: Some(body), summary: None, footer, too_small: false };
+        return Areas { header, tabs, main: Rect::new(0, body.y, w, 0), panel: Some(body), summary: None, scrub, footer, too_small: false };
     }
     let sum_h = if with_panel && body.height >= 10 { 2 } else { 0 };
     let main = Rect::new(0, body.y, w, body.height - sum_h);
     let summary = (sum_h > 0).then(|| Rect::new(0, body.y + body.height - sum_h, w, sum_h));
-    Areas { header, tabs, main, panel: None, summary, footer, too_small: false }
+    Areas { header, tabs, main, panel: None, summary, scrub, footer, too_small: false }
 }

@@ -48,12 +48,97 @@ pub fn draw(f: &mut Frame, app: &App) {
     if let Some(s) = a.summary {
         f.render_widget(Paragraph::new(summary_lines(app)), s);
     }
+    if let Some(sc) = a.scrub {
+        f.render_widget(Paragraph::new(scrub_line(app, sc)), sc);
+    }
     if let Some(foot) = a.footer {
         f.render_widget(Paragraph::new(footer(app)), foot);
+    }
+    if app.what_if.is_some() {
+        what_if(f, app, size);
     }
     if app.help {
         help(f, app, size);
     }
+}
+
+/// Where the scrub bar's track starts and how wide it is.
+pub fn scrub_track(area: Rect, player: &super::player::Player) -> (u16, u16) {
+    let left = format!(" {} ", dur(player.playhead)).chars().count() as u16;
+    let right = format!(" {}  {}/{} events ", dur(player.tape_end()), player.cursor, player.events.len()).chars().count() as u16;
+    (area.x + left, area.width.saturating_sub(left + right + 1))
+}
+
+fn scrub_line(app: &App, area: Rect) -> Line<'static> {
+    let t = &app.theme;
+    let p = &app.player;
+    let (_, w) = scrub_track(area, p);
+    let total = p.tape_end().max(std::time::Duration::from_millis(1));
+    let pos = ((p.playhead.as_secs_f64() / total.as_secs_f64()).clamp(0.0, 1.0) * f64::from(w.saturating_sub(1))).round() as usize;
+    let w = w as usize;
+    let done: String = "━".repeat(pos);
+    let rest: String = "─".repeat(w.saturating_sub(pos + 1));
+    Line::from(vec![
+        Span::styled(format!(" {} ", dur(p.playhead)), Style::default().fg(t.title)),
+        Span::styled(done, Style::default().fg(t.accent)),
+        Span::styled(if w > 0 { "●" } else { "" }, Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
+        Span::styled(rest, t.dim()),
+        Span::styled(format!(" {}  {}/{} events ", dur(p.tape_end()), p.cursor, p.events.len()), t.dim()),
+    ])
+}
+
+fn what_if(f: &mut Frame, app: &App, size: Rect) {
+    let Some((r, _)) = &app.what_if else { return };
+    let t = &app.theme;
+    let money = |v: f64| crate::money::Money::from_usd(v).to_string();
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(format!(" recorded under {}", r.recorded.strategy), t.dim()),
+            Span::raw(" → "),
+            Span::styled(r.repriced.strategy.clone(), Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
+        ]),
+        Line::default(),
+        Line::from(format!(
+            " cost      {} → {}{}",
+            money(r.recorded.cost_usd),
+            money(r.repriced.cost_usd),
+            r.cost_ratio.map(|x| format!("  ({x:.3}×)")).unwrap_or_default()
+        )),
+        Line::from(format!(
+            " critical  {:.2}s → {:.2}s (estimate)",
+            r.recorded.critical_path_ms / 1000.0,
+            r.repriced.critical_path_ms / 1000.0
+        )),
+        Line::from(format!(" wall      {:.2}s → {:.2}s (estimate)", r.recorded.wall_ms / 1000.0, r.repriced.wall_ms / 1000.0)),
+        Line::default(),
+    ];
+    for n in &r.nodes {
+        let mark = if n.estimated.iter().any(|e| e.starts_with("output")) { "*" } else { " " };
+        lines.push(Line::from(format!(
+            " {mark}{:<16} {:<22} → {:<22} {:>10} → {:>10}",
+            super::fmt::clip(&n.id, 16),
+            super::fmt::clip(n.recorded_model.as_deref().unwrap_or("-"), 22),
+            super::fmt::clip(n.model.as_deref().unwrap_or("-"), 22),
+            money(n.recorded_cost_usd),
+            money(n.cost_usd)
+        )));
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled(
+        " Tokens in are recounted under the new context mode; output length, latency and checks are estimates.",
+        t.dim(),
+    )));
+    lines.push(Line::from(Span::styled(" * output written by another model in the recording. w: next strategy · Esc: close", t.dim())));
+    let w = 96.min(size.width.saturating_sub(2));
+    let h = (lines.len() as u16 + 2).min(size.height.saturating_sub(2));
+    let area = Rect::new((size.width - w) / 2, (size.height - h) / 2, w, h);
+    f.render_widget(Clear, area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(Block::bordered().title(" What if ").border_style(Style::default().fg(t.border_focus)))
+            .style(t.base_style()),
+        area,
+    );
 }
 
 fn header(app: &App) -> Line<'static> {
@@ -81,7 +166,13 @@ fn header(app: &App) -> Line<'static> {
         None => "no budget".to_string(),
     };
     let settled = tot.done + tot.cached + tot.skipped + tot.failed;
-    let source = if app.simulated { format!(" · sim seed {}", app.seed) } else { " · live".to_string() };
+    let source = match &app.replay {
+        Some(r) => {
+            format!(" · replay {}", std::path::Path::new(&r.file).file_name().map_or(r.file.clone(), |n| n.to_string_lossy().to_string()))
+        }
+        None if app.simulated => format!(" · sim seed {}", app.seed),
+        None => " · live".to_string(),
+    };
     let bold = Style::default().fg(t.title).add_modifier(Modifier::BOLD);
     // Segments in order of importance; the least important go first when the line is short.
     let segments: Vec<(u8, Vec<Span<'static>>)> = vec![

@@ -40,6 +40,12 @@ pub enum Action {
     Last,
     Critical,
     Theme,
+    Step,
+    SeekBack,
+    SeekForward,
+    NodeStart,
+    NodeEnd,
+    WhatIf,
 }
 
 const NAMES: &[(&str, Action)] = &[
@@ -69,6 +75,12 @@ const NAMES: &[(&str, Action)] = &[
     ("last", Action::Last),
     ("critical", Action::Critical),
     ("theme", Action::Theme),
+    ("step", Action::Step),
+    ("seek_back", Action::SeekBack),
+    ("seek_forward", Action::SeekForward),
+    ("node_start", Action::NodeStart),
+    ("node_end", Action::NodeEnd),
+    ("what_if", Action::WhatIf),
 ];
 
 /// A key with its modifiers, as written in keymap files (`ctrl-c`, `shift-tab`, `G`).

@@ -46,6 +46,13 @@ pub struct Options {
     pub theme: Theme,
     pub keymap: Keymap,
     pub speed: f64,
+    /// Open a recording instead of starting a run.
+    pub replay: Option<Replay>,
+}
+
+/// A recorded run to play back.
+pub struct Replay {
+    pub recording: std::sync::Arc<crate::record::Recording>,
 }
 
 /// Appends a line to Baton's log file (never the screen the TUI owns).
@@ -95,6 +102,8 @@ pub fn run(opts: Options) -> io::Result<()> {
 /// A run in progress: how to stop it.
 struct Running {
     cancel: CancellationToken,
+    #[allow(dead_code)]
+    path: Option<String>,
 }
 
 /// Starts a run. A simulated run is computed on its own thread on a paused clock, exactly as
@@ -102,21 +111,51 @@ struct Running {
 /// at the playhead's pace. The channel is unbounded on purpose: a simulated run is finite, the
 /// screen keeps every event anyway, and back-pressure would let the paused clock advance while
 /// the engine waits, which would change the run.
-fn start_run(spec: RunSpec, providers: Providers, tx: mpsc::UnboundedSender<Vec<RunEvent>>) -> Running {
+fn start_run(
+    spec: RunSpec,
+    providers: Providers,
+    tx: mpsc::UnboundedSender<Vec<RunEvent>>,
+    parent: Option<crate::record::Parent>,
+) -> Running {
     let cancel = CancellationToken::new();
     let token = cancel.clone();
+    // Every run is recorded; a recording that cannot be opened costs only the recording.
+    let recorder = crate::load::data_dir().and_then(|d| {
+        let path = d.join("runs").join(crate::record::default_name(&spec.flow.name, &spec.strategy.name, spec.seed));
+        let mut header = crate::record::Header::new(&spec, if providers.is_simulated() { "sim" } else { "live" });
+        header.parent = parent;
+        match crate::record::Recorder::create(&path, &header, spec.flow.clone()) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                log_line(&format!("not recording to {}: {e}", path.display()));
+                None
+            }
+        }
+    });
+    let path = recorder.as_ref().map(|r| r.path().display().to_string());
+    let finish = move |r: Option<crate::record::Recorder>| {
+        if let Some(r) = r {
+            match r.finish() {
+                Ok(p) => log_line(&format!("recorded {}", p.display())),
+                Err(e) => log_line(&format!("recording incomplete: {e}")),
+            }
+        }
+    };
     if providers.is_simulated() {
         std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build() else {
                 log_line("cannot start the simulator's runtime");
                 return;
             };
-            rt.block_on(async move {
+            rt.block_on(async {
                 let (etx, mut erx) = mpsc::channel(1024);
                 let engine = engine::run(&spec, &providers, etx, token);
                 let forward = async {
                     let mut batch = Vec::with_capacity(512);
                     while let Some(e) = erx.recv().await {
+                        if let Some(r) = &recorder {
+                            r.record(&e);
+                        }
                         batch.push(e);
                         if batch.len() >= 512 && tx.send(std::mem::take(&mut batch)).is_err() {
                             return;
@@ -126,6 +165,7 @@ fn start_run(spec: RunSpec, providers: Providers, tx: mpsc::UnboundedSender<Vec<
                 };
                 tokio::join!(engine, forward);
             });
+            finish(recorder);
         });
     } else {
         tokio::spawn(async move {
@@ -137,15 +177,19 @@ fn start_run(spec: RunSpec, providers: Providers, tx: mpsc::UnboundedSender<Vec<
                     while let Ok(more) = erx.try_recv() {
                         batch.push(more);
                     }
+                    if let Some(r) = &recorder {
+                        batch.iter().for_each(|e| r.record(e));
+                    }
                     if tx.send(batch).is_err() {
                         return;
                     }
                 }
             };
             tokio::join!(engine, forward);
+            let _ = tokio::task::spawn_blocking(move || finish(recorder)).await;
         });
     }
-    Running { cancel }
+    Running { cancel, path }
 }
 
 async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts: Options) -> io::Result<()> {
@@ -155,7 +199,19 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
     app.size = (size.width, size.height);
     let providers = opts.providers;
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<RunEvent>>();
-    let mut running = Some(start_run(app.spec(), providers.clone(), tx.clone()));
+    let mut running = match opts.replay {
+        Some(r) => {
+            app.update(Msg::Run(r.recording.events.clone()));
+            app.replay = Some(r.recording);
+            app.player.index();
+            None
+        }
+        None => {
+            let r = start_run(app.spec(), providers.clone(), tx.clone(), None);
+            app.recording = r.path.clone();
+            Some(r)
+        }
+    };
     let mut input = EventStream::new();
     let mut dirty = true;
     let mut next_frame = Instant::now();
@@ -217,11 +273,13 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                         r.cancel.cancel();
                     }
                 }
-                Command::Start(spec) => {
+                Command::Start(spec, parent) => {
                     if let Some(r) = running.take() {
                         r.cancel.cancel();
                     }
-                    running = Some(start_run(*spec, providers.clone(), tx.clone()));
+                    let r = start_run(*spec, providers.clone(), tx.clone(), parent);
+                    app.recording = r.path.clone();
+                    running = Some(r);
                 }
             }
         }

@@ -187,10 +187,10 @@ pub fn unit_lines(app: &App, u: &UnitState) -> Vec<Line<'static>> {
 
     out.push(Line::default());
     out.push(heading(app, if u.status.is_active() { "Output (streaming)" } else { "Output" }));
-    if u.output.is_empty() {
+    if u.text().is_empty() {
         out.push(Line::from(Span::styled("-".to_string(), t.dim())));
     } else {
-        for l in u.output.lines() {
+        for l in u.text().lines() {
             out.push(Line::raw(l.to_string()));
         }
     }

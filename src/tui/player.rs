@@ -27,7 +27,14 @@ pub struct Player {
     pub complete: bool,
     pub state: RunState,
     empty: RunState,
+    /// Folded states at regular event counts, so seeking back never refolds from the start.
+    checkpoints: Vec<(usize, RunState)>,
 }
+
+/// A checkpoint every this many events at least; more on long tapes so there are at most
+/// [`MAX_CHECKPOINTS`] of them.
+const CHECKPOINT_EVERY: usize = 4096;
+const MAX_CHECKPOINTS: usize = 64;
 
 impl Player {
     pub fn new(state: RunState, speed: f64, live: bool) -> Player {
@@ -41,6 +48,7 @@ impl Player {
             complete: false,
             empty: state.clone(),
             state,
+            checkpoints: Vec::new(),
         }
     }
 
@@ -88,13 +96,21 @@ impl Player {
         true
     }
 
+    fn every(&self) -> usize {
+        CHECKPOINT_EVERY.max(self.events.len() / MAX_CHECKPOINTS + 1)
+    }
+
     fn apply_until(&mut self, t: Duration) {
+        let every = self.every();
         while let Some(e) = self.events.get(self.cursor) {
             if e.at > t && !self.live {
                 break;
             }
             self.state.apply(e);
             self.cursor += 1;
+            if self.cursor.is_multiple_of(every) && self.checkpoints.last().is_none_or(|(c, _)| *c < self.cursor) {
+                self.checkpoints.push((self.cursor, self.state.clone()));
+            }
         }
         if self.live {
             self.playhead = self.playhead.max(self.state.now);
@@ -119,14 +135,47 @@ impl Player {
         self.complete = true;
     }
 
-    /// Moves the playhead to `t`, refolding from the start when going back.
+    /// Moves the playhead to `t`: forward by applying events, back from the nearest checkpoint
+    /// (never from the start of the tape).
     pub fn seek(&mut self, t: Duration) {
-        if t < self.playhead {
-            self.state = self.empty.clone();
-            self.cursor = 0;
+        let t = if self.complete { t.min(self.tape_end()) } else { t };
+        // Events up to `t` are the first `target` ones (the tape is in time order).
+        let target = self.events.partition_point(|e| e.at <= t);
+        // The nearest checkpoint at or before the target: jump to it when going back, or when
+        // it is further along than where we are.
+        let nearest = self.checkpoints.iter().rev().find(|(c, _)| *c <= target);
+        if target < self.cursor || nearest.is_some_and(|(c, _)| *c > self.cursor) {
+            match nearest {
+                Some((c, st)) => {
+                    self.state = st.clone();
+                    self.cursor = *c;
+                }
+                None => {
+                    self.state = self.empty.clone();
+                    self.cursor = 0;
+                }
+            }
         }
         self.playhead = t;
         self.apply_until(t);
+    }
+
+    /// Shows exactly one more event and stops there.
+    pub fn step(&mut self) {
+        if let Some(e) = self.events.get(self.cursor) {
+            let at = e.at;
+            self.state.apply(e);
+            self.cursor += 1;
+            self.playhead = at;
+        }
+        self.paused = true;
+    }
+
+    /// Builds every checkpoint now (a replay does this once when it opens).
+    pub fn index(&mut self) {
+        let head = self.playhead;
+        self.apply_until(Duration::MAX);
+        self.seek(head);
     }
 
     pub fn faster(&mut self) {

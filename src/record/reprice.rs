@@ -1,0 +1,221 @@
+//! Re-pricing: what a recorded run would have cost, and how long it would have taken, under
+//! another strategy or other prices, without calling any model. The engine runs the flow again
+//! in virtual time under the new strategy; each node "answers" with its recorded output, timed
+//! by the new model's profile. So routing, context assembly (a declared strategy sends far less
+//! than a full-history one), token counts, prices and the critical path are all computed, and
+//! only what truly cannot be known is estimated, and said to be.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::Recording;
+use crate::engine::RunSpec;
+use crate::provider::{CallRequest, ChunkStream, Provider, Providers, sim};
+use crate::report::listed_units;
+use crate::routing::{Catalog, Strategy, Usage};
+use crate::state::{RunState, Status};
+
+/// Serves recorded outputs with the serving model's simulated timing; nodes the recording
+/// never ran are simulated and counted.
+struct RecordedText {
+    texts: HashMap<(String, Option<u32>), String>,
+    simulated: std::sync::Mutex<Vec<String>>,
+}
+
+impl Provider for RecordedText {
+    fn call(&self, req: CallRequest) -> ChunkStream {
+        let node = &req.flow.nodes[req.node];
+        let item = req.item.as_ref().map(|(k, _)| *k);
+        match self.texts.get(&(node.id.clone(), item)) {
+            Some(t) => sim::stream_text(&req, t.clone()),
+            None => {
+                if let Ok(mut s) = self.simulated.lock() {
+                    s.push(match item {
+                        Some(k) => format!("{}[{k}]", node.id),
+                        None => node.id.clone(),
+                    });
+                }
+                sim::SimProvider.call(req)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Side {
+    pub strategy: String,
+    pub cost_usd: f64,
+    pub wall_ms: f64,
+    pub critical_path_ms: f64,
+    pub tokens: Usage,
+    pub checks_passed: usize,
+    pub checks_total: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NodeRow {
+    pub id: String,
+    pub recorded_model: Option<String>,
+    pub model: Option<String>,
+    pub rule: Option<String>,
+    pub recorded_input_tokens: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub recorded_cost_usd: f64,
+    pub cost_usd: f64,
+    pub recorded_latency_ms: Option<f64>,
+    pub latency_ms: Option<f64>,
+    pub status: &'static str,
+    /// Which of this row's figures are estimates.
+    pub estimated: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RepriceReport {
+    pub recording: String,
+    pub flow: String,
+    pub recorded: Side,
+    pub repriced: Side,
+    pub cost_ratio: Option<f64>,
+    pub nodes: Vec<NodeRow>,
+    /// What the figures rest on, in words.
+    pub estimates: Vec<String>,
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_micros() as f64 / 100.0).round() / 10.0
+}
+
+fn side(s: &RunState) -> Side {
+    Side {
+        strategy: s.strategy.name.clone(),
+        cost_usd: s.totals.cost.total().usd(),
+        wall_ms: ms(s.wall()),
+        critical_path_ms: ms(s.totals.critical_path),
+        tokens: s.totals.usage,
+        checks_passed: s.totals.checks_passed,
+        checks_total: s.totals.checks_total,
+    }
+}
+
+/// Re-prices `rec` under `strategy` with `catalog`'s prices and profiles.
+pub fn reprice(rec: &Recording, strategy: Arc<Strategy>, catalog: Arc<Catalog>) -> std::io::Result<(RepriceReport, RunState)> {
+    let before = rec.state();
+    let mut texts = HashMap::new();
+    for u in &before.units {
+        if matches!(u.status, Status::Done | Status::Cached) {
+            texts.insert((before.flow.nodes[u.unit.index()].id.clone(), u.unit.item), u.output.to_string());
+        }
+    }
+    let provider = Arc::new(RecordedText { texts, simulated: std::sync::Mutex::new(Vec::new()) });
+    let mut spec = RunSpec::new(rec.flow.clone(), strategy, catalog, rec.header.input.clone(), rec.header.seed);
+    spec.options.deltas = false;
+    let after = crate::headless::run_one(&spec, &Providers::only(provider.clone()))?;
+    let simulated = provider.simulated.lock().map(|s| s.clone()).unwrap_or_default();
+
+    let recorded_rows: HashMap<String, usize> = listed_units(&before).into_iter().map(|i| (before.units[i].label.clone(), i)).collect();
+    let nodes = listed_units(&after)
+        .into_iter()
+        .map(|i| {
+            let u = &after.units[i];
+            let old = recorded_rows.get(&u.label).map(|&j| &before.units[j]);
+            let mut estimated = Vec::new();
+            if simulated.contains(&u.label) {
+                estimated.push("output (simulated: the recording never ran this node)");
+            } else if old.and_then(|o| o.model.as_deref()) != u.model.as_deref() && u.model.is_some() {
+                estimated.push("output length (the recorded text, written by another model)");
+            }
+            if u.latency.is_some() {
+                estimated.push("latency (from the model's profile)");
+            }
+            NodeRow {
+                id: u.label.clone(),
+                recorded_model: old.and_then(|o| o.model.clone()),
+                model: u.model.clone(),
+                rule: u.decision.as_ref().map(|d| d.rule_label.clone()),
+                recorded_input_tokens: old.map_or(0, |o| o.billed_usage.total_input()),
+                input_tokens: u.billed_usage.total_input(),
+                output_tokens: u.billed_usage.output,
+                recorded_cost_usd: old.map_or(0.0, |o| o.cost.total().usd()),
+                cost_usd: u.cost.total().usd(),
+                recorded_latency_ms: old.and_then(|o| o.latency).map(ms),
+                latency_ms: u.latency.map(ms),
+                status: u.status.name(),
+                estimated,
+            }
+        })
+        .collect();
+    let mut estimates = vec![
+        "Input tokens are counted: each node's context is rebuilt from the recorded outputs under the new strategy's context mode."
+            .to_string(),
+        "Prices are the catalog's, applied to those counts; cost is exact for the tokens shown.".to_string(),
+        "Output tokens are those of the recorded outputs: a different model would write a different length (estimate).".to_string(),
+        "Latencies and the critical path come from the models' simulation profiles, not measurements (estimate).".to_string(),
+        "Check results are the recorded outputs' own; another model might pass or fail differently (estimate).".to_string(),
+    ];
+    if !simulated.is_empty() {
+        estimates.push(format!("{} node(s) never ran in the recording and were simulated: {}.", simulated.len(), simulated.join(", ")));
+    }
+    let report = RepriceReport {
+        recording: rec.file.clone(),
+        flow: rec.flow.name.clone(),
+        recorded: side(&before),
+        repriced: side(&after),
+        cost_ratio: after.totals.cost.total().ratio(before.totals.cost.total()),
+        nodes,
+        estimates,
+    };
+    Ok((report, after))
+}
+
+/// The human table.
+pub fn table(r: &RepriceReport) -> String {
+    use crate::report::{Table, thousands};
+    use std::fmt::Write as _;
+    let mut t = Table::new(&[
+        ("NODE", false),
+        ("RECORDED MODEL", false),
+        ("NEW MODEL", false),
+        ("IN (REC → NEW)", true),
+        ("OUT", true),
+        ("COST (REC → NEW)", true),
+        ("LATENCY (REC → EST)", true),
+    ]);
+    let usd = |v: f64| crate::money::Money::from_usd(v).to_string();
+    let secs = |v: Option<f64>| v.map(|m| format!("{:.2}s", m / 1000.0)).unwrap_or_else(|| "-".into());
+    for n in &r.nodes {
+        t.row(vec![
+            format!("{}{}", n.id, if n.estimated.iter().any(|e| e.starts_with("output")) { " *" } else { "" }),
+            n.recorded_model.clone().unwrap_or_else(|| "-".into()),
+            n.model.clone().unwrap_or_else(|| "-".into()),
+            format!("{} → {}", thousands(n.recorded_input_tokens), thousands(n.input_tokens)),
+            thousands(n.output_tokens),
+            format!("{} → {}", usd(n.recorded_cost_usd), usd(n.cost_usd)),
+            format!("{} → {}", secs(n.recorded_latency_ms), secs(n.latency_ms)),
+        ]);
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "{} · recorded under {} · re-priced under {}", r.flow, r.recorded.strategy, r.repriced.strategy);
+    out.push_str(&t.render());
+    let _ = writeln!(
+        out,
+        "\ncost      {} → {}{}",
+        usd(r.recorded.cost_usd),
+        usd(r.repriced.cost_usd),
+        r.cost_ratio.map(|x| format!("  ({x:.3}×)")).unwrap_or_default()
+    );
+    let _ = writeln!(out, "wall      {:.2}s → {:.2}s (estimate)", r.recorded.wall_ms / 1000.0, r.repriced.wall_ms / 1000.0);
+    let _ =
+        writeln!(out, "critical  {:.2}s → {:.2}s (estimate)", r.recorded.critical_path_ms / 1000.0, r.repriced.critical_path_ms / 1000.0);
+    let _ = writeln!(out, "\nWhat is exact and what is estimated:");
+    for e in &r.estimates {
+        let _ = writeln!(out, "  - {e}");
+    }
+    if r.nodes.iter().any(|n| n.estimated.iter().any(|e| e.starts_with("output"))) {
+        let _ = writeln!(out, "  * marks nodes whose output length is an estimate for the new model.");
+    }
+    out
+}

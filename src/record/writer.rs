@@ -1,0 +1,128 @@
+//! The recorder: a thread that owns the recording file, appends each event as it comes, and
+//! acknowledges the final flush. Lines are written with one `write` per batch straight to the
+//! file (no user-space buffer), so a crash loses at most what was still in the channel and at
+//! worst tears the last line, which the reader reports and skips.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use super::format::{Header, Line};
+use crate::event::RunEvent;
+use crate::flow::Flow;
+
+enum Msg {
+    Line(Vec<u8>),
+    Finish(SyncSender<io::Result<()>>),
+}
+
+pub struct Recorder {
+    tx: SyncSender<Msg>,
+    thread: Option<JoinHandle<()>>,
+    path: PathBuf,
+    flow: Arc<Flow>,
+}
+
+fn writer(mut file: File, rx: Receiver<Msg>) {
+    let mut failed: Option<io::Error> = None;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    while let Ok(first) = rx.recv() {
+        let mut finish = None;
+        let mut next = Some(first);
+        // Take everything already waiting, then write it in one go.
+        while let Some(m) = next {
+            match m {
+                Msg::Line(l) => buf.extend_from_slice(&l),
+                Msg::Finish(ack) => {
+                    finish = Some(ack);
+                    break;
+                }
+            }
+            next = rx.try_recv().ok();
+        }
+        if failed.is_none()
+            && !buf.is_empty()
+            && let Err(e) = file.write_all(&buf)
+        {
+            failed = Some(e);
+        }
+        buf.clear();
+        if let Some(ack) = finish {
+            let result = match failed.take() {
+                Some(e) => Err(e),
+                None => file.sync_all(),
+            };
+            let _ = ack.send(result);
+            return;
+        }
+    }
+}
+
+impl Recorder {
+    /// Creates (or replaces) the file, writes the header, and starts the writer.
+    pub fn create(path: &Path, header: &Header, flow: Arc<Flow>) -> io::Result<Recorder> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut file = File::create(path)?;
+        let mut line = serde_json::to_vec(header).map_err(io::Error::other)?;
+        line.push(b'\n');
+        file.write_all(&line)?;
+        let (tx, rx) = sync_channel(8192);
+        let thread = std::thread::Builder::new().name("baton-recorder".into()).spawn(move || writer(file, rx))?;
+        Ok(Recorder { tx, thread: Some(thread), path: path.to_path_buf(), flow })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends an event (the writer may still be writing the previous ones).
+    pub fn record(&self, e: &RunEvent) {
+        if let Ok(mut bytes) = serde_json::to_vec(&Line::from_event(&self.flow, e)) {
+            bytes.push(b'\n');
+            let _ = self.tx.send(Msg::Line(bytes));
+        }
+    }
+
+    /// Writes what is left, syncs the file, and says whether every write succeeded.
+    pub fn finish(mut self) -> io::Result<PathBuf> {
+        let (ack_tx, ack_rx) = sync_channel(1);
+        self.tx.send(Msg::Finish(ack_tx)).map_err(|_| io::Error::other("the recorder stopped early"))?;
+        let result = ack_rx.recv().map_err(|_| io::Error::other("the recorder stopped early"))?;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        result.map(|()| self.path.clone())
+    }
+}
+
+/// `<flow>-<strategy>-<UTC time>-seed<N>.jsonl`, for the default recording location.
+pub fn default_name(flow: &str, strategy: &str, seed: u64) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let clean = |s: &str| s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect::<String>();
+    format!(
+        "{}-{}-{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{:03}-seed{seed}.jsonl",
+        clean(flow),
+        clean(strategy),
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        now.subsec_millis()
+    )
+}

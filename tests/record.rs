@@ -1,0 +1,211 @@
+//! Recordings: round trips, torn and foreign files, resume, re-price, export, and seeking.
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton::event::{Outcome, RunEvent};
+use baton::provider::Providers;
+use baton::record::{Header, ReadError, RecordedOutputs, Recorder, Recording};
+use baton::state::{RunState, RunStatus};
+use common::*;
+use proptest::prelude::*;
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("record-tests");
+    std::fs::create_dir_all(&dir).expect("tmp");
+    dir.join(format!("{}-{name}", std::process::id()))
+}
+
+/// Runs a sample and records it; returns the events and the path.
+fn recorded(flow: &str, strategy: &str, name: &str) -> (Vec<RunEvent>, PathBuf, RunState) {
+    let s = spec(sample_flow(flow), sample_strategy(strategy), 1);
+    let path = tmp(name);
+    let rec = Recorder::create(&path, &Header::new(&s, "sim"), s.flow.clone()).expect("recorder");
+    let mut events = Vec::new();
+    let state = baton::headless::run_one_with(&s, &Providers::simulated(), |e| {
+        rec.record(e);
+        events.push(e.clone());
+    })
+    .expect("run");
+    rec.finish().expect("flushed");
+    (events, path, state)
+}
+
+#[test]
+fn a_recording_replays_to_the_same_events_and_totals() {
+    let (events, path, live) = recorded("research-assistant", "smart", "roundtrip.jsonl");
+    let rec = Recording::open(&path).expect("opens");
+    assert!(rec.torn.is_none());
+    assert_eq!(rec.events, events, "every event comes back as it was");
+    let replayed = rec.state();
+    assert_eq!(replayed.totals, live.totals);
+    assert_eq!(replayed.wall(), live.wall());
+    assert_eq!(rec.header.prices_read, "2026-11-28");
+    assert!(rec.header.prices.contains_key("claude-opus-4-1"));
+}
+
+#[test]
+fn a_torn_last_line_is_reported_not_fatal() {
+    let (events, path, _) = recorded("research-assistant", "smart", "torn.jsonl");
+    let mut bytes = std::fs::read(&path).expect("read");
+    // Cut the file in the middle of its last line, as a kill during a write would.
+    let last_nl = bytes[..bytes.len() - 1].iter().rposition(|b| *b == b'\n').expect("lines");
+    bytes.truncate(last_nl + 10);
+    let rec = Recording::parse("torn.jsonl", &bytes).expect("still replays");
+    assert!(rec.torn.as_deref().is_some_and(|t| t.contains("incomplete")), "{:?}", rec.torn);
+    assert_eq!(rec.events.len(), events.len() - 1);
+}
+
+#[test]
+fn foreign_newer_and_broken_files_say_what_they_are() {
+    let err = Recording::parse("x.toml", b"[flow]\nname = \"x\"\n").expect_err("not a recording");
+    assert!(matches!(err, ReadError::NotARecording { .. }), "{err}");
+    assert!(err.to_string().contains("not a Baton recording"));
+    assert!(Recording::parse("e.jsonl", b"").is_err());
+
+    let (_, path, _) = recorded("research-assistant", "smart", "newer.jsonl");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let newer = text.replacen("\"version\":1", "\"version\":7", 1);
+    let err = Recording::parse("newer.jsonl", newer.as_bytes()).expect_err("newer");
+    assert!(err.to_string().contains("version 7 is newer than this Baton reads (version 1)"), "{err}");
+
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[3] = "{\"ev\":\"node_started\",\"t\":\"soon\"}";
+    let err = Recording::parse("broken.jsonl", lines.join("\n").as_bytes()).expect_err("bad line");
+    assert!(err.to_string().starts_with("broken.jsonl:4: not a recorded event"), "{err}");
+}
+
+#[test]
+fn resume_reuses_what_finished_and_runs_the_rest() {
+    let (events, path, full) = recorded("doc-digest", "smart", "resume.jsonl");
+    // Keep the first half of the lines: an interrupted run.
+    let text = std::fs::read_to_string(&path).expect("read");
+    let lines: Vec<&str> = text.lines().collect();
+    let half = lines[..lines.len() / 2].join("\n");
+    let rec = Recording::parse("half.jsonl", half.as_bytes()).expect("half");
+    let before = rec.state();
+    assert_eq!(before.status, RunStatus::Running);
+    let finished = before.totals.done;
+    assert!(finished > 0 && finished < full.totals.done, "{finished} of {}", full.totals.done);
+
+    let store = RecordedOutputs::from_state(&before, &HashSet::new());
+    assert_eq!(store.len(), finished);
+    let mut s = rec.spec();
+    s.store = Some(Arc::new(store));
+    let (_, after) = sim(&s);
+    assert_eq!(after.status, RunStatus::Finished(Outcome::Completed));
+    assert_eq!(after.totals.cached, finished, "every finished node is reused");
+    assert_eq!(after.totals.done, full.totals.done - finished, "only the rest is called");
+    // The interrupted run's spending plus the resumed run's equals the whole run's.
+    assert_eq!(before.totals.cost.total() + after.totals.cost.total(), full.totals.cost.total());
+    assert!(events.len() > 10);
+}
+
+#[test]
+fn reprice_of_naive_under_smart_is_close_to_a_real_smart_run() {
+    let (_, path, naive) = recorded("research-assistant", "naive", "reprice.jsonl");
+    let rec = Recording::open(&path).expect("opens");
+    let (report, after) = baton::record::reprice::reprice(&rec, sample_strategy("smart"), rec.catalog.clone()).expect("reprices");
+    let (_, smart) = sim(&spec(sample_flow("research-assistant"), sample_strategy("smart"), 1));
+    let est = after.totals.cost.total().usd();
+    let real = smart.totals.cost.total().usd();
+    assert!((est - real).abs() / real <= 0.10, "re-priced {est} vs real smart {real}");
+    assert!((report.recorded.cost_usd - naive.totals.cost.total().usd()).abs() < 1e-12);
+    assert!(report.estimates.iter().any(|e| e.contains("estimate")));
+    assert!(report.nodes.iter().any(|n| n.estimated.iter().any(|e| e.starts_with("output length"))));
+    // Declared context sends less than full history: input tokens were recounted.
+    let planner = &report.nodes[0];
+    assert!(planner.input_tokens < planner.recorded_input_tokens);
+}
+
+#[test]
+fn otlp_export_has_a_workflow_span_and_one_per_node() {
+    let (_, path, state) = recorded("research-assistant", "smart", "otlp.jsonl");
+    let rec = Recording::open(&path).expect("opens");
+    let doc = baton::record::otlp::export(&rec);
+    let spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"].as_array().expect("spans");
+    assert_eq!(spans.len(), 1 + baton::report::listed_units(&state).len());
+    let root = &spans[0];
+    assert_eq!(root["traceId"].as_str().map(str::len), Some(32));
+    assert_eq!(root["spanId"].as_str().map(str::len), Some(16));
+    let attr = |span: &serde_json::Value, key: &str| {
+        span["attributes"].as_array().and_then(|a| a.iter().find(|x| x["key"] == key)).map(|x| x["value"].clone())
+    };
+    assert_eq!(attr(root, "gen_ai.operation.name").expect("op")["stringValue"], "invoke_workflow");
+    let planner = &spans[1];
+    assert_eq!(planner["parentSpanId"], root["spanId"]);
+    assert_eq!(attr(planner, "gen_ai.operation.name").expect("op")["stringValue"], "chat");
+    assert_eq!(attr(planner, "gen_ai.provider.name").expect("provider")["stringValue"], "anthropic");
+    assert_eq!(attr(planner, "gen_ai.agent.name").expect("agent")["stringValue"], "planner");
+    assert_eq!(attr(planner, "graph.node.id").expect("node")["stringValue"], "planner");
+    assert_eq!(attr(planner, "baton.rule").expect("rule")["stringValue"], "rule 1 'hard reasoning → premium'");
+    let tokens: u64 =
+        attr(planner, "gen_ai.usage.input_tokens").expect("tokens")["intValue"].as_str().and_then(|s| s.parse().ok()).expect("int");
+    assert_eq!(tokens, state.units[0].billed_usage.total_input());
+    for key in [
+        "gen_ai.request.model",
+        "gen_ai.response.model",
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.reasoning.output_tokens",
+        "llm.token_count.prompt",
+        "llm.cost.total",
+        "graph.node.parent_id",
+    ] {
+        assert!(attr(planner, key).is_some(), "{key} missing");
+    }
+    let searcher = &spans[2];
+    assert_eq!(attr(searcher, "graph.node.parent_id").expect("parent")["stringValue"], "planner");
+}
+
+#[test]
+fn seeking_anywhere_matches_folding_up_to_that_time() {
+    let (events, _, _) = recorded("doc-digest", "naive", "seek.jsonl");
+    let s = spec(sample_flow("doc-digest"), sample_strategy("naive"), 1);
+    let fresh = || RunState::new(s.flow.clone(), s.strategy.clone(), s.catalog.clone(), 1, 1);
+    let mut player = baton::tui::player::Player::new(fresh(), 1.0, false);
+    player.push(events.clone());
+    player.index();
+    let end = player.tape_end();
+    for frac in [0.9, 0.1, 0.5, 0.0, 1.0, 0.33, 0.34, 0.2] {
+        let t = end.mul_f64(frac);
+        player.seek(t);
+        let expect = fresh().fold(events.iter().filter(|e| e.at <= t));
+        assert_eq!(player.state.totals, expect.totals, "at {t:?}");
+        assert_eq!(player.state.events, expect.events, "at {t:?}");
+    }
+    player.seek(Duration::ZERO);
+    let at_zero = events.iter().filter(|e| e.at.is_zero()).count();
+    assert_eq!(player.cursor, at_zero);
+    player.step();
+    assert_eq!(player.cursor, at_zero + 1);
+    assert!(player.paused);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_reader_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+        let _ = Recording::parse("fuzz.jsonl", &bytes);
+    }
+
+    #[test]
+    fn any_cut_of_a_real_recording_reads_or_errors_cleanly(cut in 0usize..20_000, flip in 0usize..20_000) {
+        static TEXT: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        let text = TEXT.get_or_init(|| {
+            let (_, path, _) = recorded("research-assistant", "smart", "fuzz-base.jsonl");
+            std::fs::read(path).expect("read")
+        });
+        let mut bytes = text[..cut.min(text.len())].to_vec();
+        if !bytes.is_empty() {
+            let i = flip % bytes.len();
+            bytes[i] ^= 0x20;
+        }
+        let _ = Recording::parse("cut.jsonl", &bytes);
+    }
+}
