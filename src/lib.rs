@@ -16,6 +16,7 @@
 //! TUI; a test reads the sources to keep it that way.
 
 pub mod cli;
+pub mod compare;
 pub mod diag;
 pub mod engine;
 pub mod event;

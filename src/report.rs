@@ -248,14 +248,14 @@ pub fn percent(r: Option<f64>) -> String {
 
 /// A plain text table with left-aligned text and right-aligned numbers.
 pub struct Table {
-    header: Vec<&'static str>,
+    header: Vec<String>,
     right: Vec<bool>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    pub fn new(columns: &[(&'static str, bool)]) -> Table {
-        Table { header: columns.iter().map(|c| c.0).collect(), right: columns.iter().map(|c| c.1).collect(), rows: Vec::new() }
+    pub fn new(columns: &[(&str, bool)]) -> Table {
+        Table { header: columns.iter().map(|c| c.0.to_string()).collect(), right: columns.iter().map(|c| c.1).collect(), rows: Vec::new() }
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -292,8 +292,7 @@ impl Table {
             out.push_str(l.trim_end());
             out.push('\n');
         };
-        let head: Vec<String> = self.header.iter().map(|h| h.to_string()).collect();
-        line(&head, &mut out);
+        line(&self.header, &mut out);
         for r in &self.rows {
             line(r, &mut out);
         }

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{
-    EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, ExportArgs, Format, ModelsArgs, OpenArgs, ReplayArgs, RepriceArgs, RunArgs, ValidateArgs,
+    CompareArgs, CompareFormat, EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, ExportArgs, Format, ModelsArgs, OpenArgs, ReplayArgs,
+    RepriceArgs, RunArgs, ValidateArgs,
 };
 use crate::diag::{Diagnostics, Source};
 use crate::engine::RunSpec;
@@ -99,7 +100,16 @@ pub fn open(args: OpenArgs) -> u8 {
     }
     let input = args.common.input.clone().unwrap_or_else(|| loaded.flow.input.clone());
     let spec = RunSpec::new(loaded.flow, loaded.strategy, loaded.catalog, input, args.common.seed);
-    let opts = crate::tui::Options { spec, providers: Providers::simulated(), theme, keymap, speed: args.speed, replay: None };
+    let opts = crate::tui::Options {
+        spec,
+        providers: Providers::simulated(),
+        theme,
+        keymap,
+        speed: args.speed,
+        replay: None,
+        others: Vec::new(),
+        events: None,
+    };
     match crate::tui::run(opts) {
         Ok(()) => EXIT_OK,
         Err(e) => {
@@ -286,6 +296,156 @@ pub fn run(args: RunArgs) -> u8 {
     }
 }
 
+pub fn compare(args: CompareArgs) -> u8 {
+    use std::io::IsTerminal;
+    let looks_recorded = |a: &str| a.ends_with(".jsonl") && Path::new(a).is_file();
+    let sides: Vec<crate::tui::CompareSide>;
+    let comparison;
+    if args.inputs.iter().all(|a| looks_recorded(a)) {
+        if args.inputs.len() < 2 {
+            eprintln!("baton: compare needs two or more recordings\n  help: baton compare RUN_A.jsonl RUN_B.jsonl");
+            return EXIT_BAD_INPUT;
+        }
+        let mut recs = Vec::new();
+        for a in &args.inputs {
+            match open_recording(Path::new(a)) {
+                Ok(r) => recs.push(r),
+                Err(c) => return c,
+            }
+        }
+        let first = &recs[0];
+        for r in &recs[1..] {
+            if r.flow.name != first.flow.name {
+                eprintln!(
+                    "baton: {} records flow '{}' but {} records '{}'\n  help: compare recordings of the same flow",
+                    r.file, r.flow.name, first.file, first.flow.name
+                );
+                return EXIT_BAD_INPUT;
+            }
+            if r.header.flow.text != first.header.flow.text {
+                eprintln!("note: the flow '{}' changed between {} and {}; nodes are matched by id", r.flow.name, first.file, r.file);
+            }
+            if r.header.input != first.header.input || r.header.seed != first.header.seed {
+                eprintln!("note: {} ran another input or seed than {}; the comparison is of different tasks", r.file, first.file);
+            }
+        }
+        let states: Vec<crate::state::RunState> = recs.iter().map(Recording::state).collect();
+        let pairs: Vec<(&crate::state::RunState, Option<String>)> =
+            states.iter().zip(&recs).map(|(s, r)| (s, Some(r.file.clone()))).collect();
+        comparison = crate::compare::compare_runs(&pairs);
+        sides = recs.iter().map(|r| crate::tui::CompareSide { spec: r.spec(), events: Some(r.events.clone()) }).collect();
+    } else {
+        if args.inputs.len() != 1 {
+            eprintln!(
+                "baton: give one flow, or two or more recordings (.jsonl)\n  help: baton compare research-assistant -s naive -s smart"
+            );
+            return EXIT_BAD_INPUT;
+        }
+        if args.strategies.len() < 2 {
+            eprintln!("baton: compare needs two or more strategies\n  help: baton compare {} -s naive -s smart", args.inputs[0]);
+            return EXIT_BAD_INPUT;
+        }
+        let (catalog, w) = match load::load_catalog(args.catalog.as_deref()) {
+            Ok(c) => c,
+            Err(d) => {
+                report_diags(&d);
+                return EXIT_BAD_INPUT;
+            }
+        };
+        report_diags(&w);
+        let (flow, origin, w) = match load::load_flow(&args.inputs[0]) {
+            Ok(f) => f,
+            Err(d) => {
+                report_diags(&d);
+                return EXIT_BAD_INPUT;
+            }
+        };
+        report_diags(&w);
+        let mut strategies = Vec::new();
+        for name in &args.strategies {
+            match load::load_strategy(name, origin.path().and_then(Path::parent), &catalog) {
+                Ok((s, _, w)) => {
+                    report_diags(&w);
+                    strategies.push(s);
+                }
+                Err(d) => {
+                    report_diags(&d);
+                    return EXIT_BAD_INPUT;
+                }
+            }
+        }
+        let input = args.input.clone().unwrap_or_else(|| flow.input.clone());
+        let specs: Vec<RunSpec> =
+            strategies.iter().map(|s| RunSpec::new(flow.clone(), s.clone(), catalog.clone(), input.clone(), args.seed)).collect();
+        let providers = Providers::simulated();
+        if let Some(tasks_arg) = &args.tasks {
+            if args.screen {
+                eprintln!("baton: the compare screen shows single runs\n  help: drop --tasks to watch, or --screen to get the batch table");
+                return EXIT_BAD_INPUT;
+            }
+            let tasks = match load::load_tasks(tasks_arg) {
+                Ok(t) => t,
+                Err(d) => {
+                    report_diags(&d);
+                    return EXIT_BAD_INPUT;
+                }
+            };
+            let mut batches = Vec::new();
+            for spec in &specs {
+                let mut acc = BatchAccumulator::default();
+                if let Err(e) = crate::headless::run_tasks(spec, &tasks, &providers, |_, s| acc.add(s)) {
+                    eprintln!("baton: cannot start the runtime: {e}");
+                    return EXIT_RUN_FAILED;
+                }
+                batches.push(acc.finish());
+            }
+            comparison = crate::compare::compare_batches(&batches);
+            sides = Vec::new();
+        } else {
+            let mut states = Vec::new();
+            for spec in &specs {
+                match crate::headless::run_one(spec, &providers) {
+                    Ok(s) => states.push(s),
+                    Err(e) => {
+                        eprintln!("baton: cannot start the runtime: {e}");
+                        return EXIT_RUN_FAILED;
+                    }
+                }
+            }
+            let pairs: Vec<(&crate::state::RunState, Option<String>)> = states.iter().map(|s| (s, None)).collect();
+            comparison = crate::compare::compare_runs(&pairs);
+            sides = specs.into_iter().map(|spec| crate::tui::CompareSide { spec, events: None }).collect();
+        }
+    }
+    if args.screen {
+        if !(0.25..=64.0).contains(&args.speed) {
+            eprintln!("baton: --speed {} is out of range\n  help: use a speed from 0.25 to 64", args.speed);
+            return EXIT_BAD_INPUT;
+        }
+        let (theme, keymap) = match screen_setup(args.theme.as_deref()) {
+            Ok(x) => x,
+            Err(c) => return c,
+        };
+        if !std::io::stdout().is_terminal() {
+            eprintln!("baton: the compare screen needs a terminal\n  help: drop --screen for the table");
+            return EXIT_BAD_INPUT;
+        }
+        return match crate::tui::run_compare(sides, theme, keymap, args.speed) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                eprintln!("baton: the terminal failed: {e}");
+                EXIT_RUN_FAILED
+            }
+        };
+    }
+    print_out(&match args.format {
+        CompareFormat::Table => comparison.table(),
+        CompareFormat::Markdown => comparison.markdown(),
+        CompareFormat::Json => to_json(&comparison),
+        CompareFormat::Csv => comparison.csv(),
+    })
+}
+
 fn open_recording(file: &Path) -> Result<Recording, u8> {
     match Recording::open(file) {
         Ok(r) => {
@@ -338,6 +498,8 @@ pub fn replay(args: ReplayArgs) -> u8 {
         keymap,
         speed: args.speed,
         replay: Some(crate::tui::Replay { recording: Arc::new(rec) }),
+        others: Vec::new(),
+        events: None,
     };
     match crate::tui::run(opts) {
         Ok(()) => EXIT_OK,

@@ -31,6 +31,7 @@ baton                                                   watch the research-assis
 baton run research-assistant --strategy naive           per-node table and totals\n  \
 baton run support-triage --tasks support-triage -s smart   1000 tickets in seconds\n  \
 baton validate my-flow.toml strategies/*.toml           check files, with file:line:col errors\n  \
+baton compare research-assistant -s naive -s smart      side by side, with ratios and the frontier\n  \
 baton models                                            the catalog with prices\n  \
 baton replay ~/.local/share/baton/runs/<file>.jsonl     watch a recorded run again\n  \
 baton reprice <recording> -s smart                      what it would have cost under smart\n\n\
@@ -54,6 +55,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// List the model catalog with prices and simulation profiles.
     Models(ModelsArgs),
+    /// Run strategies side by side on the same flow and inputs (or compare recordings).
+    Compare(CompareArgs),
     /// Replay a recording in the live screen, or print its summary.
     Replay(ReplayArgs),
     /// What a recorded run would have cost under another strategy or other prices (no calls).
@@ -119,6 +122,43 @@ pub struct RunArgs {
     /// Play simulated time at this many times real time instead of as fast as possible.
     #[arg(long, value_name = "X")]
     pub speed: Option<f64>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// A flow (file or sample name), or two or more recordings of the same flow.
+    #[arg(value_name = "FLOW|RECORDING", required = true)]
+    pub inputs: Vec<String>,
+    /// A strategy to compare; give two or more (the first is the baseline for ratios).
+    #[arg(short, long = "strategy", value_name = "S")]
+    pub strategies: Vec<String>,
+    /// Run every strategy once per task over this set.
+    #[arg(long, value_name = "FILE")]
+    pub tasks: Option<String>,
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    #[arg(short, long, value_name = "TEXT")]
+    pub input: Option<String>,
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+    pub format: CompareFormat,
+    /// Open the compare screen: the strategies run live side by side.
+    #[arg(long)]
+    pub screen: bool,
+    /// Playback speed on the screen (0.25 to 64).
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub speed: f64,
+    #[arg(long, value_name = "NAME|FILE")]
+    pub theme: Option<String>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareFormat {
+    Table,
+    Markdown,
+    Json,
+    Csv,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -197,6 +237,7 @@ pub fn main() -> ExitCode {
         Some(Command::Run(a)) => commands::run(a),
         Some(Command::Validate(a)) => commands::validate(a),
         Some(Command::Models(a)) => commands::models(a),
+        Some(Command::Compare(a)) => commands::compare(a),
         Some(Command::Replay(a)) => commands::replay(a),
         Some(Command::Reprice(a)) => commands::reprice(a),
         Some(Command::Export(a)) => commands::export(a),

@@ -23,16 +23,23 @@ pub enum View {
     Graph,
     Timeline,
     Log,
+    /// Compare mode: every node under every strategy, with deltas.
+    Compare,
+    /// Compare mode: cost against quality, one point per strategy.
+    Frontier,
 }
 
 impl View {
     pub const ALL: [View; 3] = [View::Graph, View::Timeline, View::Log];
+    pub const COMPARE: [View; 3] = [View::Graph, View::Compare, View::Frontier];
 
     pub fn title(self) -> &'static str {
         match self {
             View::Graph => "Graph",
             View::Timeline => "Timeline",
             View::Log => "Log",
+            View::Compare => "Compare",
+            View::Frontier => "Frontier",
         }
     }
 }
@@ -92,6 +99,10 @@ pub struct App {
     pub theme: Theme,
     pub keymap: Keymap,
     pub player: Player,
+    /// Compare mode: the other strategies' runs, played on the same clock as `player`.
+    pub others: Vec<Player>,
+    /// Compare mode: their specs, to run them again.
+    pub other_specs: Vec<RunSpec>,
     pub run_id: u64,
     pub view: View,
     pub focus: Focus,
@@ -139,6 +150,8 @@ impl App {
             theme,
             keymap,
             player: Player::new(state, speed, !simulated),
+            others: Vec::new(),
+            other_specs: Vec::new(),
             run_id: spec.run_id,
             view: View::Graph,
             focus: Focus::Main,
@@ -162,6 +175,32 @@ impl App {
             what_if: None,
             recording: None,
         }
+    }
+
+    /// The views Tab cycles through.
+    pub fn views(&self) -> &'static [View] {
+        if self.others.is_empty() { &View::ALL } else { &View::COMPARE }
+    }
+
+    /// Every side's player, baseline first (just the one outside compare mode).
+    pub fn players(&self) -> impl Iterator<Item = &Player> {
+        std::iter::once(&self.player).chain(self.others.iter())
+    }
+
+    /// Turns this app into a comparison of its strategy (the baseline) against `others`.
+    pub fn compare_with(&mut self, others: Vec<RunSpec>) {
+        let speed = self.player.speed;
+        self.others = others
+            .iter()
+            .map(|s| {
+                Player::new(
+                    RunState::new(s.flow.clone(), s.strategy.clone(), s.catalog.clone(), s.run_id, s.attempt),
+                    speed,
+                    !self.simulated,
+                )
+            })
+            .collect();
+        self.other_specs = others;
     }
 
     /// The spec for a fresh run of the current flow and strategy.
@@ -207,10 +246,19 @@ impl App {
         let cmds = match msg {
             Msg::Tick(dt) => {
                 self.player.advance(dt);
+                for p in &mut self.others {
+                    p.advance(dt);
+                }
                 Vec::new()
             }
             Msg::Run(events) => {
-                self.player.push(events);
+                // Each run has its own id; in compare mode that says which side it is.
+                let mine = self.player.state.run_id;
+                if self.others.is_empty() || events.first().is_none_or(|e| e.run == mine) {
+                    self.player.push(events);
+                } else if let Some(p) = events.first().and_then(|e| self.others.iter_mut().find(|p| p.state.run_id == e.run)) {
+                    p.push(events);
+                }
                 Vec::new()
             }
             Msg::Term(TermEvent::Key(k)) => self.on_key(k),
@@ -266,9 +314,10 @@ impl App {
             }
             Action::Focus => self.focus = if self.focus == Focus::Panel { Focus::Main } else { Focus::Panel },
             Action::NextView | Action::PrevView => {
-                let i = View::ALL.iter().position(|v| *v == self.view).unwrap_or(0);
-                let n = View::ALL.len();
-                self.view = View::ALL[if action == Action::NextView { (i + 1) % n } else { (i + n - 1) % n }];
+                let views = self.views();
+                let i = views.iter().position(|v| *v == self.view).unwrap_or(0);
+                let n = views.len();
+                self.view = views[if action == Action::NextView { (i + 1) % n } else { (i + n - 1) % n }];
                 self.focus = Focus::Main;
             }
             Action::Up | Action::Down if self.focus == Focus::Panel => self.scroll_panel(if action == Action::Up { -1 } else { 1 }),
@@ -304,6 +353,8 @@ impl App {
             Action::StartStop => return self.start_stop(),
             Action::Pause => {
                 self.player.paused = !self.player.paused;
+                let paused = self.player.paused;
+                self.others.iter_mut().for_each(|p| p.paused = paused);
                 self.message = Some(if self.player.paused { "paused".into() } else { "playing".into() });
             }
             Action::Faster | Action::Slower => {
@@ -313,6 +364,8 @@ impl App {
                     } else {
                         self.player.slower();
                     }
+                    let speed = self.player.speed;
+                    self.others.iter_mut().for_each(|p| p.speed = speed);
                     self.message = Some(format!("speed {}", speed_label(self.player.speed)));
                 } else {
                     self.message = Some("a live run plays in real time".into());
@@ -414,6 +467,41 @@ impl App {
             self.player.paused = false;
             self.message = Some("replaying from the start".into());
             return Vec::new();
+        }
+        if !self.others.is_empty() {
+            if self.players().all(Player::at_end) {
+                // Run every side again, each under a fresh run id.
+                let speed = self.player.speed;
+                let n = self.others.len() as u64 + 1;
+                self.run_id += n;
+                let mut cmds = Vec::new();
+                let mut spec = self.spec();
+                spec.run_id = self.run_id;
+                self.player = Player::new(
+                    RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, 1),
+                    speed,
+                    !self.simulated,
+                );
+                cmds.push(Command::Start(Box::new(spec), None));
+                for (k, s) in self.other_specs.iter_mut().enumerate() {
+                    s.run_id = self.run_id + 1 + k as u64;
+                    self.others[k] = Player::new(
+                        RunState::new(s.flow.clone(), s.strategy.clone(), s.catalog.clone(), s.run_id, 1),
+                        speed,
+                        !self.simulated,
+                    );
+                    cmds.push(Command::Start(Box::new(s.clone()), None));
+                }
+                self.message = Some("comparison started again".into());
+                return cmds;
+            }
+            for p in std::iter::once(&mut self.player).chain(self.others.iter_mut()) {
+                if !p.at_end() {
+                    p.stop();
+                }
+            }
+            self.message = Some("stopped; s to run again".into());
+            return vec![Command::Cancel];
         }
         if self.player.at_end() || self.player.state.status == RunStatus::NotStarted && self.player.events.is_empty() {
             // Finished, stopped or never started: run again from scratch.
@@ -623,7 +711,7 @@ impl App {
 
     /// Whether the loop should keep a frame clock running.
     pub fn wants_ticks(&self) -> bool {
-        self.player.wants_ticks()
+        self.players().any(Player::wants_ticks)
     }
 
     /// Status of a box: the node's summary for a group, the unit's for anything else.
@@ -683,7 +771,7 @@ pub fn areas(w: u16, h: u16, focus: Focus, view: View) -> Areas {
     let footer = (footer_h > 0).then(|| Rect::new(0, h - 1, w, 1));
     let scrub = (scrub_h > 0).then(|| Rect::new(0, h - footer_h - 1, w, 1));
     let body = Rect::new(0, y, w, body_h);
-    let with_panel = view != View::Log;
+    let with_panel = matches!(view, View::Graph | View::Timeline);
     if w >= SIDE_PANEL_W && with_panel {
         let pw = (w * 38 / 100).clamp(44, 72);
         let main = Rect::new(0, body.y, w - pw, body.height);

@@ -30,7 +30,8 @@ pub fn draw(f: &mut Frame, app: &App) {
         f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }).alignment(Alignment::Center), size);
         return;
     }
-    f.render_widget(Paragraph::new(header(app)), a.header);
+    let head = if app.others.is_empty() { header(app) } else { super::compare_view::header_line(app) };
+    f.render_widget(Paragraph::new(head), a.header);
     if let Some(tabs) = a.tabs {
         f.render_widget(Paragraph::new(tabs_line(app)), tabs);
     }
@@ -40,6 +41,8 @@ pub fn draw(f: &mut Frame, app: &App) {
             View::Graph => f.render_widget(GraphView { app, focused: main_focus }, a.main),
             View::Timeline => f.render_widget(TimelineView { app, focused: main_focus }, a.main),
             View::Log => f.render_widget(LogView { app, focused: main_focus }, a.main),
+            View::Compare => f.render_widget(super::compare_view::CompareView { app }, a.main),
+            View::Frontier => f.render_widget(super::compare_view::FrontierView { app }, a.main),
         }
     }
     if let Some(p) = a.panel {
@@ -228,7 +231,7 @@ fn header(app: &App) -> Line<'static> {
 fn tabs_line(app: &App) -> Line<'static> {
     let t = &app.theme;
     let mut spans = vec![Span::raw(" ")];
-    for (i, v) in View::ALL.iter().enumerate() {
+    for (i, v) in app.views().iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled(" │ ", t.dim()));
         }

@@ -38,6 +38,113 @@ struct Content {
     lines: [String; 3],
     cost: Option<Money>,
     critical: bool,
+    /// Compare mode: the colour of the third line (the delta), and the status symbols.
+    delta: Option<ratatui::style::Color>,
+    symbols: Option<String>,
+}
+
+/// A, B, C... for the sides of a comparison.
+pub fn side_letter(k: usize) -> char {
+    (b'A' + (k as u8).min(25)) as char
+}
+
+/// A side's view of a box: status, model, cost so far, and latency.
+fn side_figures(st: &RunState, key: BoxKey, now: Duration) -> (Status, Option<String>, Money, Option<Duration>) {
+    let n = key.node();
+    let Some(ns) = st.nodes.get(n) else { return (Status::Queued, None, Money::ZERO, None) };
+    let units: Vec<usize> = match key {
+        BoxKey::Node(_) if !ns.instances.is_empty() => ns.instances.clone(),
+        BoxKey::Node(_) => vec![ns.unit],
+        BoxKey::Instance(_, k) => ns.instances.get(k).copied().into_iter().collect(),
+    };
+    let status = match key {
+        BoxKey::Node(_) => st.node_status(n),
+        BoxKey::Instance(..) => units.first().map_or(Status::Queued, |&u| st.units[u].status),
+    };
+    let mut models: Vec<&str> = units.iter().filter_map(|&u| st.units[u].model.as_deref()).collect();
+    models.dedup();
+    let model = match models.len() {
+        0 => None,
+        1 => Some(short_model(models[0]).to_string()),
+        k => Some(format!("{k} models")),
+    };
+    let cost = units.iter().map(|&u| st.cost_so_far(u)).sum();
+    let latency = if units.len() == 1 {
+        elapsed(&st.units[units[0]], now)
+    } else {
+        match st.node_span(n) {
+            (Some(s), Some(e)) => Some(e.saturating_sub(s)),
+            (Some(s), None) => Some(now.saturating_sub(s)),
+            _ => None,
+        }
+    };
+    (status, model, cost, latency)
+}
+
+/// A box in compare mode: the baseline and the first other strategy, and the change.
+fn compare_content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Content {
+    let now = app.player.playhead;
+    let sides: Vec<(Status, Option<String>, Money, Option<Duration>)> =
+        app.players().take(2).map(|p| side_figures(&p.state, key, now)).collect();
+    let line = |k: usize| {
+        let (st, model, cost, _) = &sides[k];
+        let m = model.clone().unwrap_or_else(|| st.name().to_string());
+        let c = money(*cost);
+        // The side's letter only when the model still fits beside it.
+        let left = if m.chars().count() + c.chars().count() + 3 <= w { format!("{} {m}", side_letter(k)) } else { m };
+        spread(&left, &c, w)
+    };
+    let (dc, dl) = (
+        sides[1].2 - sides[0].2,
+        match (sides[0].3, sides[1].3) {
+            (Some(a), Some(b)) => Some(b.as_secs_f64() - a.as_secs_f64()),
+            _ => None,
+        },
+    );
+    let t = &app.theme;
+    let settled = sides.iter().all(|s| s.0.is_settled());
+    let delta = if settled {
+        Some(if dc < Money::ZERO {
+            t.better
+        } else if dc > Money::ZERO {
+            t.worse
+        } else {
+            t.dim
+        })
+    } else {
+        None
+    };
+    let lat = dl.map(|d| format!("{d:+.1}s")).unwrap_or_default();
+    let dtext = if dc.abs() < Money::from_usd(0.001) && !dc.is_zero() { "≈$0".to_string() } else { signed_money(dc) };
+    let left = if dtext.chars().count() + lat.chars().count() + 3 <= w { format!("Δ {dtext}") } else { dtext };
+    let third = if settled { spread(&left, &lat, w) } else { "Δ …".to_string() };
+    let status = if sides.iter().any(|s| s.0 == Status::Failed) {
+        Status::Failed
+    } else if sides.iter().all(|s| s.0.is_settled()) {
+        sides[0].0
+    } else if sides.iter().any(|s| s.0.is_active()) {
+        Status::Running
+    } else {
+        Status::Queued
+    };
+    let symbols: String = sides.iter().map(|s| status_symbol(s.0)).collect();
+    let n = key.node();
+    let title = match key {
+        BoxKey::Node(_) if app.flow.nodes[n].map.is_some() => {
+            format!("{} ×{}", app.flow.nodes[n].id, app.player.state.nodes[n].instances.len())
+        }
+        BoxKey::Node(_) => app.flow.nodes[n].id.clone(),
+        BoxKey::Instance(_, k) => format!("{}[{k}]", app.flow.nodes[n].id),
+    };
+    Content {
+        title,
+        status,
+        lines: [line(0), line(1), third],
+        cost: Some(sides[1].2),
+        critical: critical.contains(&key),
+        delta,
+        symbols: Some(symbols),
+    }
 }
 
 fn elapsed(u: &UnitState, now: Duration) -> Option<Duration> {
@@ -55,9 +162,20 @@ fn tok_line(toks: u64, right: &str, w: usize) -> String {
     spread(&left, right, w)
 }
 
-/// Model ids without the vendor prefix, which the box has no room for.
+/// Model ids without the vendor prefix or a leading version, which a box has no room for:
+/// `claude-opus-4-1` → `opus-4-1`, `gemini-2.5-flash-lite` → `flash-lite`.
 fn short_model(m: &str) -> &str {
-    m.strip_prefix("claude-").or_else(|| m.strip_prefix("gemini-")).unwrap_or(m)
+    let m = m.strip_prefix("claude-").or_else(|| m.strip_prefix("gemini-")).unwrap_or(m);
+    match m.split_once('-') {
+        Some((head, rest)) if !rest.is_empty() && head.chars().all(|c| c.is_ascii_digit() || c == '.') => rest,
+        _ => m,
+    }
+}
+
+/// A signed amount in a box's width: `+$0.0012`, `-$0.052`.
+fn signed_money(m: Money) -> String {
+    let sign = if m < Money::ZERO { "-" } else { "+" };
+    format!("{sign}{}", money(m.abs()))
 }
 
 fn unit_content(st: &RunState, ui: usize, now: Duration, w: usize) -> [String; 3] {
@@ -98,6 +216,9 @@ fn unit_content(st: &RunState, ui: usize, now: Duration, w: usize) -> [String; 3
 }
 
 fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Content {
+    if !app.others.is_empty() {
+        return compare_content(app, key, critical, w);
+    }
     let st = app.state();
     let now = app.player.playhead;
     let n = key.node();
@@ -140,14 +261,32 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
             lines: [line1, tok_line(toks, &cost_text, w), spread(&span, &format!("{done}/{} done", inst.len()), w)],
             cost: Some(cost),
             critical: critical.contains(&key),
+            delta: None,
+            symbols: None,
         };
     }
     let Some(ui) = app.unit_for_box(key) else {
-        return Content { title: format!("{}[?]", app.flow.nodes[n].id), status, lines: Default::default(), cost: None, critical: false };
+        return Content {
+            title: format!("{}[?]", app.flow.nodes[n].id),
+            status,
+            lines: Default::default(),
+            cost: None,
+            critical: false,
+            delta: None,
+            symbols: None,
+        };
     };
     let u = &st.units[ui];
     let title = if is_group { format!("{} ×?", app.flow.nodes[n].id) } else { u.label.clone() };
-    Content { title, status, lines: unit_content(st, ui, now, w), cost: Some(st.cost_so_far(ui)), critical: critical.contains(&key) }
+    Content {
+        title,
+        status,
+        lines: unit_content(st, ui, now, w),
+        cost: Some(st.cost_so_far(ui)),
+        critical: critical.contains(&key),
+        delta: None,
+        symbols: None,
+    }
 }
 
 /// One line for a node in the compact list: status, name, then model, tokens, cost and
@@ -291,15 +430,16 @@ impl Widget for GraphView<'_> {
             };
             let inner_w = w - 2;
             let head = clip(&c.title, inner_w.saturating_sub(4));
-            let sym = status_symbol(c.status);
-            let fill = inner_w.saturating_sub(head.chars().count() + 3);
+            let sym = c.symbols.clone().unwrap_or_else(|| status_symbol(c.status).to_string());
+            let sym_w = sym.chars().count();
+            let fill = inner_w.saturating_sub(head.chars().count() + 2 + sym_w);
             let top = format!("┌{}{head}{}{sym}┐", if c.critical { "★" } else { "─" }, "─".repeat(fill + 1));
             put(buf, b.x, b.y, &top, bstyle);
             put(buf, b.x + 2, b.y, &head, status.add_modifier(Modifier::BOLD).patch(sel));
             if c.critical {
                 put(buf, b.x + 1, b.y, "★", t.critical());
             }
-            put(buf, b.x + b.w - 2, b.y, sym, status);
+            put(buf, b.x + b.w - 1 - sym_w as u16, b.y, &sym, status);
             for (k, line) in c.lines.iter().enumerate() {
                 let y = b.y + 1 + k as u16;
                 if y >= b.y + b.h - 1 {
@@ -308,7 +448,12 @@ impl Widget for GraphView<'_> {
                 put(buf, b.x, y, "│", bstyle);
                 let text = format!("{:<inner_w$}", clip(line, inner_w));
                 let style = if k == 0 { Style::default().fg(t.fg) } else { t.dim() };
-                put(buf, b.x + 1, y, &text, if k == 1 { Style::default().fg(t.fg) } else { style }.patch(sel));
+                let style = match (k, c.delta) {
+                    (2, Some(color)) => Style::default().fg(color),
+                    (1, _) => Style::default().fg(t.fg),
+                    _ => style,
+                };
+                put(buf, b.x + 1, y, &text, style.patch(sel));
                 put(buf, b.x + b.w - 1, y, "│", bstyle);
                 // The cost at the end of line 2 in its heat colour.
                 if k == 1

@@ -6,6 +6,7 @@
 //! costs nothing.
 
 pub mod app;
+pub mod compare_view;
 pub mod draw;
 pub mod fmt;
 pub mod graph;
@@ -48,6 +49,34 @@ pub struct Options {
     pub speed: f64,
     /// Open a recording instead of starting a run.
     pub replay: Option<Replay>,
+    /// Compare mode: the other strategies (or recordings), side by side with `spec`.
+    pub others: Vec<CompareSide>,
+    /// Compare mode over recordings: the baseline's recorded events.
+    pub events: Option<Vec<RunEvent>>,
+}
+
+/// One side of a comparison: a run to compute, or a recorded run's events.
+pub struct CompareSide {
+    pub spec: RunSpec,
+    pub events: Option<Vec<RunEvent>>,
+}
+
+/// Opens the compare screen: the first side is the baseline.
+pub fn run_compare(mut sides: Vec<CompareSide>, theme: Theme, keymap: Keymap, speed: f64) -> io::Result<()> {
+    if sides.is_empty() {
+        return Ok(());
+    }
+    let first = sides.remove(0);
+    run(Options {
+        spec: first.spec,
+        providers: Providers::simulated(),
+        theme,
+        keymap,
+        speed,
+        replay: None,
+        others: sides,
+        events: first.events,
+    })
 }
 
 /// A recorded run to play back.
@@ -199,14 +228,41 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
     app.size = (size.width, size.height);
     let providers = opts.providers;
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<RunEvent>>();
-    let mut running = match opts.replay {
-        Some(r) => {
+    let compare = !opts.others.is_empty();
+    if compare {
+        // Every side gets its own run id, so its events find their way to its player.
+        let mut specs: Vec<RunSpec> = opts.others.iter().map(|o| o.spec.clone()).collect();
+        if opts.events.is_none() {
+            for (k, s) in specs.iter_mut().enumerate() {
+                s.run_id = app.run_id + 1 + k as u64;
+            }
+        }
+        app.compare_with(specs);
+        app.view = app::View::Graph;
+    }
+    let mut others_running = Vec::new();
+    for (k, side) in opts.others.into_iter().enumerate() {
+        match side.events {
+            Some(events) => {
+                app.others[k].push(events);
+                app.others[k].index();
+            }
+            None => others_running.push(start_run(app.other_specs[k].clone(), providers.clone(), tx.clone(), None)),
+        }
+    }
+    let mut running = match (opts.replay, opts.events) {
+        (Some(r), _) => {
             app.update(Msg::Run(r.recording.events.clone()));
             app.replay = Some(r.recording);
             app.player.index();
             None
         }
-        None => {
+        (None, Some(events)) => {
+            app.update(Msg::Run(events));
+            app.player.index();
+            None
+        }
+        (None, None) => {
             let r = start_run(app.spec(), providers.clone(), tx.clone(), None);
             app.recording = r.path.clone();
             Some(r)
@@ -272,8 +328,14 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                     if let Some(r) = running.take() {
                         r.cancel.cancel();
                     }
+                    others_running.drain(..).for_each(|r| r.cancel.cancel());
                 }
                 Command::Start(spec, parent) => {
+                    if spec.run_id != app.player.state.run_id {
+                        // Another side of a comparison.
+                        others_running.push(start_run(*spec, providers.clone(), tx.clone(), parent));
+                        continue;
+                    }
                     if let Some(r) = running.take() {
                         r.cancel.cancel();
                     }
@@ -287,5 +349,6 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
     if let Some(r) = running {
         r.cancel.cancel();
     }
+    others_running.into_iter().for_each(|r| r.cancel.cancel());
     Ok(())
 }

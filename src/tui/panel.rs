@@ -31,7 +31,11 @@ fn heading(app: &App, s: &str) -> Line<'static> {
 
 /// The lines for one unit.
 pub fn unit_lines(app: &App, u: &UnitState) -> Vec<Line<'static>> {
-    let st = app.state();
+    unit_lines_in(app, app.state(), u)
+}
+
+/// The lines for one unit of a given run (compare mode shows several runs).
+pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> Vec<Line<'static>> {
     let t = &app.theme;
     let node = &st.flow.nodes[u.unit.index()];
     let mut out: Vec<Line<'static>> = Vec::new();
@@ -244,6 +248,27 @@ fn group_lines(app: &App, n: usize) -> Vec<Line<'static>> {
 
 pub fn panel_lines(app: &App) -> Vec<Line<'static>> {
     let st = app.state();
+    if !app.others.is_empty() {
+        // Compare mode: the selected node under every strategy.
+        let mut out = Vec::new();
+        for (k, p) in std::iter::once(&app.player).chain(app.others.iter()).enumerate() {
+            let sst = &p.state;
+            let idx = match app.selected {
+                BoxKey::Node(n) => sst.nodes.get(n).map(|x| x.unit),
+                BoxKey::Instance(n, i) => sst.nodes.get(n).and_then(|x| x.instances.get(i).copied()),
+            };
+            out.push(Line::from(Span::styled(
+                format!("━━ {} {} ━━", super::graph::side_letter(k), sst.strategy.name),
+                Style::default().fg(app.theme.title).add_modifier(Modifier::BOLD),
+            )));
+            match idx {
+                Some(i) => out.extend(unit_lines_in(app, sst, &sst.units[i])),
+                None => out.push(Line::raw("not reached")),
+            }
+            out.push(Line::default());
+        }
+        return out;
+    }
     if let Some(u) = app.timeline_unit() {
         return unit_lines(app, &st.units[u]);
     }

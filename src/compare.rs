@@ -1,0 +1,497 @@
+//! Comparing strategies on the same flow and inputs: totals and ratios to the first strategy,
+//! breakdowns by node kind and by node, where input tokens came from (prompt, declared upstream
+//! outputs, or the rest of the history), and which strategies are on the Pareto frontier of cost,
+//! latency and quality. Built from folded runs (or batch aggregates) only.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::money::Money;
+use crate::report::{BatchReport, ContextReport, Table, listed_units, percent, thousands};
+use crate::routing::Usage;
+use crate::state::{RunState, Status};
+
+fn ms(d: Duration) -> f64 {
+    (d.as_micros() as f64 / 100.0).round() / 10.0
+}
+
+/// One strategy's figures.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SideSummary {
+    pub strategy: String,
+    /// A recording's path when comparing recordings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording: Option<String>,
+    pub cost_usd: f64,
+    pub cost_per_1000_usd: f64,
+    /// Single run: simulated wall time. Batch: median task latency.
+    pub latency_ms: f64,
+    /// Batch only: 95th percentile task latency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_p95_ms: Option<f64>,
+    /// Single run only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub critical_path_ms: Option<f64>,
+    pub tokens: Usage,
+    pub context_tokens: ContextReport,
+    pub checks_passed: usize,
+    pub checks_total: usize,
+    pub pass_rate: Option<f64>,
+    pub cost_ratio: Option<f64>,
+    pub latency_ratio: Option<f64>,
+    /// No other strategy is at least as cheap, as fast and as good, and better at one.
+    pub frontier: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct KindCell {
+    pub calls: usize,
+    pub cost_usd: f64,
+    pub tokens: Usage,
+    pub pass_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct KindRow {
+    pub kind: String,
+    /// One cell per strategy, in order.
+    pub sides: Vec<KindCell>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NodeCell {
+    pub status: &'static str,
+    pub model: Option<String>,
+    pub rule: Option<String>,
+    pub cost_usd: f64,
+    pub latency_ms: Option<f64>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub context_tokens: ContextReport,
+    pub checks_passed: usize,
+    pub checks_total: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NodeRow {
+    pub id: String,
+    pub kind: String,
+    pub sides: Vec<NodeCell>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Comparison {
+    pub flow: String,
+    pub seed: u64,
+    /// 1 for a single run.
+    pub tasks: usize,
+    pub strategies: Vec<SideSummary>,
+    pub by_kind: Vec<KindRow>,
+    /// Single runs only: per node, what each strategy did.
+    pub nodes: Vec<NodeRow>,
+}
+
+/// Marks the Pareto frontier over (cost ↓, latency ↓, quality ↑).
+fn mark_frontier(sides: &mut [SideSummary]) {
+    let pts: Vec<(f64, f64, f64)> = sides.iter().map(|s| (s.cost_usd, s.latency_ms, s.pass_rate.unwrap_or(1.0))).collect();
+    for (i, s) in sides.iter_mut().enumerate() {
+        let (c, l, q) = pts[i];
+        s.frontier =
+            !pts.iter().enumerate().any(|(j, &(c2, l2, q2))| j != i && c2 <= c && l2 <= l && q2 >= q && (c2 < c || l2 < l || q2 > q));
+    }
+}
+
+fn ratios(sides: &mut [SideSummary]) {
+    let (c0, l0) = (sides[0].cost_usd, sides[0].latency_ms);
+    for s in sides.iter_mut() {
+        s.cost_ratio = (c0 > 0.0).then(|| s.cost_usd / c0);
+        s.latency_ratio = (l0 > 0.0).then(|| s.latency_ms / l0);
+    }
+}
+
+fn context(st: &RunState) -> ContextReport {
+    let mut c = ContextReport::default();
+    for i in listed_units(st) {
+        let (p, d, h) = st.units[i].attribution();
+        c.prompt += p;
+        c.declared += d;
+        c.history += h;
+    }
+    c
+}
+
+/// Compares single runs of the same flow (one per strategy), first strategy as the baseline.
+pub fn compare_runs(runs: &[(&RunState, Option<String>)]) -> Comparison {
+    let mut sides: Vec<SideSummary> = runs
+        .iter()
+        .map(|(st, rec)| {
+            let t = &st.totals;
+            SideSummary {
+                strategy: st.strategy.name.clone(),
+                recording: rec.clone(),
+                cost_usd: t.cost.total().usd(),
+                cost_per_1000_usd: t.cost.total().scale(1000, 1).usd(),
+                latency_ms: ms(st.wall()),
+                latency_p95_ms: None,
+                critical_path_ms: Some(ms(t.critical_path)),
+                tokens: t.usage,
+                context_tokens: context(st),
+                checks_passed: t.checks_passed,
+                checks_total: t.checks_total,
+                pass_rate: t.pass_rate(),
+                cost_ratio: None,
+                latency_ratio: None,
+                frontier: false,
+            }
+        })
+        .collect();
+    ratios(&mut sides);
+    mark_frontier(&mut sides);
+
+    let mut kinds: BTreeMap<String, Vec<KindCell>> = BTreeMap::new();
+    for (k, (st, _)) in runs.iter().enumerate() {
+        for i in listed_units(st) {
+            let u = &st.units[i];
+            if !matches!(u.status, Status::Done | Status::Cached) {
+                continue;
+            }
+            let kind = st.flow.nodes[u.unit.index()].kind.clone();
+            let cells = kinds
+                .entry(kind)
+                .or_insert_with(|| vec![KindCell { calls: 0, cost_usd: 0.0, tokens: Usage::default(), pass_rate: None }; runs.len()]);
+            let c = &mut cells[k];
+            c.calls += 1;
+            c.cost_usd = (Money::from_usd(c.cost_usd) + u.cost.total()).usd();
+            c.tokens.add(&u.billed_usage);
+        }
+        for (kind, cells) in kinds.iter_mut() {
+            let (passed, total) = listed_units(st)
+                .into_iter()
+                .map(|i| &st.units[i])
+                .filter(|u| &st.flow.nodes[u.unit.index()].kind == kind && matches!(u.status, Status::Done | Status::Cached))
+                .fold((0, 0), |(p, t), u| (p + u.checks_passed(), t + u.checks.len()));
+            cells[k].pass_rate = (total > 0).then(|| passed as f64 / total as f64);
+        }
+    }
+    let by_kind = kinds.into_iter().map(|(kind, sides)| KindRow { kind, sides }).collect();
+
+    // Nodes by label, in the first run's order, then any only the others ran.
+    let mut labels: Vec<(String, String)> = Vec::new();
+    for (st, _) in runs {
+        for i in listed_units(st) {
+            let u = &st.units[i];
+            if !labels.iter().any(|(l, _)| *l == u.label) {
+                labels.push((u.label.clone(), st.flow.nodes[u.unit.index()].kind.clone()));
+            }
+        }
+    }
+    let nodes = labels
+        .into_iter()
+        .map(|(label, kind)| NodeRow {
+            sides: runs
+                .iter()
+                .map(|(st, _)| match listed_units(st).into_iter().map(|i| &st.units[i]).find(|u| u.label == label) {
+                    Some(u) => {
+                        let (prompt, declared, history) = u.attribution();
+                        NodeCell {
+                            status: u.status.name(),
+                            model: u.model.clone().filter(|_| matches!(u.status, Status::Done | Status::Cached)),
+                            rule: u.decision.as_ref().map(|d| d.rule_label.clone()),
+                            cost_usd: u.cost.total().usd(),
+                            latency_ms: u.latency.map(ms),
+                            input_tokens: u.billed_usage.total_input(),
+                            output_tokens: u.billed_usage.output,
+                            context_tokens: ContextReport { prompt, declared, history },
+                            checks_passed: u.checks_passed(),
+                            checks_total: u.checks.len(),
+                        }
+                    }
+                    None => NodeCell {
+                        status: "absent",
+                        model: None,
+                        rule: None,
+                        cost_usd: 0.0,
+                        latency_ms: None,
+                        input_tokens: 0,
+                        output_tokens: 0,
+                        context_tokens: ContextReport::default(),
+                        checks_passed: 0,
+                        checks_total: 0,
+                    },
+                })
+                .collect(),
+            id: label,
+            kind,
+        })
+        .collect();
+    Comparison { flow: runs[0].0.flow.name.clone(), seed: runs[0].0.seed, tasks: 1, strategies: sides, by_kind, nodes }
+}
+
+/// Compares batches over the same tasks.
+pub fn compare_batches(batches: &[BatchReport]) -> Comparison {
+    let mut sides: Vec<SideSummary> = batches
+        .iter()
+        .map(|b| SideSummary {
+            strategy: b.strategy.clone(),
+            recording: None,
+            cost_usd: b.totals.cost_usd,
+            cost_per_1000_usd: b.totals.cost_per_1000_usd,
+            latency_ms: b.totals.latency_ms.p50,
+            latency_p95_ms: Some(b.totals.latency_ms.p95),
+            critical_path_ms: None,
+            tokens: b.totals.tokens,
+            context_tokens: b.totals.context_tokens.clone(),
+            checks_passed: b.totals.checks.passed,
+            checks_total: b.totals.checks.total,
+            pass_rate: b.totals.checks.pass_rate,
+            cost_ratio: None,
+            latency_ratio: None,
+            frontier: false,
+        })
+        .collect();
+    ratios(&mut sides);
+    mark_frontier(&mut sides);
+    let mut kinds: BTreeMap<String, Vec<KindCell>> = BTreeMap::new();
+    for (k, b) in batches.iter().enumerate() {
+        for (kind, g) in &b.by_kind {
+            let cells = kinds
+                .entry(kind.clone())
+                .or_insert_with(|| vec![KindCell { calls: 0, cost_usd: 0.0, tokens: Usage::default(), pass_rate: None }; batches.len()]);
+            cells[k] = KindCell { calls: g.calls, cost_usd: g.cost_usd, tokens: g.tokens, pass_rate: g.pass_rate };
+        }
+    }
+    Comparison {
+        flow: batches.first().map(|b| b.flow.clone()).unwrap_or_default(),
+        seed: batches.first().map_or(0, |b| b.seed),
+        tasks: batches.first().map_or(0, |b| b.tasks),
+        strategies: sides,
+        by_kind: kinds.into_iter().map(|(kind, sides)| KindRow { kind, sides }).collect(),
+        nodes: Vec::new(),
+    }
+}
+
+fn usd(v: f64) -> String {
+    Money::from_usd(v).to_string()
+}
+
+fn ratio(r: Option<f64>) -> String {
+    r.map(|x| format!("{x:.3}×")).unwrap_or_else(|| "-".into())
+}
+
+fn secs(ms: f64) -> String {
+    if ms >= 10_000.0 { format!("{:.1}s", ms / 1000.0) } else { format!("{:.2}s", ms / 1000.0) }
+}
+
+fn signed_usd(v: f64) -> String {
+    format!("{:+}", Money::from_usd(v))
+}
+
+impl Comparison {
+    fn strategy_rows(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
+        let batch = self.tasks > 1;
+        let header = if batch {
+            vec![
+                "STRATEGY",
+                "COST",
+                "PER 1000",
+                "×COST",
+                "P50",
+                "P95",
+                "×LAT",
+                "TOKENS IN",
+                "PROMPT",
+                "DECLARED",
+                "HISTORY",
+                "OUT",
+                "CHECKS",
+                "FRONTIER",
+            ]
+        } else {
+            vec![
+                "STRATEGY",
+                "COST",
+                "×COST",
+                "WALL",
+                "×LAT",
+                "CRITICAL",
+                "TOKENS IN",
+                "PROMPT",
+                "DECLARED",
+                "HISTORY",
+                "OUT",
+                "CHECKS",
+                "FRONTIER",
+            ]
+        };
+        let rows = self
+            .strategies
+            .iter()
+            .map(|s| {
+                let c = &s.context_tokens;
+                let mut r = vec![s.strategy.clone(), usd(s.cost_usd)];
+                if batch {
+                    r.extend([
+                        usd(s.cost_per_1000_usd),
+                        ratio(s.cost_ratio),
+                        secs(s.latency_ms),
+                        secs(s.latency_p95_ms.unwrap_or(0.0)),
+                        ratio(s.latency_ratio),
+                    ]);
+                } else {
+                    r.extend([ratio(s.cost_ratio), secs(s.latency_ms), ratio(s.latency_ratio), secs(s.critical_path_ms.unwrap_or(0.0))]);
+                }
+                r.extend([
+                    thousands(s.tokens.total_input()),
+                    thousands(c.prompt),
+                    thousands(c.declared),
+                    thousands(c.history),
+                    thousands(s.tokens.output),
+                    percent(s.pass_rate),
+                    if s.frontier { "★".into() } else { String::new() },
+                ]);
+                r
+            })
+            .collect();
+        (header, rows)
+    }
+
+    fn kind_rows(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut header = vec!["KIND".to_string()];
+        for s in &self.strategies {
+            header.push(format!("{} COST", s.strategy));
+            header.push(format!("{} CHECKS", s.strategy));
+        }
+        let rows = self
+            .by_kind
+            .iter()
+            .map(|k| {
+                let mut r = vec![k.kind.clone()];
+                for c in &k.sides {
+                    r.push(usd(c.cost_usd));
+                    r.push(percent(c.pass_rate));
+                }
+                r
+            })
+            .collect();
+        (header, rows)
+    }
+
+    /// The human tables.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let what = if self.tasks > 1 { format!("{} tasks", self.tasks) } else { "single run".to_string() };
+        let _ = writeln!(out, "{} · seed {} · {what} · baseline {}\n", self.flow, self.seed, self.strategies[0].strategy);
+        let (header, rows) = self.strategy_rows();
+        let cols: Vec<(&str, bool)> = header.iter().enumerate().map(|(i, h)| (*h, i > 0 && *h != "FRONTIER")).collect();
+        let mut t = Table::new(&cols);
+        rows.into_iter().for_each(|r| t.row(r));
+        out.push_str(&t.render());
+        let _ = writeln!(
+            out,
+            "\nPROMPT, DECLARED and HISTORY split the input tokens by origin: each node's own prompt, the upstream outputs it declares, and everything else a full-history strategy passes along."
+        );
+        out.push_str("★ marks the Pareto frontier of cost, latency and check pass rate.\n");
+
+        let (kh, krows) = self.kind_rows();
+        let kcols: Vec<(&str, bool)> = kh.iter().enumerate().map(|(i, h)| (h.as_str(), i > 0)).collect();
+        let mut kt = Table::new(&kcols);
+        krows.into_iter().for_each(|r| kt.row(r));
+        out.push_str("\nBY KIND\n");
+        out.push_str(&kt.render());
+
+        if !self.nodes.is_empty() {
+            out.push_str("\nBY NODE");
+            for (i, s) in self.strategies.iter().enumerate().skip(1) {
+                let _ = writeln!(out, "\n{} → {}", self.strategies[0].strategy, s.strategy);
+                let mut nt = Table::new(&[
+                    ("NODE", false),
+                    ("MODEL", false),
+                    ("→ MODEL", false),
+                    ("COST", true),
+                    ("→ COST", true),
+                    ("Δ COST", true),
+                    ("LATENCY", true),
+                    ("→", true),
+                    ("IN P/D/H", true),
+                    ("→ IN P/D/H", true),
+                ]);
+                for n in &self.nodes {
+                    let (a, b) = (&n.sides[0], &n.sides[i]);
+                    let pdh =
+                        |c: &NodeCell| format!("{}/{}/{}", c.context_tokens.prompt, c.context_tokens.declared, c.context_tokens.history);
+                    let lat = |c: &NodeCell| c.latency_ms.map(secs).unwrap_or_else(|| c.status.to_string());
+                    nt.row(vec![
+                        n.id.clone(),
+                        a.model.clone().unwrap_or_else(|| a.status.to_string()),
+                        b.model.clone().unwrap_or_else(|| b.status.to_string()),
+                        usd(a.cost_usd),
+                        usd(b.cost_usd),
+                        signed_usd(b.cost_usd - a.cost_usd),
+                        lat(a),
+                        lat(b),
+                        pdh(a),
+                        pdh(b),
+                    ]);
+                }
+                out.push_str(&nt.render());
+            }
+        }
+        out
+    }
+
+    /// GitHub-flavoured Markdown.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let (header, rows) = self.strategy_rows();
+        let _ =
+            writeln!(out, "### {} ({})\n", self.flow, if self.tasks > 1 { format!("{} tasks", self.tasks) } else { "single run".into() });
+        let _ = writeln!(out, "| {} |", header.join(" | "));
+        let _ = writeln!(out, "|{}|", header.iter().map(|_| "---").collect::<Vec<_>>().join("|"));
+        for r in rows {
+            let _ = writeln!(out, "| {} |", r.join(" | "));
+        }
+        let (kh, krows) = self.kind_rows();
+        let _ = writeln!(out, "\n| {} |", kh.join(" | "));
+        let _ = writeln!(out, "|{}|", kh.iter().map(|_| "---").collect::<Vec<_>>().join("|"));
+        for r in krows {
+            let _ = writeln!(out, "| {} |", r.join(" | "));
+        }
+        out
+    }
+
+    /// One row per strategy, with a header row.
+    pub fn csv(&self) -> String {
+        let mut out = String::from(
+            "strategy,cost_usd,cost_per_1000_usd,cost_ratio,latency_ms,latency_p95_ms,latency_ratio,critical_path_ms,input_tokens,cached_tokens,output_tokens,prompt_tokens,declared_tokens,history_tokens,checks_passed,checks_total,pass_rate,frontier\n",
+        );
+        let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+        for s in &self.strategies {
+            let q = if s.strategy.contains([',', '"']) { format!("\"{}\"", s.strategy.replace('"', "\"\"")) } else { s.strategy.clone() };
+            let _ = writeln!(
+                out,
+                "{q},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                s.cost_usd,
+                s.cost_per_1000_usd,
+                opt(s.cost_ratio),
+                s.latency_ms,
+                opt(s.latency_p95_ms),
+                opt(s.latency_ratio),
+                opt(s.critical_path_ms),
+                s.tokens.total_input(),
+                s.tokens.cached,
+                s.tokens.output,
+                s.context_tokens.prompt,
+                s.context_tokens.declared,
+                s.context_tokens.history,
+                s.checks_passed,
+                s.checks_total,
+                opt(s.pass_rate),
+                s.frontier
+            );
+        }
+        out
+    }
+}
