@@ -15,6 +15,7 @@
 //! The core (flow, routing, tokens, provider, engine, event, state, record) never imports the
 //! TUI; a test reads the sources to keep it that way.
 
+pub mod cache;
 pub mod cli;
 pub mod compare;
 pub mod diag;
@@ -32,3 +33,4 @@ pub mod shapes;
 pub mod state;
 pub mod tokens;
 pub mod tui;
+pub mod tuning;

@@ -379,6 +379,9 @@ pub fn run_table(s: &RunState) -> String {
         tot.failed,
         tot.units_total
     );
+    if !tot.saved.is_zero() {
+        let _ = writeln!(out, "served from cache: {} node(s), saving {}", tot.cached, tot.saved);
+    }
     if tot.retries + tot.fallbacks > 0 {
         let _ = writeln!(out, "retries {}  fallbacks {}", tot.retries, tot.fallbacks);
     }

@@ -116,7 +116,7 @@ fn timeline_and_log_views() {
 
 #[test]
 fn help_comes_from_the_keymap() {
-    let mut app = finished((100, 40));
+    let mut app = finished((140, 60));
     key(&mut app, KeyCode::Char('?'));
     let t = text(&render(&app));
     for b in &app.keymap.bindings {

@@ -58,9 +58,7 @@ pub struct Loaded {
     pub strategy: Arc<Strategy>,
     pub catalog: Arc<Catalog>,
     /// Where the files came from, so the screen can edit and watch them.
-    #[allow(dead_code)]
     pub flow_origin: load::Origin,
-    #[allow(dead_code)]
     pub strategy_origin: load::Origin,
 }
 
@@ -99,6 +97,8 @@ pub fn open(args: OpenArgs) -> u8 {
         return EXIT_BAD_INPUT;
     }
     let input = args.common.input.clone().unwrap_or_else(|| loaded.flow.input.clone());
+    let flow_path = loaded.flow_origin.path().map(Path::to_path_buf);
+    let strategy_path = loaded.strategy_origin.path().map(Path::to_path_buf);
     let spec = RunSpec::new(loaded.flow, loaded.strategy, loaded.catalog, input, args.common.seed);
     let opts = crate::tui::Options {
         spec,
@@ -109,6 +109,9 @@ pub fn open(args: OpenArgs) -> u8 {
         replay: None,
         others: Vec::new(),
         events: None,
+        flow_path,
+        strategy_path,
+        cache_dir: args.cache.clone(),
     };
     match crate::tui::run(opts) {
         Ok(()) => EXIT_OK,
@@ -213,7 +216,7 @@ pub fn run(args: RunArgs) -> u8 {
         let reused = store.len();
         let mut spec = rec.spec();
         spec.run_id = rec.header.run + 1;
-        spec.store = Some(Arc::new(store));
+        spec.store = Some(Arc::new(crate::cache::Rerun { previous: store, cache: crate::cache::MemoryCache::new() }));
         let parent = crate::record::Parent { file: rec.file.clone(), relation: "resume".into(), node: None };
         (spec, Some(parent), Some((reused, rec.file.clone())))
     } else {
@@ -228,6 +231,33 @@ pub fn run(args: RunArgs) -> u8 {
         let input = args.common.input.clone().unwrap_or_else(|| loaded.flow.input.clone());
         (RunSpec::new(loaded.flow.clone(), loaded.strategy.clone(), loaded.catalog.clone(), input, args.common.seed), None, None)
     };
+    let mut spec = spec;
+    if let Some(dir) = &args.cache {
+        let disk: Arc<dyn crate::engine::OutputStore> = match crate::cache::DiskCache::open(dir.clone()) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                eprintln!("baton: cannot use {} as a cache: {e}\n  help: give a directory Baton can create and write", dir.display());
+                return EXIT_BAD_INPUT;
+            }
+        };
+        spec.store = Some(match spec.store.take() {
+            // Resuming: the recording first, then the cache.
+            Some(_) if args.resume.is_some() => {
+                let rec = match Recording::open(args.resume.as_deref().unwrap_or(Path::new(""))) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("baton: {e}");
+                        return EXIT_BAD_INPUT;
+                    }
+                };
+                Arc::new(crate::cache::Rerun {
+                    previous: RecordedOutputs::from_state(&rec.state(), &std::collections::HashSet::new()),
+                    cache: disk,
+                })
+            }
+            _ => disk,
+        });
+    }
     let providers = Providers::simulated();
 
     if let Some(tasks_arg) = &args.tasks {
@@ -278,6 +308,15 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     close_recorder(recorder);
+    if args.cache.is_some() && state.totals.cached > 0 {
+        eprintln!(
+            "cache: {} node(s) served from {} (saved {}), {} called",
+            state.totals.cached,
+            args.cache.as_deref().map(|p| p.display().to_string()).unwrap_or_default(),
+            state.totals.saved,
+            state.totals.done
+        );
+    }
     if let Some((reused, file)) = reused {
         let called = state.totals.done;
         eprintln!(
@@ -500,6 +539,9 @@ pub fn replay(args: ReplayArgs) -> u8 {
         replay: Some(crate::tui::Replay { recording: Arc::new(rec) }),
         others: Vec::new(),
         events: None,
+        flow_path: None,
+        strategy_path: None,
+        cache_dir: None,
     };
     match crate::tui::run(opts) {
         Ok(()) => EXIT_OK,

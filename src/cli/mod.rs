@@ -95,6 +95,9 @@ pub struct OpenArgs {
     /// Theme: a name (dark, light, high-contrast, or a file in the user theme directory) or a path.
     #[arg(long, value_name = "NAME|FILE")]
     pub theme: Option<String>,
+    /// Keep node outputs in this directory across runs: unchanged nodes are served from it.
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -122,6 +125,10 @@ pub struct RunArgs {
     /// Play simulated time at this many times real time instead of as fast as possible.
     #[arg(long, value_name = "X")]
     pub speed: Option<f64>,
+    /// Keep node outputs in this directory: a node whose model, prompt and context are unchanged
+    /// is served from it at no cost.
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

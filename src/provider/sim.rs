@@ -277,7 +277,11 @@ fn truncate_chars(s: &str, n: usize) -> String {
 /// or, when the model gets this node wrong, to fail one of them.
 fn compose(req: &CallRequest, node: &Node, model: &Model, truth: &mut Rng) -> String {
     let [seed, task, node_key, item] = keys(req, node);
-    let mut words = Rng::keyed(&[seed, task, node_key, item, hash_str(&model.id), SALT_TEXT]);
+    // The wording depends on the model and on what the node was given: change an upstream
+    // output and this node writes something else, as a real model would. What the node *is*
+    // (length, label, list size, right or wrong) does not.
+    let given = req.parts.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, (_, t)| h ^ hash_str(t).rotate_left(7));
+    let mut words = Rng::keyed(&[seed, task, node_key, item, hash_str(&model.id), given, SALT_TEXT]);
 
     let spread = 0.8 + 0.4 * truth.next_f64();
     let target = ((f64::from(node.expected_tokens) * spread).round() as u32).clamp(1, node.max_tokens.max(1));

@@ -56,6 +56,8 @@ pub enum Command {
     /// Start computing (or calling) a run; its events come back as `Msg::Run`. A fork names
     /// the recording it continues.
     Start(Box<RunSpec>, Option<crate::record::Parent>),
+    /// Suspend the screen and open a file in $EDITOR.
+    EditFile(std::path::PathBuf),
     /// Cancel the run in progress.
     Cancel,
     Quit,
@@ -68,6 +70,8 @@ pub enum Msg {
     Run(Vec<RunEvent>),
     /// Real time passed.
     Tick(Duration),
+    /// A watched file changed on disk (or an external editor closed).
+    FileChanged(std::path::PathBuf),
 }
 
 /// The screen regions, from the terminal size alone; drawing and mouse hit-testing share it.
@@ -133,6 +137,20 @@ pub struct App {
     pub what_if: Option<(crate::record::reprice::RepriceReport, usize)>,
     /// Where the current run is being recorded.
     pub recording: Option<String>,
+    /// The rules editor, kept (with its draft) while closed.
+    pub editor: Option<super::editor::Editor>,
+    pub editor_open: bool,
+    /// The model picker for pinning: the highlighted catalog row.
+    pub picker: Option<usize>,
+    /// The files the flow and strategy came from (None for built-in samples).
+    pub flow_path: Option<std::path::PathBuf>,
+    pub strategy_path: Option<std::path::PathBuf>,
+    /// Every output this session produced, by content key: what reruns reuse.
+    pub cache: Arc<dyn crate::engine::OutputStore>,
+    /// The previous attempt's final state, for deltas after a rerun.
+    pub previous: Option<RunState>,
+    /// What a quick edit changed, shown until the next key.
+    pub preview: Option<crate::tuning::Preview>,
 }
 
 impl App {
@@ -174,6 +192,14 @@ impl App {
             replay: None,
             what_if: None,
             recording: None,
+            editor: None,
+            editor_open: false,
+            picker: None,
+            flow_path: None,
+            strategy_path: None,
+            cache: crate::cache::MemoryCache::new(),
+            previous: None,
+            preview: None,
         }
     }
 
@@ -207,6 +233,8 @@ impl App {
     pub fn spec(&self) -> RunSpec {
         let mut s = RunSpec::new(self.flow.clone(), self.strategy.clone(), self.catalog.clone(), self.input.clone(), self.seed);
         s.run_id = self.run_id;
+        // Every run fills the session's cache, so a later rerun can reuse what did not change.
+        s.store = Some(self.cache.clone());
         s
     }
 
@@ -261,6 +289,7 @@ impl App {
                 }
                 Vec::new()
             }
+            Msg::FileChanged(path) => self.file_changed(&path),
             Msg::Term(TermEvent::Key(k)) => self.on_key(k),
             Msg::Term(TermEvent::Mouse(m)) => {
                 self.on_mouse(m);
@@ -281,6 +310,13 @@ impl App {
         if k.kind == KeyEventKind::Release {
             return Vec::new();
         }
+        if self.picker.is_some() {
+            return self.picker_key(k);
+        }
+        if self.editor_open {
+            return self.editor_key(k);
+        }
+        self.preview = None;
         let Some(action) = self.keymap.action(&k) else { return Vec::new() };
         self.message = None;
         if self.help && !matches!(action, Action::Help | Action::Back | Action::Quit) {
@@ -446,6 +482,15 @@ impl App {
                 }
             }
             Action::WhatIf => self.what_if(),
+            Action::EditRules => self.open_editor(),
+            Action::Pin => {
+                let idx = self.strategy_model_index();
+                self.picker = Some(idx);
+            }
+            Action::NextStrategy => self.next_strategy(),
+            Action::Rerun | Action::RerunAll | Action::RerunNode => return self.rerun(action),
+            Action::OpenStrategy => return self.open_external(false),
+            Action::OpenFlow => return self.open_external(true),
             Action::Theme => {
                 let i = BUILTIN.iter().position(|(n, _)| *n == self.theme.name).map_or(0, |i| (i + 1) % BUILTIN.len());
                 if let Some(t) = Theme::builtin(BUILTIN[i].0) {
@@ -516,6 +561,319 @@ impl App {
         self.player.stop();
         self.message = Some("run stopped; s to run again".into());
         vec![Command::Cancel]
+    }
+
+    /// The catalog row of the model the selected node got (the picker starts there).
+    fn strategy_model_index(&self) -> usize {
+        let model = self.unit_for_box(self.selected).and_then(|u| self.player.state.units[u].model.clone());
+        model.and_then(|m| self.catalog.index_of(&m)).unwrap_or(0)
+    }
+
+    /// The strategy's text as the user knows it: the editor's draft, or the file as loaded.
+    fn strategy_text(&self) -> String {
+        match &self.editor {
+            Some(e) => e.text(),
+            None => self.strategy.source_text.clone(),
+        }
+    }
+
+    fn open_editor(&mut self) {
+        if self.editor.is_none() {
+            let name = self.strategy_path.as_ref().map_or_else(|| self.strategy.source_name.clone(), |p| p.display().to_string());
+            self.editor = Some(super::editor::Editor::new(&name, &self.strategy.source_text, &self.catalog));
+        }
+        self.editor_open = true;
+    }
+
+    fn editor_key(&mut self, k: KeyEvent) -> Vec<Command> {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        let catalog = self.catalog.clone();
+        let Some(ed) = self.editor.as_mut() else {
+            self.editor_open = false;
+            return Vec::new();
+        };
+        if ed.preview.is_some() {
+            match k.code {
+                KeyCode::Char('y') | KeyCode::Enter => {
+                    if let Some(c) = ed.candidate.clone() {
+                        ed.preview = None;
+                        self.apply_strategy(c);
+                        self.editor_open = false;
+                        self.message = Some("strategy applied · r reruns the selected node and downstream, R the whole flow".into());
+                    }
+                }
+                KeyCode::Char('n') | KeyCode::Esc => ed.preview = None,
+                KeyCode::Char('r') if ctrl => {
+                    if let Some(c) = ed.candidate.clone() {
+                        ed.preview = None;
+                        self.apply_strategy(c);
+                        self.editor_open = false;
+                    }
+                }
+                _ => {}
+            }
+            return Vec::new();
+        }
+        match (k.code, ctrl) {
+            (KeyCode::Esc, _) => {
+                self.editor_open = false;
+                if ed.dirty {
+                    self.message = Some("editor closed; the draft is kept (E reopens it)".into());
+                }
+            }
+            (KeyCode::Char('s'), true) => self.save_strategy(),
+            (KeyCode::Char('g'), true) => ed.jump_to_error(),
+            (KeyCode::Char('r'), true) => match ed.candidate.clone() {
+                Some(c) => ed.preview = Some(crate::tuning::preview(&self.player.final_state(), &c)),
+                None => self.message = Some("fix the error first; the working strategy is unchanged".into()),
+            },
+            _ => {
+                if ed.area.input(k) {
+                    ed.dirty = true;
+                    ed.validate(&catalog);
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    /// Makes `s` the working strategy: the next run or rerun routes with it.
+    pub fn apply_strategy(&mut self, s: Arc<Strategy>) {
+        self.strategy = s;
+        if self.others.is_empty() {
+            self.player.state.strategy = self.strategy.clone();
+        }
+    }
+
+    /// Writes the editor's text to the strategy's file (a sample is saved beside the current
+    /// directory under its name). A failed write leaves the text in the editor.
+    fn save_strategy(&mut self) {
+        let Some(ed) = self.editor.as_mut() else { return };
+        let text = ed.text();
+        let path = self.strategy_path.clone().unwrap_or_else(|| std::path::PathBuf::from(format!("{}.toml", self.strategy.name)));
+        match crate::tuning::write_atomically(&path, text.as_bytes()) {
+            Ok(()) => {
+                ed.dirty = false;
+                ed.name = path.display().to_string();
+                let was_sample = self.strategy_path.is_none();
+                self.strategy_path = Some(path.clone());
+                self.message = Some(if was_sample {
+                    format!("saved {} (the built-in sample is unchanged; run with -s {})", path.display(), path.display())
+                } else {
+                    format!("saved {}", path.display())
+                });
+            }
+            Err(e) => self.message = Some(format!("cannot save {}: {e}; your edit stays in the editor", path.display())),
+        }
+    }
+
+    fn picker_key(&mut self, k: KeyEvent) -> Vec<Command> {
+        use crossterm::event::KeyCode;
+        let n = self.catalog.models.len();
+        let Some(sel) = self.picker else { return Vec::new() };
+        match k.code {
+            KeyCode::Esc | KeyCode::Char('q') => self.picker = None,
+            KeyCode::Char('j') | KeyCode::Down => self.picker = Some((sel + 1).min(n.saturating_sub(1))),
+            KeyCode::Char('k') | KeyCode::Up => self.picker = Some(sel.saturating_sub(1)),
+            KeyCode::Enter => {
+                self.picker = None;
+                let model = self.catalog.models[sel].id.clone();
+                let node = self.flow.nodes[self.selected.node()].id.clone();
+                self.pin(&node, &model);
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// Routes `node` to `model` with a first rule in the strategy, keeping the file's comments,
+    /// and applies it (saving it when the strategy is a file).
+    pub fn pin(&mut self, node: &str, model: &str) {
+        let text = match crate::tuning::pin(&self.strategy_text(), node, model) {
+            Ok(t) => t,
+            Err(e) => {
+                self.message = Some(format!("cannot pin: {e}"));
+                return;
+            }
+        };
+        let name = self.strategy_path.as_ref().map_or_else(|| self.strategy.source_name.clone(), |p| p.display().to_string());
+        match Strategy::parse(&crate::diag::Source::new(name.clone(), text.clone()), &self.catalog) {
+            Ok((s, _)) => {
+                let s = Arc::new(s);
+                self.preview = Some(crate::tuning::preview(&self.player.final_state(), &s));
+                self.apply_strategy(s);
+                self.editor = Some(super::editor::Editor::new(&name, &text, &self.catalog));
+                let saved = match &self.strategy_path {
+                    Some(p) => match crate::tuning::write_atomically(p, text.as_bytes()) {
+                        Ok(()) => format!(", saved to {}", p.display()),
+                        Err(e) => format!(", but {} could not be written ({e}); E shows the edit", p.display()),
+                    },
+                    None => String::new(),
+                };
+                if let Some(ed) = self.editor.as_mut() {
+                    ed.dirty = self.strategy_path.is_none();
+                }
+                self.message = Some(format!("pinned {node} to {model}{saved} · r reruns it and downstream"));
+            }
+            Err(d) => {
+                self.message = Some(format!("the pin does not validate: {}", d.first().map(|x| x.message.clone()).unwrap_or_default()))
+            }
+        }
+    }
+
+    fn next_strategy(&mut self) {
+        let source = self.flow_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        let names = strategy_choices(&source);
+        let i = names.iter().position(|n| *n == self.strategy.name).map_or(0, |i| (i + 1) % names.len().max(1));
+        let Some(name) = names.get(i) else { return };
+        let dir = self.flow_path.as_ref().and_then(|p| p.parent());
+        match crate::load::load_strategy(name, dir, &self.catalog) {
+            Ok((s, origin, _)) => {
+                self.preview = Some(crate::tuning::preview(&self.player.final_state(), &s));
+                self.strategy_path = origin.path().map(std::path::Path::to_path_buf);
+                self.editor = None;
+                self.apply_strategy(s);
+                self.message = Some(format!("strategy {name} · R reruns the flow under it"));
+            }
+            Err(d) => self.message = Some(format!("strategy {name}: {}", d.first().map(|x| x.to_string()).unwrap_or_default())),
+        }
+    }
+
+    /// Reruns as a new attempt: nodes outside the rerun keep the previous attempt's outputs,
+    /// nodes inside it are served from the cache when their key is unchanged and run when not.
+    fn rerun(&mut self, action: Action) -> Vec<Command> {
+        if !self.others.is_empty() {
+            self.message = Some("reruns work on a single run; open the flow with `baton FLOW -s S`".into());
+            return Vec::new();
+        }
+        let prev = self.player.final_state();
+        let node = self.selected.node();
+        let scope: std::collections::HashSet<usize> = match action {
+            Action::RerunAll => (0..self.flow.nodes.len()).collect(),
+            Action::RerunNode => std::iter::once(node).collect(),
+            _ => {
+                let mut set: std::collections::HashSet<usize> = std::iter::once(node).collect();
+                for &i in &self.flow.order {
+                    if self.flow.nodes[i].after.iter().any(|d| set.contains(d)) {
+                        set.insert(i);
+                    }
+                }
+                set
+            }
+        };
+        let store = crate::cache::Rerun { previous: crate::record::RecordedOutputs::from_state(&prev, &scope), cache: self.cache.clone() };
+        let mut spec = self.spec();
+        spec.attempt = prev.attempt + 1;
+        spec.store = Some(Arc::new(store));
+        let relation = if self.replay.is_some() { "fork" } else { "rerun" };
+        let parent = self.replay.as_ref().map(|r| r.file.clone()).or_else(|| self.recording.clone()).map(|file| crate::record::Parent {
+            file,
+            relation: relation.into(),
+            node: Some(self.flow.nodes[node].id.clone()),
+        });
+        let what = match action {
+            Action::RerunAll => "the whole flow".to_string(),
+            Action::RerunNode => format!("{} alone", self.flow.nodes[node].id),
+            _ => format!("{} and downstream", self.flow.nodes[node].id),
+        };
+        self.message = Some(format!("attempt {}: rerunning {what}", spec.attempt));
+        self.previous = Some(prev);
+        let speed = self.player.speed;
+        let state = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt);
+        self.player = Player::new(state, speed, !self.simulated);
+        self.replay = None;
+        vec![Command::Cancel, Command::Start(Box::new(spec), parent)]
+    }
+
+    /// Opens the strategy (or flow) in $EDITOR; a built-in sample is first written to a file.
+    fn open_external(&mut self, flow: bool) -> Vec<Command> {
+        let (path, text, name) = if flow {
+            (self.flow_path.clone(), self.flow.source_text.clone(), self.flow.name.clone())
+        } else {
+            (self.strategy_path.clone(), self.strategy_text(), self.strategy.name.clone())
+        };
+        let path = match path {
+            Some(p) => p,
+            None => {
+                let p = std::path::PathBuf::from(format!("{name}.toml"));
+                if let Err(e) = crate::tuning::write_atomically(&p, text.as_bytes()) {
+                    self.message = Some(format!("cannot write {}: {e}", p.display()));
+                    return Vec::new();
+                }
+                if flow {
+                    self.flow_path = Some(p.clone());
+                } else {
+                    self.strategy_path = Some(p.clone());
+                }
+                p
+            }
+        };
+        vec![Command::EditFile(path)]
+    }
+
+    /// A watched file changed: reload it; an invalid file is reported with its line and the
+    /// last valid version stays in use.
+    fn file_changed(&mut self, path: &std::path::Path) -> Vec<Command> {
+        let src = match crate::diag::Source::read(path) {
+            Ok(s) => s,
+            Err(d) => {
+                self.message = Some(d.to_string());
+                return Vec::new();
+            }
+        };
+        if self.strategy_path.as_deref() == Some(path) {
+            if self.editor.as_ref().is_some_and(|e| e.text() == src.text) && self.strategy.source_text == src.text {
+                return Vec::new();
+            }
+            match Strategy::parse(&src, &self.catalog) {
+                Ok((s, _)) => {
+                    let s = Arc::new(s);
+                    self.preview = Some(crate::tuning::preview(&self.player.final_state(), &s));
+                    self.apply_strategy(s);
+                    self.editor = None;
+                    self.message = Some(format!("reloaded {} · r/R rerun under it", path.display()));
+                }
+                Err(d) => {
+                    self.message = Some(format!(
+                        "{} (still using the last valid version)",
+                        d.first().map(|x| x.to_string().lines().next().unwrap_or("").to_string()).unwrap_or_default()
+                    ))
+                }
+            }
+        } else if self.flow_path.as_deref() == Some(path) {
+            if self.flow.source_text == src.text {
+                return Vec::new();
+            }
+            match crate::flow::parse_flow(&src) {
+                Ok((f, _)) => {
+                    self.flow = Arc::new(f);
+                    self.expanded = vec![false; self.flow.nodes.len()];
+                    self.layer_count = super::layout::layers_of(&self.flow).1;
+                    self.selected = BoxKey::Node(self.flow.order.first().copied().unwrap_or(0));
+                    self.previous = None;
+                    // A new flow is a new run; unchanged nodes still come from the cache.
+                    self.run_id += 1;
+                    let spec = self.spec();
+                    let speed = self.player.speed;
+                    self.player = Player::new(
+                        RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt),
+                        speed,
+                        !self.simulated,
+                    );
+                    self.layout_key.0.clear();
+                    self.message = Some(format!("reloaded {}; running it (unchanged nodes come from the cache)", path.display()));
+                    return vec![Command::Cancel, Command::Start(Box::new(spec), None)];
+                }
+                Err(d) => {
+                    self.message = Some(format!(
+                        "{} (still using the last valid version)",
+                        d.first().map(|x| x.to_string().lines().next().unwrap_or("").to_string()).unwrap_or_default()
+                    ))
+                }
+            }
+        }
+        Vec::new()
     }
 
     /// Re-prices the replayed run under the next strategy in the list.

@@ -57,6 +57,27 @@ pub fn draw(f: &mut Frame, app: &App) {
     if let Some(foot) = a.footer {
         f.render_widget(Paragraph::new(footer(app)), foot);
     }
+    let body = Rect::new(0, a.main.y, size.width, a.panel.map_or(a.main.height, |p| p.height.max(a.main.height)));
+    if app.editor_open {
+        super::editor::draw_editor(f, app, body);
+    }
+    if let Some(p) = &app.preview {
+        let mut lines = super::editor::preview_lines(app, p);
+        lines.push(Line::from(Span::styled(" (any key closes this)", t.dim())));
+        let h = (lines.len() as u16 + 2).min(body.height);
+        let w = body.width.saturating_sub(4).min(110);
+        let r = Rect::new((size.width - w) / 2, body.y + body.height.saturating_sub(h), w, h);
+        f.render_widget(Clear, r);
+        f.render_widget(
+            Paragraph::new(lines)
+                .block(Block::bordered().title(" What the change does ").border_style(Style::default().fg(t.border_focus)))
+                .style(t.base_style()),
+            r,
+        );
+    }
+    if app.picker.is_some() {
+        super::editor::draw_picker(f, app, body);
+    }
     if app.what_if.is_some() {
         what_if(f, app, size);
     }
@@ -183,7 +204,21 @@ fn header(app: &App) -> Line<'static> {
         (3, vec![Span::styled(st.strategy.name.clone(), t.dim())]),
         (7, vec![Span::styled(source, t.dim())]),
         (1, vec![Span::styled(status, style), Span::raw(format!(" {}", dur(elapsed)))]),
-        (2, vec![Span::styled(format!("{}", tot.cost.total()), bold)]),
+        (2, {
+            let mut v = vec![Span::styled(format!("{}", tot.cost.total()), bold)];
+            if let (Some(prev), true) = (&app.previous, app.player.at_end()) {
+                let d = tot.cost.total() - prev.totals.cost.total();
+                let col = if d < crate::money::Money::ZERO {
+                    t.better
+                } else if d > crate::money::Money::ZERO {
+                    t.worse
+                } else {
+                    t.dim
+                };
+                v.push(Span::styled(format!(" (Δ {:+} vs attempt {})", d, prev.attempt), Style::default().fg(col)));
+            }
+            v
+        }),
         (4, vec![Span::raw(format!("{settled}/{} nodes", tot.units_total))]),
         (5, vec![Span::raw(format!("{} tok", tokens(toks)))]),
         (5, vec![Span::raw(budget)]),

@@ -277,7 +277,23 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
         };
     };
     let u = &st.units[ui];
-    let title = if is_group { format!("{} ×?", app.flow.nodes[n].id) } else { u.label.clone() };
+    let mut title = if is_group { format!("{} ×?", app.flow.nodes[n].id) } else { u.label.clone() };
+    // After a rerun: did this node get dearer or cheaper than last attempt?
+    if let Some(prev) = &app.previous
+        && u.status == Status::Done
+        && let Some(p) = prev.units.iter().find(|p| p.label == u.label && p.status.is_settled())
+    {
+        let was =
+            if p.status == Status::Cached { prev.catalog.cost(p.model.as_deref().unwrap_or(""), &p.usage).total() } else { p.cost.total() };
+        let now_cost = u.cost.total();
+        title.push_str(if now_cost > was {
+            " ▲"
+        } else if now_cost < was {
+            " ▼"
+        } else {
+            " ="
+        });
+    }
     Content {
         title,
         status,

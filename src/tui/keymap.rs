@@ -46,6 +46,14 @@ pub enum Action {
     NodeStart,
     NodeEnd,
     WhatIf,
+    EditRules,
+    Pin,
+    NextStrategy,
+    Rerun,
+    RerunAll,
+    RerunNode,
+    OpenStrategy,
+    OpenFlow,
 }
 
 const NAMES: &[(&str, Action)] = &[
@@ -81,6 +89,14 @@ const NAMES: &[(&str, Action)] = &[
     ("node_start", Action::NodeStart),
     ("node_end", Action::NodeEnd),
     ("what_if", Action::WhatIf),
+    ("edit_rules", Action::EditRules),
+    ("pin", Action::Pin),
+    ("next_strategy", Action::NextStrategy),
+    ("rerun", Action::Rerun),
+    ("rerun_all", Action::RerunAll),
+    ("rerun_node", Action::RerunNode),
+    ("open_strategy", Action::OpenStrategy),
+    ("open_flow", Action::OpenFlow),
 ];
 
 /// A key with its modifiers, as written in keymap files (`ctrl-c`, `shift-tab`, `G`).

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod compare_view;
 pub mod draw;
+pub mod editor;
 pub mod fmt;
 pub mod graph;
 pub mod keymap;
@@ -53,6 +54,11 @@ pub struct Options {
     pub others: Vec<CompareSide>,
     /// Compare mode over recordings: the baseline's recorded events.
     pub events: Option<Vec<RunEvent>>,
+    /// The files the flow and strategy came from, to edit and watch (None for samples).
+    pub flow_path: Option<std::path::PathBuf>,
+    pub strategy_path: Option<std::path::PathBuf>,
+    /// A directory cache shared across runs (`--cache DIR`); the session's memory otherwise.
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 /// One side of a comparison: a run to compute, or a recorded run's events.
@@ -76,6 +82,9 @@ pub fn run_compare(mut sides: Vec<CompareSide>, theme: Theme, keymap: Keymap, sp
         replay: None,
         others: sides,
         events: first.events,
+        flow_path: None,
+        strategy_path: None,
+        cache_dir: None,
     })
 }
 
@@ -226,6 +235,19 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
     let mut app = App::new(&opts.spec, opts.theme, opts.keymap, opts.speed, simulated);
     let size = terminal.size()?;
     app.size = (size.width, size.height);
+    app.flow_path = opts.flow_path.clone();
+    app.strategy_path = opts.strategy_path.clone();
+    if let Some(dir) = &opts.cache_dir {
+        match crate::cache::DiskCache::open(dir.clone()) {
+            Ok(c) => app.cache = std::sync::Arc::new(c),
+            Err(e) => app.message = Some(format!("cannot use the cache {}: {e}; caching in memory", dir.display())),
+        }
+    }
+    // Files are watched by their modification time, checked once a second.
+    let mtime = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut watched: Vec<(std::path::PathBuf, Option<std::time::SystemTime>)> =
+        [opts.flow_path.clone(), opts.strategy_path.clone()].into_iter().flatten().map(|p| (p.clone(), mtime(&p))).collect();
+    let mut next_watch = Instant::now() + Duration::from_secs(1);
     let providers = opts.providers;
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<RunEvent>>();
     let compare = !opts.others.is_empty();
@@ -290,6 +312,7 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
         }
         ticking = wants_ticks;
         let far = now + Duration::from_secs(3600);
+        let watch_at = if watched.is_empty() && app.strategy_path.is_none() { far } else { next_watch };
         let tick_at = if ticking { last_tick + FRAME } else { far };
         let draw_at = if dirty { next_frame } else { far };
 
@@ -320,8 +343,34 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                 cmds
             },
             _ = tokio::time::sleep_until(draw_at), if dirty => Vec::new(),
+            _ = tokio::time::sleep_until(watch_at) => {
+                next_watch = Instant::now() + Duration::from_secs(1);
+                // Paths can appear (a sample saved to a file); watch whatever the app names now.
+                for p in [app.flow_path.clone(), app.strategy_path.clone()].into_iter().flatten() {
+                    if !watched.iter().any(|(w, _)| *w == p) {
+                        let m = mtime(&p);
+                        watched.push((p, m));
+                    }
+                }
+                let mut cmds = Vec::new();
+                for (p, seen) in watched.iter_mut() {
+                    let now_m = mtime(p);
+                    if now_m != *seen {
+                        *seen = now_m;
+                        cmds.extend(app.update(Msg::FileChanged(p.clone())));
+                        dirty = true;
+                    }
+                }
+                cmds
+            },
         };
-        for c in cmds {
+        let mut pending: Vec<Command> = Vec::new();
+        let mut queue: std::collections::VecDeque<Command> = cmds.into();
+        while let Some(c) = queue.pop_front().or_else(|| {
+            let p = std::mem::take(&mut pending);
+            queue.extend(p);
+            queue.pop_front()
+        }) {
             match c {
                 Command::Quit => app.quit = true,
                 Command::Cancel => {
@@ -329,6 +378,29 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                         r.cancel.cancel();
                     }
                     others_running.drain(..).for_each(|r| r.cancel.cancel());
+                }
+                Command::EditFile(path) => {
+                    // Hand the terminal to the editor, then take it back.
+                    drop(input);
+                    restore_terminal();
+                    let editor = std::env::var("VISUAL").or_else(|_| std::env::var("EDITOR")).unwrap_or_else(|_| "vi".to_string());
+                    let status = std::process::Command::new("sh").arg("-c").arg(format!("{editor} \"$1\"")).arg("sh").arg(&path).status();
+                    enable_raw_mode()?;
+                    execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+                    terminal.clear()?;
+                    input = EventStream::new();
+                    match status {
+                        Ok(s) if s.success() => {
+                            let more = app.update(Msg::FileChanged(path.clone()));
+                            if let Some((_, seen)) = watched.iter_mut().find(|(w, _)| *w == path) {
+                                *seen = mtime(&path);
+                            }
+                            pending.extend(more);
+                        }
+                        Ok(s) => app.message = Some(format!("{editor} exited with {s}; nothing reloaded")),
+                        Err(e) => app.message = Some(format!("cannot start {editor}: {e} (set $EDITOR)")),
+                    }
+                    dirty = true;
                 }
                 Command::Start(spec, parent) => {
                     if spec.run_id != app.player.state.run_id {

@@ -128,17 +128,18 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
     out.push(Line::default());
     out.push(heading(app, "Tokens and cost"));
     if u.status.is_settled() && u.status != Status::Skipped {
-        let b = &u.billed_usage;
+        let b = if u.status == Status::Cached { &u.usage } else { &u.billed_usage };
+        let note = if u.status == Status::Cached {
+            " (the original call's, for reference)"
+        } else if u.estimated {
+            " (estimated)"
+        } else {
+            ""
+        };
         out.push(kv(
             app,
             "tokens",
-            format!(
-                "in {} · cached {} · out {}{}",
-                thousands(b.input + b.cache_write),
-                thousands(b.cached),
-                thousands(b.output),
-                if u.estimated { " (estimated)" } else { "" }
-            ),
+            format!("in {} · cached {} · out {}{note}", thousands(b.input + b.cache_write), thousands(b.cached), thousands(b.output)),
         ));
         let c = &u.cost;
         out.push(kv(
@@ -187,6 +188,61 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
     if let Some(e) = &u.error {
         out.push(Line::default());
         out.push(Line::from(Span::styled(format!("failed: {e}"), t.status(Status::Failed))));
+    }
+
+    if let Some(prev) = app.previous.as_ref().filter(|_| app.others.is_empty())
+        && let Some(p) = prev.units.iter().find(|p| p.label == u.label)
+    {
+        out.push(Line::default());
+        out.push(heading(app, &format!("Change from attempt {}", prev.attempt)));
+        let was_cost =
+            if p.status == Status::Cached { st.catalog.cost(p.model.as_deref().unwrap_or(""), &p.usage).total() } else { p.cost.total() };
+        let dc = u.cost.total() - was_cost;
+        let col = |better: bool, same: bool| {
+            Style::default().fg(if same {
+                t.dim
+            } else if better {
+                t.better
+            } else {
+                t.worse
+            })
+        };
+        out.push(Line::from(vec![
+            Span::styled(format!("{:<9}", "model"), t.dim()),
+            Span::raw(format!("{} → {}", p.model.clone().unwrap_or_else(|| "-".into()), u.model.clone().unwrap_or_else(|| "-".into()))),
+        ]));
+        out.push(Line::from(vec![
+            Span::styled(format!("{:<9}", "cost"), t.dim()),
+            Span::styled(
+                format!(
+                    "{} → {} ({:+}){}",
+                    money(was_cost),
+                    money(u.cost.total()),
+                    dc,
+                    if u.status == Status::Cached { ", served from cache" } else { "" }
+                ),
+                col(dc < crate::money::Money::ZERO, dc.is_zero()),
+            ),
+        ]));
+        if let (Some(a), Some(b)) = (p.latency, u.latency) {
+            let d = b.as_secs_f64() - a.as_secs_f64();
+            out.push(Line::from(vec![
+                Span::styled(format!("{:<9}", "latency"), t.dim()),
+                Span::styled(format!("{} → {} ({d:+.2}s)", dur(a), dur(b)), col(d < 0.0, d.abs() < 1e-9)),
+            ]));
+        }
+        let (ta, tb) = (p.usage.total_input() + p.usage.output, u.usage.total_input() + u.usage.output);
+        out.push(Line::from(vec![
+            Span::styled(format!("{:<9}", "tokens"), t.dim()),
+            Span::raw(format!("{} → {} ({:+})", thousands(ta), thousands(tb), tb as i64 - ta as i64)),
+        ]));
+        if !u.checks.is_empty() || !p.checks.is_empty() {
+            let (pa, pb) = (p.checks_passed(), u.checks_passed());
+            out.push(Line::from(vec![
+                Span::styled(format!("{:<9}", "checks"), t.dim()),
+                Span::styled(format!("{pa}/{} → {pb}/{}", p.checks.len(), u.checks.len()), col(pb > pa, pb == pa)),
+            ]));
+        }
     }
 
     out.push(Line::default());

@@ -171,6 +171,15 @@ impl Player {
         self.paused = true;
     }
 
+    /// The state after every event on the tape (whatever the playhead shows).
+    pub fn final_state(&self) -> RunState {
+        let mut st = self.state.clone();
+        for e in &self.events[self.cursor..] {
+            st.apply(e);
+        }
+        st
+    }
+
     /// Builds every checkpoint now (a replay does this once when it opens).
     pub fn index(&mut self) {
         let head = self.playhead;
