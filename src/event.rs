@@ -202,6 +202,13 @@ pub enum Event {
         unit: Unit,
         error: String,
     },
+    /// A model kept failing; it rests until `until` (time since the run started) and its
+    /// fallbacks serve meanwhile.
+    ModelCooldown {
+        model: String,
+        until: Duration,
+        reason: String,
+    },
     RunFinished {
         outcome: Outcome,
     },
@@ -221,7 +228,7 @@ impl Event {
             | Event::NodeSkipped { unit, .. }
             | Event::NodeFailed { unit, .. } => Some(*unit),
             Event::NodeExpanded { node, .. } => Some(Unit { node: *node, item: None }),
-            Event::RunStarted { .. } | Event::RunFinished { .. } => None,
+            Event::RunStarted { .. } | Event::RunFinished { .. } | Event::ModelCooldown { .. } => None,
         }
     }
 
@@ -238,6 +245,7 @@ impl Event {
             Event::NodeFinished { .. } => "node_finished",
             Event::NodeSkipped { .. } => "node_skipped",
             Event::NodeFailed { .. } => "node_failed",
+            Event::ModelCooldown { .. } => "model_cooldown",
             Event::RunFinished { .. } => "run_finished",
         }
     }

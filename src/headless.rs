@@ -16,7 +16,7 @@ pub fn run_one(spec: &RunSpec, providers: &Providers) -> std::io::Result<RunStat
 /// Runs once on a paused clock, showing every event to `on_event` before folding it.
 pub fn run_one_with(spec: &RunSpec, providers: &Providers, mut on_event: impl FnMut(&RunEvent)) -> std::io::Result<RunState> {
     let mut state = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt);
-    engine::run_virtual(spec, providers, |ev| {
+    engine::run_blocking(spec, providers, |ev| {
         on_event(&ev);
         state.apply(&ev);
     })?;
@@ -29,7 +29,7 @@ pub fn run_one_with(spec: &RunSpec, providers: &Providers, mut on_event: impl Fn
 pub fn run_paced(spec: &RunSpec, providers: &Providers, speed: f64, mut on_event: impl FnMut(&RunEvent)) -> std::io::Result<RunState> {
     let (tx, rx) = std::sync::mpsc::channel::<RunEvent>();
     let (spec2, providers2) = (spec.clone(), providers.clone());
-    let engine = std::thread::spawn(move || engine::run_virtual(&spec2, &providers2, |ev| drop(tx.send(ev))));
+    let engine = std::thread::spawn(move || engine::run_blocking(&spec2, &providers2, |ev| drop(tx.send(ev))));
     let mut state = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt);
     let start = Instant::now();
     for ev in rx {
@@ -47,7 +47,11 @@ pub fn run_paced(spec: &RunSpec, providers: &Providers, speed: f64, mut on_event
 /// Runs every task in turn on one paused-clock runtime, handing each folded run to `each`.
 /// Deltas are off: a batch reports totals, not streams.
 pub fn run_tasks(base: &RunSpec, tasks: &[Task], providers: &Providers, mut each: impl FnMut(&Task, &RunState)) -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build()?;
+    let rt = if providers.is_simulated() {
+        tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build()?
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    };
     rt.block_on(async {
         for (k, task) in tasks.iter().enumerate() {
             let mut spec = base.clone();

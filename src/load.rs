@@ -21,6 +21,7 @@ pub const SAMPLE_STRATEGIES: &[(&str, &str)] = &[
     ("smart", include_str!("../sample-flows/strategies/smart.toml")),
     ("cascade", include_str!("../sample-flows/strategies/cascade.toml")),
     ("premium-parallel", include_str!("../sample-flows/strategies/premium-parallel.toml")),
+    ("local", include_str!("../sample-flows/strategies/local.toml")),
 ];
 
 pub const SAMPLE_TASKS: &[(&str, &str)] = &[

@@ -192,6 +192,8 @@ pub struct Totals {
     pub running: usize,
     pub retries: usize,
     pub fallbacks: usize,
+    /// Times a model was rested after failing repeatedly.
+    pub cooldowns: usize,
     /// Cost an unchanged rerun saved by serving from the cache (the original calls' cost).
     pub saved: Money,
     pub critical_path: Duration,
@@ -393,6 +395,7 @@ impl RunState {
                 }
             }
             Event::NodeQueued { .. } => {}
+            Event::ModelCooldown { .. } => self.totals.cooldowns += 1,
             Event::NodeExpanded { node, items, dropped } => {
                 let n = *node as usize;
                 if n >= self.nodes.len() || !self.nodes[n].instances.is_empty() {

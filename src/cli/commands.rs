@@ -100,9 +100,13 @@ pub fn open(args: OpenArgs) -> u8 {
     let flow_path = loaded.flow_origin.path().map(Path::to_path_buf);
     let strategy_path = loaded.strategy_origin.path().map(Path::to_path_buf);
     let spec = RunSpec::new(loaded.flow, loaded.strategy, loaded.catalog, input, args.common.seed);
+    let providers = match providers_for(args.common.live, &spec) {
+        Ok(p) => p,
+        Err(c) => return c,
+    };
     let opts = crate::tui::Options {
         spec,
-        providers: Providers::simulated(),
+        providers,
         theme,
         keymap,
         speed: args.speed,
@@ -145,6 +149,101 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
     }
 }
 
+/// The simulator, or the real providers with `--live`.
+fn providers_for(live: bool, spec: &RunSpec) -> Result<Providers, u8> {
+    if !live {
+        return Ok(Providers::simulated());
+    }
+    Providers::live(&spec.catalog, spec.strategy.retry.connect_timeout).map_err(|e| {
+        eprintln!("baton: {e}");
+        EXIT_RUN_FAILED
+    })
+}
+
+pub fn doctor(args: super::DoctorArgs) -> u8 {
+    let catalog = match load::load_catalog(args.catalog.as_deref()) {
+        Ok((c, w)) => {
+            report_diags(&w);
+            c
+        }
+        Err(d) => {
+            report_diags(&d);
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let mut out = format!("prices read {} ({})\n\n", catalog.prices_read, catalog.sources.join(", "));
+    // One row per distinct server: provider, base URL and the key it needs.
+    // Provider, base URL, key variable, key file, and the models it serves.
+    type Server = (crate::routing::ProviderKind, String, Option<String>, Option<String>, Vec<String>);
+    let mut servers: Vec<Server> = Vec::new();
+    for m in &catalog.models {
+        if m.provider == crate::routing::ProviderKind::Sim {
+            continue;
+        }
+        let base = m.base_url.clone().or_else(|| m.provider.default_base_url().map(str::to_string)).unwrap_or_default();
+        match servers.iter_mut().find(|s| s.0 == m.provider && s.1 == base && s.2 == m.key_env && s.3 == m.key_file) {
+            Some(s) => s.4.push(m.id.clone()),
+            None => servers.push((m.provider, base, m.key_env.clone(), m.key_file.clone(), vec![m.id.clone()])),
+        }
+    }
+    let mut t = Table::new(&[("PROVIDER", false), ("BASE URL", false), ("KEY", false), ("MODELS", true), ("SERVER", false)]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    let client = if args.check {
+        crate::provider::http::install_crypto();
+        reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .ok()
+    } else {
+        None
+    };
+    for (kind, base, key_env, key_file, models) in &servers {
+        // Only whether a key is there: its value is never printed.
+        let key = match (key_file, key_env) {
+            (Some(f), _) => {
+                if Path::new(f).is_file() {
+                    format!("file {f} (present)")
+                } else {
+                    format!("file {f} (MISSING)")
+                }
+            }
+            (None, Some(v)) => {
+                if std::env::var(v).is_ok_and(|k| !k.trim().is_empty()) {
+                    format!("{v} set")
+                } else {
+                    format!("{v} not set")
+                }
+            }
+            (None, None) => "none needed".to_string(),
+        };
+        let server = match (&client, &rt) {
+            (Some(c), Ok(rt)) => {
+                let _ = kind;
+                let url = format!("{}/models", base.trim_end_matches('/'));
+                match rt.block_on(async { c.get(&url).send().await }) {
+                    Ok(r) => format!("answers ({})", r.status()),
+                    Err(e) => format!(
+                        "unreachable: {}",
+                        if e.is_timeout() {
+                            "timed out".to_string()
+                        } else if e.is_connect() {
+                            "cannot connect".to_string()
+                        } else {
+                            e.to_string()
+                        }
+                    ),
+                }
+            }
+            _ => "not checked (--check contacts it)".to_string(),
+        };
+        t.row(vec![kind.name().to_string(), base.clone(), key, models.len().to_string(), server]);
+    }
+    out.push_str(&t.render());
+    out.push_str("\nKeys are read from the environment (or the key_file a catalog entry names) when a call is made; Baton never writes them anywhere.\nRun with --live to call these providers; without it every model is simulated.\n");
+    print_out(&out)
+}
+
 /// Opens a recorder at `--record FILE` or the default place, unless `--no-record`. An explicit
 /// file that cannot be created is bad input; the default place failing only costs the
 /// recording, which is said.
@@ -153,11 +252,12 @@ fn open_recorder(
     explicit: Option<&Path>,
     off: bool,
     parent: Option<crate::record::Parent>,
+    live: bool,
 ) -> Result<Option<Recorder>, u8> {
     if off {
         return Ok(None);
     }
-    let mut header = Header::new(spec, "sim");
+    let mut header = Header::new(spec, if live { "live" } else { "sim" });
     header.parent = parent;
     let path = match explicit {
         Some(p) => p.to_path_buf(),
@@ -258,7 +358,10 @@ pub fn run(args: RunArgs) -> u8 {
             _ => disk,
         });
     }
-    let providers = Providers::simulated();
+    let providers = match providers_for(args.common.live, &spec) {
+        Ok(p) => p,
+        Err(c) => return c,
+    };
 
     if let Some(tasks_arg) = &args.tasks {
         if args.record.is_some() {
@@ -287,7 +390,7 @@ pub fn run(args: RunArgs) -> u8 {
         return print_out(&text);
     }
 
-    let recorder = match open_recorder(&spec, args.record.as_deref(), args.no_record, parent) {
+    let recorder = match open_recorder(&spec, args.record.as_deref(), args.no_record, parent, args.common.live) {
         Ok(r) => r,
         Err(code) => return code,
     };

@@ -63,6 +63,17 @@ pub enum Command {
     Reprice(RepriceArgs),
     /// Export a recording, e.g. as OTLP/JSON traces for Phoenix, Langfuse or otel-tui.
     Export(ExportArgs),
+    /// Which providers have keys, whether their servers answer (with --check), and the price date.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DoctorArgs {
+    /// Also contact each configured server (this touches the network).
+    #[arg(long)]
+    pub check: bool,
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -80,6 +91,10 @@ pub struct Common {
     /// A model catalog file whose entries override or add to the built-in one.
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
+    /// Call the real providers the catalog names (keys from the environment) instead of the
+    /// simulator.
+    #[arg(long)]
+    pub live: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -153,6 +168,9 @@ pub struct CompareArgs {
     /// Open the compare screen: the strategies run live side by side.
     #[arg(long)]
     pub screen: bool,
+    /// Call the real providers instead of the simulator.
+    #[arg(long)]
+    pub live: bool,
     /// Playback speed on the screen (0.25 to 64).
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     pub speed: f64,
@@ -248,6 +266,7 @@ pub fn main() -> ExitCode {
         Some(Command::Replay(a)) => commands::replay(a),
         Some(Command::Reprice(a)) => commands::reprice(a),
         Some(Command::Export(a)) => commands::export(a),
+        Some(Command::Doctor(a)) => commands::doctor(a),
     };
     ExitCode::from(code)
 }

@@ -89,6 +89,15 @@ impl RunSpec {
     }
 }
 
+/// How a model has been doing in this run: failures in a row, and when its rest ends.
+#[derive(Debug, Default, Clone, Copy)]
+struct Health {
+    failures: u32,
+    until: Option<Duration>,
+}
+
+type HealthMap = Arc<std::sync::Mutex<std::collections::HashMap<String, Health>>>;
+
 /// What a finished unit hands back to the scheduler.
 struct Done {
     unit: Unit,
@@ -155,6 +164,7 @@ struct Exec<'a> {
     any_failed: bool,
     history: Vec<HistoryEntry>,
     closed: bool,
+    health: HealthMap,
 }
 
 /// Runs a flow to the end (or until cancelled), sending every event on `tx`. Returns how the
@@ -183,6 +193,7 @@ pub async fn run(spec: &RunSpec, providers: &Providers, tx: mpsc::Sender<RunEven
         any_failed: false,
         history: Vec::new(),
         closed: false,
+        health: HealthMap::default(),
     };
     ex.emit(Event::RunStarted {
         flow: flow.name.clone(),
@@ -375,6 +386,7 @@ impl<'a> Exec<'a> {
             prompt,
             hit,
             key,
+            health: self.health.clone(),
         })
     }
 
@@ -494,6 +506,7 @@ struct Call<'a> {
     /// An output to serve instead of calling.
     hit: Option<Served>,
     key: u64,
+    health: HealthMap,
 }
 
 struct Answer {
@@ -573,6 +586,22 @@ impl Call<'_> {
                 m += 1;
                 continue;
             }
+            // A model that keeps failing rests; its fallbacks serve meanwhile (the last
+            // candidate is tried all the same: better a tired model than none).
+            let now = self.start.elapsed();
+            let resting = self.health.lock().ok().and_then(|h| h.get(model_id).and_then(|x| x.until)).filter(|u| *u > now);
+            if let (Some(until), Some(to)) = (resting, next) {
+                last_error = format!("{model_id} is resting after repeated failures");
+                self.emit(Event::NodeFallback {
+                    unit: self.unit,
+                    from: model_id.to_string(),
+                    to: to.to_string(),
+                    reason: format!("{model_id} is cooling down for another {:.1} s", (until - now).as_secs_f64()),
+                })
+                .await;
+                m += 1;
+                continue;
+            }
             let Some(provider) = self.providers.for_model(model) else {
                 last_error = format!("no provider for '{}' models is configured", model.provider);
                 if let Some(to) = next {
@@ -601,8 +630,16 @@ impl Call<'_> {
                     task: self.task,
                     try_no,
                 };
-                match self.call_once(provider.as_ref(), req).await {
+                let outcome = match tokio::time::timeout(retry.total_timeout, self.call_once(provider.as_ref(), req)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(CallError::new(
+                        ErrorKind::Timeout,
+                        format!("the call took longer than {:.1} s", retry.total_timeout.as_secs_f64()),
+                    )),
+                };
+                match outcome {
                     Ok(answer) => {
+                        self.healthy(model_id);
                         let checks: Vec<CheckResult> = node.checks.iter().map(|c| c.evaluate(&answer.text)).collect();
                         let passed = checks.iter().all(|c| c.passed);
                         let call_cost = model.cost(&answer.usage).total();
@@ -661,6 +698,9 @@ impl Call<'_> {
                             tokio::time::sleep(backoff).await;
                             continue;
                         }
+                        if e.retryable() || e.kind == ErrorKind::Auth {
+                            self.failed(model_id, model.provider, &e).await;
+                        }
                         if let Some(to) = next {
                             let why = if e.retryable() { format!("{} tries failed; last: {e}", try_no) } else { e.message.clone() };
                             self.emit(Event::NodeFallback { unit: self.unit, from: model_id.to_string(), to: to.to_string(), reason: why })
@@ -675,6 +715,33 @@ impl Call<'_> {
         }
         self.emit(Event::NodeFailed { unit: self.unit, error: last_error }).await;
         (cost, Err(()))
+    }
+
+    fn healthy(&self, model: &str) {
+        if let Ok(mut h) = self.health.lock() {
+            h.remove(model);
+        }
+    }
+
+    /// A model gave up on a call: count it, and rest the model when it keeps failing.
+    async fn failed(&self, model: &str, provider: crate::routing::ProviderKind, e: &CallError) {
+        let limits = self.spec.catalog.limits(provider);
+        let now = self.start.elapsed();
+        let rest = self.health.lock().ok().and_then(|mut h| {
+            let entry = h.entry(model.to_string()).or_default();
+            entry.failures += 1;
+            if entry.failures >= limits.cooldown_after && entry.until.is_none_or(|u| u <= now) {
+                entry.until = Some(now + limits.cooldown);
+                entry.failures = 0;
+                entry.until
+            } else {
+                None
+            }
+        });
+        if let Some(until) = rest {
+            let reason = format!("{} calls in a row failed (last: {e})", limits.cooldown_after);
+            self.emit(Event::ModelCooldown { model: model.to_string(), until, reason }).await;
+        }
     }
 
     /// Exponential backoff with jitter, never shorter than the server's Retry-After. The jitter
@@ -774,6 +841,17 @@ fn content_key(
 /// time, and every reported time is the simulated one. Events go to `on_event` as they come.
 pub fn run_virtual(spec: &RunSpec, providers: &Providers, on_event: impl FnMut(RunEvent)) -> std::io::Result<Outcome> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build()?;
+    Ok(rt.block_on(run_collect(spec, providers, CancellationToken::new(), on_event)))
+}
+
+/// Runs a flow to the end on this thread: on a paused clock when every model is simulated,
+/// in real time when any real provider is involved (a paused clock would fire timeouts while
+/// waiting on the network).
+pub fn run_blocking(spec: &RunSpec, providers: &Providers, on_event: impl FnMut(RunEvent)) -> std::io::Result<Outcome> {
+    if providers.is_simulated() {
+        return run_virtual(spec, providers, on_event);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     Ok(rt.block_on(run_collect(spec, providers, CancellationToken::new(), on_event)))
 }
 

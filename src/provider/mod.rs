@@ -2,6 +2,7 @@
 //! chunks; the engine owns timing, timeouts, retries and fallbacks, so every provider gets the
 //! same resilience and every delay is measured the same way.
 
+pub mod http;
 pub mod rng;
 pub mod sim;
 
@@ -137,6 +138,17 @@ impl Providers {
     pub fn with(mut self, kind: ProviderKind, p: Arc<dyn Provider>) -> Providers {
         self.by_kind.insert(kind, p);
         self
+    }
+
+    /// Real providers for every model whose catalog entry names one; `sim` models stay
+    /// simulated.
+    pub fn live(catalog: &crate::routing::Catalog, connect_timeout: Duration) -> Result<Providers, String> {
+        let http: Arc<dyn Provider> = Arc::new(http::Http::new(catalog, connect_timeout)?);
+        Ok(Providers::empty()
+            .with(ProviderKind::Openai, http.clone())
+            .with(ProviderKind::Anthropic, http.clone())
+            .with(ProviderKind::Gemini, http)
+            .with(ProviderKind::Sim, Arc::new(sim::SimProvider)))
     }
 
     pub fn empty() -> Providers {

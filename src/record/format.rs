@@ -219,6 +219,12 @@ pub enum Line {
         item: Option<u32>,
         error: String,
     },
+    ModelCooldown {
+        t: u64,
+        model: String,
+        until_us: u64,
+        reason: String,
+    },
     RunFinished {
         t: u64,
         outcome: Outcome,
@@ -302,6 +308,9 @@ impl Line {
                 let (node, item) = id(flow, *unit);
                 Line::NodeFailed { t, node, item, error: error.clone() }
             }
+            Event::ModelCooldown { model, until, reason } => {
+                Line::ModelCooldown { t, model: model.clone(), until_us: us(*until), reason: reason.clone() }
+            }
             Event::RunFinished { outcome } => Line::RunFinished { t, outcome: *outcome },
         }
     }
@@ -357,6 +366,7 @@ impl Line {
             ),
             Line::NodeSkipped { t, node, item, reason } => (t, Event::NodeSkipped { unit: unit(&node, item)?, reason }),
             Line::NodeFailed { t, node, item, error } => (t, Event::NodeFailed { unit: unit(&node, item)?, error }),
+            Line::ModelCooldown { t, model, until_us, reason } => (t, Event::ModelCooldown { model, until: at(until_us), reason }),
             Line::RunFinished { t, outcome } => (t, Event::RunFinished { outcome }),
         };
         Ok(RunEvent { run, attempt, at: at(t), kind })

@@ -166,6 +166,8 @@ pub struct Model {
     pub base_url: Option<String>,
     /// The environment variable holding the API key; `None` for servers that need none.
     pub key_env: Option<String>,
+    /// A file holding the key, read at call time (instead of the environment variable).
+    pub key_file: Option<String>,
     pub prices: Prices,
     pub context_window: u32,
     pub sim: SimProfile,
@@ -184,6 +186,8 @@ pub struct Catalog {
     pub prices_read: String,
     pub sources: Vec<String>,
     pub models: Vec<Model>,
+    /// Per-provider limits (missing providers get [`Limits::default`]).
+    pub limits: HashMap<ProviderKind, Limits>,
     index: HashMap<String, usize, rustc_hash::FxBuildHasher>,
     /// The files the catalog was read from, in order (built-in first, then overrides), kept
     /// so a recording can rebuild exactly this catalog.
@@ -195,8 +199,44 @@ pub struct Catalog {
 struct RawCatalog {
     #[serde(default)]
     catalog: Option<RawHeader>,
+    /// `[provider.openai]` and so on: limits for everything served by that provider.
+    #[serde(default)]
+    provider: std::collections::BTreeMap<String, RawLimits>,
     #[serde(default)]
     model: Vec<RawModel>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_concurrent: Option<u32>,
+    requests_per_minute: Option<u32>,
+    tokens_per_minute: Option<u64>,
+    /// Failures in a row before a model cools down, and for how long.
+    cooldown_after: Option<u32>,
+    cooldown_seconds: Option<u64>,
+}
+
+/// Limits on what Baton sends to one provider, and when a failing model is rested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_concurrent: u32,
+    pub requests_per_minute: Option<u32>,
+    pub tokens_per_minute: Option<u64>,
+    pub cooldown_after: u32,
+    pub cooldown: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_concurrent: 16,
+            requests_per_minute: None,
+            tokens_per_minute: None,
+            cooldown_after: 3,
+            cooldown: Duration::from_secs(30),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -215,6 +255,7 @@ struct RawModel {
     api_model: Option<String>,
     base_url: Option<String>,
     key_env: Option<String>,
+    key_file: Option<String>,
     input_per_mtok: Option<Spanned<f64>>,
     output_per_mtok: Option<Spanned<f64>>,
     cached_input_per_mtok: Option<Spanned<f64>>,
@@ -245,7 +286,14 @@ impl Catalog {
     }
 
     pub fn empty() -> Catalog {
-        Catalog { prices_read: String::new(), sources: Vec::new(), models: Vec::new(), index: HashMap::default(), layers: Vec::new() }
+        Catalog {
+            prices_read: String::new(),
+            sources: Vec::new(),
+            models: Vec::new(),
+            limits: HashMap::new(),
+            index: HashMap::default(),
+            layers: Vec::new(),
+        }
     }
 
     /// Parses a catalog file. With a `base`, entries whose id exists change only the fields they
@@ -259,6 +307,38 @@ impl Catalog {
                 cat.prices_read = d;
             }
             cat.sources.extend(h.sources);
+        }
+        for (name, l) in raw.provider {
+            let kind = match name.as_str() {
+                "openai" => ProviderKind::Openai,
+                "anthropic" => ProviderKind::Anthropic,
+                "gemini" => ProviderKind::Gemini,
+                "sim" => ProviderKind::Sim,
+                other => {
+                    diags.push(
+                        crate::diag::Diagnostic::file_error(&src.name, format!("unknown provider '{other}' in [provider.{other}]"))
+                            .with_help("providers are openai, anthropic, gemini and sim"),
+                    );
+                    continue;
+                }
+            };
+            let mut lim = cat.limits.get(&kind).copied().unwrap_or_default();
+            if let Some(v) = l.max_concurrent {
+                lim.max_concurrent = v.max(1);
+            }
+            if l.requests_per_minute.is_some() {
+                lim.requests_per_minute = l.requests_per_minute.filter(|v| *v > 0);
+            }
+            if l.tokens_per_minute.is_some() {
+                lim.tokens_per_minute = l.tokens_per_minute.filter(|v| *v > 0);
+            }
+            if let Some(v) = l.cooldown_after {
+                lim.cooldown_after = v.max(1);
+            }
+            if let Some(v) = l.cooldown_seconds {
+                lim.cooldown = Duration::from_secs(v);
+            }
+            cat.limits.insert(kind, lim);
         }
         let mut seen: HashMap<String, usize> = HashMap::new();
         for m in raw.model {
@@ -283,6 +363,7 @@ impl Catalog {
                 api_model: id.clone(),
                 base_url: None,
                 key_env: None,
+                key_file: None,
                 prices: Prices::default(),
                 context_window: 128_000,
                 sim: SimProfile::default(),
@@ -318,6 +399,9 @@ impl Catalog {
             }
             if m.base_url.is_some() {
                 model.base_url = m.base_url;
+            }
+            if let Some(f) = m.key_file {
+                model.key_file = (!f.is_empty()).then_some(f);
             }
             if let Some(k) = m.key_env {
                 // An empty key_env means "this server needs no key" (a local server).
@@ -421,6 +505,10 @@ impl Catalog {
     /// The closest model id, for "did you mean" help.
     pub fn suggest(&self, id: &str) -> Option<&str> {
         nearest(id, self.models.iter().map(|m| m.id.as_str()))
+    }
+
+    pub fn limits(&self, p: ProviderKind) -> Limits {
+        self.limits.get(&p).copied().unwrap_or_default()
     }
 
     /// Cost of a usage on a model; zero for a model the catalog does not know.

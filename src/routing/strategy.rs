@@ -149,6 +149,9 @@ pub struct RetryPolicy {
     /// Time allowed before the first token, and between two chunks.
     pub first_token_timeout: Duration,
     pub idle_timeout: Duration,
+    /// Time allowed for a whole call, and for connecting.
+    pub total_timeout: Duration,
+    pub connect_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -159,6 +162,8 @@ impl Default for RetryPolicy {
             max_backoff: Duration::from_secs(8),
             first_token_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(30),
+            total_timeout: Duration::from_secs(600),
+            connect_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -223,6 +228,8 @@ struct RawRetry {
     max_backoff_ms: Option<u64>,
     first_token_timeout_ms: Option<u64>,
     idle_timeout_ms: Option<u64>,
+    total_timeout_ms: Option<u64>,
+    connect_timeout_ms: Option<u64>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -337,6 +344,12 @@ impl Strategy {
             }
             if let Some(ms) = r.idle_timeout_ms {
                 retry.idle_timeout = Duration::from_millis(ms.max(1));
+            }
+            if let Some(ms) = r.total_timeout_ms {
+                retry.total_timeout = Duration::from_millis(ms.max(1));
+            }
+            if let Some(ms) = r.connect_timeout_ms {
+                retry.connect_timeout = Duration::from_millis(ms.max(1));
             }
         }
 

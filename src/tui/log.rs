@@ -58,6 +58,7 @@ pub fn describe(st: &RunState, e: &RunEvent) -> Option<(String, String)> {
         }
         Event::NodeSkipped { reason, .. } => format!("⊘ skipped: {reason}"),
         Event::NodeFailed { error, .. } => format!("✗ failed: {error}"),
+        Event::ModelCooldown { model, until, reason } => format!("⏸ {model} rests until {}: {reason}", dur(*until)),
         Event::RunFinished { outcome } => format!("finished: {}", outcome.name()),
     };
     Some((label(st, &e.kind), what))

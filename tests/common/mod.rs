@@ -149,3 +149,5 @@ pub fn events_for<'a>(events: &'a [RunEvent], flow: &Flow, id: &str) -> Vec<&'a 
     let idx = flow.node_index(id).expect("node exists") as u32;
     events.iter().filter(|e| e.kind.unit().is_some_and(|u| u.node == idx)).map(|e| &e.kind).collect()
 }
+
+pub mod server;
