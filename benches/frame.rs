@@ -3,6 +3,10 @@
 //! (a 33 ms tick, about 333 deltas) and draws the whole 160×48 screen into a TestBackend.
 //! Target: ≤ 2 ms per frame. Run with `cargo bench --bench frame`.
 
+// The same allocator as the `baton` binary, so the figures are the ones users get.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;

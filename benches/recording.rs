@@ -1,6 +1,10 @@
 //! Recordings at scale: load a 1,000,000-event recording (target ≤ 2 s) and seek anywhere in
 //! it (target ≤ 16 ms per seek). Run with `cargo bench --bench recording`.
 
+// The same allocator as the `baton` binary, so the figures are the ones users get.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,6 +1,9 @@
 //! Runs one benchmark shape many times, for profilers: `cargo run --release --example
 //! profile_engine -- chain 200 500` (shape, size, iterations).
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use baton::engine::RunSpec;
 use baton::provider::Providers;
 use baton::shapes::{Shape, instant_catalog, strategy};
@@ -15,13 +18,24 @@ fn main() {
         _ => Shape::Chain { n },
     };
     let catalog = instant_catalog();
-    let spec = RunSpec::new(shape.flow(5), strategy(&catalog, "instant"), catalog, "go".into(), 1);
+    let tokens: u32 = std::env::var("TOKENS").ok().and_then(|t| t.parse().ok()).unwrap_or(5);
+    let mut spec = RunSpec::new(shape.flow(tokens), strategy(&catalog, "instant"), catalog, "go".into(), 1);
+    if std::env::var_os("NO_DELTAS").is_some() {
+        spec.options.deltas = false;
+    }
+    let nofold = std::env::var_os("NO_FOLD").is_some();
     let providers = Providers::simulated();
     baton::tokens::warm_up();
     let t = std::time::Instant::now();
     for _ in 0..iters {
-        let st = baton::headless::run_one(&spec, &providers).expect("runtime");
-        assert_eq!(st.totals.done, shape.nodes());
+        if nofold {
+            let mut n = 0;
+            baton::engine::run_virtual(&spec, &providers, |_| n += 1).expect("runtime");
+            assert!(n > shape.nodes());
+        } else {
+            let st = baton::headless::run_one(&spec, &providers).expect("runtime");
+            assert_eq!(st.totals.done, shape.nodes());
+        }
     }
     let per = t.elapsed().as_secs_f64() / iters as f64;
     println!("{}: {:.3} ms per run, {:.0} nodes/s", shape.name(), per * 1e3, shape.nodes() as f64 / per);

@@ -199,7 +199,7 @@ pub fn compare_runs(runs: &[(&RunState, Option<String>)]) -> Comparison {
                         NodeCell {
                             status: u.status.name(),
                             model: u.model.clone().filter(|_| matches!(u.status, Status::Done | Status::Cached)),
-                            rule: u.decision.as_ref().map(|d| d.rule_label.clone()),
+                            rule: u.decision.as_ref().map(|d| d.rule_label.to_string()),
                             cost_usd: u.cost.total().usd(),
                             latency_ms: u.latency.map(ms),
                             input_tokens: u.billed_usage.total_input(),

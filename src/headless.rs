@@ -16,6 +16,7 @@ pub fn run_one(spec: &RunSpec, providers: &Providers) -> std::io::Result<RunStat
 /// Runs once on a paused clock, showing every event to `on_event` before folding it.
 pub fn run_one_with(spec: &RunSpec, providers: &Providers, mut on_event: impl FnMut(&RunEvent)) -> std::io::Result<RunState> {
     let mut state = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt);
+    state.live_text = false;
     engine::run_blocking(spec, providers, |ev| {
         on_event(&ev);
         state.apply(&ev);
@@ -31,6 +32,7 @@ pub fn run_paced(spec: &RunSpec, providers: &Providers, speed: f64, mut on_event
     let (spec2, providers2) = (spec.clone(), providers.clone());
     let engine = std::thread::spawn(move || engine::run_blocking(&spec2, &providers2, |ev| drop(tx.send(ev))));
     let mut state = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt);
+    state.live_text = false;
     let start = Instant::now();
     for ev in rx {
         let due = Duration::from_secs_f64(ev.at.as_secs_f64() / speed.max(1e-6));
@@ -59,6 +61,7 @@ pub fn run_tasks(base: &RunSpec, tasks: &[Task], providers: &Providers, mut each
             spec.run_id = k as u64 + 1;
             spec.options = Options { deltas: false };
             let mut state = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt);
+            state.live_text = false;
             engine::run_collect(&spec, providers, tokio_util::sync::CancellationToken::new(), |ev| {
                 state.apply(&ev);
             })

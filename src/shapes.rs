@@ -77,7 +77,7 @@ impl Shape {
 pub fn instant_catalog() -> Arc<Catalog> {
     let extra = Source::new(
         "<instant>",
-        "[[model]]\nid = \"instant\"\nprovider = \"sim\"\ninput_per_mtok = 1\noutput_per_mtok = 1\ncontext_window = 1000000\nsim = { ttft_ms = 0, tokens_per_second = 0, capability = 10, error_rate = 0 }\n",
+        "[[model]]\nid = \"instant\"\nprovider = \"sim\"\ninput_per_mtok = 1\noutput_per_mtok = 1\ncontext_window = 1000000\nsim = { ttft_ms = 0, tokens_per_second = 0, prefill_tokens_per_second = 0, capability = 10, error_rate = 0 }\n",
     );
     Arc::new(Catalog::parse(&extra, Some(&Catalog::builtin())).map(|(c, _)| c).unwrap_or_else(|_| Catalog::builtin()))
 }

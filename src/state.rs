@@ -108,6 +108,12 @@ pub struct UnitState {
     pub chain_prev: Option<usize>,
 }
 
+/// The output of a unit that has none yet: one shared empty string, not one per unit.
+fn empty_output() -> Arc<str> {
+    static EMPTY: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
+    EMPTY.clone()
+}
+
 impl UnitState {
     fn new(unit: Unit, label: String, item: Option<String>) -> UnitState {
         UnitState {
@@ -128,7 +134,7 @@ impl UnitState {
             ttft: None,
             first_token: None,
             latency: None,
-            output: Arc::from(""),
+            output: empty_output(),
             streaming: String::new(),
             streamed_tokens: 0,
             retries: Vec::new(),
@@ -232,6 +238,10 @@ pub struct RunState {
     pub units: Vec<UnitState>,
     pub totals: Totals,
     pub events: u64,
+    /// Whether running units keep the text streamed so far (the screen shows it). Runs without
+    /// a screen turn this off: the kept outputs are all they report, and a wide fan-out would
+    /// otherwise hold every in-flight output twice, once here and once in the engine.
+    pub live_text: bool,
 }
 
 impl RunState {
@@ -254,6 +264,7 @@ impl RunState {
             units,
             totals,
             events: 0,
+            live_text: true,
         }
     }
 
@@ -419,7 +430,9 @@ impl RunState {
                 self.set_status(i, Status::Running);
                 let u = &mut self.units[i];
                 u.decision = Some(decision.clone());
-                u.model = Some(decision.model.clone());
+                if u.model.as_deref() != Some(decision.model.as_str()) {
+                    u.model = Some(decision.model.clone());
+                }
                 u.context = context.clone();
                 u.input_tokens_estimate = *input_tokens;
                 u.started = Some(ev.at);
@@ -435,7 +448,9 @@ impl RunState {
                     u.streaming.clear();
                 }
                 u.first_token.get_or_insert(ev.at);
-                u.streaming.push_str(text);
+                if self.live_text {
+                    u.streaming.push_str(text);
+                }
                 u.streamed_tokens = *output_tokens;
             }
             Event::NodeRetry { unit, model, try_no, error, backoff } => {
@@ -491,7 +506,9 @@ impl RunState {
                 let chain_from = self.chain_before(unit.index());
                 self.set_status(i, if *cached { Status::Cached } else { Status::Done });
                 let u = &mut self.units[i];
-                u.model = Some(model.clone());
+                if u.model.as_deref() != Some(model.as_str()) {
+                    u.model = Some(model.clone());
+                }
                 u.usage = *usage;
                 if !*cached {
                     u.billed_usage.add(usage);

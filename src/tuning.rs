@@ -77,7 +77,7 @@ pub fn preview(last: &RunState, next: &Strategy) -> Preview {
             node: u.unit.index(),
             from: served,
             to: nd.model.clone(),
-            rule_to: nd.rule_label.clone(),
+            rule_to: nd.rule_label.to_string(),
             cost_before: before,
             cost_after: after,
             latency_before: u.latency,

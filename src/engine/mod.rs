@@ -9,6 +9,7 @@ mod context;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -143,10 +144,34 @@ pub(crate) struct HistoryEntry {
     pub output: Arc<str>,
 }
 
-struct Exec<'a> {
+/// Where the engine's events go: a channel to another task (the live screen), or a function
+/// called on the engine's own task (headless runs, where a channel would only add a hop).
+trait Sink {
+    /// Hands one event over; false once nobody listens any more.
+    fn send(&self, ev: RunEvent) -> impl Future<Output = bool>;
+}
+
+impl Sink for mpsc::Sender<RunEvent> {
+    async fn send(&self, ev: RunEvent) -> bool {
+        mpsc::Sender::send(self, ev).await.is_ok()
+    }
+}
+
+struct Inline<F>(std::cell::RefCell<F>);
+
+impl<F: FnMut(RunEvent)> Sink for Inline<F> {
+    /// Handled before returning, so the future holds no event: every in-flight call embeds
+    /// this future, and a wide fan-out has thousands of them.
+    fn send(&self, ev: RunEvent) -> impl Future<Output = bool> {
+        (self.0.borrow_mut())(ev);
+        std::future::ready(true)
+    }
+}
+
+struct Exec<'a, S> {
     spec: &'a RunSpec,
     providers: &'a Providers,
-    tx: mpsc::Sender<RunEvent>,
+    sink: &'a S,
     start: Instant,
     task: u64,
     rank: Vec<u32>,
@@ -170,12 +195,16 @@ struct Exec<'a> {
 /// Runs a flow to the end (or until cancelled), sending every event on `tx`. Returns how the
 /// run ended. If the receiver goes away the run stops as if cancelled.
 pub async fn run(spec: &RunSpec, providers: &Providers, tx: mpsc::Sender<RunEvent>, cancel: CancellationToken) -> Outcome {
+    execute(spec, providers, &tx, cancel).await
+}
+
+async fn execute<S: Sink>(spec: &RunSpec, providers: &Providers, sink: &S, cancel: CancellationToken) -> Outcome {
     let flow = &spec.flow;
     let n = flow.nodes.len();
     let mut ex = Exec {
         spec,
         providers,
-        tx,
+        sink,
         start: Instant::now(),
         task: hash_str(&spec.input),
         rank: flow.topo_rank(),
@@ -216,8 +245,18 @@ pub async fn run(spec: &RunSpec, providers: &Providers, tx: mpsc::Sender<RunEven
             let Some(Reverse((_, node, item))) = ex.ready.pop() else { break };
             let unit = if item == u32::MAX { Unit::node(node as usize) } else { Unit::instance(node as usize, item as usize) };
             if let Some(call) = ex.start_unit(unit).await {
-                ex.running += 1;
-                inflight.push(call.run());
+                // Poll the call once right here: an answer that is already there (a cache hit,
+                // a zero-latency model) is settled without a trip through the in-flight set.
+                // Anything that has to wait re-registers its waker when the set polls it.
+                let mut fut = Box::pin(call.run());
+                let first = fut.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+                match first {
+                    std::task::Poll::Ready(done) => ex.finish_unit(done).await,
+                    std::task::Poll::Pending => {
+                        ex.running += 1;
+                        inflight.push(fut);
+                    }
+                }
             }
         }
         if inflight.is_empty() || ex.closed {
@@ -254,7 +293,7 @@ pub async fn run(spec: &RunSpec, providers: &Providers, tx: mpsc::Sender<RunEven
     outcome
 }
 
-impl<'a> Exec<'a> {
+impl<'a, S: Sink> Exec<'a, S> {
     fn now(&self) -> Duration {
         self.start.elapsed()
     }
@@ -264,7 +303,7 @@ impl<'a> Exec<'a> {
             return;
         }
         let ev = RunEvent { run: self.spec.run_id, attempt: self.spec.attempt, at: self.now(), kind };
-        if self.tx.send(ev).await.is_err() {
+        if !self.sink.send(ev).await {
             self.closed = true;
         }
     }
@@ -337,7 +376,7 @@ impl<'a> Exec<'a> {
     }
 
     /// Builds the unit's input, routes it, checks the budget and returns the call's future.
-    async fn start_unit(&mut self, unit: Unit) -> Option<Call<'a>> {
+    async fn start_unit(&mut self, unit: Unit) -> Option<Call<'a, S>> {
         let spec = self.spec;
         let i = unit.index();
         let node = &spec.flow.nodes[i];
@@ -345,7 +384,12 @@ impl<'a> Exec<'a> {
         let ctx = build_context(spec, i, item.as_ref().map(|(_, t)| &**t), &self.outputs, &self.history);
         let input_tokens: u64 = ctx.parts.iter().map(|p| p.tokens).sum();
         let decision = Arc::new(route(&spec.strategy, node, input_tokens));
-        let key = content_key(spec, i, &decision.model, &ctx.texts, self.providers.is_simulated(), self.task, unit.item);
+        // The content key is only needed to look up or keep outputs.
+        let key = if spec.store.is_some() {
+            content_key(spec, i, &decision.model, &ctx.texts, self.providers.is_simulated(), self.task, unit.item)
+        } else {
+            0
+        };
         let hit = spec.store.as_ref().and_then(|s| s.get(&Query { node: &node.id, item: unit.item, model: &decision.model, key }));
 
         let estimate = if hit.is_some() {
@@ -374,7 +418,7 @@ impl<'a> Exec<'a> {
         Some(Call {
             spec,
             providers: self.providers,
-            tx: self.tx.clone(),
+            sink: self.sink,
             start: self.start,
             unit,
             decision,
@@ -490,10 +534,10 @@ impl<'a> Exec<'a> {
 }
 
 /// One unit's calls: retries, fallbacks and escalation, with every step reported.
-struct Call<'a> {
+struct Call<'a, S> {
     spec: &'a RunSpec,
     providers: &'a Providers,
-    tx: mpsc::Sender<RunEvent>,
+    sink: &'a S,
     start: Instant,
     unit: Unit,
     decision: Arc<Decision>,
@@ -516,11 +560,21 @@ struct Answer {
     ttft: Duration,
 }
 
-impl Call<'_> {
-    async fn emit(&self, kind: Event) {
-        let ev = RunEvent { run: self.spec.run_id, attempt: self.spec.attempt, at: self.start.elapsed(), kind };
+impl<S: Sink> Call<'_, S> {
+    fn emit(&self, kind: Event) -> impl Future<Output = ()> + '_ {
+        self.emit_at(self.start.elapsed(), kind)
+    }
+
+    /// Emits with a time already read: reading the clock is not free (a paused clock takes a
+    /// lock), so a moment read for a measurement is reused for its event.
+    ///
+    /// Not an `async fn`: the event goes to the sink before the future is returned, so a call
+    /// waiting here holds only the sink's future (nothing, for a headless run) rather than a
+    /// copy of the event at every place it emits.
+    fn emit_at(&self, at: Duration, kind: Event) -> impl Future<Output = ()> + '_ {
+        let ev = RunEvent { run: self.spec.run_id, attempt: self.spec.attempt, at, kind };
         // A closed channel means nobody is listening; the scheduler notices and stops.
-        let _ = self.tx.send(ev).await;
+        futures::FutureExt::map(self.sink.send(ev), drop)
     }
 
     async fn run(self) -> Done {
@@ -550,21 +604,15 @@ impl Call<'_> {
         }
         let retry = spec.strategy.retry;
         let started = self.start.elapsed();
-        let mut models: Vec<&str> = vec![self.decision.model.as_str()];
-        for f in &self.decision.fallbacks {
-            if !models.contains(&f.as_str()) {
-                models.push(f);
-            }
-        }
+        let mut candidate = next_candidate(&self.decision, 0);
         let mut cost = Money::ZERO;
         let mut last_error = String::from("no model could serve the node");
-        let mut m = 0;
-        'models: while m < models.len() {
-            let model_id = models[m];
-            let next = models.get(m + 1).copied();
+        'models: while let Some((k, model_id)) = candidate {
+            // Move on up front: every way out of this model continues with the next one.
+            candidate = next_candidate(&self.decision, k + 1);
+            let next = candidate.map(|(_, m)| m);
             let Some(model_idx) = spec.catalog.index_of(model_id) else {
                 last_error = format!("model '{model_id}' is not in the catalog");
-                m += 1;
                 continue;
             };
             let model = &spec.catalog.models[model_idx];
@@ -583,14 +631,13 @@ impl Call<'_> {
                     })
                     .await;
                 }
-                m += 1;
                 continue;
             }
             // A model that keeps failing rests; its fallbacks serve meanwhile (the last
             // candidate is tried all the same: better a tired model than none).
-            let now = self.start.elapsed();
-            let resting = self.health.lock().ok().and_then(|h| h.get(model_id).and_then(|x| x.until)).filter(|u| *u > now);
-            if let (Some(until), Some(to)) = (resting, next) {
+            let resting = self.health.lock().ok().and_then(|h| h.get(model_id).and_then(|x| x.until));
+            let now = if resting.is_some() { self.start.elapsed() } else { Duration::ZERO };
+            if let (Some(until), Some(to)) = (resting.filter(|u| *u > now), next) {
                 last_error = format!("{model_id} is resting after repeated failures");
                 self.emit(Event::NodeFallback {
                     unit: self.unit,
@@ -599,7 +646,6 @@ impl Call<'_> {
                     reason: format!("{model_id} is cooling down for another {:.1} s", (until - now).as_secs_f64()),
                 })
                 .await;
-                m += 1;
                 continue;
             }
             let Some(provider) = self.providers.for_model(model) else {
@@ -613,7 +659,6 @@ impl Call<'_> {
                     })
                     .await;
                 }
-                m += 1;
                 continue;
             };
             for try_no in 1..=retry.max_attempts {
@@ -630,14 +675,7 @@ impl Call<'_> {
                     task: self.task,
                     try_no,
                 };
-                let outcome = match tokio::time::timeout(retry.total_timeout, self.call_once(provider.as_ref(), req)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(CallError::new(
-                        ErrorKind::Timeout,
-                        format!("the call took longer than {:.1} s", retry.total_timeout.as_secs_f64()),
-                    )),
-                };
-                match outcome {
+                match self.call_once(provider.as_ref(), req).await {
                     Ok(answer) => {
                         self.healthy(model_id);
                         let checks: Vec<CheckResult> = node.checks.iter().map(|c| c.evaluate(&answer.text)).collect();
@@ -657,11 +695,11 @@ impl Call<'_> {
                                 failed,
                             })
                             .await;
-                            m += 1;
                             continue 'models;
                         }
                         cost += call_cost;
-                        let latency = self.start.elapsed().saturating_sub(started);
+                        let finished = self.start.elapsed();
+                        let latency = finished.saturating_sub(started);
                         let output: Arc<str> = Arc::from(answer.text);
                         if let Some(store) = &spec.store {
                             let q = Query { node: &node.id, item: self.unit.item, model: model_id, key: self.key };
@@ -669,17 +707,20 @@ impl Call<'_> {
                                 store.put(&q, &Served { model: model_id.to_string(), usage: answer.usage, output: output.clone() });
                             }
                         }
-                        self.emit(Event::NodeFinished {
-                            unit: self.unit,
-                            model: model_id.to_string(),
-                            usage: answer.usage,
-                            estimated: answer.estimated,
-                            ttft: answer.ttft,
-                            latency,
-                            output: output.clone(),
-                            checks,
-                            cached: false,
-                        })
+                        self.emit_at(
+                            finished,
+                            Event::NodeFinished {
+                                unit: self.unit,
+                                model: model_id.to_string(),
+                                usage: answer.usage,
+                                estimated: answer.estimated,
+                                ttft: answer.ttft,
+                                latency,
+                                output: output.clone(),
+                                checks,
+                                cached: false,
+                            },
+                        )
                         .await;
                         return (cost, Ok(Finished { output, passed }));
                     }
@@ -706,12 +747,10 @@ impl Call<'_> {
                             self.emit(Event::NodeFallback { unit: self.unit, from: model_id.to_string(), to: to.to_string(), reason: why })
                                 .await;
                         }
-                        m += 1;
                         continue 'models;
                     }
                 }
             }
-            m += 1;
         }
         self.emit(Event::NodeFailed { unit: self.unit, error: last_error }).await;
         (cost, Err(()))
@@ -719,7 +758,10 @@ impl Call<'_> {
 
     fn healthy(&self, model: &str) {
         if let Ok(mut h) = self.health.lock() {
-            h.remove(model);
+            // Nearly always empty: only failures put a model here.
+            if !h.is_empty() {
+                h.remove(model);
+            }
         }
     }
 
@@ -761,6 +803,7 @@ impl Call<'_> {
         let deltas = self.spec.options.deltas;
         let input_tokens = req.input_tokens;
         let t0 = Instant::now();
+        let call_deadline = t0 + retry.total_timeout;
         let mut stream = provider.call(req);
         let mut text = String::new();
         let mut streamed: u64 = 0;
@@ -768,29 +811,46 @@ impl Call<'_> {
         let mut usage = None;
         loop {
             let limit = if ttft.is_none() { retry.first_token_timeout } else { retry.idle_timeout };
-            // Most chunks are already there; only arm a timer when we would have to wait.
+            // Most chunks are already there; only arm a timer when we would have to wait. The
+            // whole call's limit is folded into the same timer rather than a second one.
             let next = match futures::FutureExt::now_or_never(stream.next()) {
                 Some(next) => next,
-                None => match tokio::time::timeout(limit, stream.next()).await {
-                    Ok(next) => next,
-                    Err(_) => {
-                        let what = if ttft.is_none() { "no first token" } else { "no data" };
-                        return Err(CallError::new(ErrorKind::Timeout, format!("{what} for {:.1} s", limit.as_secs_f64())));
+                None => {
+                    let gap_deadline = Instant::now() + limit;
+                    let deadline = gap_deadline.min(call_deadline);
+                    match tokio::time::timeout_at(deadline, stream.next()).await {
+                        Ok(next) => next,
+                        Err(_) if call_deadline < gap_deadline => {
+                            let total = retry.total_timeout.as_secs_f64();
+                            return Err(CallError::new(ErrorKind::Timeout, format!("the call took longer than {total:.1} s")));
+                        }
+                        Err(_) => {
+                            let what = if ttft.is_none() { "no first token" } else { "no data" };
+                            return Err(CallError::new(ErrorKind::Timeout, format!("{what} for {:.1} s", limit.as_secs_f64())));
+                        }
                     }
-                },
+                }
             };
             match next {
                 None => break,
                 Some(Err(e)) => return Err(e),
                 Some(Ok(Chunk::Usage(u))) => usage = Some(u),
                 Some(Ok(Chunk::Text { text: piece, tokens })) => {
+                    // One clock read serves both the first token's time and its event's.
+                    let now = if ttft.is_none() || deltas { Some(Instant::now()) } else { None };
                     if ttft.is_none() {
-                        ttft = Some(t0.elapsed());
+                        ttft = now.map(|n| n - t0);
                     }
                     streamed += u64::from(tokens.unwrap_or_else(|| crate::tokens::count(&piece)));
+                    // Grow by a quarter rather than double: thousands of calls can be
+                    // mid-stream at once, and each one's slack adds up.
+                    if text.capacity() - text.len() < piece.len() {
+                        text.reserve_exact(piece.len().max(text.len() / 4));
+                    }
                     text.push_str(&piece);
                     if deltas {
-                        self.emit(Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed }).await;
+                        let at = now.map_or_else(|| self.start.elapsed(), |n| n - self.start);
+                        self.emit_at(at, Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed }).await;
                     }
                 }
             }
@@ -801,6 +861,18 @@ impl Call<'_> {
         };
         Ok(Answer { ttft: ttft.unwrap_or_else(|| t0.elapsed()), text, usage, estimated })
     }
+}
+
+/// The models a unit may try, in order: the decided one (position 0), then each fallback not
+/// already tried. Returns the first candidate at position `from` or later.
+fn next_candidate(d: &Decision, from: usize) -> Option<(usize, &str)> {
+    (from..=d.fallbacks.len()).find_map(|k| {
+        if k == 0 {
+            return Some((0, d.model.as_str()));
+        }
+        let f = &d.fallbacks[k - 1];
+        (*f != d.model && !d.fallbacks[..k - 1].contains(f)).then_some((k, f.as_str()))
+    })
 }
 
 /// The content key of a call: what must be equal for an earlier output to stand in for it.
@@ -856,14 +928,40 @@ pub fn run_blocking(spec: &RunSpec, providers: &Providers, on_event: impl FnMut(
 }
 
 /// Runs the engine and hands each event to `on_event` on the same task.
-pub async fn run_collect(spec: &RunSpec, providers: &Providers, cancel: CancellationToken, mut on_event: impl FnMut(RunEvent)) -> Outcome {
-    let (tx, mut rx) = mpsc::channel(1024);
-    let engine = run(spec, providers, tx, cancel);
-    let drain = async {
-        while let Some(ev) = rx.recv().await {
-            on_event(ev);
+pub async fn run_collect(spec: &RunSpec, providers: &Providers, cancel: CancellationToken, on_event: impl FnMut(RunEvent)) -> Outcome {
+    execute(spec, providers, &Inline(std::cell::RefCell::new(on_event)), cancel).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(model: &str, fallbacks: &[&str]) -> Decision {
+        Decision {
+            rule: None,
+            rule_label: "default".into(),
+            reason: "test".into(),
+            model: model.to_string(),
+            fallbacks: fallbacks.iter().map(|f| f.to_string()).collect(),
+            input_tokens: 0,
         }
-    };
-    let (outcome, ()) = tokio::join!(engine, drain);
-    outcome
+    }
+
+    fn candidates(d: &Decision) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut c = next_candidate(d, 0);
+        while let Some((k, m)) = c {
+            out.push(m);
+            c = next_candidate(d, k + 1);
+        }
+        out
+    }
+
+    #[test]
+    fn candidates_are_the_model_then_new_fallbacks_in_order() {
+        assert_eq!(candidates(&decision("a", &[])), ["a"]);
+        assert_eq!(candidates(&decision("a", &["b", "c"])), ["a", "b", "c"]);
+        // Repeats of the model or of an earlier fallback are tried once.
+        assert_eq!(candidates(&decision("a", &["a", "b", "b", "c", "a"])), ["a", "b", "c"]);
+    }
 }

@@ -46,8 +46,12 @@ pub enum Fault {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub ttft: Duration,
-    /// Each chunk with the simulated time it takes to arrive after the previous one.
-    pub chunks: Vec<(Duration, String, u32)>,
+    /// The whole output, streamed in `chunks`.
+    pub text: String,
+    /// Each chunk: the simulated time it takes to arrive after the previous one, where it ends
+    /// in `text`, and its tokens. (Offsets rather than pieces: a wide fan-out holds thousands
+    /// of plans at once.)
+    pub chunks: Vec<(Duration, u32, u32)>,
     pub usage: Usage,
     pub fault: Option<Fault>,
 }
@@ -74,7 +78,7 @@ pub fn stream_text(req: &CallRequest, text: String) -> ChunkStream {
     let usage = Usage { input: req.input_tokens, cached: 0, cache_write: 0, output: u64::from(tokens::count(&text)), reasoning: 0 };
     let (ttft, tps) = timing(req, model, &mut call);
     let chunks = split_stream(&text, usage.output, tps);
-    Box::pin(play(Plan { ttft, chunks, usage, fault: None }))
+    Box::pin(play(Plan { ttft, text, chunks, usage, fault: None }))
 }
 
 fn timing(req: &CallRequest, model: &Model, call: &mut Rng) -> (Duration, f64) {
@@ -93,7 +97,9 @@ pub fn plan(req: &CallRequest) -> Plan {
     let mut truth = Rng::keyed(&[seed, task, node_key, item, SALT_TASK]);
     let mut call = Rng::keyed(&[seed, task, node_key, item, hash_str(&model.id), u64::from(req.try_no), SALT_CALL]);
 
-    let text = compose(req, node, model, &mut truth);
+    let mut text = compose(req, node, model, &mut truth);
+    // Held until the last chunk is out, by every call in flight at once.
+    text.shrink_to_fit();
     let usage = Usage { input: req.input_tokens, cached: 0, cache_write: 0, output: u64::from(tokens::count(&text)), reasoning: 0 };
 
     let p = &model.sim;
@@ -113,16 +119,16 @@ pub fn plan(req: &CallRequest) -> Plan {
     } else {
         None
     };
-    Plan { ttft, chunks, usage, fault }
+    Plan { ttft, text, chunks, usage, fault }
 }
 
 /// Splits `text` into pieces of about [`CHUNK_TIME`] each at `tps`, cutting at spaces.
-fn split_stream(text: &str, out_tokens: u64, tps: f64) -> Vec<(Duration, String, u32)> {
+fn split_stream(text: &str, out_tokens: u64, tps: f64) -> Vec<(Duration, u32, u32)> {
     if text.is_empty() {
         return Vec::new();
     }
     if tps <= 0.0 || !tps.is_finite() {
-        return vec![(Duration::ZERO, text.to_string(), out_tokens as u32)];
+        return vec![(Duration::ZERO, text.len() as u32, out_tokens as u32)];
     }
     let total_time = out_tokens as f64 / tps;
     let pieces = ((total_time / CHUNK_TIME).ceil() as usize).clamp(1, 10_000);
@@ -145,7 +151,7 @@ fn split_stream(text: &str, out_tokens: u64, tps: f64) -> Vec<(Duration, String,
         let piece = &text[start..end];
         let share = piece.len() as f64 / total_chars as f64;
         let toks = (out_tokens as f64 * share).round() as u32;
-        out.push((Duration::from_secs_f64(total_time * share), piece.to_string(), toks.max(1)));
+        out.push((Duration::from_secs_f64(total_time * share), end as u32, toks.max(1)));
         start = end;
     }
     out
@@ -198,7 +204,9 @@ async fn next_chunk(plan: Plan, i: usize) -> Option<(Result<Chunk, CallError>, (
         let u = plan.usage;
         return Some((Ok(Chunk::Usage(u)), (plan, Step::Done)));
     }
-    let (delay, text, tokens) = plan.chunks[i].clone();
+    let (delay, end, tokens) = plan.chunks[i];
+    let start = if i == 0 { 0 } else { plan.chunks[i - 1].1 as usize };
+    let text = plan.text.get(start..end as usize).unwrap_or_default().to_string();
     if i > 0 {
         sleep(delay).await;
     }
@@ -406,7 +414,8 @@ mod tests {
     fn split_stream_covers_text_and_time() {
         let text = "one two three four five six seven eight nine ten";
         let chunks = split_stream(text, 10, 20.0);
-        let joined: String = chunks.iter().map(|c| c.1.as_str()).collect();
+        let joined: String =
+            chunks.iter().scan(0, |at, c| Some(std::mem::replace(at, c.1 as usize)..c.1 as usize)).map(|r| &text[r]).collect();
         assert_eq!(joined, text);
         let total: f64 = chunks.iter().map(|c| c.0.as_secs_f64()).sum();
         assert!((total - 0.5).abs() < 1e-9, "{total}");

@@ -135,7 +135,7 @@ pub fn reprice(rec: &Recording, strategy: Arc<Strategy>, catalog: Arc<Catalog>) 
                 id: u.label.clone(),
                 recorded_model: old.and_then(|o| o.model.clone()),
                 model: u.model.clone(),
-                rule: u.decision.as_ref().map(|d| d.rule_label.clone()),
+                rule: u.decision.as_ref().map(|d| d.rule_label.to_string()),
                 recorded_input_tokens: old.map_or(0, |o| o.billed_usage.total_input()),
                 input_tokens: u.billed_usage.total_input(),
                 output_tokens: u.billed_usage.output,

@@ -2,6 +2,8 @@
 //! rule matched and why, because "why did this node get that model" is the first question a
 //! person tuning a flow asks.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::strategy::{Rule, Strategy};
@@ -13,9 +15,9 @@ pub struct Decision {
     /// Index of the matching rule; `None` when the default model serves.
     pub rule: Option<u32>,
     /// `rule 2 'search is cheap'`, or `default`.
-    pub rule_label: String,
+    pub rule_label: Cow<'static, str>,
     /// The criteria that matched, e.g. `kind search; complexity 3 ≤ 4`.
-    pub reason: String,
+    pub reason: Cow<'static, str>,
     pub model: String,
     pub fallbacks: Vec<String>,
     /// The input-token estimate the rules saw.
@@ -71,8 +73,8 @@ pub fn route(strategy: &Strategy, node: &Node, input_tokens: u64) -> Decision {
         if let Ok(reason) = test(rule, node, input_tokens) {
             return Decision {
                 rule: Some(i as u32),
-                rule_label: rule.label(i),
-                reason,
+                rule_label: rule.label(i).into(),
+                reason: reason.into(),
                 model: rule.model.clone(),
                 fallbacks: rule.fallbacks.clone(),
                 input_tokens,
@@ -81,8 +83,8 @@ pub fn route(strategy: &Strategy, node: &Node, input_tokens: u64) -> Decision {
     }
     Decision {
         rule: None,
-        rule_label: "default".to_string(),
-        reason: "no rule matched".to_string(),
+        rule_label: Cow::Borrowed("default"),
+        reason: Cow::Borrowed("no rule matched"),
         model: strategy.default_model.clone(),
         fallbacks: strategy.default_fallbacks.clone(),
         input_tokens,

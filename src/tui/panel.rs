@@ -54,8 +54,8 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
     out.push(heading(app, "Routing"));
     match &u.decision {
         Some(d) => {
-            out.push(kv(app, "rule", d.rule_label.clone()));
-            out.push(kv(app, "why", d.reason.clone()));
+            out.push(kv(app, "rule", d.rule_label.to_string()));
+            out.push(kv(app, "why", d.reason.to_string()));
             let served = u.model.clone().unwrap_or_default();
             let models =
                 if served == d.model || served.is_empty() { d.model.clone() } else { format!("{} → served by {served}", d.model) };
@@ -353,7 +353,7 @@ pub fn summary_lines(app: &App) -> Vec<Line<'static>> {
     let st = app.state();
     if let Some(u) = app.unit_for_box(app.selected).map(|i| &st.units[i]) {
         let model = u.model.clone().unwrap_or_else(|| "-".into());
-        let rule = u.decision.as_ref().map(|d| d.rule_label.clone()).unwrap_or_default();
+        let rule = u.decision.as_ref().map(|d| d.rule_label.to_string()).unwrap_or_default();
         out.push(Line::from(Span::styled(
             format!(
                 "  {model} · {rule} · {} tok · {} · Enter for details",
