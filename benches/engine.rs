@@ -11,7 +11,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use baton::engine::RunSpec;
 use baton::load;
 use baton::provider::Providers;
-use baton::report::BatchAccumulator;
 use baton::shapes::{STANDARD, Shape, instant_catalog, strategy};
 use divan::counter::ItemsCount;
 
@@ -45,9 +44,5 @@ fn batch_1000_tasks(bencher: divan::Bencher) {
     assert_eq!(tasks.len(), 1000);
     let spec = RunSpec::new(flow, strategy, catalog, String::new(), 1);
     let providers = Providers::simulated();
-    bencher.counter(ItemsCount::new(tasks.len())).bench(|| {
-        let mut acc = BatchAccumulator::default();
-        baton::headless::run_tasks(&spec, &tasks, &providers, |_, s| acc.add(s)).expect("runtime");
-        acc.finish()
-    });
+    bencher.counter(ItemsCount::new(tasks.len())).bench(|| baton::headless::run_batch(&spec, &tasks, &providers).expect("runtime"));
 }

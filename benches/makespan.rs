@@ -111,7 +111,7 @@ fn print_row(name: &str, makespan: Duration, critical: Duration) {
 /// Runs on a real clock; returns the makespan and the critical path the fold measured.
 fn real_time(spec: &RunSpec) -> (Duration, Duration) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
-    let mut st = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt);
+    let mut st = RunState::for_spec(spec);
     let mut end = None;
     let outcome = rt.block_on(baton::engine::run_collect(spec, &Providers::simulated(), CancellationToken::new(), |ev| {
         if matches!(ev.kind, Event::RunFinished { .. }) {

@@ -6,7 +6,13 @@ use crate::engine::{self, Options, RunSpec};
 use crate::event::RunEvent;
 use crate::load::Task;
 use crate::provider::Providers;
+use crate::report::{BatchAccumulator, BatchReport};
 use crate::state::RunState;
+
+/// A fold for a run no screen shows: it keeps outputs, not the text still streaming.
+fn headless_state(spec: &RunSpec) -> RunState {
+    RunState { live_text: false, ..RunState::for_spec(spec) }
+}
 
 /// Runs once on a paused clock and returns the folded state.
 pub fn run_one(spec: &RunSpec, providers: &Providers) -> std::io::Result<RunState> {
@@ -15,8 +21,7 @@ pub fn run_one(spec: &RunSpec, providers: &Providers) -> std::io::Result<RunStat
 
 /// Runs once on a paused clock, showing every event to `on_event` before folding it.
 pub fn run_one_with(spec: &RunSpec, providers: &Providers, mut on_event: impl FnMut(&RunEvent)) -> std::io::Result<RunState> {
-    let mut state = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt);
-    state.live_text = false;
+    let mut state = headless_state(spec);
     engine::run_blocking(spec, providers, |ev| {
         on_event(&ev);
         state.apply(&ev);
@@ -31,8 +36,7 @@ pub fn run_paced(spec: &RunSpec, providers: &Providers, speed: f64, mut on_event
     let (tx, rx) = std::sync::mpsc::channel::<RunEvent>();
     let (spec2, providers2) = (spec.clone(), providers.clone());
     let engine = std::thread::spawn(move || engine::run_blocking(&spec2, &providers2, |ev| drop(tx.send(ev))));
-    let mut state = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt);
-    state.live_text = false;
+    let mut state = headless_state(spec);
     let start = Instant::now();
     for ev in rx {
         let due = Duration::from_secs_f64(ev.at.as_secs_f64() / speed.max(1e-6));
@@ -60,8 +64,7 @@ pub fn run_tasks(base: &RunSpec, tasks: &[Task], providers: &Providers, mut each
             spec.input = task.input.clone();
             spec.run_id = k as u64 + 1;
             spec.options = Options { deltas: false };
-            let mut state = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt);
-            state.live_text = false;
+            let mut state = headless_state(&spec);
             engine::run_collect(&spec, providers, tokio_util::sync::CancellationToken::new(), |ev| {
                 state.apply(&ev);
             })
@@ -70,4 +73,11 @@ pub fn run_tasks(base: &RunSpec, tasks: &[Task], providers: &Providers, mut each
         }
     });
     Ok(())
+}
+
+/// Runs every task and totals them as the batch report does.
+pub fn run_batch(base: &RunSpec, tasks: &[Task], providers: &Providers) -> std::io::Result<BatchReport> {
+    let mut acc = BatchAccumulator::default();
+    run_tasks(base, tasks, providers, |_, s| acc.add(s))?;
+    Ok(acc.finish())
 }

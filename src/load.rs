@@ -1,5 +1,6 @@
 //! Finding and loading the files a command names: a path, or the name of a sample that ships
 //! inside the binary; strategies also next to their flow (`<flow dir>/strategies/NAME.toml`).
+//! And writing a file whole or not at all.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -207,4 +208,22 @@ pub fn parse_tasks(src: &Source) -> Result<Vec<Task>, Diagnostics> {
             .into());
     }
     Ok(tasks)
+}
+
+/// Writes a whole file or nothing: a temporary file beside it, synced, then renamed over.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

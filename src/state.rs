@@ -268,6 +268,11 @@ impl RunState {
         }
     }
 
+    /// The state before any of `spec`'s events.
+    pub fn for_spec(spec: &crate::engine::RunSpec) -> RunState {
+        RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt)
+    }
+
     /// Index of a unit's state.
     pub fn unit_index(&self, u: Unit) -> Option<usize> {
         let node = self.nodes.get(u.index())?;

@@ -77,27 +77,15 @@ fn hash(bytes: &[u8]) -> u64 {
 impl Vocabulary {
     fn load() -> Vocabulary {
         let text = include_str!("tokens/o200k_base.tiktoken");
-        let mut tokens: Vec<(u32, Vec<u8>)> = Vec::with_capacity(200_000);
-        let mut scratch = Vec::new();
+        // The file lists every token once, in rank order from 0 (a test checks the ranks), so a
+        // token's rank is its line number and its bytes follow the previous token's.
+        let mut bytes = Vec::with_capacity(text.len() * 3 / 8);
+        let mut starts = Vec::with_capacity(200_001);
         for line in text.lines() {
-            let (token, rank) = line.split_once(' ').unwrap_or((line, ""));
-            scratch.clear();
-            decode_base64(token.as_bytes(), &mut scratch);
-            // The file is vendored and fixed (the tests check every rank is there once).
-            if let Ok(rank) = rank.parse::<u32>() {
-                tokens.push((rank, scratch.clone()));
-            }
-        }
-        tokens.sort_unstable_by_key(|t| t.0);
-        tokens.dedup_by_key(|t| t.0);
-        let mut bytes = Vec::with_capacity(tokens.iter().map(|t| t.1.len()).sum());
-        let mut starts = Vec::with_capacity(tokens.len() + 1);
-        for (_, t) in &tokens {
             starts.push(bytes.len() as u32);
-            bytes.extend_from_slice(t);
+            decode_base64(line.split(' ').next().unwrap_or_default().as_bytes(), &mut bytes);
         }
         starts.push(bytes.len() as u32);
-        drop(tokens);
         let mut v = Vocabulary { bytes: bytes.into_boxed_slice(), starts: starts.into_boxed_slice(), table: hashbrown::HashTable::new() };
         let n = v.starts.len() - 1;
         let mut table = hashbrown::HashTable::with_capacity(n);
@@ -206,6 +194,8 @@ mod tests {
     #[test]
     fn the_whole_vocabulary_is_loaded() {
         // 199,998 ordinary tokens, ranks 0 to 199,997, each a distinct byte string.
+        let file = include_str!("tokens/o200k_base.tiktoken");
+        assert!(file.lines().enumerate().all(|(i, l)| l.split(' ').nth(1) == Some(i.to_string().as_str())), "ranks in line order");
         let v = &*VOCABULARY;
         assert_eq!(v.table.len(), 199_998);
         assert!((0..199_998).all(|r| v.rank(v.token(r)) == r));

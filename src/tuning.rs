@@ -1,8 +1,7 @@
 //! Tuning a strategy while watching: what an edit would change before it runs (a preview from
 //! the last attempt's token counts and the catalog), pinning a node to a model by editing the
-//! strategy file in place (comments and layout kept), and writing files whole or not at all.
+//! strategy file in place (comments and layout kept).
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::money::Money;
@@ -117,24 +116,6 @@ pub fn pin(text: &str, node: &str, model: &str) -> Result<String, String> {
         t.set_position(Some(first.saturating_sub(1)));
     }
     Ok(doc.to_string())
-}
-
-/// Writes a whole file or nothing: a temporary file beside it, synced, then renamed over.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]

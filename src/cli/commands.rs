@@ -15,11 +15,17 @@ use crate::flow::{Flow, parse_flow};
 use crate::load;
 use crate::provider::Providers;
 use crate::record::{Header, RecordedOutputs, Recorder, Recording, default_name};
-use crate::report::{self, BatchAccumulator, RunReport, Table};
+use crate::report::{self, RunReport, Table};
 use crate::routing::{Catalog, Strategy};
 
 /// The theme (with NO_COLOR applied) and keymap the screen uses.
-fn screen_setup(theme: Option<&str>) -> Result<(crate::tui::theme::Theme, crate::tui::keymap::Keymap), u8> {
+/// Everything a screen needs before it opens: a playback speed in range, the theme and keymap
+/// (with the user's files), and a terminal. `no_terminal` is the error when there is none.
+fn screen_setup(theme: Option<&str>, speed: f64, no_terminal: &str) -> Result<(crate::tui::theme::Theme, crate::tui::keymap::Keymap), u8> {
+    if !(0.25..=64.0).contains(&speed) {
+        eprintln!("baton: --speed {speed} is out of range\n  help: use a speed from 0.25 to 64");
+        return Err(EXIT_BAD_INPUT);
+    }
     let config = load::config_dir();
     let theme = match crate::tui::theme::Theme::load(theme, config.as_ref().map(|d| d.join("themes")).as_deref()) {
         Ok(t) => t,
@@ -41,6 +47,10 @@ fn screen_setup(theme: Option<&str>) -> Result<(crate::tui::theme::Theme, crate:
             }
         },
     };
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        eprintln!("baton: {no_terminal}");
+        return Err(EXIT_BAD_INPUT);
+    }
     Ok((theme, keymap))
 }
 
@@ -75,7 +85,6 @@ pub fn load_run(flow: &str, common: &super::Common) -> Result<Loaded, Diagnostic
 }
 
 pub fn open(args: OpenArgs) -> u8 {
-    use std::io::IsTerminal;
     let flow = args.flow.clone().unwrap_or_else(|| "research-assistant".to_string());
     let loaded = match load_run(&flow, &args.common) {
         Ok(l) => l,
@@ -84,18 +93,12 @@ pub fn open(args: OpenArgs) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
-    if !(0.25..=64.0).contains(&args.speed) {
-        eprintln!("baton: --speed {} is out of range\n  help: use a speed from 0.25 to 64", args.speed);
-        return EXIT_BAD_INPUT;
-    }
-    let (theme, keymap) = match screen_setup(args.theme.as_deref()) {
+    let no_terminal =
+        format!("the live screen needs a terminal\n  help: for output a script can read, use `baton run {flow} --format json`");
+    let (theme, keymap) = match screen_setup(args.theme.as_deref(), args.speed, &no_terminal) {
         Ok(x) => x,
         Err(c) => return c,
     };
-    if !std::io::stdout().is_terminal() {
-        eprintln!("baton: the live screen needs a terminal\n  help: for output a script can read, use `baton run {flow} --format json`");
-        return EXIT_BAD_INPUT;
-    }
     let input = args.common.input.clone().unwrap_or_else(|| loaded.flow.input.clone());
     let flow_path = loaded.flow_origin.path().map(Path::to_path_buf);
     let strategy_path = loaded.strategy_origin.path().map(Path::to_path_buf);
@@ -377,12 +380,13 @@ pub fn run(args: RunArgs) -> u8 {
                 return EXIT_BAD_INPUT;
             }
         };
-        let mut acc = BatchAccumulator::default();
-        if let Err(e) = crate::headless::run_tasks(&spec, &tasks, &providers, |_, s| acc.add(s)) {
-            eprintln!("baton: cannot start the runtime: {e}");
-            return EXIT_RUN_FAILED;
-        }
-        let b = acc.finish();
+        let b = match crate::headless::run_batch(&spec, &tasks, &providers) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("baton: cannot start the runtime: {e}");
+                return EXIT_RUN_FAILED;
+            }
+        };
         let text = match args.format {
             Format::Json => to_json(&b),
             Format::Table => report::batch_table(&b),
@@ -439,7 +443,6 @@ pub fn run(args: RunArgs) -> u8 {
 }
 
 pub fn compare(args: CompareArgs) -> u8 {
-    use std::io::IsTerminal;
     let looks_recorded = |a: &str| a.ends_with(".jsonl") && Path::new(a).is_file();
     let sides: Vec<crate::tui::CompareSide>;
     let comparison;
@@ -534,12 +537,13 @@ pub fn compare(args: CompareArgs) -> u8 {
             };
             let mut batches = Vec::new();
             for spec in &specs {
-                let mut acc = BatchAccumulator::default();
-                if let Err(e) = crate::headless::run_tasks(spec, &tasks, &providers, |_, s| acc.add(s)) {
-                    eprintln!("baton: cannot start the runtime: {e}");
-                    return EXIT_RUN_FAILED;
+                match crate::headless::run_batch(spec, &tasks, &providers) {
+                    Ok(b) => batches.push(b),
+                    Err(e) => {
+                        eprintln!("baton: cannot start the runtime: {e}");
+                        return EXIT_RUN_FAILED;
+                    }
                 }
-                batches.push(acc.finish());
             }
             comparison = crate::compare::compare_batches(&batches);
             sides = Vec::new();
@@ -560,18 +564,11 @@ pub fn compare(args: CompareArgs) -> u8 {
         }
     }
     if args.screen {
-        if !(0.25..=64.0).contains(&args.speed) {
-            eprintln!("baton: --speed {} is out of range\n  help: use a speed from 0.25 to 64", args.speed);
-            return EXIT_BAD_INPUT;
-        }
-        let (theme, keymap) = match screen_setup(args.theme.as_deref()) {
+        let no_terminal = "the compare screen needs a terminal\n  help: drop --screen for the table";
+        let (theme, keymap) = match screen_setup(args.theme.as_deref(), args.speed, no_terminal) {
             Ok(x) => x,
             Err(c) => return c,
         };
-        if !std::io::stdout().is_terminal() {
-            eprintln!("baton: the compare screen needs a terminal\n  help: drop --screen for the table");
-            return EXIT_BAD_INPUT;
-        }
         return match crate::tui::run_compare(sides, theme, keymap, args.speed) {
             Ok(()) => EXIT_OK,
             Err(e) => {
@@ -604,7 +601,6 @@ fn open_recording(file: &Path) -> Result<Recording, u8> {
 }
 
 pub fn replay(args: ReplayArgs) -> u8 {
-    use std::io::IsTerminal;
     let rec = match open_recording(&args.file) {
         Ok(r) => r,
         Err(c) => return c,
@@ -617,21 +613,12 @@ pub fn replay(args: ReplayArgs) -> u8 {
         };
         return print_out(&text);
     }
-    if !(0.25..=64.0).contains(&args.speed) {
-        eprintln!("baton: --speed {} is out of range\n  help: use a speed from 0.25 to 64", args.speed);
-        return EXIT_BAD_INPUT;
-    }
-    let (theme, keymap) = match screen_setup(args.theme.as_deref()) {
+    let no_terminal =
+        format!("the replay screen needs a terminal\n  help: `baton replay {} --summary` prints the run's table", args.file.display());
+    let (theme, keymap) = match screen_setup(args.theme.as_deref(), args.speed, &no_terminal) {
         Ok(x) => x,
         Err(c) => return c,
     };
-    if !std::io::stdout().is_terminal() {
-        eprintln!(
-            "baton: the replay screen needs a terminal\n  help: `baton replay {} --summary` prints the run's table",
-            args.file.display()
-        );
-        return EXIT_BAD_INPUT;
-    }
     let spec = rec.spec();
     let opts = crate::tui::Options {
         spec,
@@ -721,7 +708,7 @@ pub fn export(args: ExportArgs) -> u8 {
             return EXIT_RUN_FAILED;
         }
     };
-    match write_atomically(&args.otlp, text.as_bytes()) {
+    match load::write_atomically(&args.otlp, text.as_bytes()) {
         Ok(()) => {
             let spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"].as_array().map_or(0, Vec::len);
             eprintln!("wrote {spans} spans to {}", args.otlp.display());
@@ -732,23 +719,6 @@ pub fn export(args: ExportArgs) -> u8 {
             EXIT_RUN_FAILED
         }
     }
-}
-
-/// Writes a whole file or nothing: a temporary file beside it, then a rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// What kind of file a TOML document is, from its top-level tables; `Err` when it is not TOML.

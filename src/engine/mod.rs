@@ -836,8 +836,9 @@ impl<S: Sink> Call<'_, S> {
                 Some(Err(e)) => return Err(e),
                 Some(Ok(Chunk::Usage(u))) => usage = Some(u),
                 Some(Ok(Chunk::Text { text: piece, tokens })) => {
-                    // One clock read serves both the first token's time and its event's.
-                    let now = if ttft.is_none() || deltas { Some(Instant::now()) } else { None };
+                    // One clock read serves both the first token's time and its event's; a
+                    // later chunk nobody streams needs none.
+                    let now = (ttft.is_none() || deltas).then(Instant::now);
                     if ttft.is_none() {
                         ttft = now.map(|n| n - t0);
                     }
@@ -848,9 +849,8 @@ impl<S: Sink> Call<'_, S> {
                         text.reserve_exact(piece.len().max(text.len() / 4));
                     }
                     text.push_str(&piece);
-                    if deltas {
-                        let at = now.map_or_else(|| self.start.elapsed(), |n| n - self.start);
-                        self.emit_at(at, Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed }).await;
+                    if let (true, Some(now)) = (deltas, now) {
+                        self.emit_at(now - self.start, Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed }).await;
                     }
                 }
             }

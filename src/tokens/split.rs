@@ -142,8 +142,8 @@ fn is_lead(cs: &[Ch], i: usize) -> bool {
     cs.get(i).is_some_and(|ch| ch.c != '\r' && ch.c != '\n' && ch.flags & (LETTER | N) == 0)
 }
 
-/// Where a word starting at `s` may start its letters: after a lead character first, then
-/// at the character itself (the optional lead is greedy).
+/// Where a word at `p` may start its letters: after a lead character first, then at `p`
+/// itself (the optional lead is greedy).
 fn starts(cs: &[Ch], p: usize) -> impl Iterator<Item = usize> {
     let lead = is_lead(cs, p);
     [lead.then_some(p + 1), Some(p)].into_iter().flatten()

@@ -155,7 +155,7 @@ pub struct App {
 
 impl App {
     pub fn new(spec: &RunSpec, theme: Theme, keymap: Keymap, speed: f64, simulated: bool) -> App {
-        let state = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt);
+        let state = RunState::for_spec(spec);
         let n = spec.flow.nodes.len();
         let compact = false;
         let lay = layout(&spec.flow, &vec![0; n], &vec![false; n], Dims::FULL);
@@ -216,16 +216,7 @@ impl App {
     /// Turns this app into a comparison of its strategy (the baseline) against `others`.
     pub fn compare_with(&mut self, others: Vec<RunSpec>) {
         let speed = self.player.speed;
-        self.others = others
-            .iter()
-            .map(|s| {
-                Player::new(
-                    RunState::new(s.flow.clone(), s.strategy.clone(), s.catalog.clone(), s.run_id, s.attempt),
-                    speed,
-                    !self.simulated,
-                )
-            })
-            .collect();
+        self.others = others.iter().map(|s| Player::new(RunState::for_spec(s), speed, !self.simulated)).collect();
         self.other_specs = others;
     }
 
@@ -552,7 +543,7 @@ impl App {
             // Finished, stopped or never started: run again from scratch.
             self.run_id += 1;
             let spec = self.spec();
-            let state = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt);
+            let state = RunState::for_spec(&spec);
             let speed = self.player.speed;
             self.player = Player::new(state, speed, !self.simulated);
             self.message = Some(format!("run {} started", self.run_id));
@@ -652,7 +643,7 @@ impl App {
         let Some(ed) = self.editor.as_mut() else { return };
         let text = ed.text();
         let path = self.strategy_path.clone().unwrap_or_else(|| std::path::PathBuf::from(format!("{}.toml", self.strategy.name)));
-        match crate::tuning::write_atomically(&path, text.as_bytes()) {
+        match crate::load::write_atomically(&path, text.as_bytes()) {
             Ok(()) => {
                 ed.dirty = false;
                 ed.name = path.display().to_string();
@@ -705,7 +696,7 @@ impl App {
                 self.apply_strategy(s);
                 self.editor = Some(super::editor::Editor::new(&name, &text, &self.catalog));
                 let saved = match &self.strategy_path {
-                    Some(p) => match crate::tuning::write_atomically(p, text.as_bytes()) {
+                    Some(p) => match crate::load::write_atomically(p, text.as_bytes()) {
                         Ok(()) => format!(", saved to {}", p.display()),
                         Err(e) => format!(", but {} could not be written ({e}); E shows the edit", p.display()),
                     },
@@ -780,7 +771,7 @@ impl App {
         self.message = Some(format!("attempt {}: rerunning {what}", spec.attempt));
         self.previous = Some(prev);
         let speed = self.player.speed;
-        let state = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt);
+        let state = RunState::for_spec(&spec);
         self.player = Player::new(state, speed, !self.simulated);
         self.replay = None;
         vec![Command::Cancel, Command::Start(Box::new(spec), parent)]
@@ -797,7 +788,7 @@ impl App {
             Some(p) => p,
             None => {
                 let p = std::path::PathBuf::from(format!("{name}.toml"));
-                if let Err(e) = crate::tuning::write_atomically(&p, text.as_bytes()) {
+                if let Err(e) = crate::load::write_atomically(&p, text.as_bytes()) {
                     self.message = Some(format!("cannot write {}: {e}", p.display()));
                     return Vec::new();
                 }
@@ -856,11 +847,7 @@ impl App {
                     self.run_id += 1;
                     let spec = self.spec();
                     let speed = self.player.speed;
-                    self.player = Player::new(
-                        RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt),
-                        speed,
-                        !self.simulated,
-                    );
+                    self.player = Player::new(RunState::for_spec(&spec), speed, !self.simulated);
                     self.layout_key.0.clear();
                     self.message = Some(format!("reloaded {}; running it (unchanged nodes come from the cache)", path.display()));
                     return vec![Command::Cancel, Command::Start(Box::new(spec), None)];

@@ -42,7 +42,7 @@ pub fn spec(flow: Arc<Flow>, strategy: Arc<Strategy>, seed: u64) -> RunSpec {
 pub fn run(spec: &RunSpec, providers: &Providers) -> (Vec<RunEvent>, RunState) {
     let mut events = Vec::new();
     engine::run_virtual(spec, providers, |e| events.push(e)).expect("runtime");
-    let state = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt).fold(&events);
+    let state = RunState::for_spec(spec).fold(&events);
     (events, state)
 }
 
