@@ -85,6 +85,9 @@ pub struct NodeRow {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Comparison {
     pub flow: String,
+    /// Whether the runs called real providers: `simulated` or `live` (`mixed` for recordings
+    /// of both kinds). Every output says it, so a simulated figure is never taken for a bill.
+    pub provider: String,
     pub seed: u64,
     /// 1 for a single run.
     pub tasks: usize,
@@ -227,7 +230,15 @@ pub fn compare_runs(runs: &[(&RunState, Option<String>)]) -> Comparison {
             kind,
         })
         .collect();
-    Comparison { flow: runs[0].0.flow.name.clone(), seed: runs[0].0.seed, tasks: 1, strategies: sides, by_kind, nodes }
+    Comparison {
+        flow: runs[0].0.flow.name.clone(),
+        provider: SIMULATED.to_string(),
+        seed: runs[0].0.seed,
+        tasks: 1,
+        strategies: sides,
+        by_kind,
+        nodes,
+    }
 }
 
 /// Compares batches over the same tasks.
@@ -265,6 +276,7 @@ pub fn compare_batches(batches: &[BatchReport]) -> Comparison {
     }
     Comparison {
         flow: batches.first().map(|b| b.flow.clone()).unwrap_or_default(),
+        provider: SIMULATED.to_string(),
         seed: batches.first().map_or(0, |b| b.seed),
         tasks: batches.first().map_or(0, |b| b.tasks),
         strategies: sides,
@@ -272,6 +284,9 @@ pub fn compare_batches(batches: &[BatchReport]) -> Comparison {
         nodes: Vec::new(),
     }
 }
+
+pub const SIMULATED: &str = "simulated";
+pub const LIVE: &str = "live";
 
 fn usd(v: f64) -> String {
     Money::from_usd(v).to_string()
@@ -383,7 +398,8 @@ impl Comparison {
     pub fn table(&self) -> String {
         let mut out = String::new();
         let what = if self.tasks > 1 { format!("{} tasks", self.tasks) } else { "single run".to_string() };
-        let _ = writeln!(out, "{} · seed {} · {what} · baseline {}\n", self.flow, self.seed, self.strategies[0].strategy);
+        let _ =
+            writeln!(out, "{} · {} · seed {} · {what} · baseline {}\n", self.flow, self.provider, self.seed, self.strategies[0].strategy);
         let (header, rows) = self.strategy_rows();
         let cols: Vec<(&str, bool)> = header.iter().enumerate().map(|(i, h)| (*h, i > 0 && *h != "FRONTIER")).collect();
         let mut t = Table::new(&cols);
@@ -446,8 +462,13 @@ impl Comparison {
     pub fn markdown(&self) -> String {
         let mut out = String::new();
         let (header, rows) = self.strategy_rows();
-        let _ =
-            writeln!(out, "### {} ({})\n", self.flow, if self.tasks > 1 { format!("{} tasks", self.tasks) } else { "single run".into() });
+        let _ = writeln!(
+            out,
+            "### {} ({}, {})\n",
+            self.flow,
+            if self.tasks > 1 { format!("{} tasks", self.tasks) } else { "single run".into() },
+            self.provider
+        );
         let _ = writeln!(out, "| {} |", header.join(" | "));
         let _ = writeln!(out, "|{}|", header.iter().map(|_| "---").collect::<Vec<_>>().join("|"));
         for r in rows {
@@ -465,14 +486,14 @@ impl Comparison {
     /// One row per strategy, with a header row.
     pub fn csv(&self) -> String {
         let mut out = String::from(
-            "strategy,cost_usd,cost_per_1000_usd,cost_ratio,latency_ms,latency_p95_ms,latency_ratio,critical_path_ms,input_tokens,cached_tokens,output_tokens,prompt_tokens,declared_tokens,history_tokens,checks_passed,checks_total,pass_rate,frontier\n",
+            "strategy,cost_usd,cost_per_1000_usd,cost_ratio,latency_ms,latency_p95_ms,latency_ratio,critical_path_ms,input_tokens,cached_tokens,output_tokens,prompt_tokens,declared_tokens,history_tokens,checks_passed,checks_total,pass_rate,frontier,provider\n",
         );
         let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
         for s in &self.strategies {
             let q = if s.strategy.contains([',', '"']) { format!("\"{}\"", s.strategy.replace('"', "\"\"")) } else { s.strategy.clone() };
             let _ = writeln!(
                 out,
-                "{q},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{q},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 s.cost_usd,
                 s.cost_per_1000_usd,
                 opt(s.cost_ratio),
@@ -489,7 +510,8 @@ impl Comparison {
                 s.checks_passed,
                 s.checks_total,
                 opt(s.pass_rate),
-                s.frontier
+                s.frontier,
+                self.provider
             );
         }
         out

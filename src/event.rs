@@ -151,6 +151,27 @@ pub enum Event {
         context: Vec<ContextPart>,
         input_tokens: u64,
     },
+    /// The call waits for a provider's concurrency slot or rate-limit window before it is
+    /// sent. Time spent so is `queued`: it never counts toward a timeout.
+    NodeWaiting {
+        unit: Unit,
+        why: String,
+    },
+    /// The call went out after waiting `queued` for a slot.
+    NodeSent {
+        unit: Unit,
+        queued: Duration,
+    },
+    /// A failed try that the provider bills all the same (it had streamed tokens or reported
+    /// usage before failing); `estimated` when the counts are Baton's tokenizer's. Emitted
+    /// before the retry, fallback or failure that follows, so the node's cost is what the
+    /// provider invoices.
+    NodeBilled {
+        unit: Unit,
+        model: String,
+        usage: Usage,
+        estimated: bool,
+    },
     /// Streamed output; `output_tokens` counts the tokens so far.
     NodeDelta {
         unit: Unit,
@@ -221,6 +242,9 @@ impl Event {
             Event::NodeQueued { unit }
             | Event::NodeStarted { unit, .. }
             | Event::NodeDelta { unit, .. }
+            | Event::NodeWaiting { unit, .. }
+            | Event::NodeSent { unit, .. }
+            | Event::NodeBilled { unit, .. }
             | Event::NodeRetry { unit, .. }
             | Event::NodeFallback { unit, .. }
             | Event::NodeEscalated { unit, .. }
@@ -239,6 +263,9 @@ impl Event {
             Event::NodeExpanded { .. } => "node_expanded",
             Event::NodeStarted { .. } => "node_started",
             Event::NodeDelta { .. } => "node_delta",
+            Event::NodeWaiting { .. } => "node_waiting",
+            Event::NodeSent { .. } => "node_sent",
+            Event::NodeBilled { .. } => "node_billed",
             Event::NodeRetry { .. } => "node_retry",
             Event::NodeFallback { .. } => "node_fallback",
             Event::NodeEscalated { .. } => "node_escalated",

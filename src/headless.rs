@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::engine::{self, Options, RunSpec};
 use crate::event::RunEvent;
 use crate::load::Task;
@@ -20,9 +22,20 @@ pub fn run_one(spec: &RunSpec, providers: &Providers) -> std::io::Result<RunStat
 }
 
 /// Runs once on a paused clock, showing every event to `on_event` before folding it.
-pub fn run_one_with(spec: &RunSpec, providers: &Providers, mut on_event: impl FnMut(&RunEvent)) -> std::io::Result<RunState> {
+pub fn run_one_with(spec: &RunSpec, providers: &Providers, on_event: impl FnMut(&RunEvent)) -> std::io::Result<RunState> {
+    run_one_until(spec, providers, CancellationToken::new(), on_event)
+}
+
+/// [`run_one_with`] until `cancel` fires: in-flight calls are dropped, the run ends with a
+/// `cancelled` outcome, and the state holds everything that finished before.
+pub fn run_one_until(
+    spec: &RunSpec,
+    providers: &Providers,
+    cancel: CancellationToken,
+    mut on_event: impl FnMut(&RunEvent),
+) -> std::io::Result<RunState> {
     let mut state = headless_state(spec);
-    engine::run_blocking(spec, providers, |ev| {
+    engine::run_blocking_until(spec, providers, cancel, |ev| {
         on_event(&ev);
         state.apply(&ev);
     })?;
@@ -32,19 +45,52 @@ pub fn run_one_with(spec: &RunSpec, providers: &Providers, mut on_event: impl Fn
 /// Runs on a paused clock but hands events over at `speed` times real time, as the live
 /// screen shows them: a run stopped half-way (Ctrl-C, a kill) leaves a recording cut at that
 /// moment, exactly like an interrupted live run.
-pub fn run_paced(spec: &RunSpec, providers: &Providers, speed: f64, mut on_event: impl FnMut(&RunEvent)) -> std::io::Result<RunState> {
+pub fn run_paced(
+    spec: &RunSpec,
+    providers: &Providers,
+    speed: f64,
+    cancel: CancellationToken,
+    mut on_event: impl FnMut(&RunEvent),
+) -> std::io::Result<RunState> {
     let (tx, rx) = std::sync::mpsc::channel::<RunEvent>();
     let (spec2, providers2) = (spec.clone(), providers.clone());
-    let engine = std::thread::spawn(move || engine::run_blocking(&spec2, &providers2, |ev| drop(tx.send(ev))));
+    // The engine runs ahead in virtual time; a cancel stops the pacing here, and the engine
+    // is told to end so its closing events arrive at once.
+    let engine_cancel = cancel.clone();
+    let engine = std::thread::spawn(move || engine::run_blocking_until(&spec2, &providers2, engine_cancel, |ev| drop(tx.send(ev))));
     let mut state = headless_state(spec);
     let start = Instant::now();
+    let mut last = Duration::ZERO;
     for ev in rx {
+        if cancel.is_cancelled() {
+            // The engine ran ahead of what was shown: what had not been shown did not happen
+            // as far as this run is concerned. Close the run where the viewer was.
+            break;
+        }
         let due = Duration::from_secs_f64(ev.at.as_secs_f64() / speed.max(1e-6));
         if let Some(wait) = due.checked_sub(start.elapsed()) {
-            std::thread::sleep(wait);
+            // Sleep in slices so a cancel is noticed promptly.
+            let until = Instant::now() + wait;
+            while !cancel.is_cancelled() && Instant::now() < until {
+                std::thread::sleep((until - Instant::now()).min(Duration::from_millis(50)));
+            }
+            if cancel.is_cancelled() {
+                break;
+            }
         }
+        last = ev.at;
         on_event(&ev);
         state.apply(&ev);
+    }
+    if cancel.is_cancelled() && !matches!(state.status, crate::state::RunStatus::Finished(_)) {
+        let end = RunEvent {
+            run: spec.run_id,
+            attempt: spec.attempt,
+            at: last,
+            kind: crate::event::Event::RunFinished { outcome: crate::event::Outcome::Cancelled },
+        };
+        on_event(&end);
+        state.apply(&end);
     }
     engine.join().map_err(|_| std::io::Error::other("the engine thread panicked"))??;
     Ok(state)
@@ -52,7 +98,19 @@ pub fn run_paced(spec: &RunSpec, providers: &Providers, speed: f64, mut on_event
 
 /// Runs every task in turn on one paused-clock runtime, handing each folded run to `each`.
 /// Deltas are off: a batch reports totals, not streams.
-pub fn run_tasks(base: &RunSpec, tasks: &[Task], providers: &Providers, mut each: impl FnMut(&Task, &RunState)) -> std::io::Result<()> {
+pub fn run_tasks(base: &RunSpec, tasks: &[Task], providers: &Providers, each: impl FnMut(&Task, &RunState)) -> std::io::Result<()> {
+    run_tasks_until(base, tasks, providers, CancellationToken::new(), each)
+}
+
+/// [`run_tasks`] until `cancel` fires: the task in flight ends cancelled and is handed over;
+/// later tasks do not start.
+pub fn run_tasks_until(
+    base: &RunSpec,
+    tasks: &[Task],
+    providers: &Providers,
+    cancel: CancellationToken,
+    mut each: impl FnMut(&Task, &RunState),
+) -> std::io::Result<()> {
     let rt = if providers.is_simulated() {
         tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build()?
     } else {
@@ -60,12 +118,15 @@ pub fn run_tasks(base: &RunSpec, tasks: &[Task], providers: &Providers, mut each
     };
     rt.block_on(async {
         for (k, task) in tasks.iter().enumerate() {
+            if cancel.is_cancelled() {
+                break;
+            }
             let mut spec = base.clone();
             spec.input = task.input.clone();
             spec.run_id = k as u64 + 1;
             spec.options = Options { deltas: false };
             let mut state = headless_state(&spec);
-            engine::run_collect(&spec, providers, tokio_util::sync::CancellationToken::new(), |ev| {
+            engine::run_collect(&spec, providers, cancel.clone(), |ev| {
                 state.apply(&ev);
             })
             .await;
@@ -77,7 +138,12 @@ pub fn run_tasks(base: &RunSpec, tasks: &[Task], providers: &Providers, mut each
 
 /// Runs every task and totals them as the batch report does.
 pub fn run_batch(base: &RunSpec, tasks: &[Task], providers: &Providers) -> std::io::Result<BatchReport> {
+    run_batch_until(base, tasks, providers, CancellationToken::new())
+}
+
+/// [`run_batch`] until `cancel` fires; the report covers the tasks that ran.
+pub fn run_batch_until(base: &RunSpec, tasks: &[Task], providers: &Providers, cancel: CancellationToken) -> std::io::Result<BatchReport> {
     let mut acc = BatchAccumulator::default();
-    run_tasks(base, tasks, providers, |_, s| acc.add(s))?;
+    run_tasks_until(base, tasks, providers, cancel, |_, s| acc.add(s))?;
     Ok(acc.finish())
 }

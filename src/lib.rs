@@ -6,8 +6,10 @@
 //! - [`tokens`]: the o200k token counter used to estimate input sizes before a call.
 //! - [`provider`]: the trait every model backend implements, and the deterministic simulator.
 //! - [`engine`]: the tokio DAG executor that turns a flow and a strategy into [`event::RunEvent`]s.
+//! - [`estimate`]: what a run will cost before it calls anything (`--dry-run`, live runs).
 //! - [`state`]: the one fold over events that every view (live, replay, compare, headless) reads.
 //! - [`report`]: headless tables and JSON built from folded state.
+//! - [`sanitize`]: text from outside made safe for a terminal, and keys redacted everywhere.
 //! - [`cli`]: the command line.
 //! - `tui`: the terminal application; the only module besides `main.rs` that names ratatui or
 //!   crossterm.
@@ -20,6 +22,7 @@ pub mod cli;
 pub mod compare;
 pub mod diag;
 pub mod engine;
+pub mod estimate;
 pub mod event;
 pub mod flow;
 pub mod headless;
@@ -29,6 +32,7 @@ pub mod provider;
 pub mod record;
 pub mod report;
 pub mod routing;
+pub mod sanitize;
 pub mod shapes;
 pub mod state;
 pub mod tokens;

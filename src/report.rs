@@ -95,7 +95,13 @@ pub struct NodeReport {
     pub end_ms: Option<f64>,
     pub ttft_ms: Option<f64>,
     pub latency_ms: Option<f64>,
+    /// Time spent waiting for a provider's concurrency slot or rate window (part of the
+    /// latency, never of a timeout); absent when the node never waited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued_ms: Option<f64>,
     pub tokens: Usage,
+    /// Some of `tokens` are Baton's tokenizer estimate: the provider reported no usage for the
+    /// kept call, or for a failed try it bills all the same.
     pub tokens_estimated: bool,
     pub context_tokens: ContextReport,
     pub cost_usd: f64,
@@ -173,8 +179,9 @@ impl RunReport {
                     end_ms: u.finished.map(ms),
                     ttft_ms: u.ttft.map(ms),
                     latency_ms: u.latency.map(ms),
+                    queued_ms: (u.queued > std::time::Duration::ZERO).then(|| ms(u.queued)),
                     tokens: u.billed_usage,
-                    tokens_estimated: u.estimated,
+                    tokens_estimated: u.estimated || u.billed_estimated,
                     context_tokens: c,
                     cost_usd: usd(u.cost.total()),
                     cost: CostReport::from(&u.cost),
@@ -258,7 +265,16 @@ impl Table {
         Table { header: columns.iter().map(|c| c.0.to_string()).collect(), right: columns.iter().map(|c| c.1).collect(), rows: Vec::new() }
     }
 
+    /// Adds a row. Cells may hold text from outside (errors, outputs, ids), so each is made
+    /// safe for a terminal here, before its width is measured.
     pub fn row(&mut self, cells: Vec<String>) {
+        let cells = cells
+            .into_iter()
+            .map(|c| match crate::sanitize::for_terminal(&c) {
+                std::borrow::Cow::Borrowed(_) => c,
+                std::borrow::Cow::Owned(o) => o,
+            })
+            .collect();
         self.rows.push(cells);
     }
 

@@ -15,6 +15,8 @@ use crate::routing::{Catalog, Cost, Decision, Strategy, Usage};
 pub enum Status {
     /// Waiting for its dependencies or a free slot.
     Queued,
+    /// Started, but its call waits for a provider's slot or rate window (shown as `queued`).
+    Waiting,
     Running,
     /// A call failed and the node is waiting to try again.
     Retrying,
@@ -28,7 +30,7 @@ pub enum Status {
 impl Status {
     pub fn name(self) -> &'static str {
         match self {
-            Status::Queued => "queued",
+            Status::Queued | Status::Waiting => "queued",
             Status::Running => "running",
             Status::Retrying => "retrying",
             Status::Done => "done",
@@ -43,7 +45,7 @@ impl Status {
     }
 
     pub fn is_active(self) -> bool {
-        matches!(self, Status::Running | Status::Retrying)
+        matches!(self, Status::Waiting | Status::Running | Status::Retrying)
     }
 }
 
@@ -86,6 +88,12 @@ pub struct UnitState {
     pub billed_usage: Usage,
     pub cost: Cost,
     pub estimated: bool,
+    /// Some failed try was billed from Baton's token estimate (the provider sent no usage).
+    pub billed_estimated: bool,
+    /// Time spent waiting for a provider's slot or rate window, over all tries.
+    pub queued: Duration,
+    /// While waiting: since when, and for what.
+    pub waiting: Option<(Duration, String)>,
     pub started: Option<Duration>,
     pub finished: Option<Duration>,
     pub ttft: Option<Duration>,
@@ -129,6 +137,9 @@ impl UnitState {
             billed_usage: Usage::default(),
             cost: Cost::default(),
             estimated: false,
+            billed_estimated: false,
+            queued: Duration::ZERO,
+            waiting: None,
             started: None,
             finished: None,
             ttft: None,
@@ -458,6 +469,28 @@ impl RunState {
                 }
                 u.streamed_tokens = *output_tokens;
             }
+            Event::NodeWaiting { unit, why } => {
+                let Some(i) = self.unit_index(*unit) else { return true };
+                self.set_status(i, Status::Waiting);
+                self.units[i].waiting = Some((ev.at, why.clone()));
+            }
+            Event::NodeSent { unit, queued } => {
+                let Some(i) = self.unit_index(*unit) else { return true };
+                self.set_status(i, Status::Running);
+                let u = &mut self.units[i];
+                u.queued += *queued;
+                u.waiting = None;
+            }
+            Event::NodeBilled { unit, model, usage, estimated } => {
+                let Some(i) = self.unit_index(*unit) else { return true };
+                let cost = self.catalog.cost(model, usage);
+                let u = &mut self.units[i];
+                u.billed_usage.add(usage);
+                u.cost.add(&cost);
+                u.billed_estimated |= *estimated;
+                self.totals.cost.add(&cost);
+                self.totals.usage.add(usage);
+            }
             Event::NodeRetry { unit, model, try_no, error, backoff } => {
                 let Some(i) = self.unit_index(*unit) else { return true };
                 self.set_status(i, Status::Retrying);
@@ -615,7 +648,7 @@ impl RunState {
                 Status::Cached => &mut t.cached,
                 Status::Skipped => &mut t.skipped,
                 Status::Failed => &mut t.failed,
-                Status::Running | Status::Retrying => &mut t.running,
+                Status::Waiting | Status::Running | Status::Retrying => &mut t.running,
                 Status::Queued => continue,
             };
             *slot = (*slot as i64 + delta).max(0) as usize;

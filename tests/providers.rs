@@ -446,7 +446,15 @@ fn doctor_reports_keys_and_checks_servers_only_when_asked() {
     let run = |extra: &[&str]| {
         let mut args = vec!["doctor", "--catalog", cat.to_str().expect("utf8")];
         args.extend_from_slice(extra);
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton")).args(&args).env("BATON_CONFIG_DIR", &dir).output().expect("runs");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(&args)
+            .env("BATON_CONFIG_DIR", &dir)
+            .env("BATON_DOCTOR_SET", "sk-doctor-123456")
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("ANTHROPIC_API_KEY")
+            .env_remove("GEMINI_API_KEY")
+            .output()
+            .expect("runs");
         String::from_utf8_lossy(&out.stdout).to_string()
     };
     let plain = run(&[]);
@@ -455,7 +463,13 @@ fn doctor_reports_keys_and_checks_servers_only_when_asked() {
         "{plain}"
     );
     assert!(server.requests().is_empty(), "no network without --check");
-    let checked = run(&["--check"]);
-    assert!(checked.contains("answers (200 OK)"), "{checked}");
+    // A missing key is reported without a call.
+    let checked = run(&["--check", "--provider", "openai"]);
+    assert!(checked.contains("key missing (BATON_DOCTOR_UNSET)"), "{checked}");
+    assert!(server.requests().is_empty(), "no call without the key");
+    std::fs::write(&cat, std::fs::read_to_string(&cat).expect("read").replace("BATON_DOCTOR_UNSET", "BATON_DOCTOR_SET")).expect("write");
+    let checked = run(&["--check", "--provider", "openai"]);
+    assert!(checked.contains(" ok"), "{checked}");
     assert_eq!(server.requests()[0].path, "/v1/models");
+    assert_eq!(server.requests()[0].header("authorization"), Some("Bearer sk-doctor-123456"));
 }

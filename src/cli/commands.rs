@@ -1,12 +1,23 @@
 //! What each command does.
+//!
+//! Everything printed here may carry text from outside (server errors, model output, file
+//! contents), so stderr goes through the `eprintln!` below and stdout through [`print_out`],
+//! both of which pass it through [`crate::sanitize::for_terminal`].
+
+/// `eprintln!` for this module: the same, with the text made safe for a terminal.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {
+        ::std::eprintln!("{}", $crate::sanitize::for_terminal(&::std::format!($($arg)*)))
+    };
+}
 
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
 use super::{
-    CompareArgs, CompareFormat, EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, ExportArgs, Format, ModelsArgs, OpenArgs, ReplayArgs,
-    RepriceArgs, RunArgs, ValidateArgs,
+    CompareArgs, CompareFormat, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, ExportArgs, Format, ModelsArgs, OpenArgs,
+    ReplayArgs, RepriceArgs, RunArgs, ValidateArgs,
 };
 use crate::diag::{Diagnostics, Source};
 use crate::engine::RunSpec;
@@ -129,7 +140,10 @@ pub fn open(args: OpenArgs) -> u8 {
     }
 }
 
+/// Prints to stdout. Tables go through [`crate::sanitize::for_terminal`]; JSON keeps its
+/// control characters escaped by the encoder, so it passes through unchanged but redacted.
 fn print_out(text: &str) -> u8 {
+    let text = crate::sanitize::for_terminal(text);
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => EXIT_OK,
@@ -174,6 +188,26 @@ pub fn doctor(args: super::DoctorArgs) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
+    // With --strategy, only the models it can route to.
+    let used: Option<std::collections::HashSet<String>> = match &args.strategy {
+        None => None,
+        Some(name) => match load::load_strategy(name, None, &catalog) {
+            Ok((s, _, w)) => {
+                report_diags(&w);
+                let mut set: std::collections::HashSet<String> = std::iter::once(s.default_model.clone()).collect();
+                set.extend(s.default_fallbacks.iter().cloned());
+                for r in &s.rules {
+                    set.insert(r.model.clone());
+                    set.extend(r.fallbacks.iter().cloned());
+                }
+                Some(set)
+            }
+            Err(d) => {
+                report_diags(&d);
+                return EXIT_BAD_INPUT;
+            }
+        },
+    };
     let mut out = format!("prices read {} ({})\n\n", catalog.prices_read, catalog.sources.join(", "));
     // One row per distinct server: provider, base URL and the key it needs.
     // Provider, base URL, key variable, key file, and the models it serves.
@@ -181,6 +215,12 @@ pub fn doctor(args: super::DoctorArgs) -> u8 {
     let mut servers: Vec<Server> = Vec::new();
     for m in &catalog.models {
         if m.provider == crate::routing::ProviderKind::Sim {
+            continue;
+        }
+        if !args.provider.is_empty() && !args.provider.iter().any(|p| p.eq_ignore_ascii_case(m.provider.name())) {
+            continue;
+        }
+        if used.as_ref().is_some_and(|u| !u.contains(&m.id)) {
             continue;
         }
         let base = m.base_url.clone().or_else(|| m.provider.default_base_url().map(str::to_string)).unwrap_or_default();
@@ -196,11 +236,13 @@ pub fn doctor(args: super::DoctorArgs) -> u8 {
         reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(10))
+            .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
             .build()
             .ok()
     } else {
         None
     };
+    let mut failed = 0;
     for (kind, base, key_env, key_file, models) in &servers {
         // Only whether a key is there: its value is never printed.
         let key = match (key_file, key_env) {
@@ -222,21 +264,17 @@ pub fn doctor(args: super::DoctorArgs) -> u8 {
         };
         let server = match (&client, &rt) {
             (Some(c), Ok(rt)) => {
-                let _ = kind;
-                let url = format!("{}/models", base.trim_end_matches('/'));
-                match rt.block_on(async { c.get(&url).send().await }) {
-                    Ok(r) => format!("answers ({})", r.status()),
-                    Err(e) => format!(
-                        "unreachable: {}",
-                        if e.is_timeout() {
-                            "timed out".to_string()
-                        } else if e.is_connect() {
-                            "cannot connect".to_string()
-                        } else {
-                            e.to_string()
-                        }
-                    ),
+                // Any model of this server stands for it: same URL, same key.
+                let check = catalog
+                    .models
+                    .iter()
+                    .find(|m| m.id == models[0])
+                    .map(|m| rt.block_on(crate::provider::http::check_server(c, m)))
+                    .unwrap_or(crate::provider::http::ServerCheck::Ok);
+                if !check.is_ok() {
+                    failed += 1;
                 }
+                check.to_string()
             }
             _ => "not checked (--check contacts it)".to_string(),
         };
@@ -244,7 +282,14 @@ pub fn doctor(args: super::DoctorArgs) -> u8 {
     }
     out.push_str(&t.render());
     out.push_str("\nKeys are read from the environment (or the key_file a catalog entry names) when a call is made; Baton never writes them anywhere.\nRun with --live to call these providers; without it every model is simulated.\n");
-    print_out(&out)
+    if failed > 0 {
+        out.push_str(&format!(
+            "\n{failed} of {} server(s) not ok: fix the key or the URL above, or leave their models out of your catalog (--catalog).\n",
+            servers.len()
+        ));
+    }
+    let code = print_out(&out);
+    if failed > 0 { EXIT_RUN_FAILED } else { code }
 }
 
 /// Opens a recorder at `--record FILE` or the default place, unless `--no-record`. An explicit
@@ -361,26 +406,45 @@ pub fn run(args: RunArgs) -> u8 {
             _ => disk,
         });
     }
+    let tasks = match args.tasks.as_deref().map(load::load_tasks).transpose() {
+        Ok(t) => t,
+        Err(d) => {
+            report_diags(&d);
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let inputs: Option<Vec<String>> = tasks.as_ref().map(|ts| ts.iter().map(|t| t.input.clone()).collect());
+    if args.dry_run || args.common.live {
+        let est = match crate::estimate::estimate(&spec, inputs.as_deref()) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("baton: cannot start the runtime: {e}");
+                return EXIT_RUN_FAILED;
+            }
+        };
+        if args.dry_run {
+            return print_out(&match args.format {
+                Format::Json => to_json(&est),
+                Format::Table => est.table(),
+            });
+        }
+        // Before the first call, so a run that would blow the budget is known to.
+        eprintln!("{}", est.note());
+    }
     let providers = match providers_for(args.common.live, &spec) {
         Ok(p) => p,
         Err(c) => return c,
     };
 
-    if let Some(tasks_arg) = &args.tasks {
+    if let Some(tasks) = &tasks {
         if args.record.is_some() {
             eprintln!(
                 "baton: --record records one run; a batch is many\n  help: drop --record (batches report totals), or run one input with --input"
             );
             return EXIT_BAD_INPUT;
         }
-        let tasks = match load::load_tasks(tasks_arg) {
-            Ok(t) => t,
-            Err(d) => {
-                report_diags(&d);
-                return EXIT_BAD_INPUT;
-            }
-        };
-        let b = match crate::headless::run_batch(&spec, &tasks, &providers) {
+        let interrupt = super::interrupt::on_ctrl_c();
+        let b = match crate::headless::run_batch_until(&spec, tasks, &providers, interrupt.token.clone()) {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("baton: cannot start the runtime: {e}");
@@ -391,7 +455,8 @@ pub fn run(args: RunArgs) -> u8 {
             Format::Json => to_json(&b),
             Format::Table => report::batch_table(&b),
         };
-        return print_out(&text);
+        let code = print_out(&text);
+        return if interrupt.fired() { EXIT_INTERRUPTED } else { code };
     }
 
     let recorder = match open_recorder(&spec, args.record.as_deref(), args.no_record, parent, args.common.live) {
@@ -403,9 +468,10 @@ pub fn run(args: RunArgs) -> u8 {
             r.record(e);
         }
     };
+    let interrupt = super::interrupt::on_ctrl_c();
     let result = match args.speed {
-        Some(speed) => crate::headless::run_paced(&spec, &providers, speed, on_event),
-        None => crate::headless::run_one_with(&spec, &providers, on_event),
+        Some(speed) => crate::headless::run_paced(&spec, &providers, speed, interrupt.token.clone(), on_event),
+        None => crate::headless::run_one_until(&spec, &providers, interrupt.token.clone(), on_event),
     };
     let state = match result {
         Ok(s) => s,
@@ -437,6 +503,7 @@ pub fn run(args: RunArgs) -> u8 {
     };
     let code = print_out(&text);
     match state.status {
+        _ if interrupt.fired() => EXIT_INTERRUPTED,
         crate::state::RunStatus::Finished(Outcome::Completed) => code,
         _ => EXIT_RUN_FAILED,
     }
@@ -445,7 +512,7 @@ pub fn run(args: RunArgs) -> u8 {
 pub fn compare(args: CompareArgs) -> u8 {
     let looks_recorded = |a: &str| a.ends_with(".jsonl") && Path::new(a).is_file();
     let sides: Vec<crate::tui::CompareSide>;
-    let comparison;
+    let mut comparison: Option<crate::compare::Comparison>;
     if args.inputs.iter().all(|a| looks_recorded(a)) {
         if args.inputs.len() < 2 {
             eprintln!("baton: compare needs two or more recordings\n  help: baton compare RUN_A.jsonl RUN_B.jsonl");
@@ -477,7 +544,17 @@ pub fn compare(args: CompareArgs) -> u8 {
         let states: Vec<crate::state::RunState> = recs.iter().map(Recording::state).collect();
         let pairs: Vec<(&crate::state::RunState, Option<String>)> =
             states.iter().zip(&recs).map(|(s, r)| (s, Some(r.file.clone()))).collect();
-        comparison = crate::compare::compare_runs(&pairs);
+        comparison = Some(crate::compare::compare_runs(&pairs));
+        let kinds: std::collections::BTreeSet<&str> = recs.iter().map(|r| r.header.provider.as_str()).collect();
+        let provider = match kinds.into_iter().collect::<Vec<_>>().as_slice() {
+            ["live"] => crate::compare::LIVE.to_string(),
+            ["sim"] => crate::compare::SIMULATED.to_string(),
+            [one] => (*one).to_string(),
+            _ => "mixed".to_string(),
+        };
+        if let Some(c) = comparison.as_mut() {
+            c.provider = provider;
+        }
         sides = recs.iter().map(|r| crate::tui::CompareSide { spec: r.spec(), events: Some(r.events.clone()) }).collect();
     } else {
         if args.inputs.len() != 1 {
@@ -522,22 +599,50 @@ pub fn compare(args: CompareArgs) -> u8 {
         let input = args.input.clone().unwrap_or_else(|| flow.input.clone());
         let specs: Vec<RunSpec> =
             strategies.iter().map(|s| RunSpec::new(flow.clone(), s.clone(), catalog.clone(), input.clone(), args.seed)).collect();
-        let providers = Providers::simulated();
-        if let Some(tasks_arg) = &args.tasks {
-            if args.screen {
-                eprintln!("baton: the compare screen shows single runs\n  help: drop --tasks to watch, or --screen to get the batch table");
+        let tasks = match args.tasks.as_deref().map(load::load_tasks).transpose() {
+            Ok(t) => t,
+            Err(d) => {
+                report_diags(&d);
                 return EXIT_BAD_INPUT;
             }
-            let tasks = match load::load_tasks(tasks_arg) {
-                Ok(t) => t,
-                Err(d) => {
-                    report_diags(&d);
-                    return EXIT_BAD_INPUT;
+        };
+        if tasks.is_some() && args.screen {
+            eprintln!("baton: the compare screen shows single runs\n  help: drop --tasks to watch, or --screen to get the batch table");
+            return EXIT_BAD_INPUT;
+        }
+        if args.dry_run || args.live {
+            let inputs: Option<Vec<String>> = tasks.as_ref().map(|ts| ts.iter().map(|t| t.input.clone()).collect());
+            let mut estimates = Vec::new();
+            for spec in &specs {
+                match crate::estimate::estimate(spec, inputs.as_deref()) {
+                    Ok(e) => estimates.push(e),
+                    Err(e) => {
+                        eprintln!("baton: cannot start the runtime: {e}");
+                        return EXIT_RUN_FAILED;
+                    }
                 }
-            };
+            }
+            if args.dry_run {
+                return print_out(&match args.format {
+                    CompareFormat::Json => to_json(&estimates),
+                    _ => estimates.iter().map(crate::estimate::Estimate::table).collect::<Vec<_>>().join("\n"),
+                });
+            }
+            // Before any strategy spends anything.
+            let total: crate::money::Money = estimates.iter().map(|e| e.expected).sum();
+            for e in &estimates {
+                eprintln!("{}", e.note());
+            }
+            eprintln!("live compare: ~{total} expected over {} strategies; calling providers now", estimates.len());
+        }
+        let providers = match providers_for(args.live, &specs[0]) {
+            Ok(p) => p,
+            Err(c) => return c,
+        };
+        if let Some(tasks) = &tasks {
             let mut batches = Vec::new();
             for spec in &specs {
-                match crate::headless::run_batch(spec, &tasks, &providers) {
+                match crate::headless::run_batch(spec, tasks, &providers) {
                     Ok(b) => batches.push(b),
                     Err(e) => {
                         eprintln!("baton: cannot start the runtime: {e}");
@@ -545,8 +650,16 @@ pub fn compare(args: CompareArgs) -> u8 {
                     }
                 }
             }
-            comparison = crate::compare::compare_batches(&batches);
+            comparison = Some(crate::compare::compare_batches(&batches));
             sides = Vec::new();
+            if let (true, Some(c)) = (args.live, comparison.as_mut()) {
+                c.provider = crate::compare::LIVE.to_string();
+            }
+        } else if args.screen {
+            // The screen runs the strategies itself: running them here too would call (and,
+            // live, bill) every node twice.
+            comparison = None;
+            sides = specs.into_iter().map(|spec| crate::tui::CompareSide { spec, events: None }).collect();
         } else {
             let mut states = Vec::new();
             for spec in &specs {
@@ -559,7 +672,10 @@ pub fn compare(args: CompareArgs) -> u8 {
                 }
             }
             let pairs: Vec<(&crate::state::RunState, Option<String>)> = states.iter().map(|s| (s, None)).collect();
-            comparison = crate::compare::compare_runs(&pairs);
+            comparison = Some(crate::compare::compare_runs(&pairs));
+            if let (true, Some(c)) = (args.live, comparison.as_mut()) {
+                c.provider = crate::compare::LIVE.to_string();
+            }
             sides = specs.into_iter().map(|spec| crate::tui::CompareSide { spec, events: None }).collect();
         }
     }
@@ -569,7 +685,15 @@ pub fn compare(args: CompareArgs) -> u8 {
             Ok(x) => x,
             Err(c) => return c,
         };
-        return match crate::tui::run_compare(sides, theme, keymap, args.speed) {
+        let providers = if args.live && !sides.iter().any(|s| s.events.is_some()) {
+            match providers_for(true, &sides[0].spec) {
+                Ok(p) => p,
+                Err(c) => return c,
+            }
+        } else {
+            Providers::simulated()
+        };
+        return match crate::tui::run_compare(sides, providers, theme, keymap, args.speed) {
             Ok(()) => EXIT_OK,
             Err(e) => {
                 eprintln!("baton: the terminal failed: {e}");
@@ -577,6 +701,7 @@ pub fn compare(args: CompareArgs) -> u8 {
             }
         };
     }
+    let Some(comparison) = comparison else { return EXIT_OK };
     print_out(&match args.format {
         CompareFormat::Table => comparison.table(),
         CompareFormat::Markdown => comparison.markdown(),

@@ -2,6 +2,7 @@
 //! people and JSON for scripts.
 
 mod commands;
+mod interrupt;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +15,9 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_RUN_FAILED: u8 = 1;
 /// Bad input: a file that does not parse or validate, an unknown name, a bad flag.
 pub const EXIT_BAD_INPUT: u8 = 2;
+/// Ctrl-C stopped a headless run (after printing the summary of what finished), as shells
+/// report a SIGINT: 128 + 2.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -35,7 +39,8 @@ baton compare research-assistant -s naive -s smart      side by side, with ratio
 baton models                                            the catalog with prices\n  \
 baton replay ~/.local/share/baton/runs/<file>.jsonl     watch a recorded run again\n  \
 baton reprice <recording> -s smart                      what it would have cost under smart\n\n\
-Exit status: 0 success, 1 the run did not complete (a node failed, budget, cancelled), 2 bad input."
+Exit status: 0 success, 1 the run did not complete (a node failed, budget), 2 bad input, \
+130 interrupted by Ctrl-C (the summary of what finished is printed first)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -69,9 +74,17 @@ pub enum Command {
 
 #[derive(Args, Debug, Clone)]
 pub struct DoctorArgs {
-    /// Also contact each configured server (this touches the network).
+    /// Also call each server's model list with its key (this touches the network; it costs
+    /// nothing). Exits 1 when any checked server is not ok.
     #[arg(long)]
     pub check: bool,
+    /// Only the servers of this provider kind (openai, anthropic, gemini); repeatable.
+    #[arg(long, value_name = "KIND")]
+    pub provider: Vec<String>,
+    /// Only the servers of the models this strategy can route to (its rules, default and
+    /// fallbacks): "can this strategy run live?".
+    #[arg(short, long, value_name = "S")]
+    pub strategy: Option<String>,
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
 }
@@ -144,6 +157,10 @@ pub struct RunArgs {
     /// is served from it at no cost.
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+    /// Print the routing each node would get and the estimated cost (expected and worst case),
+    /// and call nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -168,9 +185,13 @@ pub struct CompareArgs {
     /// Open the compare screen: the strategies run live side by side.
     #[arg(long)]
     pub screen: bool,
-    /// Call the real providers instead of the simulator.
+    /// Call the real providers instead of the simulator: every strategy's runs call them as
+    /// `run --live` does. The estimated cost is printed before the first call.
     #[arg(long)]
     pub live: bool,
+    /// Print each strategy's routing and estimated cost, and call nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Playback speed on the screen (0.25 to 64).
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     pub speed: f64,

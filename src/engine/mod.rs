@@ -553,6 +553,9 @@ struct Call<'a, S> {
     health: HealthMap,
 }
 
+/// A failed call, and what the provider bills for it (`true`: a tokenizer estimate).
+type CallFailure = (CallError, Option<(Usage, bool)>);
+
 struct Answer {
     text: String,
     usage: Usage,
@@ -724,7 +727,13 @@ impl<S: Sink> Call<'_, S> {
                         .await;
                         return (cost, Ok(Finished { output, passed }));
                     }
-                    Err(e) => {
+                    Err((e, billed)) => {
+                        // What the provider bills for the failed try is the node's cost too:
+                        // the run's total is what the invoice will say.
+                        if let Some((usage, estimated)) = billed {
+                            cost += model.cost(&usage).total();
+                            self.emit(Event::NodeBilled { unit: self.unit, model: model_id.to_string(), usage, estimated }).await;
+                        }
                         last_error = format!("{model_id}: {e}");
                         if e.retryable() && try_no < retry.max_attempts {
                             let backoff = self.backoff(&e, try_no, model_id);
@@ -797,24 +806,35 @@ impl<S: Sink> Call<'_, S> {
         jittered.max(e.retry_after.unwrap_or(Duration::ZERO))
     }
 
-    /// One call: stream it, timing the first token and policing the gaps.
-    async fn call_once(&self, provider: &dyn crate::provider::Provider, req: CallRequest) -> Result<Answer, CallError> {
+    /// One call: stream it, timing the first token and policing the gaps. A failure comes with
+    /// what the provider will bill for it: its reported usage, else (when tokens streamed) the
+    /// tokenizer's estimate of the prompt and the streamed output.
+    async fn call_once(&self, provider: &dyn crate::provider::Provider, req: CallRequest) -> Result<Answer, CallFailure> {
         let retry = self.spec.strategy.retry;
         let deltas = self.spec.options.deltas;
         let input_tokens = req.input_tokens;
-        let t0 = Instant::now();
-        let call_deadline = t0 + retry.total_timeout;
+        let mut t0 = Instant::now();
+        let mut call_deadline = t0 + retry.total_timeout;
         let mut stream = provider.call(req);
         let mut text = String::new();
         let mut streamed: u64 = 0;
         let mut ttft = None;
         let mut usage = None;
+        // Waiting for a provider's slot: no timeout runs until the request is sent.
+        let mut waiting: Option<Instant> = None;
+        let billed = |e: CallError, ttft: Option<Duration>, text: &str| -> CallFailure {
+            let usage = e.usage.map(|u| (u, false)).or_else(|| {
+                ttft.map(|_| (Usage { input: input_tokens, output: u64::from(crate::tokens::count(text)), ..Usage::default() }, true))
+            });
+            (e, usage)
+        };
         loop {
             let limit = if ttft.is_none() { retry.first_token_timeout } else { retry.idle_timeout };
             // Most chunks are already there; only arm a timer when we would have to wait. The
             // whole call's limit is folded into the same timer rather than a second one.
             let next = match futures::FutureExt::now_or_never(stream.next()) {
                 Some(next) => next,
+                None if waiting.is_some() => stream.next().await,
                 None => {
                     let gap_deadline = Instant::now() + limit;
                     let deadline = gap_deadline.min(call_deadline);
@@ -822,19 +842,35 @@ impl<S: Sink> Call<'_, S> {
                         Ok(next) => next,
                         Err(_) if call_deadline < gap_deadline => {
                             let total = retry.total_timeout.as_secs_f64();
-                            return Err(CallError::new(ErrorKind::Timeout, format!("the call took longer than {total:.1} s")));
+                            let e = CallError::new(ErrorKind::Timeout, format!("the call took longer than {total:.1} s"));
+                            return Err(billed(e, ttft, &text));
                         }
                         Err(_) => {
                             let what = if ttft.is_none() { "no first token" } else { "no data" };
-                            return Err(CallError::new(ErrorKind::Timeout, format!("{what} for {:.1} s", limit.as_secs_f64())));
+                            let e = CallError::new(ErrorKind::Timeout, format!("{what} for {:.1} s", limit.as_secs_f64()));
+                            return Err(billed(e, ttft, &text));
                         }
                     }
                 }
             };
             match next {
                 None => break,
-                Some(Err(e)) => return Err(e),
+                Some(Err(e)) => return Err(billed(e, ttft, &text)),
                 Some(Ok(Chunk::Usage(u))) => usage = Some(u),
+                Some(Ok(Chunk::Waiting { why })) => {
+                    if waiting.is_none() {
+                        waiting = Some(Instant::now());
+                        self.emit(Event::NodeWaiting { unit: self.unit, why }).await;
+                    }
+                }
+                Some(Ok(Chunk::Sent)) => {
+                    // The call's clocks start now; time spent queued is the node's, not the call's.
+                    t0 = Instant::now();
+                    call_deadline = t0 + retry.total_timeout;
+                    if let Some(since) = waiting.take() {
+                        self.emit_at(t0 - self.start, Event::NodeSent { unit: self.unit, queued: t0 - since }).await;
+                    }
+                }
                 Some(Ok(Chunk::Text { text: piece, tokens })) => {
                     // One clock read serves both the first token's time and its event's; a
                     // later chunk nobody streams needs none.
@@ -920,11 +956,22 @@ pub fn run_virtual(spec: &RunSpec, providers: &Providers, on_event: impl FnMut(R
 /// in real time when any real provider is involved (a paused clock would fire timeouts while
 /// waiting on the network).
 pub fn run_blocking(spec: &RunSpec, providers: &Providers, on_event: impl FnMut(RunEvent)) -> std::io::Result<Outcome> {
-    if providers.is_simulated() {
-        return run_virtual(spec, providers, on_event);
-    }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    Ok(rt.block_on(run_collect(spec, providers, CancellationToken::new(), on_event)))
+    run_blocking_until(spec, providers, CancellationToken::new(), on_event)
+}
+
+/// [`run_blocking`] until `cancel` fires (a Ctrl-C, say): the run then ends `cancelled`.
+pub fn run_blocking_until(
+    spec: &RunSpec,
+    providers: &Providers,
+    cancel: CancellationToken,
+    on_event: impl FnMut(RunEvent),
+) -> std::io::Result<Outcome> {
+    let rt = if providers.is_simulated() {
+        tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build()?
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    };
+    Ok(rt.block_on(run_collect(spec, providers, cancel, on_event)))
 }
 
 /// Runs the engine and hands each event to `on_event` on the same task.

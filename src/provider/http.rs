@@ -28,17 +28,24 @@ pub fn install_crypto() {
 }
 
 /// Reads a model's key: from the file it names, else the environment variable. Keys are
-/// never stored anywhere else and never appear in a message.
+/// never stored anywhere else and never appear in a message: each value read is registered
+/// with [`crate::sanitize`], which replaces it wherever text is shown or kept.
 pub fn key_for(m: &Model) -> Result<Option<String>, CallError> {
     if let Some(path) = &m.key_file {
         return std::fs::read_to_string(path)
-            .map(|k| Some(k.trim().to_string()))
+            .map(|k| {
+                crate::sanitize::register_secret(&k);
+                Some(k.trim().to_string())
+            })
             .map_err(|e| CallError::new(ErrorKind::Auth, format!("cannot read the key file {path} for {}: {e}", m.id)));
     }
     match &m.key_env {
         None => Ok(None),
         Some(var) => match std::env::var(var) {
-            Ok(k) if !k.trim().is_empty() => Ok(Some(k.trim().to_string())),
+            Ok(k) if !k.trim().is_empty() => {
+                crate::sanitize::register_secret(&k);
+                Ok(Some(k.trim().to_string()))
+            }
             _ => Err(CallError::new(
                 ErrorKind::Auth,
                 format!("{var} is not set: export {var} with your {} key (keys are read from the environment only)", m.provider),
@@ -54,33 +61,58 @@ struct Limiter {
     limits: Limits,
 }
 
+/// Why a call cannot be sent at once.
+enum Busy {
+    Slots,
+    Window,
+}
+
 impl Limiter {
+    /// Takes a slot and a place in the per-minute window if both are free now.
+    fn try_now(&self, tokens: u64) -> Result<Option<OwnedSemaphorePermit>, Busy> {
+        let permit = match self.slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(tokio::sync::TryAcquireError::Closed) => return Ok(None),
+            Err(tokio::sync::TryAcquireError::NoPermits) => return Err(Busy::Slots),
+        };
+        match self.window_wait(tokens) {
+            None => Ok(Some(permit)),
+            Some(_) => Err(Busy::Window),
+        }
+    }
+
+    /// How long until the per-minute window has room for `tokens`; `None` takes the room.
+    fn window_wait(&self, tokens: u64) -> Option<Duration> {
+        let Ok(mut w) = self.window.lock() else { return None };
+        let now = Instant::now();
+        while w.front().is_some_and(|(t, _)| now.duration_since(*t) >= Duration::from_secs(60)) {
+            w.pop_front();
+        }
+        let reqs = w.len() as u64;
+        let toks: u64 = w.iter().map(|(_, n)| n).sum();
+        let over_r = self.limits.requests_per_minute.is_some_and(|r| reqs >= u64::from(r));
+        let over_t = self.limits.tokens_per_minute.is_some_and(|t| toks + tokens > t && toks > 0);
+        if over_r || over_t {
+            w.front().map(|(t, _)| Duration::from_secs(60).saturating_sub(now.duration_since(*t)) + Duration::from_millis(5))
+        } else {
+            w.push_back((now, tokens));
+            None
+        }
+    }
+
     async fn acquire(&self, tokens: u64) -> Option<OwnedSemaphorePermit> {
         let permit = self.slots.clone().acquire_owned().await.ok()?;
-        loop {
-            let wait = {
-                let Ok(mut w) = self.window.lock() else { break };
-                let now = Instant::now();
-                while w.front().is_some_and(|(t, _)| now.duration_since(*t) >= Duration::from_secs(60)) {
-                    w.pop_front();
-                }
-                let reqs = w.len() as u64;
-                let toks: u64 = w.iter().map(|(_, n)| n).sum();
-                let over_r = self.limits.requests_per_minute.is_some_and(|r| reqs >= u64::from(r));
-                let over_t = self.limits.tokens_per_minute.is_some_and(|t| toks + tokens > t && toks > 0);
-                if over_r || over_t {
-                    w.front().map(|(t, _)| Duration::from_secs(60).saturating_sub(now.duration_since(*t)) + Duration::from_millis(5))
-                } else {
-                    w.push_back((now, tokens));
-                    None
-                }
-            };
-            match wait {
-                Some(d) => tokio::time::sleep(d).await,
-                None => break,
-            }
+        while let Some(d) = self.window_wait(tokens) {
+            tokio::time::sleep(d).await;
         }
         Some(permit)
+    }
+
+    fn busy_reason(&self, busy: &Busy, provider: ProviderKind) -> String {
+        match busy {
+            Busy::Slots => format!("all {} {provider} slots are busy (max_concurrent)", self.limits.max_concurrent),
+            Busy::Window => format!("{provider}'s per-minute limit is reached (requests_per_minute / tokens_per_minute)"),
+        }
     }
 }
 
@@ -93,6 +125,11 @@ pub struct Http {
 impl Http {
     pub fn new(catalog: &Catalog, connect_timeout: Duration) -> Result<Http, String> {
         install_crypto();
+        // Every configured key is known from the start, so a server that echoes any of them
+        // (some put the presented key in a 401 body) is redacted before anything keeps it.
+        for m in &catalog.models {
+            let _ = key_for(m);
+        }
         let client = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
@@ -169,15 +206,150 @@ fn request(client: &reqwest::Client, m: &Model, req: &CallRequest, key: Option<&
     }
 }
 
-/// A provider's error message from a JSON body (`{"error": {"message": ...}}` in all three).
+/// The message inside a JSON error value: `{"error": {"message": ...}}` (all three
+/// providers), `{"error": "..."}` or `{"message": ...}`.
+fn json_error_message(v: &Value) -> Option<String> {
+    v.pointer("/error/message")
+        .or_else(|| v.get("error").filter(|e| e.is_string()))
+        .or_else(|| v.get("message"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// A provider's error message from an error body: JSON, or server-sent events whose `data:`
+/// carries the JSON (some proxies answer a 503 as an SSE `error` event), else the body's
+/// first 300 characters. Keys a server echoes are redacted here, before anything keeps it.
 fn error_message(body: &str) -> String {
     let v: Option<Value> = serde_json::from_str(body).ok();
-    let msg = v.as_ref().and_then(|v| v.pointer("/error/message").or_else(|| v.get("message")).and_then(Value::as_str).map(str::to_string));
+    let msg = v.as_ref().and_then(json_error_message).or_else(|| {
+        body.lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+            .find_map(|v| json_error_message(&v))
+    });
     let mut m = msg.unwrap_or_else(|| body.trim().chars().take(300).collect());
     if m.is_empty() {
         m = "(no body)".to_string();
     }
-    m
+    crate::sanitize::redact(&m).into_owned()
+}
+
+/// What went wrong sending a request, in words a person can act on: reqwest's own message is
+/// "error sending request", so walk the error's sources for the cause.
+fn send_error(e: &reqwest::Error, base: &str) -> CallError {
+    let mut causes = Vec::new();
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = src {
+        causes.push(s.to_string());
+        src = s.source();
+    }
+    let all = causes.join(": ").to_lowercase();
+    let (kind, what) = if e.is_timeout() || all.contains("timed out") {
+        (ErrorKind::Timeout, format!("timed out connecting to {base}"))
+    } else if all.contains("connection refused") {
+        (ErrorKind::Network, format!("connection refused: {base} — is the server running?"))
+    } else if all.contains("dns") || all.contains("failed to lookup") || all.contains("name or service not known") {
+        (ErrorKind::Network, format!("cannot resolve the host of {base} (DNS) — check base_url"))
+    } else if all.contains("certificate") || all.contains("tls") {
+        (ErrorKind::Network, format!("TLS failed with {base}: {}", causes.last().map_or("", String::as_str)))
+    } else {
+        let why = causes.last().cloned().unwrap_or_else(|| e.to_string());
+        (ErrorKind::Network, format!("cannot reach {base}: {why}"))
+    };
+    CallError::new(kind, crate::sanitize::redact(&what).into_owned())
+}
+
+/// What `baton doctor --check` found for one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerCheck {
+    Ok,
+    /// The key is missing: the variable (or key file) to set.
+    KeyMissing(String),
+    /// 401 or 403 with the key: the status, the variable it came from, the server's message.
+    KeyRejected {
+        status: u16,
+        variable: String,
+        message: String,
+    },
+    /// Nothing answered: connection refused, timeout, DNS (with the URL).
+    Unreachable(String),
+    /// It answered, but not with success: the status and its message.
+    Failed {
+        status: u16,
+        message: String,
+    },
+}
+
+impl ServerCheck {
+    pub fn is_ok(&self) -> bool {
+        *self == ServerCheck::Ok
+    }
+}
+
+impl std::fmt::Display for ServerCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerCheck::Ok => f.write_str("ok"),
+            ServerCheck::KeyMissing(v) => write!(f, "key missing ({v})"),
+            ServerCheck::KeyRejected { status, variable, message } => {
+                write!(f, "key rejected ({status}, variable {variable}): {message}")
+            }
+            ServerCheck::Unreachable(why) => write!(f, "unreachable ({why})"),
+            ServerCheck::Failed { status, message } => write!(f, "answered {status}: {message}"),
+        }
+    }
+}
+
+/// Calls a provider's cheapest authenticated endpoint (its model list) with the key the way a
+/// real call sends it: OpenAI-compatible `GET /models` with a bearer token, Anthropic
+/// `GET /v1/models` with `x-api-key` and `anthropic-version`, Gemini `GET /models` with
+/// `x-goog-api-key`. Costs nothing at any provider.
+pub async fn check_server(client: &reqwest::Client, m: &Model) -> ServerCheck {
+    let key = match key_for(m) {
+        Ok(k) => k,
+        Err(_) => {
+            let what = m.key_file.clone().map(|f| format!("key file {f}")).or_else(|| m.key_env.clone()).unwrap_or_default();
+            return ServerCheck::KeyMissing(what);
+        }
+    };
+    let base = base_url(m);
+    let mut r = client.get(format!("{base}/models"));
+    if let Some(k) = key.as_deref() {
+        r = match m.provider {
+            ProviderKind::Anthropic => r.header("x-api-key", k),
+            ProviderKind::Gemini => r.header("x-goog-api-key", k),
+            ProviderKind::Openai | ProviderKind::Sim => r.bearer_auth(k),
+        };
+    }
+    if m.provider == ProviderKind::Anthropic {
+        r = r.header("anthropic-version", "2023-06-01");
+    }
+    let resp = match r.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            let msg = send_error(&e, &base).message;
+            // "connection refused: URL — is the server running?" reads better without the prefix.
+            return ServerCheck::Unreachable(msg);
+        }
+    };
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        return ServerCheck::Ok;
+    }
+    let message = error_message(&resp.text().await.unwrap_or_default());
+    match status {
+        401 | 403 => ServerCheck::KeyRejected {
+            status,
+            variable: m
+                .key_file
+                .clone()
+                .map(|f| format!("key file {f}"))
+                .or_else(|| m.key_env.clone())
+                .unwrap_or_else(|| "none set".into()),
+            message,
+        },
+        _ => ServerCheck::Failed { status, message },
+    }
 }
 
 fn is_context_overflow(msg: &str) -> bool {
@@ -233,7 +405,17 @@ pub fn status_error(m: &Model, status: u16, body: &str, retry_after: Option<Dura
 struct StreamState {
     usage: Usage,
     has_usage: bool,
+    /// The protocol's end marker arrived (`[DONE]`, `message_stop`).
     finished: bool,
+    /// The model finished its answer (a finish or stop reason, or OpenAI's closing usage
+    /// chunk): the text is complete even if the connection drops before the end marker.
+    answered: bool,
+}
+
+impl StreamState {
+    fn complete(&self) -> bool {
+        self.finished || self.answered
+    }
 }
 
 fn n(v: &Value, p: &str) -> u64 {
@@ -266,11 +448,22 @@ fn on_event(kind: ProviderKind, st: &mut StreamState, ev: &Sse) -> Result<Option
         } else {
             ErrorKind::Server
         };
-        return Err(CallError::new(kind_of, format!("error in the stream: {msg}")));
+        let mut e = CallError::new(kind_of, format!("error in the stream: {}", crate::sanitize::redact(&msg)));
+        e.usage = st.has_usage.then_some(st.usage);
+        return Err(e);
     }
     match kind {
         ProviderKind::Openai | ProviderKind::Sim => {
+            let choices = v.get("choices").and_then(Value::as_array);
+            if choices.is_some_and(|cs| cs.iter().any(|c| c.get("finish_reason").is_some_and(|f| f.is_string()))) {
+                st.answered = true;
+            }
             if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
+                // The closing usage chunk has no choices; servers that report usage on every
+                // chunk (vLLM's continuous stats) send it beside choices, which is not the end.
+                if choices.is_none_or(|cs| cs.is_empty()) {
+                    st.answered = true;
+                }
                 // prompt_tokens includes the cached ones; reasoning is part of completion.
                 let cached = n(u, "/prompt_tokens_details/cached_tokens");
                 st.usage = Usage {
@@ -290,21 +483,25 @@ fn on_event(kind: ProviderKind, st: &mut StreamState, ev: &Sse) -> Result<Option
             Ok((!text.is_empty()).then_some(text))
         }
         ProviderKind::Anthropic => match v.get("type").and_then(Value::as_str).unwrap_or(ev.event.as_str()) {
+            // Each usage field comes from the latest event that carries it: message_start
+            // first, then every message_delta (cumulative, as Anthropic documents). Proxies
+            // such as LiteLLM send input_tokens 0 at the start and the real input and cache
+            // counts in message_delta; taking the latest value never counts a field twice.
             "message_start" => {
-                let u = v.pointer("/message/usage").cloned().unwrap_or(Value::Null);
-                st.usage.input = n(&u, "/input_tokens");
-                st.usage.cached = n(&u, "/cache_read_input_tokens");
-                st.usage.cache_write = n(&u, "/cache_creation_input_tokens");
-                st.usage.output = n(&u, "/output_tokens");
-                st.has_usage = true;
+                if let Some(u) = v.pointer("/message/usage") {
+                    anthropic_usage(&mut st.usage, u);
+                    st.has_usage = true;
+                }
                 Ok(None)
             }
             "content_block_delta" => Ok(v.pointer("/delta/text").and_then(Value::as_str).map(str::to_string)),
             "message_delta" => {
-                // Cumulative output tokens for the message so far.
-                if let Some(o) = v.pointer("/usage/output_tokens").and_then(Value::as_u64) {
-                    st.usage.output = o;
+                if let Some(u) = v.get("usage") {
+                    anthropic_usage(&mut st.usage, u);
                     st.has_usage = true;
+                }
+                if v.pointer("/delta/stop_reason").is_some_and(|r| r.is_string()) {
+                    st.answered = true;
                 }
                 Ok(None)
             }
@@ -315,6 +512,9 @@ fn on_event(kind: ProviderKind, st: &mut StreamState, ev: &Sse) -> Result<Option
             _ => Ok(None),
         },
         ProviderKind::Gemini => {
+            if v.pointer("/candidates/0/finishReason").is_some_and(|r| r.is_string()) {
+                st.answered = true;
+            }
             if let Some(u) = v.get("usageMetadata") {
                 // promptTokenCount includes cached content; thoughts are billed as output.
                 let cached = n(u, "/cachedContentTokenCount");
@@ -343,11 +543,44 @@ fn on_event(kind: ProviderKind, st: &mut StreamState, ev: &Sse) -> Result<Option
     }
 }
 
+/// Sets each Anthropic usage field the value carries, leaving the others as they were.
+fn anthropic_usage(usage: &mut Usage, u: &Value) {
+    let take = |field: &str, slot: &mut u64| {
+        if let Some(x) = u.get(field).and_then(Value::as_u64) {
+            *slot = x;
+        }
+    };
+    take("input_tokens", &mut usage.input);
+    take("cache_read_input_tokens", &mut usage.cached);
+    take("cache_creation_input_tokens", &mut usage.cache_write);
+    take("output_tokens", &mut usage.output);
+}
+
+/// The stream stopped (cleanly or not) before the model finished: a retryable failure. The
+/// usage reported so far, if any, goes with it so the attempt is billed.
+fn cut_short(st: &StreamState, why: String) -> CallError {
+    let mut e = CallError::new(ErrorKind::Network, why);
+    e.usage = st.has_usage.then_some(st.usage);
+    e
+}
+
 type Events = std::pin::Pin<Box<dyn Stream<Item = Result<Sse, EventStreamError<reqwest::Error>>> + Send>>;
 
+type Call = Box<(reqwest::Client, Arc<Limiter>, Model, CallRequest)>;
+
 enum Step {
-    Start(Box<(reqwest::Client, Arc<Limiter>, Model, CallRequest)>),
-    Streaming { events: Events, st: StreamState, kind: ProviderKind, _permit: Option<OwnedSemaphorePermit> },
+    Start(Call),
+    /// Waiting for a slot or the rate window; nothing has been sent.
+    Acquire(Call),
+    /// A slot is held; the engine is told the request goes out, then it does.
+    Send(Call, Option<OwnedSemaphorePermit>),
+    Request(Call, Option<OwnedSemaphorePermit>),
+    Streaming {
+        events: Events,
+        st: StreamState,
+        kind: ProviderKind,
+        _permit: Option<OwnedSemaphorePermit>,
+    },
     Done,
 }
 
@@ -366,19 +599,34 @@ impl Provider for Http {
                 match step {
                     Step::Done => return None,
                     Step::Start(ctx) => {
-                        let (client, limiter, model, req) = *ctx;
+                        let tokens = ctx.3.input_tokens + u64::from(ctx.3.max_tokens);
+                        match ctx.1.try_now(tokens) {
+                            Ok(permit) => step = Step::Send(ctx, permit),
+                            Err(busy) => {
+                                // Say so before waiting: the engine stops its clocks until
+                                // the request is sent, so a queue never times a call out.
+                                let why = ctx.1.busy_reason(&busy, ctx.2.provider);
+                                return Some((Ok(Chunk::Waiting { why }), Step::Acquire(ctx)));
+                            }
+                        }
+                    }
+                    Step::Acquire(ctx) => {
+                        let tokens = ctx.3.input_tokens + u64::from(ctx.3.max_tokens);
+                        let permit = ctx.1.acquire(tokens).await;
+                        step = Step::Send(ctx, permit);
+                    }
+                    // From here the first-token timeout runs.
+                    Step::Send(ctx, permit) => return Some((Ok(Chunk::Sent), Step::Request(ctx, permit))),
+                    Step::Request(ctx, permit) => {
+                        let (client, _, model, req) = *ctx;
                         let key = match key_for(&model) {
                             Ok(k) => k,
                             Err(e) => return Some((Err(e), Step::Done)),
                         };
-                        let permit = limiter.acquire(req.input_tokens + u64::from(req.max_tokens)).await;
                         let resp = match request(&client, &model, &req, key.as_deref()).send().await {
                             Ok(r) => r,
-                            Err(e) => {
-                                let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Network };
-                                // reqwest's message names the URL, never the headers the key is in.
-                                return Some((Err(CallError::new(kind, format!("cannot reach {}: {e}", base_url(&model)))), Step::Done));
-                            }
+                            // reqwest's messages name the URL, never the headers the key is in.
+                            Err(e) => return Some((Err(send_error(&e, &base_url(&model))), Step::Done)),
                         };
                         let status = resp.status().as_u16();
                         if !(200..300).contains(&status) {
@@ -394,32 +642,35 @@ impl Provider for Http {
                         };
                     }
                     Step::Streaming { mut events, mut st, kind, _permit } => match events.next().await {
+                        None if st.complete() => {
+                            return st.has_usage.then_some((Ok(Chunk::Usage(st.usage)), Step::Done));
+                        }
                         None => {
-                            // The stream ended, with or without [DONE]: hand over the usage.
-                            if st.has_usage {
-                                let u = st.usage;
-                                return Some((Ok(Chunk::Usage(u)), Step::Done));
-                            }
-                            return None;
+                            let e = cut_short(&st, "the stream ended before the model finished (no finish reason or end marker)".into());
+                            return Some((Err(e), Step::Done));
+                        }
+                        // The answer and its usage are all there: a connection that drops now
+                        // loses nothing, and retrying would bill the call twice.
+                        Some(Err(_)) if st.complete() => {
+                            return st.has_usage.then_some((Ok(Chunk::Usage(st.usage)), Step::Done));
                         }
                         Some(Err(EventStreamError::Transport(e))) => {
-                            return Some((
-                                Err(CallError::new(ErrorKind::Network, format!("the connection broke mid-stream: {e}"))),
-                                Step::Done,
-                            ));
+                            let why = format!("the connection broke mid-stream before the model finished: {e}");
+                            return Some((Err(cut_short(&st, crate::sanitize::redact(&why).into_owned())), Step::Done));
                         }
                         Some(Err(e)) => {
-                            return Some((Err(CallError::new(ErrorKind::Protocol, format!("not a valid event stream: {e}"))), Step::Done));
+                            let mut err = CallError::new(ErrorKind::Protocol, format!("not a valid event stream: {e}"));
+                            err.usage = st.has_usage.then_some(st.usage);
+                            return Some((Err(err), Step::Done));
                         }
                         Some(Ok(ev)) => match on_event(kind, &mut st, &ev) {
                             Err(e) => return Some((Err(e), Step::Done)),
                             Ok(Some(text)) => {
+                                let text = crate::sanitize::redact(&text).into_owned();
                                 return Some((Ok(Chunk::Text { text, tokens: None }), Step::Streaming { events, st, kind, _permit }));
                             }
                             Ok(None) if st.finished => {
-                                let u = st.usage;
-                                let has = st.has_usage;
-                                return has.then_some((Ok(Chunk::Usage(u)), Step::Done));
+                                return st.has_usage.then_some((Ok(Chunk::Usage(st.usage)), Step::Done));
                             }
                             Ok(None) => step = Step::Streaming { events, st, kind, _permit },
                         },

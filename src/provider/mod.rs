@@ -25,6 +25,11 @@ pub enum Chunk {
     Text { text: String, tokens: Option<u32> },
     /// The provider's own accounting of the call.
     Usage(Usage),
+    /// The call waits for a concurrency slot or a rate-limit window before it is sent; the
+    /// engine's timeouts do not run meanwhile. `why` says what it waits for.
+    Waiting { why: String },
+    /// The request has gone out: timeouts and time to first token count from here.
+    Sent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,11 +59,14 @@ pub struct CallError {
     pub message: String,
     /// What the server asked for in Retry-After.
     pub retry_after: Option<Duration>,
+    /// What the provider reported billing for the failed call before it failed (for example
+    /// Anthropic's `message_start` usage before a cut stream), so the attempt is billed.
+    pub usage: Option<Usage>,
 }
 
 impl CallError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> CallError {
-        CallError { kind, message: message.into(), retry_after: None }
+        CallError { kind, message: message.into(), retry_after: None, usage: None }
     }
 
     /// Errors worth trying again on the same model.

@@ -162,6 +162,29 @@ pub enum Line {
         text: String,
         tokens: u64,
     },
+    NodeWaiting {
+        t: u64,
+        node: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<u32>,
+        why: String,
+    },
+    NodeSent {
+        t: u64,
+        node: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<u32>,
+        queued_us: u64,
+    },
+    NodeBilled {
+        t: u64,
+        node: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<u32>,
+        model: String,
+        usage: Usage,
+        estimated: bool,
+    },
     NodeRetry {
         t: u64,
         node: String,
@@ -272,6 +295,18 @@ impl Line {
                 let (node, item) = id(flow, *unit);
                 Line::NodeDelta { t, node, item, text: text.clone(), tokens: *output_tokens }
             }
+            Event::NodeWaiting { unit, why } => {
+                let (node, item) = id(flow, *unit);
+                Line::NodeWaiting { t, node, item, why: why.clone() }
+            }
+            Event::NodeSent { unit, queued } => {
+                let (node, item) = id(flow, *unit);
+                Line::NodeSent { t, node, item, queued_us: us(*queued) }
+            }
+            Event::NodeBilled { unit, model, usage, estimated } => {
+                let (node, item) = id(flow, *unit);
+                Line::NodeBilled { t, node, item, model: model.clone(), usage: *usage, estimated: *estimated }
+            }
             Event::NodeRetry { unit, model, try_no, error, backoff } => {
                 let (node, item) = id(flow, *unit);
                 Line::NodeRetry { t, node, item, model: model.clone(), try_no: *try_no, error: error.clone(), backoff_us: us(*backoff) }
@@ -340,6 +375,11 @@ impl Line {
             }
             Line::NodeDelta { t, node, item, text, tokens } => {
                 (t, Event::NodeDelta { unit: unit(&node, item)?, text, output_tokens: tokens })
+            }
+            Line::NodeWaiting { t, node, item, why } => (t, Event::NodeWaiting { unit: unit(&node, item)?, why }),
+            Line::NodeSent { t, node, item, queued_us } => (t, Event::NodeSent { unit: unit(&node, item)?, queued: at(queued_us) }),
+            Line::NodeBilled { t, node, item, model, usage, estimated } => {
+                (t, Event::NodeBilled { unit: unit(&node, item)?, model, usage, estimated })
             }
             Line::NodeRetry { t, node, item, model, try_no, error, backoff_us } => {
                 (t, Event::NodeRetry { unit: unit(&node, item)?, model, try_no, error, backoff: at(backoff_us) })

@@ -83,6 +83,13 @@ impl Recorder {
     /// Appends an event (the writer may still be writing the previous ones).
     pub fn record(&self, e: &RunEvent) {
         if let Ok(mut bytes) = serde_json::to_vec(&Line::from_event(&self.flow, e)) {
+            // A key a server echoed (in an error, in output) is never written down.
+            if crate::sanitize::has_secrets()
+                && let Ok(text) = std::str::from_utf8(&bytes)
+                && let std::borrow::Cow::Owned(clean) = crate::sanitize::redact(text)
+            {
+                bytes = clean.into_bytes();
+            }
             bytes.push(b'\n');
             let _ = self.tx.send(Msg::Line(bytes));
         }

@@ -195,6 +195,9 @@ fn unit_content(st: &RunState, ui: usize, now: Duration, w: usize) -> [String; 3
     };
     let line2 = match u.status {
         Status::Queued | Status::Skipped => String::new(),
+        Status::Waiting => {
+            format!("queued {}", crate::tui::fmt::dur(u.waiting.as_ref().map_or(Duration::ZERO, |w| now.saturating_sub(w.0))))
+        }
         Status::Cached => tok_line(u.usage.output, "cached", w),
         _ if u.status.is_active() => tok_line(toks, &format!("~{}", money(st.cost_so_far(ui))), w),
         _ => tok_line(toks, &money(u.cost.total()), w),

@@ -44,6 +44,13 @@ pub fn describe(st: &RunState, e: &RunEvent) -> Option<(String, String)> {
             format!("↻ try {try_no} on {model} failed: {error}; retry in {}", dur(*backoff))
         }
         Event::NodeFallback { from, to, reason, .. } => format!("⇢ {from} → {to}: {reason}"),
+        Event::NodeWaiting { why, .. } => format!("⧗ queued: {why}"),
+        Event::NodeSent { queued, .. } => format!("→ sent after {} queued", dur(*queued)),
+        Event::NodeBilled { model, usage, estimated, .. } => {
+            let cost = money(st.catalog.cost(model, usage).total());
+            let est = if *estimated { " (estimated)" } else { "" };
+            format!("$ failed try on {model} billed {} in / {} out{est}, {cost}", usage.total_input(), usage.output)
+        }
         Event::NodeEscalated { from, to, failed, .. } => format!("⇡ escalated {from} → {to}: failed {}", failed.join(", ")),
         Event::NodeFinished { model, usage, latency, checks, cached, .. } => {
             let passed = checks.iter().filter(|c| c.passed).count();

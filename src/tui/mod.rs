@@ -68,14 +68,16 @@ pub struct CompareSide {
 }
 
 /// Opens the compare screen: the first side is the baseline.
-pub fn run_compare(mut sides: Vec<CompareSide>, theme: Theme, keymap: Keymap, speed: f64) -> io::Result<()> {
+/// The compare screen: each side runs (or replays) under `providers`; the header says whether
+/// they are live or simulated.
+pub fn run_compare(mut sides: Vec<CompareSide>, providers: Providers, theme: Theme, keymap: Keymap, speed: f64) -> io::Result<()> {
     if sides.is_empty() {
         return Ok(());
     }
     let first = sides.remove(0);
     run(Options {
         spec: first.spec,
-        providers: Providers::simulated(),
+        providers,
         theme,
         keymap,
         speed,

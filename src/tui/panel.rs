@@ -111,6 +111,12 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
         _ => "-".into(),
     };
     out.push(kv(app, "latency", lat));
+    // Time spent waiting for a provider's slot: part of the latency, never of a timeout.
+    match &u.waiting {
+        Some((since, why)) => out.push(kv(app, "queued", format!("{} so far: {why}", dur(u.queued + now.saturating_sub(*since))))),
+        None if u.queued > std::time::Duration::ZERO => out.push(kv(app, "queued", format!("{} for a provider slot", dur(u.queued)))),
+        None => {}
+    }
     for r in &u.retries {
         out.push(Line::from(Span::styled(
             format!("  ↻ try {} on {} at {}: {} (waited {})", r.try_no, r.model, dur(r.at), r.error, dur(r.backoff)),
@@ -133,6 +139,8 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
             " (the original call's, for reference)"
         } else if u.estimated {
             " (estimated)"
+        } else if u.billed_estimated {
+            " (a failed try's tokens estimated)"
         } else {
             ""
         };

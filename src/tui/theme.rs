@@ -285,7 +285,7 @@ impl Theme {
 
     pub fn status_color(&self, s: Status) -> Color {
         match s {
-            Status::Queued => self.queued,
+            Status::Queued | Status::Waiting => self.queued,
             Status::Running => self.running,
             Status::Retrying => self.retrying,
             Status::Done => self.done,
@@ -303,7 +303,7 @@ impl Theme {
         match s {
             Status::Running | Status::Retrying => st.add_modifier(Modifier::BOLD),
             Status::Failed => st.add_modifier(Modifier::REVERSED),
-            Status::Queued | Status::Skipped => st.add_modifier(Modifier::DIM),
+            Status::Queued | Status::Waiting | Status::Skipped => st.add_modifier(Modifier::DIM),
             Status::Done | Status::Cached => st,
         }
     }
@@ -336,6 +336,7 @@ impl Theme {
 pub fn status_symbol(s: Status) -> &'static str {
     match s {
         Status::Queued => "·",
+        Status::Waiting => "⧗",
         Status::Running => "●",
         Status::Retrying => "↻",
         Status::Done => "✓",

@@ -1,5 +1,5 @@
-//! The timeline: a waterfall of node spans over simulated time, time to first token shaded,
-//! the critical path marked, the playhead drawn.
+//! The timeline: a waterfall of node spans over simulated time, time queued for a provider's
+//! slot dotted, time to first token shaded, the critical path marked, the playhead drawn.
 
 use std::time::Duration;
 
@@ -88,11 +88,20 @@ impl Widget for TimelineView<'_> {
             let Some(start) = u.started else { continue };
             let end = u.finished.unwrap_or(now).max(start);
             let (x0, x1) = (scale(start), scale(end).max(scale(start)));
-            let first = u.ttft.map(|f| scale(start + f).min(x1)).unwrap_or(if u.finished.is_some() { x0 } else { x1 });
+            // Queued for a slot (never part of a timeout), then waiting for the first token.
+            let queued = u.queued + u.waiting.as_ref().map_or(Duration::ZERO, |w| now.saturating_sub(w.0));
+            let q = scale(start + queued).min(x1);
+            let first = u.ttft.map(|f| scale(start + queued + f).min(x1)).unwrap_or(if u.finished.is_some() { x0 } else { x1 });
             let color = if on_path { t.critical } else { t.status_color(u.status) };
             for x in x0..=x1 {
-                let ch = if x < first { '░' } else { '█' };
-                buf.set_string(bar_x + x, y, ch.to_string(), Style::default().fg(color));
+                let (ch, style) = if x < q {
+                    ('·', t.dim())
+                } else if x < first {
+                    ('░', Style::default().fg(color))
+                } else {
+                    ('█', Style::default().fg(color))
+                };
+                buf.set_string(bar_x + x, y, ch.to_string(), style);
             }
             if let Some(l) = u.latency {
                 let text = format!(" {}", dur(l));

@@ -225,6 +225,8 @@ pub mod transcript {
     pub fn gemini(text: &[&str], prompt: u64, candidates: u64, cached: u64, thoughts: u64) -> String {
         let mut s = String::new();
         for (i, t) in text.iter().enumerate() {
+            // The last chunk carries the finish reason, as Gemini's do.
+            let finish = if i + 1 == text.len() { ",\"finishReason\":\"STOP\"" } else { "" };
             let usage = if i + 1 == text.len() {
                 format!(
                     ",\"usageMetadata\":{{\"promptTokenCount\":{prompt},\"candidatesTokenCount\":{candidates},\"cachedContentTokenCount\":{cached},\"thoughtsTokenCount\":{thoughts},\"totalTokenCount\":{}}}",
@@ -234,7 +236,7 @@ pub mod transcript {
                 format!(",\"usageMetadata\":{{\"promptTokenCount\":{prompt}}}")
             };
             s.push_str(&format!(
-                "data: {{\"candidates\":[{{\"content\":{{\"parts\":[{{\"text\":{}}}],\"role\":\"model\"}},\"index\":0}}]{usage}}}\r\n\r\n",
+                "data: {{\"candidates\":[{{\"content\":{{\"parts\":[{{\"text\":{}}}],\"role\":\"model\"}}{finish},\"index\":0}}]{usage}}}\r\n\r\n",
                 serde_json::to_string(t).expect("json")
             ));
         }
