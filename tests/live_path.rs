@@ -559,3 +559,73 @@ fn ctrl_c_prints_the_summary_and_exits_130() {
     let last = std::fs::read_to_string(&rec).expect("recording").lines().last().unwrap_or_default().to_string();
     assert!(last.contains("\"run_finished\"") && last.contains("cancelled"), "{last}");
 }
+
+/// Acceptance: a live run and a live compare of research-assistant through a local
+/// OpenAI-compatible server and an Anthropic-compatible one: per-node tokens are the servers'
+/// usage, cost is tokens × catalog prices, the total is the sum over billed tries.
+#[test]
+fn research_assistant_live_run_and_compare_bill_what_the_servers_report() {
+    let answer = |seen: &common::server::Seen| -> Vec<String> {
+        if seen.body.contains("research planner") {
+            vec!["[\"q1\", \"q2\"]".into()]
+        } else {
+            vec!["Evidence: solid. Source: https://x.test References. VERDICT: answerable".into()]
+        }
+    };
+    let openai = Server::func(move |seen| {
+        let t = answer(seen);
+        Reply::sse(transcript::openai(&t.iter().map(String::as_str).collect::<Vec<_>>(), 120, 30, 20, 0))
+    });
+    let anthropic = Server::func(move |seen| {
+        let t = answer(seen);
+        Reply::sse(transcript::anthropic(&t.iter().map(String::as_str).collect::<Vec<_>>(), 90, 25, 40, 10))
+    });
+    let dir = scratch("ra-live");
+    let builtin = Catalog::builtin();
+    let mut cat_text = String::new();
+    for m in &builtin.models {
+        let (kind, url) = if m.provider.name() == "anthropic" { ("anthropic", anthropic.url()) } else { ("openai", openai.url()) };
+        cat_text.push_str(&format!("[[model]]\nid = \"{}\"\nprovider = \"{kind}\"\nbase_url = \"{url}/v1\"\nkey_env = \"\"\n\n", m.id));
+    }
+    let cat = dir.join("catalog.toml");
+    std::fs::write(&cat, cat_text).expect("catalog");
+    let c = cat.to_str().expect("utf8");
+    // OpenAI counts cached tokens inside prompt_tokens; Anthropic apart from input_tokens.
+    let usage_of = |model: &str| {
+        if builtin.get(model).is_some_and(|m| m.provider.name() == "anthropic") {
+            Usage { input: 90, cached: 40, cache_write: 10, output: 25, reasoning: 0 }
+        } else {
+            Usage { input: 100, cached: 20, cache_write: 0, output: 30, reasoning: 0 }
+        }
+    };
+    let check_nodes = |nodes: &serde_json::Value| -> f64 {
+        let mut sum = 0.0;
+        for n in nodes.as_array().expect("nodes") {
+            let Some(model) = n["model"].as_str() else { continue };
+            let want = usage_of(model);
+            let tokens: Usage = serde_json::from_value(n["tokens"].clone()).expect("tokens");
+            assert_eq!(tokens, want, "{}: tokens are the server's usage", n["id"]);
+            let cost = builtin.cost(model, &want).total().usd();
+            assert!((n["cost_usd"].as_f64().expect("cost") - cost).abs() < 1e-12, "{}: {} vs {cost}", n["id"], n["cost_usd"]);
+            sum += cost;
+        }
+        sum
+    };
+    let run = baton(&dir, &["run", "research-assistant", "-s", "smart", "--live", "--catalog", c, "--format", "json", "--no-record"], &[]);
+    let v: serde_json::Value = serde_json::from_str(&text(&run.stdout)).unwrap_or_else(|e| panic!("{e}: {}", text_of(&run)));
+    assert_eq!(v["status"], "completed", "{v}");
+    let sum = check_nodes(&v["nodes"]);
+    assert!((v["totals"]["cost_usd"].as_f64().expect("total") - sum).abs() < 1e-12);
+    let calls = openai.requests().len() + anthropic.requests().len();
+    assert_eq!(calls, v["nodes"].as_array().map_or(0, |n| n.iter().filter(|n| n["model"].is_string()).count()));
+    assert!(!openai.requests().is_empty() && !anthropic.requests().is_empty(), "both kinds served");
+
+    let cmp =
+        baton(&dir, &["compare", "research-assistant", "-s", "naive", "-s", "smart", "--live", "--catalog", c, "--format", "json"], &[]);
+    let v: serde_json::Value = serde_json::from_str(&text(&cmp.stdout)).unwrap_or_else(|e| panic!("{e}: {}", text_of(&cmp)));
+    assert_eq!(v["provider"], "live");
+    for (k, side) in v["strategies"].as_array().expect("sides").iter().enumerate() {
+        let node_sum: f64 = v["nodes"].as_array().expect("nodes").iter().map(|n| n["sides"][k]["cost_usd"].as_f64().unwrap_or(0.0)).sum();
+        assert!((side["cost_usd"].as_f64().expect("cost") - node_sum).abs() < 1e-9, "{side}");
+    }
+}

@@ -273,3 +273,37 @@ fn no_color_keeps_meaning_without_colour() {
     let t = text(&buf);
     assert!(t.contains("★planner") && t.contains("✓┐"), "{t}");
 }
+
+/// A live run's header shows its estimate until the first node settles; a node waiting for a
+/// provider slot shows `queued`.
+#[test]
+fn a_live_header_shows_the_estimate_until_real_figures_arrive() {
+    let s = spec(sample_flow("research-assistant"), sample_strategy("smart"), 1);
+    let mut app = App::new(&s, Theme::dark(), Keymap::default_map(), 1.0, false);
+    app.update(Msg::Term(Event::Resize(160, 48)));
+    app.estimate = Some(baton::money::Money::from_usd(0.0218));
+    let (events, _) = run(&s, &Providers::simulated());
+    // Up to the first NodeStarted: nothing settled yet.
+    let first_start = events.iter().position(|e| e.kind.name() == "node_started").expect("starts");
+    let mut early: Vec<_> = events[..=first_start].to_vec();
+    let unit = early[first_start].kind.unit().expect("unit");
+    let at = early[first_start].at;
+    early.push(baton::event::RunEvent {
+        run: 1,
+        attempt: 1,
+        at,
+        kind: baton::event::Event::NodeWaiting { unit, why: "all 1 openai slots are busy (max_concurrent)".into() },
+    });
+    app.update(Msg::Run(early));
+    app.player.finish();
+    app.refresh_layout();
+    let screen = text(&render(&app));
+    let header = screen.lines().next().unwrap_or_default().to_string();
+    assert!(header.contains("est. ~$0.0218"), "{header}");
+    assert!(screen.contains("queued"), "{screen}");
+    let (rest, _) = run(&s, &Providers::simulated());
+    app.update(Msg::Run(rest[first_start + 1..].to_vec()));
+    app.player.finish();
+    let header = text(&render(&app)).lines().next().unwrap_or_default().to_string();
+    assert!(!header.contains("est."), "real figures replace the estimate: {header}");
+}

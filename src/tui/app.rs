@@ -151,6 +151,9 @@ pub struct App {
     pub previous: Option<RunState>,
     /// What a quick edit changed, shown until the next key.
     pub preview: Option<crate::tuning::Preview>,
+    /// A live run's expected cost, estimated before its first call; the header shows it until
+    /// the first node settles and real figures replace it.
+    pub estimate: Option<crate::money::Money>,
 }
 
 impl App {
@@ -200,6 +203,7 @@ impl App {
             cache: crate::cache::MemoryCache::new(),
             previous: None,
             preview: None,
+            estimate: None,
         }
     }
 

@@ -206,6 +206,10 @@ fn header(app: &App) -> Line<'static> {
         (1, vec![Span::styled(status, style), Span::raw(format!(" {}", dur(elapsed)))]),
         (2, {
             let mut v = vec![Span::styled(format!("{}", tot.cost.total()), bold)];
+            // Until a node settles, a live run's header shows what it expects to spend.
+            if let (Some(e), 0) = (app.estimate, settled) {
+                v.push(Span::styled(format!(" (est. ~{e})"), t.dim()));
+            }
             if let (Some(prev), true) = (&app.previous, app.player.at_end()) {
                 let d = tot.cost.total() - prev.totals.cost.total();
                 let col = if d < crate::money::Money::ZERO {

@@ -239,6 +239,10 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
     app.size = (size.width, size.height);
     app.flow_path = opts.flow_path.clone();
     app.strategy_path = opts.strategy_path.clone();
+    if !simulated && opts.replay.is_none() && opts.events.is_none() {
+        // Simulated in virtual time: a few milliseconds before the first frame.
+        app.estimate = crate::estimate::estimate(&opts.spec, None).ok().map(|e| e.expected);
+    }
     if let Some(dir) = &opts.cache_dir {
         match crate::cache::DiskCache::open(dir.clone()) {
             Ok(c) => app.cache = std::sync::Arc::new(c),
