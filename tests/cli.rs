@@ -118,3 +118,26 @@ fn help_answers() {
     let out = baton(&["run", "--help"]);
     assert!(text(&out.stdout).contains("--tasks"));
 }
+
+/// Command-line gaps from the reliability audit: each is bad input (exit 2) with a message
+/// that says what to do, instead of being ignored, hanging or exiting 1.
+#[test]
+fn conflicting_or_impossible_arguments_are_bad_input() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-gaps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let rec = dir.join("r.jsonl");
+    let made = baton(&["run", "research-assistant", "--record", rec.to_str().expect("utf8")]);
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made.stderr));
+    // A flow with --resume would be silently ignored: refuse it.
+    let o = baton(&["run", "research-assistant", "--resume", rec.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("cannot be used with"), "{}", text(&o.stderr));
+    // A speed that would never finish.
+    let o = baton(&["run", "research-assistant", "--speed", "1e-300"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("use a speed from 0.25"), "{}", text(&o.stderr));
+    // An export onto a path that cannot be written is the user's input.
+    let o = baton(&["export", rec.to_str().expect("utf8"), "--otlp", "/nonexistent-dir/out.json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("help: give a path"), "{}", text(&o.stderr));
+}

@@ -1,17 +1,44 @@
 //! The command line. Headless commands share the core with the TUI; they print tables for
 //! people and JSON for scripts.
+//!
+//! # Layout
+//! - `args`: the clap definitions, one struct per command.
+//! - `error`: [`Failure`], the one error type, which carries its exit status.
+//! - `output`: stdout and stderr, both made safe for a terminal.
+//! - `setup`: what several commands share: loading files, providers, the screen's
+//!   preconditions, recorders.
+//! - `run` (the screen and `run`), `compare`, `recording` (replay, reprice, export), `files`
+//!   (validate, models, doctor): the commands, a file per family.
+//! - `interrupt`: Ctrl-C for headless runs.
 
-mod commands;
+/// `eprintln!` for the whole command line: the same, with the text made safe for a terminal
+/// (text from servers, models and files can carry escape sequences) and keys redacted.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {
+        ::std::eprintln!("{}", $crate::sanitize::for_terminal(&::std::format!($($arg)*)))
+    };
+}
+
+mod args;
+mod compare;
+mod error;
+mod files;
 mod interrupt;
+mod output;
+mod recording;
+mod run;
+mod setup;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::Parser;
+
+pub use args::*;
+pub use error::Failure;
 
 /// Exit status: success.
 pub const EXIT_OK: u8 = 0;
-/// The run did not complete: a node failed, the budget stopped it, or it was cancelled.
+/// The run did not complete (a node failed, the budget stopped it), or a check failed.
 pub const EXIT_RUN_FAILED: u8 = 1;
 /// Bad input: a file that does not parse or validate, an unknown name, a bad flag.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -19,275 +46,27 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 /// report a SIGINT: 128 + 2.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "baton",
-    version,
-    about = "Design, run, watch and tune LLM orchestrations in the terminal",
-    long_about = "Design, run, watch and tune LLM orchestrations in the terminal.\n\n\
-A flow is a DAG of agent nodes (TOML); a strategy routes each node to a model, decides what \
-context it gets and how much runs in parallel. Baton runs flows on a deterministic simulator \
-by default (no keys, no network) and shows where the money and the seconds go.\n\n\
-With no command, opens the live screen on the research-assistant sample under the smart \
-strategy.",
-    after_help = "Examples:\n  \
-baton                                                   watch the research-assistant sample run\n  \
-baton run research-assistant --strategy naive           per-node table and totals\n  \
-baton run support-triage --tasks support-triage -s smart   1000 tickets in seconds\n  \
-baton validate my-flow.toml strategies/*.toml           check files, with file:line:col errors\n  \
-baton compare research-assistant -s naive -s smart      side by side, with ratios and the frontier\n  \
-baton models                                            the catalog with prices\n  \
-baton replay ~/.local/share/baton/runs/<file>.jsonl     watch a recorded run again\n  \
-baton reprice <recording> -s smart                      what it would have cost under smart\n\n\
-Exit status: 0 success, 1 the run did not complete (a node failed, budget), 2 bad input, \
-130 interrupted by Ctrl-C (the summary of what finished is printed first)."
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Option<Command>,
-
-    #[command(flatten)]
-    pub open: OpenArgs,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Open the live screen on a flow (the default command).
-    Open(OpenArgs),
-    /// Run a flow headless and print a per-node table and totals (or a batch summary).
-    Run(RunArgs),
-    /// Check flow, strategy and catalog files; print every problem with file:line:col.
-    Validate(ValidateArgs),
-    /// List the model catalog with prices and simulation profiles.
-    Models(ModelsArgs),
-    /// Run strategies side by side on the same flow and inputs (or compare recordings).
-    Compare(CompareArgs),
-    /// Replay a recording in the live screen, or print its summary.
-    Replay(ReplayArgs),
-    /// What a recorded run would have cost under another strategy or other prices (no calls).
-    Reprice(RepriceArgs),
-    /// Export a recording, e.g. as OTLP/JSON traces for Phoenix, Langfuse or otel-tui.
-    Export(ExportArgs),
-    /// Which providers have keys, whether their servers answer (with --check), and the price date.
-    Doctor(DoctorArgs),
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct DoctorArgs {
-    /// Also call each server's model list with its key (this touches the network; it costs
-    /// nothing). Exits 1 when any checked server is not ok.
-    #[arg(long)]
-    pub check: bool,
-    /// Only the servers of this provider kind (openai, anthropic, gemini); repeatable.
-    #[arg(long, value_name = "KIND")]
-    pub provider: Vec<String>,
-    /// Only the servers of the models this strategy can route to (its rules, default and
-    /// fallbacks): "can this strategy run live?".
-    #[arg(short, long, value_name = "S")]
-    pub strategy: Option<String>,
-    #[arg(long, value_name = "FILE")]
-    pub catalog: Option<PathBuf>,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct Common {
-    /// Strategy: a file, a name next to the flow (strategies/NAME.toml), or a sample name
-    /// (naive, smart, cascade, premium-parallel). Defaults to the flow's own choice, else smart.
-    #[arg(short, long, value_name = "S")]
-    pub strategy: Option<String>,
-    /// Seed for the simulator: the same flow, strategy, input and seed give the same run.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub seed: u64,
-    /// Input for the run; defaults to the flow's `input`.
-    #[arg(short, long, value_name = "TEXT")]
-    pub input: Option<String>,
-    /// A model catalog file whose entries override or add to the built-in one.
-    #[arg(long, value_name = "FILE")]
-    pub catalog: Option<PathBuf>,
-    /// Call the real providers the catalog names (keys from the environment) instead of the
-    /// simulator.
-    #[arg(long)]
-    pub live: bool,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct OpenArgs {
-    /// Flow: a file or a sample name (research-assistant, support-triage, code-review, doc-digest).
-    #[arg(value_name = "FLOW")]
-    pub flow: Option<String>,
-    #[command(flatten)]
-    pub common: Common,
-    /// Playback speed of simulated time (0.25 to 64).
-    #[arg(long, value_name = "X", default_value_t = 1.0)]
-    pub speed: f64,
-    /// Theme: a name (dark, light, high-contrast, or a file in the user theme directory) or a path.
-    #[arg(long, value_name = "NAME|FILE")]
-    pub theme: Option<String>,
-    /// Keep node outputs in this directory across runs: unchanged nodes are served from it.
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct RunArgs {
-    /// Flow: a file or a sample name (not needed with --resume).
-    #[arg(value_name = "FLOW", required_unless_present = "resume")]
-    pub flow: Option<String>,
-    #[command(flatten)]
-    pub common: Common,
-    /// Run once per task: JSON lines with an "input" field, or one input per line.
-    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
-    pub tasks: Option<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-    /// Where to record the run (default: a new file under the data directory's runs/).
-    #[arg(long, value_name = "FILE", conflicts_with = "no_record")]
-    pub record: Option<std::path::PathBuf>,
-    /// Do not record the run.
-    #[arg(long)]
-    pub no_record: bool,
-    /// Continue an interrupted recorded run: reuse every finished node's output, run the rest.
-    #[arg(long, value_name = "RECORDING")]
-    pub resume: Option<std::path::PathBuf>,
-    /// Play simulated time at this many times real time instead of as fast as possible.
-    #[arg(long, value_name = "X")]
-    pub speed: Option<f64>,
-    /// Keep node outputs in this directory: a node whose model, prompt and context are unchanged
-    /// is served from it at no cost.
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
-    /// Print the routing each node would get and the estimated cost (expected and worst case),
-    /// and call nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct CompareArgs {
-    /// A flow (file or sample name), or two or more recordings of the same flow.
-    #[arg(value_name = "FLOW|RECORDING", required = true)]
-    pub inputs: Vec<String>,
-    /// A strategy to compare; give two or more (the first is the baseline for ratios).
-    #[arg(short, long = "strategy", value_name = "S")]
-    pub strategies: Vec<String>,
-    /// Run every strategy once per task over this set.
-    #[arg(long, value_name = "FILE")]
-    pub tasks: Option<String>,
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub seed: u64,
-    #[arg(short, long, value_name = "TEXT")]
-    pub input: Option<String>,
-    #[arg(long, value_name = "FILE")]
-    pub catalog: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
-    pub format: CompareFormat,
-    /// Open the compare screen: the strategies run live side by side.
-    #[arg(long)]
-    pub screen: bool,
-    /// Call the real providers instead of the simulator: every strategy's runs call them as
-    /// `run --live` does. The estimated cost is printed before the first call.
-    #[arg(long)]
-    pub live: bool,
-    /// Print each strategy's routing and estimated cost, and call nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Playback speed on the screen (0.25 to 64).
-    #[arg(long, value_name = "X", default_value_t = 1.0)]
-    pub speed: f64,
-    #[arg(long, value_name = "NAME|FILE")]
-    pub theme: Option<String>,
-}
-
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompareFormat {
-    Table,
-    Markdown,
-    Json,
-    Csv,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct ReplayArgs {
-    /// A recording (.jsonl).
-    #[arg(value_name = "RECORDING")]
-    pub file: std::path::PathBuf,
-    /// Print the run's table (or JSON) instead of opening the screen.
-    #[arg(long)]
-    pub summary: bool,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-    /// Playback speed (0.25 to 64).
-    #[arg(long, value_name = "X", default_value_t = 1.0)]
-    pub speed: f64,
-    #[arg(long, value_name = "NAME|FILE")]
-    pub theme: Option<String>,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct RepriceArgs {
-    /// A recording (.jsonl).
-    #[arg(value_name = "RECORDING")]
-    pub file: std::path::PathBuf,
-    /// The strategy to price the run under (a file, a name next to the recorded flow's
-    /// folder, or a sample name); defaults to the recorded one, to try other prices.
-    #[arg(short, long, value_name = "S")]
-    pub strategy: Option<String>,
-    /// A catalog whose prices and profiles override the built-in ones.
-    #[arg(long, value_name = "FILE")]
-    pub catalog: Option<std::path::PathBuf>,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct ExportArgs {
-    /// A recording (.jsonl).
-    #[arg(value_name = "RECORDING")]
-    pub file: std::path::PathBuf,
-    /// Write OTLP/JSON traces (GenAI and OpenInference attributes) to this file.
-    #[arg(long, value_name = "OUT.json", required = true)]
-    pub otlp: std::path::PathBuf,
-}
-
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct ValidateArgs {
-    /// Files to check; the kind (flow, strategy, catalog) is read from the file.
-    #[arg(value_name = "FILE", required = true)]
-    pub files: Vec<PathBuf>,
-    /// Catalog to check strategies against.
-    #[arg(long, value_name = "FILE")]
-    pub catalog: Option<PathBuf>,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct ModelsArgs {
-    #[arg(long, value_name = "FILE")]
-    pub catalog: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-}
-
-/// Parses arguments and runs the command.
+/// Parses arguments and runs the command. Each command returns its exit status, or a
+/// [`Failure`] that says what went wrong and which status that means.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let code = match cli.command {
-        None => commands::open(cli.open),
-        Some(Command::Open(a)) => commands::open(a),
-        Some(Command::Run(a)) => commands::run(a),
-        Some(Command::Validate(a)) => commands::validate(a),
-        Some(Command::Models(a)) => commands::models(a),
-        Some(Command::Compare(a)) => commands::compare(a),
-        Some(Command::Replay(a)) => commands::replay(a),
-        Some(Command::Reprice(a)) => commands::reprice(a),
-        Some(Command::Export(a)) => commands::export(a),
-        Some(Command::Doctor(a)) => commands::doctor(a),
+    let result = match cli.command {
+        None => run::open(cli.open),
+        Some(Command::Open(a)) => run::open(a),
+        Some(Command::Run(a)) => run::run(a),
+        Some(Command::Validate(a)) => files::validate(a),
+        Some(Command::Models(a)) => files::models(a),
+        Some(Command::Compare(a)) => compare::compare(a),
+        Some(Command::Replay(a)) => recording::replay(a),
+        Some(Command::Reprice(a)) => recording::reprice(a),
+        Some(Command::Export(a)) => recording::export(a),
+        Some(Command::Doctor(a)) => files::doctor(a),
     };
-    ExitCode::from(code)
+    ExitCode::from(match result {
+        Ok(code) => code,
+        Err(f) => {
+            f.report();
+            f.code()
+        }
+    })
 }

@@ -1,8 +1,14 @@
 //! Recordings: every run as JSON lines behind a versioned header, and what can be done with
 //! one: replay it, resume it, fork it, re-price it under another strategy, export it.
+//!
+//! - `format`: the versioned line types; `writer`: the recorder that owns the file;
+//!   `reader`: a recording read back; `start`: where a run's recording goes and how a
+//!   resume is assembled; `store`: a recording's outputs served to a rerun; `reprice` and
+//!   `otlp`: what a recording can be turned into.
 
 pub mod format;
 pub mod reader;
+pub mod start;
 pub mod store;
 pub mod writer;
 

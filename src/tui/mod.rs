@@ -160,11 +160,8 @@ fn start_run(
     let cancel = CancellationToken::new();
     let token = cancel.clone();
     // Every run is recorded; a recording that cannot be opened costs only the recording.
-    let recorder = crate::load::data_dir().and_then(|d| {
-        let path = d.join("runs").join(crate::record::default_name(&spec.flow.name, &spec.strategy.name, spec.seed));
-        let mut header = crate::record::Header::new(&spec, if providers.is_simulated() { "sim" } else { "live" });
-        header.parent = parent;
-        match crate::record::Recorder::create(&path, &header, spec.flow.clone()) {
+    let recorder = crate::record::start::default_path(&spec).and_then(|path| {
+        match crate::record::start::recorder(&spec, !providers.is_simulated(), parent, &path) {
             Ok(r) => Some(r),
             Err(e) => {
                 log_line(&format!("not recording to {}: {e}", path.display()));

@@ -1,0 +1,87 @@
+//! What can be done with a recording: `replay` (the screen, or its summary), `reprice` under
+//! another strategy or prices, `export` as OTLP/JSON traces.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::error::Exit;
+use super::output::{print_out, to_json, warn};
+use super::setup::{open_recording, screen_setup};
+use super::{EXIT_OK, ExportArgs, Failure, Format, ReplayArgs, RepriceArgs};
+use crate::diag::Source;
+use crate::load;
+use crate::provider::Providers;
+use crate::report::{self, RunReport};
+use crate::routing::{Catalog, Strategy};
+
+pub fn replay(args: ReplayArgs) -> Exit {
+    let rec = open_recording(&args.file)?;
+    if args.summary {
+        let state = rec.state();
+        return Ok(print_out(&match args.format {
+            Format::Json => to_json(&RunReport::new(&state)),
+            Format::Table => report::run_table(&state),
+        }));
+    }
+    let no_terminal =
+        format!("the replay screen needs a terminal\n  help: `baton replay {} --summary` prints the run's table", args.file.display());
+    let (theme, keymap) = screen_setup(args.theme.as_deref(), args.speed, &no_terminal)?;
+    let spec = rec.spec();
+    let opts = crate::tui::Options {
+        spec,
+        providers: Providers::simulated(),
+        theme,
+        keymap,
+        speed: args.speed,
+        replay: Some(crate::tui::Replay { recording: Arc::new(rec) }),
+        others: Vec::new(),
+        events: None,
+        flow_path: None,
+        strategy_path: None,
+        cache_dir: None,
+    };
+    crate::tui::run(opts).map_err(|e| Failure::failed(format!("the terminal failed: {e}")))?;
+    Ok(EXIT_OK)
+}
+
+pub fn reprice(args: RepriceArgs) -> Exit {
+    let rec = open_recording(&args.file)?;
+    let catalog = match &args.catalog {
+        None => rec.catalog.clone(),
+        Some(path) => {
+            let (c, w) = Source::read(path).and_then(|src| Catalog::parse(&src, Some(&rec.catalog)))?;
+            warn(&w);
+            Arc::new(c)
+        }
+    };
+    let strategy = match &args.strategy {
+        None => Arc::new(Strategy::parse(&Source::new(rec.header.strategy.source.clone(), rec.header.strategy.text.clone()), &catalog)?.0),
+        Some(name) => {
+            let dir = Path::new(&rec.header.flow.source).parent();
+            let (s, _, w) = load::load_strategy(name, dir, &catalog)?;
+            warn(&w);
+            s
+        }
+    };
+    let (report, _) = crate::record::reprice::reprice(&rec, strategy, catalog).map_err(Failure::runtime)?;
+    Ok(print_out(&match args.format {
+        Format::Json => to_json(&report),
+        Format::Table => crate::record::reprice::table(&report),
+    }))
+}
+
+pub fn export(args: ExportArgs) -> Exit {
+    let rec = open_recording(&args.file)?;
+    let doc = crate::record::otlp::export(&rec);
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| Failure::failed(format!("cannot encode the traces: {e}")))?;
+    // The output path is the user's: one that cannot be written is bad input.
+    load::write_atomically(&args.otlp, text.as_bytes()).map_err(|e| {
+        Failure::bad_input(format!(
+            "cannot write {}: {e}\n  help: give a path in a directory that exists and that you can write",
+            args.otlp.display()
+        ))
+    })?;
+    let spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"].as_array().map_or(0, Vec::len);
+    eprintln!("wrote {spans} spans to {}", args.otlp.display());
+    Ok(EXIT_OK)
+}

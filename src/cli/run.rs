@@ -1,0 +1,153 @@
+//! `baton` (the live screen on a flow) and `baton run` (headless: one run, a resume, or a batch
+//! of tasks).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::error::Exit;
+use super::output::{print_out, to_json};
+use super::setup::{close_recorder, load_run, open_recorder, open_recording, providers_for, screen_setup};
+use super::{EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, Failure, Format, OpenArgs, RunArgs};
+use crate::engine::{OutputStore, RunSpec};
+use crate::event::Outcome;
+use crate::load;
+use crate::report::{self, RunReport};
+use crate::state::RunStatus;
+
+/// The live screen on a flow.
+pub fn open(args: OpenArgs) -> Exit {
+    let flow = args.flow.clone().unwrap_or_else(|| "research-assistant".to_string());
+    let loaded = load_run(&flow, &args.common)?;
+    let no_terminal =
+        format!("the live screen needs a terminal\n  help: for output a script can read, use `baton run {flow} --format json`");
+    let (theme, keymap) = screen_setup(args.theme.as_deref(), args.speed, &no_terminal)?;
+    let input = args.common.input.clone().unwrap_or_else(|| loaded.flow.input.clone());
+    let flow_path = loaded.flow_origin.path().map(Path::to_path_buf);
+    let strategy_path = loaded.strategy_origin.path().map(Path::to_path_buf);
+    let spec = RunSpec::new(loaded.flow, loaded.strategy, loaded.catalog, input, args.common.seed);
+    let providers = providers_for(args.common.live, &spec)?;
+    let opts = crate::tui::Options {
+        spec,
+        providers,
+        theme,
+        keymap,
+        speed: args.speed,
+        replay: None,
+        others: Vec::new(),
+        events: None,
+        flow_path,
+        strategy_path,
+        cache_dir: args.cache.clone(),
+    };
+    crate::tui::run(opts).map_err(|e| Failure::failed(format!("the terminal failed: {e}")))?;
+    Ok(EXIT_OK)
+}
+
+/// A directory cache for `--cache DIR`.
+fn disk_cache(dir: &Path) -> Result<Arc<dyn OutputStore>, Failure> {
+    match crate::cache::DiskCache::open(dir.to_path_buf()) {
+        Ok(c) => Ok(Arc::new(c)),
+        Err(e) => Err(Failure::bad_input(format!(
+            "cannot use {} as a cache: {e}\n  help: give a directory Baton can create and write",
+            dir.display()
+        ))),
+    }
+}
+
+pub fn run(args: RunArgs) -> Exit {
+    if let Some(s) = args.speed
+        && !(0.25..=1_000_000.0).contains(&s)
+    {
+        return Err(Failure::bad_input(format!(
+            "--speed {s} is out of range\n  help: use a speed from 0.25 to 1000000, e.g. 1 (real time) or 8"
+        )));
+    }
+    let cache = args.cache.as_deref().map(disk_cache).transpose()?;
+    let (mut spec, parent, reused) = if let Some(file) = &args.resume {
+        let rec = open_recording(file)?;
+        let before = rec.state();
+        if before.status == RunStatus::Finished(Outcome::Completed) {
+            eprintln!("note: {} finished completely; nothing to resume. Its summary:", rec.file);
+            return Ok(print_out(&report::run_table(&before)));
+        }
+        // Resuming: the recording first, then the cache.
+        let r = crate::record::start::resume(&rec, cache.clone());
+        (r.spec, Some(r.parent), Some((r.reused, rec.file.clone())))
+    } else {
+        let flow = args.flow.clone().unwrap_or_default();
+        let loaded = load_run(&flow, &args.common)?;
+        let input = args.common.input.clone().unwrap_or_else(|| loaded.flow.input.clone());
+        (RunSpec::new(loaded.flow.clone(), loaded.strategy.clone(), loaded.catalog.clone(), input, args.common.seed), None, None)
+    };
+    if args.resume.is_none() {
+        spec.store = cache;
+    }
+    let tasks = args.tasks.as_deref().map(load::load_tasks).transpose()?;
+    let inputs: Option<Vec<String>> = tasks.as_ref().map(|ts| ts.iter().map(|t| t.input.clone()).collect());
+    if args.dry_run || args.common.live {
+        let est = crate::estimate::estimate(&spec, inputs.as_deref()).map_err(Failure::runtime)?;
+        if args.dry_run {
+            return Ok(print_out(&match args.format {
+                Format::Json => to_json(&est),
+                Format::Table => est.table(),
+            }));
+        }
+        // Before the first call, so a run that would blow the budget is known to.
+        eprintln!("{}", est.note());
+    }
+    let providers = providers_for(args.common.live, &spec)?;
+
+    if let Some(tasks) = &tasks {
+        if args.record.is_some() {
+            return Err(Failure::bad_input(
+                "--record records one run; a batch is many\n  help: drop --record (batches report totals), or run one input with --input",
+            ));
+        }
+        let interrupt = super::interrupt::on_ctrl_c();
+        let b = crate::headless::run_batch_until(&spec, tasks, &providers, interrupt.token.clone()).map_err(Failure::runtime)?;
+        let code = print_out(&match args.format {
+            Format::Json => to_json(&b),
+            Format::Table => report::batch_table(&b),
+        });
+        return Ok(if interrupt.fired() { EXIT_INTERRUPTED } else { code });
+    }
+
+    let recorder = open_recorder(&spec, args.record.as_deref(), args.no_record, parent, args.common.live)?;
+    let on_event = |e: &crate::event::RunEvent| {
+        if let Some(r) = &recorder {
+            r.record(e);
+        }
+    };
+    let interrupt = super::interrupt::on_ctrl_c();
+    let result = match args.speed {
+        Some(speed) => crate::headless::run_paced(&spec, &providers, speed, interrupt.token.clone(), on_event),
+        None => crate::headless::run_one_until(&spec, &providers, interrupt.token.clone(), on_event),
+    };
+    let state = result.map_err(Failure::runtime)?;
+    close_recorder(recorder);
+    if args.cache.is_some() && state.totals.cached > 0 {
+        eprintln!(
+            "cache: {} node(s) served from {} (saved {}), {} called",
+            state.totals.cached,
+            args.cache.as_deref().map(|p| p.display().to_string()).unwrap_or_default(),
+            state.totals.saved,
+            state.totals.done
+        );
+    }
+    if let Some((reused, file)) = reused {
+        let called = state.totals.done;
+        eprintln!(
+            "resumed {file}: {reused} node(s) reused from the recording, {called} called now, {} skipped, {} failed",
+            state.totals.skipped, state.totals.failed
+        );
+    }
+    let code = print_out(&match args.format {
+        Format::Json => to_json(&RunReport::new(&state)),
+        Format::Table => report::run_table(&state),
+    });
+    Ok(match state.status {
+        _ if interrupt.fired() => EXIT_INTERRUPTED,
+        RunStatus::Finished(Outcome::Completed) => code,
+        _ => EXIT_RUN_FAILED,
+    })
+}

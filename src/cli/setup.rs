@@ -1,0 +1,124 @@
+//! What several commands share: loading a run's files, the providers, the screen's
+//! preconditions, and recordings opened or written.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::Failure;
+use super::output::warn;
+use crate::diag::{Diagnostics, Source};
+use crate::engine::RunSpec;
+use crate::flow::Flow;
+use crate::load;
+use crate::provider::Providers;
+use crate::record::{Parent, Recorder, Recording};
+use crate::routing::{Catalog, Strategy};
+use crate::tui::keymap::Keymap;
+use crate::tui::theme::Theme;
+
+/// Everything a screen needs before it opens: a playback speed in range, the theme (with
+/// NO_COLOR applied) and keymap (with the user's files), and a terminal. `no_terminal` is the
+/// error when there is none.
+pub fn screen_setup(theme: Option<&str>, speed: f64, no_terminal: &str) -> Result<(Theme, Keymap), Failure> {
+    if !(0.25..=64.0).contains(&speed) {
+        return Err(Failure::bad_input(format!("--speed {speed} is out of range\n  help: use a speed from 0.25 to 64")));
+    }
+    let config = load::config_dir();
+    let theme = Theme::load(theme, config.as_ref().map(|d| d.join("themes")).as_deref())?;
+    // https://no-color.org: any non-empty value turns colour off.
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = if no_color { theme.monochrome() } else { theme };
+    let keymap = match config.as_ref().map(|d| d.join("keymap.toml")).filter(|p| p.is_file()) {
+        None => Keymap::default_map(),
+        Some(p) => Source::read(&p).and_then(|src| Keymap::with_user(&src))?,
+    };
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return Err(Failure::bad_input(no_terminal));
+    }
+    Ok((theme, keymap))
+}
+
+/// A flow, strategy and catalog loaded for a run.
+pub struct Loaded {
+    pub flow: Arc<Flow>,
+    pub strategy: Arc<Strategy>,
+    pub catalog: Arc<Catalog>,
+    /// Where the files came from, so the screen can edit and watch them.
+    pub flow_origin: load::Origin,
+    pub strategy_origin: load::Origin,
+}
+
+/// Loads a flow with the strategy `common` names (else the flow's own, else `smart`) and the
+/// catalog; warnings go to stderr.
+pub fn load_run(flow: &str, common: &super::Common) -> Result<Loaded, Diagnostics> {
+    let (catalog, w1) = load::load_catalog(common.catalog.as_deref())?;
+    warn(&w1);
+    let (flow, flow_origin, w2) = load::load_flow(flow)?;
+    warn(&w2);
+    let name = common.strategy.clone().or_else(|| flow.strategy.clone()).unwrap_or_else(|| "smart".to_string());
+    let dir = flow_origin.path().and_then(Path::parent);
+    let (strategy, strategy_origin, w3) = load::load_strategy(&name, dir, &catalog)?;
+    warn(&w3);
+    Ok(Loaded { flow, strategy, catalog, flow_origin, strategy_origin })
+}
+
+/// The simulator, or the real providers with `--live`.
+pub fn providers_for(live: bool, spec: &RunSpec) -> Result<Providers, Failure> {
+    if !live {
+        return Ok(Providers::simulated());
+    }
+    Providers::live(&spec.catalog, spec.strategy.retry.connect_timeout).map_err(Failure::failed)
+}
+
+/// Opens a recorder at `--record FILE` or the default place, unless `--no-record`. An explicit
+/// file that cannot be created is bad input; the default place failing only costs the
+/// recording, which is said.
+pub fn open_recorder(
+    spec: &RunSpec,
+    explicit: Option<&Path>,
+    off: bool,
+    parent: Option<Parent>,
+    live: bool,
+) -> Result<Option<Recorder>, Failure> {
+    if off {
+        return Ok(None);
+    }
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => match crate::record::start::default_path(spec) {
+            Some(p) => p,
+            None => return Ok(None),
+        },
+    };
+    match crate::record::start::recorder(spec, live, parent, &path) {
+        Ok(r) => Ok(Some(r)),
+        Err(e) if explicit.is_some() => Err(Failure::bad_input(format!(
+            "cannot record to {}: {e}\n  help: choose another --record path, or --no-record",
+            path.display()
+        ))),
+        Err(e) => {
+            eprintln!("baton: not recording this run ({}: {e}); --no-record silences this", path.display());
+            Ok(None)
+        }
+    }
+}
+
+/// Finishes a recording and says where it is, or that it is incomplete.
+pub fn close_recorder(r: Option<Recorder>) {
+    if let Some(r) = r {
+        let path = r.path().to_path_buf();
+        match r.finish() {
+            Ok(p) => eprintln!("recorded to {}", p.display()),
+            Err(e) => eprintln!("baton: the recording {} is incomplete: {e} (the results above are complete)", path.display()),
+        }
+    }
+}
+
+/// Reads a recording, noting a torn last line.
+pub fn open_recording(file: &Path) -> Result<Recording, Failure> {
+    let r = Recording::open(file).map_err(|e| Failure::bad_input(e.to_string()))?;
+    if let Some(t) = &r.torn {
+        eprintln!("note: {}: {t}", r.file);
+    }
+    Ok(r)
+}
