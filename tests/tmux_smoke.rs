@@ -1,9 +1,13 @@
 //! The real binary in a real terminal: tmux runs `baton`, sends keys and reads the screen.
 //! `.ci/run` installs tmux; without it this test fails and says so.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use common::server::{Reply, Server, transcript};
 
 struct Tmux {
     socket: String,
@@ -91,4 +95,54 @@ fn the_binary_runs_watches_helps_resizes_and_quits_cleanly() {
     assert!(after.contains("BATON-EXIT=0"), "{after}");
     // The alternate screen is gone: the shell's own output is what shows.
     assert!(!after.contains("Graph │ Timeline"), "the terminal was not restored:\n{after}");
+}
+
+/// Quitting mid-run loses nothing: the live calls in flight are cancelled and the recording is
+/// complete, ending with the run's `cancelled` outcome, before the terminal is handed back.
+#[test]
+fn quitting_mid_run_flushes_a_complete_recording() {
+    let server = Server::func(|seen| {
+        if seen.body.contains("node a") {
+            Reply::sse(transcript::openai(&["quick"], 10, 2, 0, 0))
+        } else {
+            Reply::sse_slow(vec![(Duration::from_secs(60), transcript::openai(&["slow"], 10, 2, 0, 0))])
+        }
+    });
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tmux-quit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).expect("tmp dir");
+    std::fs::write(
+        tmp.join("flow.toml"),
+        "[flow]\nname = \"two\"\ninput = \"x\"\n\n[[node]]\nid = \"a\"\nkind = \"generate\"\ncomplexity = 2\nprompt = \"node a\"\n\n[[node]]\nid = \"b\"\nkind = \"generate\"\ncomplexity = 2\nprompt = \"node b\"\nafter = [\"a\"]\n",
+    )
+    .expect("flow");
+    std::fs::write(tmp.join("s.toml"), "[strategy]\nname = \"s\"\ndefault_model = \"m1\"\n").expect("strategy");
+    std::fs::write(
+        tmp.join("c.toml"),
+        format!("[[model]]\nid = \"m1\"\nprovider = \"openai\"\nbase_url = \"{}/v1\"\nkey_env = \"\"\ninput_per_mtok = 1\noutput_per_mtok = 1\ncontext_window = 10000\n", server.url()),
+    )
+    .expect("catalog");
+    let t = Tmux { socket: format!("baton-quit-{}", std::process::id()) };
+    let script = format!(
+        "cd {d} && BATON_DATA_DIR={d} BATON_CONFIG_DIR={d} {bin} flow.toml -s s.toml --catalog c.toml --live; echo BATON-EXIT=$?; sleep 60",
+        d = tmp.display(),
+        bin = env!("CARGO_BIN_EXE_baton")
+    );
+    t.cmd(&["new-session", "-d", "-s", "s", "-x", "120", "-y", "40", &script]);
+    // Node a done, node b in flight.
+    let start = Instant::now();
+    while server.requests().len() < 2 {
+        assert!(start.elapsed() < Duration::from_secs(20), "the run never reached node b:\n{}", t.screen());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    t.keys(&["q"]);
+    let after = t.wait_for("BATON-EXIT=", Duration::from_secs(15));
+    assert!(after.contains("BATON-EXIT=0"), "{after}");
+    let runs: Vec<_> = std::fs::read_dir(tmp.join("runs")).expect("runs dir").flatten().map(|e| e.path()).collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let text = std::fs::read_to_string(&runs[0]).expect("recording");
+    let last = text.lines().last().unwrap_or_default();
+    assert!(last.contains("\"run_finished\"") && last.contains("cancelled"), "the recording ends with its outcome: {last}");
+    assert!(text.contains("\"node_finished\",\"t\"") || text.contains("node_finished"), "node a's result is in it");
 }

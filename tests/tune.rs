@@ -16,13 +16,17 @@ fn key(app: &mut App, code: KeyCode, mods: KeyModifiers) -> Vec<Command> {
     app.update(Msg::Term(Event::Key(KeyEvent::new(code, mods))))
 }
 
-/// Carries out Start commands the way the screen's loop does: run the spec, feed the events.
+/// Carries out commands the way the screen's loop does: run a spec and feed its events; do
+/// the file effects through `effects::perform` and feed back what they report.
 fn carry_out(app: &mut App, cmds: Vec<Command>) {
-    for c in cmds {
-        if let Command::Start(spec, _) = c {
-            let (events, _) = run(&spec, &Providers::simulated());
+    let mut queue: std::collections::VecDeque<Command> = cmds.into();
+    while let Some(c) = queue.pop_front() {
+        if let Command::Start(spec, _) = &c {
+            let (events, _) = run(spec, &Providers::simulated());
             app.update(Msg::Run(events));
             app.player.finish();
+        } else if let Some(msg) = baton::tui::effects::perform(&c) {
+            queue.extend(app.update(msg));
         }
     }
 }
@@ -143,7 +147,11 @@ fn pin_and_save_keep_the_file_and_its_comments() {
     key(&mut app, KeyCode::Char('p'), KeyModifiers::NONE);
     assert!(app.picker.is_some());
     app.picker = app.catalog.index_of("gpt-5-nano");
-    key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    let cmds = key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    // The pin is applied at once; writing the file is the loop's job.
+    assert!(matches!(cmds.as_slice(), [Command::Write { path: p, .. }] if *p == path), "a write of the strategy file");
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), original, "update itself writes nothing");
+    carry_out(&mut app, cmds);
     assert_eq!(app.strategy.rules[0].model, "gpt-5-nano");
     let preview = app.preview.clone().expect("a preview of the pin");
     assert_eq!(preview.changes.len(), 1);
@@ -155,7 +163,8 @@ fn pin_and_save_keep_the_file_and_its_comments() {
     let ro = dir.join("no-such-dir").join("x.toml");
     app.strategy_path = Some(ro);
     key(&mut app, KeyCode::Char('E'), KeyModifiers::SHIFT);
-    key(&mut app, KeyCode::Char('s'), KeyModifiers::CONTROL);
+    let cmds = key(&mut app, KeyCode::Char('s'), KeyModifiers::CONTROL);
+    carry_out(&mut app, cmds);
     assert!(app.message.as_deref().is_some_and(|m| m.contains("cannot save") && m.contains("stays in the editor")), "{:?}", app.message);
     assert!(app.editor.as_ref().expect("editor").text().contains("pin analyzer"));
 }
@@ -172,11 +181,55 @@ fn an_invalid_file_on_disk_keeps_the_last_valid_strategy() {
     let mut app = App::new(&s, Theme::dark(), Keymap::default_map(), 1.0, true);
     app.strategy_path = Some(path.clone());
     std::fs::write(&path, "[strategy]\nname = \"s\"\ndefault_model = \"gpt-5-nanoo\"\n").expect("write");
-    app.update(Msg::FileChanged(path.clone()));
+    app.update(Msg::file_changed(path.clone()));
     assert_eq!(app.strategy.default_model, "gpt-5-nano");
     let m = app.message.clone().unwrap_or_default();
     assert!(m.contains("s.toml:3:17") && m.contains("unknown model 'gpt-5-nanoo'") && m.contains("last valid"), "{m}");
     std::fs::write(&path, "[strategy]\nname = \"s\"\ndefault_model = \"claude-haiku-4-5\"\n").expect("write");
-    app.update(Msg::FileChanged(path));
+    app.update(Msg::file_changed(path));
     assert_eq!(app.strategy.default_model, "claude-haiku-4-5");
+}
+
+/// The screen's update function does no I/O: every key that would touch the disk, load a
+/// strategy, re-price or open an editor comes back as a command, and nothing on disk changed.
+#[test]
+fn update_performs_no_io_it_returns_effects() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pure-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let cwd_sample = std::path::Path::new("smart.toml");
+    let existed = cwd_sample.exists();
+    let s = spec(sample_flow("research-assistant"), sample_strategy("smart"), 1);
+    let mut app = App::new(&s, Theme::dark(), Keymap::default_map(), 1.0, true);
+    app.update(Msg::Term(Event::Resize(120, 40)));
+    let first = vec![Command::Start(Box::new(app.spec()), None)];
+    carry_out(&mut app, first);
+
+    // o on a built-in sample: write it out first, then $EDITOR.
+    let cmds = key(&mut app, KeyCode::Char('o'), KeyModifiers::NONE);
+    assert!(matches!(cmds.as_slice(), [Command::Write { then: baton::tui::app::Written::ThenEdit { flow: false }, .. }]), "{}", cmds.len());
+    assert_eq!(cwd_sample.exists(), existed, "nothing written by update");
+    // The write's report asks for the editor.
+    let after =
+        app.update(Msg::Wrote { path: dir.join("smart.toml"), then: baton::tui::app::Written::ThenEdit { flow: false }, result: Ok(()) });
+    assert!(matches!(after.as_slice(), [Command::EditFile(p)] if *p == dir.join("smart.toml")));
+
+    // S: the next strategy is loaded by the loop.
+    let cmds = key(&mut app, KeyCode::Char('S'), KeyModifiers::SHIFT);
+    assert!(matches!(cmds.as_slice(), [Command::LoadNextStrategy { current, .. }] if current == "smart"));
+    let before = app.strategy.name.clone();
+    let msg = baton::tui::effects::perform(&cmds[0]).expect("a strategy message");
+    assert_eq!(app.strategy.name, before, "nothing applied until the message comes back");
+    app.update(msg);
+    assert_ne!(app.strategy.name, before);
+
+    // ctrl-s in the editor: a write, not a file.
+    key(&mut app, KeyCode::Char('E'), KeyModifiers::SHIFT);
+    let target = std::path::PathBuf::from(format!("{}.toml", app.strategy.name));
+    let existed = target.exists();
+    let cmds = key(&mut app, KeyCode::Char('s'), KeyModifiers::CONTROL);
+    assert!(
+        matches!(cmds.as_slice(), [Command::Write { path, then: baton::tui::app::Written::SavedStrategy { sample: true }, .. }] if *path == target)
+    );
+    assert_eq!(target.exists(), existed, "update wrote {}", target.display());
 }

@@ -12,19 +12,10 @@ use ratatui::widgets::Widget;
 
 use super::app::App;
 use super::fmt::{clip, dur, money, spread, tokens};
-use super::layout::{ARROW, BoxKey, glyph, route_cells};
+use super::layout::{ARROW, BoxKey, centered, glyph, route_cells};
 use super::theme::status_symbol;
 use crate::money::Money;
 use crate::state::{RunState, Status, UnitState};
-
-/// The part of the view the graph occupies: vertically centred when it is shorter.
-pub fn centered(inner: Rect, height: u16) -> Rect {
-    if height >= inner.height {
-        return inner;
-    }
-    let top = (inner.height - height) / 2;
-    Rect::new(inner.x, inner.y + top, inner.width, inner.height - top)
-}
 
 pub struct GraphView<'a> {
     pub app: &'a App,

@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use ratatui::layout::Rect;
+
 use crate::flow::Flow;
 
 /// What a box on screen stands for.
@@ -403,6 +405,15 @@ impl Layout {
     pub fn box_at(&self, x: u16, y: u16) -> Option<usize> {
         self.boxes.iter().position(|b| b.contains(x, y))
     }
+}
+
+/// The part of the view the graph occupies: vertically centred when it is shorter.
+pub fn centered(inner: Rect, height: u16) -> Rect {
+    if height >= inner.height {
+        return inner;
+    }
+    let top = (inner.height - height) / 2;
+    Rect::new(inner.x, inner.y + top, inner.width, inner.height - top)
 }
 
 #[cfg(test)]

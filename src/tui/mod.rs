@@ -6,18 +6,24 @@
 //! costs nothing.
 
 pub mod app;
+pub mod areas;
 pub mod compare_view;
 pub mod draw;
 pub mod editor;
+pub mod editor_view;
+pub mod effects;
 pub mod fmt;
 pub mod graph;
 pub mod keymap;
 pub mod layout;
 pub mod log;
+pub mod nav;
 pub mod panel;
+pub mod playback;
 pub mod player;
 pub mod theme;
 pub mod timeline;
+pub mod tune;
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -139,11 +145,34 @@ pub fn run(opts: Options) -> io::Result<()> {
     result
 }
 
-/// A run in progress: how to stop it.
+/// A run in progress: how to stop it, and how to wait until its recording is complete.
 struct Running {
     cancel: CancellationToken,
-    #[allow(dead_code)]
     path: Option<String>,
+    done: Done,
+}
+
+/// What finishes when a run's last event is recorded and its recording flushed.
+enum Done {
+    Thread(std::thread::JoinHandle<()>),
+    Task(tokio::task::JoinHandle<()>),
+}
+
+impl Running {
+    /// Cancels the run and waits (a few seconds at most) until its recording is flushed, so
+    /// quitting the screen never leaves a recording cut short.
+    async fn stop_and_flush(self) {
+        self.cancel.cancel();
+        let wait = async {
+            match self.done {
+                Done::Thread(h) => drop(tokio::task::spawn_blocking(move || h.join()).await),
+                Done::Task(h) => drop(h.await),
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(5), wait).await.is_err() {
+            log_line(&format!("the recording {} was still being written at exit", self.path.as_deref().unwrap_or("-")));
+        }
+    }
 }
 
 /// Starts a run. A simulated run is computed on its own thread on a paused clock, exactly as
@@ -178,8 +207,8 @@ fn start_run(
             }
         }
     };
-    if providers.is_simulated() {
-        std::thread::spawn(move || {
+    let done = if providers.is_simulated() {
+        Done::Thread(std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build() else {
                 log_line("cannot start the simulator's runtime");
                 return;
@@ -187,15 +216,20 @@ fn start_run(
             rt.block_on(async {
                 let (etx, mut erx) = mpsc::channel(1024);
                 let engine = engine::run(&spec, &providers, etx, token);
+                // The recording gets every event even once the screen is gone (quitting
+                // cancels the run; its closing events still belong in the file).
                 let forward = async {
                     let mut batch = Vec::with_capacity(512);
+                    let mut screen = true;
                     while let Some(e) = erx.recv().await {
                         if let Some(r) = &recorder {
                             r.record(&e);
                         }
-                        batch.push(e);
-                        if batch.len() >= 512 && tx.send(std::mem::take(&mut batch)).is_err() {
-                            return;
+                        if screen {
+                            batch.push(e);
+                            if batch.len() >= 512 && tx.send(std::mem::take(&mut batch)).is_err() {
+                                screen = false;
+                            }
                         }
                     }
                     let _ = tx.send(batch);
@@ -203,12 +237,13 @@ fn start_run(
                 tokio::join!(engine, forward);
             });
             finish(recorder);
-        });
+        }))
     } else {
-        tokio::spawn(async move {
+        Done::Task(tokio::spawn(async move {
             let (etx, mut erx) = mpsc::channel(1024);
             let engine = async { engine::run(&spec, &providers, etx, token).await };
             let forward = async {
+                let mut screen = true;
                 while let Some(e) = erx.recv().await {
                     let mut batch = vec![e];
                     while let Ok(more) = erx.try_recv() {
@@ -217,16 +252,16 @@ fn start_run(
                     if let Some(r) = &recorder {
                         batch.iter().for_each(|e| r.record(e));
                     }
-                    if tx.send(batch).is_err() {
-                        return;
+                    if screen && tx.send(batch).is_err() {
+                        screen = false;
                     }
                 }
             };
             tokio::join!(engine, forward);
             let _ = tokio::task::spawn_blocking(move || finish(recorder)).await;
-        });
-    }
-    Running { cancel, path }
+        }))
+    };
+    Running { cancel, path, done }
 }
 
 async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts: Options) -> io::Result<()> {
@@ -237,8 +272,12 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
     app.flow_path = opts.flow_path.clone();
     app.strategy_path = opts.strategy_path.clone();
     if !simulated && opts.replay.is_none() && opts.events.is_none() {
-        // Simulated in virtual time: a few milliseconds before the first frame.
-        app.estimate = crate::estimate::estimate(&opts.spec, None).ok().map(|e| e.expected);
+        // Simulated in virtual time: a few milliseconds before the first frame. The simulator
+        // has its own paused runtime, which cannot start inside this one: give it a thread.
+        app.estimate = std::thread::scope(|s| s.spawn(|| crate::estimate::estimate(&opts.spec, None)).join())
+            .ok()
+            .and_then(Result::ok)
+            .map(|e| e.expected);
     }
     if let Some(dir) = &opts.cache_dir {
         match crate::cache::DiskCache::open(dir.clone()) {
@@ -360,7 +399,7 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                     let now_m = mtime(p);
                     if now_m != *seen {
                         *seen = now_m;
-                        cmds.extend(app.update(Msg::FileChanged(p.clone())));
+                        cmds.extend(app.update(Msg::file_changed(p.clone())));
                         dirty = true;
                     }
                 }
@@ -376,6 +415,12 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
         }) {
             match c {
                 Command::Quit => app.quit = true,
+                c @ (Command::Write { .. } | Command::LoadNextStrategy { .. } | Command::Reprice { .. }) => {
+                    if let Some(msg) = effects::perform(&c) {
+                        pending.extend(app.update(msg));
+                    }
+                    dirty = true;
+                }
                 Command::Cancel => {
                     if let Some(r) = running.take() {
                         r.cancel.cancel();
@@ -394,7 +439,7 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                     input = EventStream::new();
                     match status {
                         Ok(s) if s.success() => {
-                            let more = app.update(Msg::FileChanged(path.clone()));
+                            let more = app.update(Msg::file_changed(path.clone()));
                             if let Some((_, seen)) = watched.iter_mut().find(|(w, _)| *w == path) {
                                 *seen = mtime(&path);
                             }
@@ -421,9 +466,10 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
             }
         }
     }
-    if let Some(r) = running {
-        r.cancel.cancel();
+    // Quitting loses nothing: every run in flight is cancelled and its recording flushed
+    // before the terminal is handed back.
+    for r in running.into_iter().chain(others_running) {
+        r.stop_and_flush().await;
     }
-    others_running.into_iter().for_each(|r| r.cancel.cancel());
     Ok(())
 }
