@@ -96,7 +96,8 @@ pub fn run_paced(
     Ok(state)
 }
 
-/// Runs every task in turn on one paused-clock runtime, handing each folded run to `each`.
+/// Runs every task in turn on one runtime (with a paused clock when simulated), handing each
+/// folded run to `each`.
 /// Deltas are off: a batch reports totals, not streams.
 pub fn run_tasks(base: &RunSpec, tasks: &[Task], providers: &Providers, each: impl FnMut(&Task, &RunState)) -> std::io::Result<()> {
     run_tasks_until(base, tasks, providers, CancellationToken::new(), each)
@@ -111,11 +112,7 @@ pub fn run_tasks_until(
     cancel: CancellationToken,
     mut each: impl FnMut(&Task, &RunState),
 ) -> std::io::Result<()> {
-    let rt = if providers.is_simulated() {
-        tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build()?
-    } else {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()?
-    };
+    let rt = engine::runtime::build(providers.is_simulated())?;
     rt.block_on(async {
         for (k, task) in tasks.iter().enumerate() {
             if cancel.is_cancelled() {

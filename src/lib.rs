@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`flow`]: the agent DAG users declare in TOML, validated into indices.
 //! - [`routing`]: the model catalog with prices, strategies and their rules, the router.
+//! - [`money`]: exact money, and the token usage, prices and costs every figure is made from.
 //! - [`tokens`]: the o200k token counter used to estimate input sizes before a call.
 //! - [`provider`]: the trait every model backend implements, and the deterministic simulator.
 //! - [`engine`]: the tokio DAG executor that turns a flow and a strategy into [`event::RunEvent`]s.

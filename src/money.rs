@@ -1,5 +1,8 @@
 //! Exact money. Prices and costs are integers of picodollars (10⁻¹² USD) so that sums over a
 //! million calls are exact and two runs of the same usage always agree to the last digit.
+//!
+//! Everything a figure of money is made from lives here: [`Usage`] (tokens as billed),
+//! [`Prices`] (per million tokens) and their product, [`Cost`].
 
 use std::fmt;
 use std::iter::Sum;
@@ -155,6 +158,78 @@ impl fmt::Display for PerMillion {
     }
 }
 
+/// Prices per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Prices {
+    pub input: PerMillion,
+    pub output: PerMillion,
+    pub cached_input: PerMillion,
+    pub cache_write: PerMillion,
+}
+
+/// Token counts of one call, as a provider bills them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// Input tokens billed at the full input price (not read from or written to a cache).
+    pub input: u64,
+    /// Input tokens read from the provider's prompt cache.
+    #[serde(default)]
+    pub cached: u64,
+    /// Input tokens written to the provider's prompt cache (Anthropic bills these separately).
+    #[serde(default)]
+    pub cache_write: u64,
+    /// Output tokens, reasoning included.
+    pub output: u64,
+    /// Of `output`, how many were hidden reasoning.
+    #[serde(default)]
+    pub reasoning: u64,
+}
+
+impl Usage {
+    pub fn total_input(&self) -> u64 {
+        self.input + self.cached + self.cache_write
+    }
+
+    pub fn add(&mut self, o: &Usage) {
+        self.input += o.input;
+        self.cached += o.cached;
+        self.cache_write += o.cache_write;
+        self.output += o.output;
+        self.reasoning += o.reasoning;
+    }
+}
+
+/// A cost split the way the node panel shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Cost {
+    pub input: Money,
+    /// Cache reads and cache writes.
+    pub cached: Money,
+    pub output: Money,
+}
+
+impl Cost {
+    pub fn total(&self) -> Money {
+        self.input + self.cached + self.output
+    }
+
+    pub fn add(&mut self, o: &Cost) {
+        self.input += o.input;
+        self.cached += o.cached;
+        self.output += o.output;
+    }
+}
+
+impl Prices {
+    pub fn cost(&self, u: &Usage) -> Cost {
+        Cost {
+            input: self.input.cost(u.input),
+            cached: self.cached_input.cost(u.cached) + self.cache_write.cost(u.cache_write),
+            output: self.output.cost(u.output),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +270,33 @@ mod tests {
         assert_eq!(Money::from_usd(1.0).scale(1, 4), Money::from_usd(0.25));
         assert_eq!(Money::from_usd(1.0).ratio(Money::from_usd(4.0)), Some(0.25));
         assert_eq!(Money::from_usd(1.0).ratio(Money::ZERO), None);
+    }
+
+    #[test]
+    fn cost_is_usage_times_prices_split_as_the_panel_shows_it() {
+        let p = |usd| PerMillion::from_usd_per_million(usd);
+        let prices = Prices { input: p(15.0), output: p(75.0), cached_input: p(1.5), cache_write: p(18.75) };
+        // 1,000 input at $15/M + 200 cache reads at $1.50/M + 100 cache writes at $18.75/M +
+        // 500 output at $75/M.
+        let u = Usage { input: 1000, cached: 200, cache_write: 100, output: 500, reasoning: 40 };
+        let c = prices.cost(&u);
+        assert_eq!(c.input, Money::from_usd(0.015));
+        assert_eq!(c.cached, Money::from_usd(0.002175));
+        assert_eq!(c.output, Money::from_usd(0.0375));
+        assert_eq!(c.total(), c.input + c.cached + c.output);
+        assert_eq!(u.total_input(), 1300);
+        assert_eq!(prices.cost(&Usage::default()), Cost::default());
+    }
+
+    #[test]
+    fn usage_and_cost_add_field_by_field() {
+        let mut u = Usage { input: 1, cached: 2, cache_write: 3, output: 4, reasoning: 5 };
+        u.add(&Usage { input: 10, cached: 20, cache_write: 30, output: 40, reasoning: 50 });
+        assert_eq!(u, Usage { input: 11, cached: 22, cache_write: 33, output: 44, reasoning: 55 });
+        let m = Money::from_picodollars;
+        let mut c = Cost { input: m(1), cached: m(2), output: m(3) };
+        c.add(&Cost { input: m(10), cached: m(20), output: m(30) });
+        assert_eq!(c, Cost { input: m(11), cached: m(22), output: m(33) });
+        assert_eq!(c.total(), m(66));
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton::event::{Outcome, RunEvent};
+use baton::event::{Event, Outcome, RunEvent};
 use baton::provider::Providers;
 use baton::record::{Header, ReadError, RecordedOutputs, Recorder, Recording};
 use baton::state::{RunState, RunStatus};
@@ -22,7 +22,12 @@ fn tmp(name: &str) -> PathBuf {
 
 /// Runs a sample and records it; returns the events and the path.
 fn recorded(flow: &str, strategy: &str, name: &str) -> (Vec<RunEvent>, PathBuf, RunState) {
-    let s = spec(sample_flow(flow), sample_strategy(strategy), 1);
+    recorded_with(flow, strategy, 1, name)
+}
+
+/// [`recorded`] with another seed.
+fn recorded_with(flow: &str, strategy: &str, seed: u64, name: &str) -> (Vec<RunEvent>, PathBuf, RunState) {
+    let s = spec(sample_flow(flow), sample_strategy(strategy), seed);
     let path = tmp(name);
     let rec = Recorder::create(&path, &Header::new(&s, "sim"), s.flow.clone()).expect("recorder");
     let mut events = Vec::new();
@@ -186,6 +191,91 @@ fn seeking_anywhere_matches_folding_up_to_that_time() {
     assert!(player.paused);
 }
 
+const FLOWS: [&str; 4] = ["research-assistant", "code-review", "doc-digest", "support-triage"];
+const STRATEGIES: [&str; 5] = ["naive", "smart", "cascade", "local", "premium-parallel"];
+
+/// An event as a recording keeps it: every duration to the microsecond (the format's `_us`
+/// fields). A live retry's backoff carries nanoseconds, so this is the precision a replay can
+/// promise.
+fn at_recorded_precision(e: &RunEvent) -> RunEvent {
+    let us = |d: Duration| Duration::from_micros(d.as_micros() as u64);
+    let kind = match e.kind.clone() {
+        Event::NodeRetry { unit, model, try_no, error, backoff } => Event::NodeRetry { unit, model, try_no, error, backoff: us(backoff) },
+        Event::NodeSent { unit, queued } => Event::NodeSent { unit, queued: us(queued) },
+        Event::NodeFinished { unit, model, usage, estimated, ttft, latency, output, checks, cached } => {
+            Event::NodeFinished { unit, model, usage, estimated, ttft: us(ttft), latency: us(latency), output, checks, cached }
+        }
+        Event::ModelCooldown { model, until, reason } => Event::ModelCooldown { model, until: us(until), reason },
+        other => other,
+    };
+    RunEvent { at: us(e.at), kind, ..*e }
+}
+
+/// Asserts that two folds agree on everything a view reads: every unit and node, the totals,
+/// the status and the clock.
+#[track_caller]
+fn assert_same_fold(replayed: &RunState, live: &RunState) {
+    assert_eq!(replayed.units, live.units);
+    assert_eq!(replayed.nodes, live.nodes);
+    assert_eq!(replayed.totals, live.totals);
+    assert_eq!(replayed.status, live.status);
+    assert_eq!((replayed.now, replayed.finished_at, replayed.events), (live.now, live.finished_at, live.events));
+    assert_eq!((replayed.seed, &replayed.input), (live.seed, &live.input));
+}
+
+/// Whether every call the run paid for is one whose output it kept: no billed failed try, no
+/// escalation, no fallback. A recording keeps only the kept outputs, so only such a run can be
+/// re-priced call for call.
+fn only_kept_calls(st: &RunState) -> bool {
+    st.totals.fallbacks == 0 && st.units.iter().all(|u| u.status == baton::state::Status::Cached || u.billed_usage == u.usage)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// The recording of any sample run, under any sample strategy and seed, folds to exactly
+    /// the state the live screen folded from the events as they came (to the microsecond, the
+    /// recording's precision for times).
+    #[test]
+    fn replaying_a_recording_folds_to_the_live_state(flow in 0usize..4, strategy in 0usize..5, seed in 1u64..1000) {
+        let name = format!("replay-{flow}-{strategy}-{seed}.jsonl");
+        let (events, path, _) = recorded_with(FLOWS[flow], STRATEGIES[strategy], seed, &name);
+        let events: Vec<RunEvent> = events.iter().map(at_recorded_precision).collect();
+        let live = RunState::for_spec(&spec(sample_flow(FLOWS[flow]), sample_strategy(STRATEGIES[strategy]), seed)).fold(&events);
+        let rec = Recording::open(&path).expect("opens");
+        prop_assert_eq!(&rec.events, &events);
+        assert_same_fold(&rec.state(), &live);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// Re-pricing a recording under its own strategy and prices gives back what it cost: the
+    /// same tokens and the same money, unit for unit and in total. (Runs that paid for calls
+    /// whose output was not kept are left out: the recording cannot replay those calls.)
+    #[test]
+    fn repricing_under_the_same_prices_is_the_identity(flow in 0usize..4, strategy in 0usize..5, seed in 1u64..1000) {
+        let name = format!("reprice-id-{flow}-{strategy}-{seed}.jsonl");
+        let (_, path, _) = recorded_with(FLOWS[flow], STRATEGIES[strategy], seed, &name);
+        let rec = Recording::open(&path).expect("opens");
+        let before = rec.state();
+        prop_assume!(only_kept_calls(&before));
+        let (report, after) = baton::record::reprice::reprice(&rec, rec.strategy.clone(), rec.catalog.clone()).expect("reprices");
+        prop_assert_eq!(after.status, before.status);
+        prop_assert_eq!(after.totals.cost, before.totals.cost);
+        prop_assert_eq!(after.totals.usage, before.totals.usage);
+        prop_assert_eq!(after.units.len(), before.units.len());
+        for (a, b) in after.units.iter().zip(&before.units) {
+            prop_assert_eq!(&a.label, &b.label);
+            prop_assert_eq!(&a.model, &b.model, "{}", a.label);
+            prop_assert_eq!(a.cost, b.cost, "{}", a.label);
+            prop_assert_eq!(a.billed_usage, b.billed_usage, "{}", a.label);
+        }
+        prop_assert_eq!(report.cost_ratio.unwrap_or(1.0), 1.0);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
@@ -196,11 +286,7 @@ proptest! {
 
     #[test]
     fn any_cut_of_a_real_recording_reads_or_errors_cleanly(cut in 0usize..20_000, flip in 0usize..20_000) {
-        static TEXT: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-        let text = TEXT.get_or_init(|| {
-            let (_, path, _) = recorded("research-assistant", "smart", "fuzz-base.jsonl");
-            std::fs::read(path).expect("read")
-        });
+        let (_, text) = base_recording();
         let mut bytes = text[..cut.min(text.len())].to_vec();
         if !bytes.is_empty() {
             let i = flip % bytes.len();
@@ -208,4 +294,31 @@ proptest! {
         }
         let _ = Recording::parse("cut.jsonl", &bytes);
     }
+
+    /// A recording cut anywhere (a kill mid-write) replays what it kept exactly: its events are
+    /// the first events of the run, and they fold to the live fold of that prefix.
+    #[test]
+    fn a_cut_recording_replays_to_the_live_fold_of_what_it_kept(cut in any::<proptest::sample::Index>()) {
+        let (events, text) = base_recording();
+        let bytes = &text[..cut.index(text.len() + 1)];
+        let Ok(rec) = Recording::parse("cut.jsonl", bytes) else {
+            // Only a cut inside the header (the first line) may refuse to read.
+            prop_assert!(bytes.iter().filter(|b| **b == b'\n').count() <= 1);
+            return Ok(());
+        };
+        let kept: Vec<RunEvent> = events[..rec.events.len()].iter().map(at_recorded_precision).collect();
+        let kept = &kept[..];
+        prop_assert_eq!(&rec.events[..], kept);
+        let live = RunState::new(rec.flow.clone(), rec.strategy.clone(), rec.catalog.clone(), rec.header.run, rec.header.attempt).fold(kept);
+        assert_same_fold(&rec.state(), &live);
+    }
+}
+
+/// One real recording and the events it was written from, shared by the cut properties.
+fn base_recording() -> &'static (Vec<RunEvent>, Vec<u8>) {
+    static BASE: std::sync::OnceLock<(Vec<RunEvent>, Vec<u8>)> = std::sync::OnceLock::new();
+    BASE.get_or_init(|| {
+        let (events, path, _) = recorded("research-assistant", "smart", "fuzz-base.jsonl");
+        (events, std::fs::read(path).expect("read"))
+    })
 }

@@ -4,11 +4,18 @@
 
 use std::sync::Arc;
 
-use super::{HistoryEntry, RunSpec};
-use crate::event::Origin;
+use super::RunSpec;
+use crate::event::{Origin, Unit};
 use crate::flow::Piece;
 use crate::routing::ContextMode;
 use crate::tokens;
+
+/// What one finished unit contributes to later nodes' context.
+pub(crate) struct HistoryEntry {
+    pub unit: Unit,
+    pub prompt: Arc<str>,
+    pub output: Arc<str>,
+}
 
 pub struct Part {
     pub origin: Origin,

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::diag::{Diagnostics, Source, nearest};
-use crate::money::{Money, PerMillion};
+use crate::money::PerMillion;
+// Usage, Cost and Prices live with Money; this keeps `routing::catalog::Usage` and friends.
+pub use crate::money::{Cost, Prices, Usage};
 
 /// Which wire protocol serves a model in a live run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -55,78 +57,6 @@ impl ProviderKind {
 impl fmt::Display for ProviderKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-/// Prices per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Prices {
-    pub input: PerMillion,
-    pub output: PerMillion,
-    pub cached_input: PerMillion,
-    pub cache_write: PerMillion,
-}
-
-/// Token counts of one call, as a provider bills them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Usage {
-    /// Input tokens billed at the full input price (not read from or written to a cache).
-    pub input: u64,
-    /// Input tokens read from the provider's prompt cache.
-    #[serde(default)]
-    pub cached: u64,
-    /// Input tokens written to the provider's prompt cache (Anthropic bills these separately).
-    #[serde(default)]
-    pub cache_write: u64,
-    /// Output tokens, reasoning included.
-    pub output: u64,
-    /// Of `output`, how many were hidden reasoning.
-    #[serde(default)]
-    pub reasoning: u64,
-}
-
-impl Usage {
-    pub fn total_input(&self) -> u64 {
-        self.input + self.cached + self.cache_write
-    }
-
-    pub fn add(&mut self, o: &Usage) {
-        self.input += o.input;
-        self.cached += o.cached;
-        self.cache_write += o.cache_write;
-        self.output += o.output;
-        self.reasoning += o.reasoning;
-    }
-}
-
-/// A cost split the way the node panel shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Cost {
-    pub input: Money,
-    /// Cache reads and cache writes.
-    pub cached: Money,
-    pub output: Money,
-}
-
-impl Cost {
-    pub fn total(&self) -> Money {
-        self.input + self.cached + self.output
-    }
-
-    pub fn add(&mut self, o: &Cost) {
-        self.input += o.input;
-        self.cached += o.cached;
-        self.output += o.output;
-    }
-}
-
-impl Prices {
-    pub fn cost(&self, u: &Usage) -> Cost {
-        Cost {
-            input: self.input.cost(u.input),
-            cached: self.cached_input.cost(u.cached) + self.cache_write.cost(u.cache_write),
-            output: self.output.cost(u.output),
-        }
     }
 }
 
@@ -520,6 +450,7 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::money::Money;
 
     #[test]
     fn builtin_parses_and_has_the_seed_roles() {

@@ -1,0 +1,401 @@
+//! One unit's calls: the model it was routed to, then its fallbacks; each model's tries with
+//! their timeouts and backoff; escalation when checks fail; billing of every try. Everything
+//! that happens is reported as an event.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::time::Instant;
+
+use super::RunSpec;
+use super::health::Health;
+use super::schedule::{Done, Finished};
+use super::sink::Sink;
+use super::store::{Query, Served};
+use crate::event::{Event, Origin, RunEvent, Unit};
+use crate::flow::CheckResult;
+use crate::money::Money;
+use crate::provider::rng::{Rng, hash_str};
+use crate::provider::{CallError, CallRequest, Chunk, ErrorKind, Providers};
+use crate::routing::{Decision, Usage};
+
+/// One unit's calls: retries, fallbacks and escalation, with every step reported.
+pub(super) struct Call<'a, S> {
+    pub(super) spec: &'a RunSpec,
+    pub(super) providers: &'a Providers,
+    pub(super) sink: &'a S,
+    pub(super) start: Instant,
+    pub(super) unit: Unit,
+    pub(super) decision: Arc<Decision>,
+    pub(super) parts: Arc<[(Origin, Arc<str>)]>,
+    pub(super) input_tokens: u64,
+    pub(super) item: Option<(u32, Arc<str>)>,
+    pub(super) task: u64,
+    pub(super) reserved: Money,
+    pub(super) prompt: Arc<str>,
+    /// An output to serve instead of calling.
+    pub(super) hit: Option<Served>,
+    pub(super) key: u64,
+    pub(super) health: Health,
+}
+
+/// A failed call, and what the provider bills for it (`true`: a tokenizer estimate).
+type CallFailure = (CallError, Option<(Usage, bool)>);
+
+struct Answer {
+    text: String,
+    usage: Usage,
+    estimated: bool,
+    ttft: Duration,
+}
+
+impl<S: Sink> Call<'_, S> {
+    fn emit(&self, kind: Event) -> impl Future<Output = ()> + '_ {
+        self.emit_at(self.start.elapsed(), kind)
+    }
+
+    /// Emits with a time already read: reading the clock is not free (a paused clock takes a
+    /// lock), so a moment read for a measurement is reused for its event.
+    ///
+    /// Not an `async fn`: the event goes to the sink before the future is returned, so a call
+    /// waiting here holds only the sink's future (nothing, for a headless run) rather than a
+    /// copy of the event at every place it emits.
+    fn emit_at(&self, at: Duration, kind: Event) -> impl Future<Output = ()> + '_ {
+        let ev = RunEvent { run: self.spec.run_id, attempt: self.spec.attempt, at, kind };
+        // A closed channel means nobody is listening; the scheduler notices and stops.
+        futures::FutureExt::map(self.sink.send(ev), drop)
+    }
+
+    /// The unit gives up on `from`: reports the move to the next candidate, if there is one
+    /// (the last candidate's failure is reported as the unit's).
+    fn fall_back(&self, from: &str, next: Option<&str>, reason: String) -> impl Future<Output = ()> + '_ {
+        let emit = next.map(|to| self.emit(Event::NodeFallback { unit: self.unit, from: from.to_string(), to: to.to_string(), reason }));
+        async move {
+            if let Some(emit) = emit {
+                emit.await;
+            }
+        }
+    }
+
+    pub(super) async fn run(self) -> Done {
+        let (cost, result) = self.drive().await;
+        Done { unit: self.unit, cost, reserved: self.reserved, result, prompt: self.prompt }
+    }
+
+    async fn drive(&self) -> (Money, Result<Finished, ()>) {
+        let spec = self.spec;
+        let node = &spec.flow.nodes[self.unit.index()];
+        if let Some(hit) = &self.hit {
+            let checks: Vec<CheckResult> = node.checks.iter().map(|c| c.evaluate(&hit.output)).collect();
+            let passed = checks.iter().all(|c| c.passed);
+            self.emit(Event::NodeFinished {
+                unit: self.unit,
+                model: hit.model.clone(),
+                usage: hit.usage,
+                estimated: false,
+                ttft: Duration::ZERO,
+                latency: Duration::ZERO,
+                output: hit.output.clone(),
+                checks,
+                cached: true,
+            })
+            .await;
+            return (Money::ZERO, Ok(Finished { output: hit.output.clone(), passed }));
+        }
+        let retry = spec.strategy.retry;
+        let started = self.start.elapsed();
+        let mut candidate = next_candidate(&self.decision, 0);
+        let mut cost = Money::ZERO;
+        let mut last_error = String::from("no model could serve the node");
+        'models: while let Some((k, model_id)) = candidate {
+            // Move on up front: every way out of this model continues with the next one.
+            candidate = next_candidate(&self.decision, k + 1);
+            let next = candidate.map(|(_, m)| m);
+            let Some(model_idx) = spec.catalog.index_of(model_id) else {
+                last_error = format!("model '{model_id}' is not in the catalog");
+                continue;
+            };
+            let model = &spec.catalog.models[model_idx];
+            let need = self.input_tokens + u64::from(node.max_tokens);
+            if need > u64::from(model.context_window) {
+                last_error = format!(
+                    "~{} input + {} output tokens exceed the {}-token window of {model_id}",
+                    self.input_tokens, node.max_tokens, model.context_window
+                );
+                self.fall_back(model_id, next, last_error.clone()).await;
+                continue;
+            }
+            // A model that keeps failing rests; its fallbacks serve meanwhile (the last
+            // candidate is tried all the same: better a tired model than none).
+            let resting = self.health.resting_until(model_id);
+            let now = if resting.is_some() { self.start.elapsed() } else { Duration::ZERO };
+            if let (Some(until), Some(_)) = (resting.filter(|u| *u > now), next) {
+                last_error = format!("{model_id} is resting after repeated failures");
+                let reason = format!("{model_id} is cooling down for another {:.1} s", (until - now).as_secs_f64());
+                self.fall_back(model_id, next, reason).await;
+                continue;
+            }
+            let Some(provider) = self.providers.for_model(model) else {
+                last_error = format!("no provider for '{}' models is configured", model.provider);
+                self.fall_back(model_id, next, last_error.clone()).await;
+                continue;
+            };
+            for try_no in 1..=retry.max_attempts {
+                let req = CallRequest {
+                    catalog: spec.catalog.clone(),
+                    model: model_idx,
+                    flow: spec.flow.clone(),
+                    node: self.unit.index(),
+                    item: self.item.clone(),
+                    parts: self.parts.clone(),
+                    input_tokens: self.input_tokens,
+                    max_tokens: node.max_tokens,
+                    seed: spec.seed,
+                    task: self.task,
+                    try_no,
+                };
+                match self.call_once(provider.as_ref(), req).await {
+                    Ok(answer) => {
+                        self.health.healthy(model_id);
+                        let checks: Vec<CheckResult> = node.checks.iter().map(|c| c.evaluate(&answer.text)).collect();
+                        let passed = checks.iter().all(|c| c.passed);
+                        let call_cost = model.cost(&answer.usage).total();
+                        if !passed
+                            && spec.strategy.escalate_on_failed_checks
+                            && let Some(to) = next
+                        {
+                            cost += call_cost;
+                            let failed = checks.iter().filter(|c| !c.passed).map(|c| c.check.clone()).collect();
+                            self.emit(Event::NodeEscalated {
+                                unit: self.unit,
+                                from: model_id.to_string(),
+                                to: to.to_string(),
+                                usage: answer.usage,
+                                failed,
+                            })
+                            .await;
+                            continue 'models;
+                        }
+                        cost += call_cost;
+                        let finished = self.start.elapsed();
+                        let latency = finished.saturating_sub(started);
+                        let output: Arc<str> = Arc::from(answer.text);
+                        if let Some(store) = &spec.store {
+                            let q = Query { node: &node.id, item: self.unit.item, model: model_id, key: self.key };
+                            if model_id == self.decision.model {
+                                store.put(&q, &Served { model: model_id.to_string(), usage: answer.usage, output: output.clone() });
+                            }
+                        }
+                        self.emit_at(
+                            finished,
+                            Event::NodeFinished {
+                                unit: self.unit,
+                                model: model_id.to_string(),
+                                usage: answer.usage,
+                                estimated: answer.estimated,
+                                ttft: answer.ttft,
+                                latency,
+                                output: output.clone(),
+                                checks,
+                                cached: false,
+                            },
+                        )
+                        .await;
+                        return (cost, Ok(Finished { output, passed }));
+                    }
+                    Err((e, billed)) => {
+                        // What the provider bills for the failed try is the node's cost too:
+                        // the run's total is what the invoice will say.
+                        if let Some((usage, estimated)) = billed {
+                            cost += model.cost(&usage).total();
+                            self.emit(Event::NodeBilled { unit: self.unit, model: model_id.to_string(), usage, estimated }).await;
+                        }
+                        last_error = format!("{model_id}: {e}");
+                        if e.retryable() && try_no < retry.max_attempts {
+                            let backoff = self.backoff(&e, try_no, model_id);
+                            self.emit(Event::NodeRetry {
+                                unit: self.unit,
+                                model: model_id.to_string(),
+                                try_no,
+                                error: e.message.clone(),
+                                backoff,
+                            })
+                            .await;
+                            tokio::time::sleep(backoff).await;
+                            continue;
+                        }
+                        if e.retryable() || e.kind == ErrorKind::Auth {
+                            self.failed(model_id, model.provider, &e).await;
+                        }
+                        let why = if e.retryable() { format!("{} tries failed; last: {e}", try_no) } else { e.message.clone() };
+                        self.fall_back(model_id, next, why).await;
+                        continue 'models;
+                    }
+                }
+            }
+        }
+        self.emit(Event::NodeFailed { unit: self.unit, error: last_error }).await;
+        (cost, Err(()))
+    }
+
+    /// A model gave up on a call: count it, and rest the model when it keeps failing.
+    async fn failed(&self, model: &str, provider: crate::routing::ProviderKind, e: &CallError) {
+        let limits = self.spec.catalog.limits(provider);
+        let now = self.start.elapsed();
+        if let Some(until) = self.health.failed(model, limits, now) {
+            let reason = format!("{} calls in a row failed (last: {e})", limits.cooldown_after);
+            self.emit(Event::ModelCooldown { model: model.to_string(), until, reason }).await;
+        }
+    }
+
+    /// Exponential backoff with jitter, never shorter than the server's Retry-After. The jitter
+    /// is seeded so simulated runs stay reproducible.
+    fn backoff(&self, e: &CallError, try_no: u32, model: &str) -> Duration {
+        let r = self.spec.strategy.retry;
+        let exp = r.backoff.saturating_mul(1u32 << (try_no - 1).min(16)).min(r.max_backoff);
+        let item = self.unit.item.map_or(0, |k| u64::from(k) + 1);
+        let mut rng = Rng::keyed(&[self.spec.seed, self.task, u64::from(self.unit.node), item, hash_str(model), u64::from(try_no)]);
+        let jittered = exp.mul_f64(0.5 + 0.5 * rng.next_f64());
+        jittered.max(e.retry_after.unwrap_or(Duration::ZERO))
+    }
+
+    /// One call: stream it, timing the first token and policing the gaps. A failure comes with
+    /// what the provider will bill for it: its reported usage, else (when tokens streamed) the
+    /// tokenizer's estimate of the prompt and the streamed output.
+    async fn call_once(&self, provider: &dyn crate::provider::Provider, req: CallRequest) -> Result<Answer, CallFailure> {
+        let retry = self.spec.strategy.retry;
+        let deltas = self.spec.options.deltas;
+        let input_tokens = req.input_tokens;
+        let mut t0 = Instant::now();
+        let mut call_deadline = t0 + retry.total_timeout;
+        let mut stream = provider.call(req);
+        let mut text = String::new();
+        let mut streamed: u64 = 0;
+        let mut ttft = None;
+        let mut usage = None;
+        // Waiting for a provider's slot: no timeout runs until the request is sent.
+        let mut waiting: Option<Instant> = None;
+        let billed = |e: CallError, ttft: Option<Duration>, text: &str| -> CallFailure {
+            let usage = e.usage.map(|u| (u, false)).or_else(|| {
+                ttft.map(|_| (Usage { input: input_tokens, output: u64::from(crate::tokens::count(text)), ..Usage::default() }, true))
+            });
+            (e, usage)
+        };
+        loop {
+            let limit = if ttft.is_none() { retry.first_token_timeout } else { retry.idle_timeout };
+            // Most chunks are already there; only arm a timer when we would have to wait. The
+            // whole call's limit is folded into the same timer rather than a second one.
+            let next = match futures::FutureExt::now_or_never(stream.next()) {
+                Some(next) => next,
+                None if waiting.is_some() => stream.next().await,
+                None => {
+                    let gap_deadline = Instant::now() + limit;
+                    let deadline = gap_deadline.min(call_deadline);
+                    match tokio::time::timeout_at(deadline, stream.next()).await {
+                        Ok(next) => next,
+                        Err(_) if call_deadline < gap_deadline => {
+                            let total = retry.total_timeout.as_secs_f64();
+                            let e = CallError::new(ErrorKind::Timeout, format!("the call took longer than {total:.1} s"));
+                            return Err(billed(e, ttft, &text));
+                        }
+                        Err(_) => {
+                            let what = if ttft.is_none() { "no first token" } else { "no data" };
+                            let e = CallError::new(ErrorKind::Timeout, format!("{what} for {:.1} s", limit.as_secs_f64()));
+                            return Err(billed(e, ttft, &text));
+                        }
+                    }
+                }
+            };
+            match next {
+                None => break,
+                Some(Err(e)) => return Err(billed(e, ttft, &text)),
+                Some(Ok(Chunk::Usage(u))) => usage = Some(u),
+                Some(Ok(Chunk::Waiting { why })) => {
+                    if waiting.is_none() {
+                        waiting = Some(Instant::now());
+                        self.emit(Event::NodeWaiting { unit: self.unit, why }).await;
+                    }
+                }
+                Some(Ok(Chunk::Sent)) => {
+                    // The call's clocks start now; time spent queued is the node's, not the call's.
+                    t0 = Instant::now();
+                    call_deadline = t0 + retry.total_timeout;
+                    if let Some(since) = waiting.take() {
+                        self.emit_at(t0 - self.start, Event::NodeSent { unit: self.unit, queued: t0 - since }).await;
+                    }
+                }
+                Some(Ok(Chunk::Text { text: piece, tokens })) => {
+                    // One clock read serves both the first token's time and its event's; a
+                    // later chunk nobody streams needs none.
+                    let now = (ttft.is_none() || deltas).then(Instant::now);
+                    if ttft.is_none() {
+                        ttft = now.map(|n| n - t0);
+                    }
+                    streamed += u64::from(tokens.unwrap_or_else(|| crate::tokens::count(&piece)));
+                    // Grow by a quarter rather than double: thousands of calls can be
+                    // mid-stream at once, and each one's slack adds up.
+                    if text.capacity() - text.len() < piece.len() {
+                        text.reserve_exact(piece.len().max(text.len() / 4));
+                    }
+                    text.push_str(&piece);
+                    if let (true, Some(now)) = (deltas, now) {
+                        self.emit_at(now - self.start, Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed }).await;
+                    }
+                }
+            }
+        }
+        let (usage, estimated) = match usage {
+            Some(u) => (u, false),
+            None => (Usage { input: input_tokens, output: u64::from(crate::tokens::count(&text)), ..Usage::default() }, true),
+        };
+        Ok(Answer { ttft: ttft.unwrap_or_else(|| t0.elapsed()), text, usage, estimated })
+    }
+}
+
+/// The models a unit may try, in order: the decided one (position 0), then each fallback not
+/// already tried. Returns the first candidate at position `from` or later.
+fn next_candidate(d: &Decision, from: usize) -> Option<(usize, &str)> {
+    (from..=d.fallbacks.len()).find_map(|k| {
+        if k == 0 {
+            return Some((0, d.model.as_str()));
+        }
+        let f = &d.fallbacks[k - 1];
+        (*f != d.model && !d.fallbacks[..k - 1].contains(f)).then_some((k, f.as_str()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(model: &str, fallbacks: &[&str]) -> Decision {
+        Decision {
+            rule: None,
+            rule_label: "default".into(),
+            reason: "test".into(),
+            model: model.to_string(),
+            fallbacks: fallbacks.iter().map(|f| f.to_string()).collect(),
+            input_tokens: 0,
+        }
+    }
+
+    fn candidates(d: &Decision) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut c = next_candidate(d, 0);
+        while let Some((k, m)) = c {
+            out.push(m);
+            c = next_candidate(d, k + 1);
+        }
+        out
+    }
+
+    #[test]
+    fn candidates_are_the_model_then_new_fallbacks_in_order() {
+        assert_eq!(candidates(&decision("a", &[])), ["a"]);
+        assert_eq!(candidates(&decision("a", &["b", "c"])), ["a", "b", "c"]);
+        // Repeats of the model or of an earlier fallback are tried once.
+        assert_eq!(candidates(&decision("a", &["a", "b", "b", "c", "a"])), ["a", "b", "c"]);
+    }
+}

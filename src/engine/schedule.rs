@@ -1,0 +1,429 @@
+//! Scheduling: the one task that owns a run's state (which nodes wait for what, what is ready,
+//! what runs, what has been spent), starts ready work in topological order within the
+//! strategy's limit and budget, and settles each unit when its call hands back a [`Done`].
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::RunSpec;
+use super::call::Call;
+use super::context::{HistoryEntry, build_context};
+use super::health::Health;
+use super::sink::Sink;
+use super::store::{Query, content_key};
+use crate::event::{ContextPart, Event, Outcome, RunEvent, SkipReason, Unit};
+use crate::flow::list_items;
+use crate::money::Money;
+use crate::provider::Providers;
+use crate::provider::rng::hash_str;
+use crate::routing::route;
+
+/// What a finished unit hands back to the scheduler.
+pub(super) struct Done {
+    pub(super) unit: Unit,
+    /// Billed cost of every call the unit made.
+    pub(super) cost: Money,
+    /// The estimate reserved against the budget when it started.
+    pub(super) reserved: Money,
+    pub(super) result: Result<Finished, ()>,
+    /// The rendered prompt, for later nodes' history.
+    pub(super) prompt: Arc<str>,
+}
+
+/// A unit's kept output, and whether its checks passed.
+pub(super) struct Finished {
+    pub(super) output: Arc<str>,
+    pub(super) passed: bool,
+}
+
+/// Where a node is in the schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Waiting,
+    Running,
+    Done,
+    Skipped,
+    Failed,
+}
+
+/// A fan-out node's instances.
+#[derive(Default)]
+struct Group {
+    items: Vec<Arc<str>>,
+    outputs: Vec<Option<Arc<str>>>,
+    pending: VecDeque<u32>,
+    running: usize,
+    finished: usize,
+    failed: bool,
+    all_passed: bool,
+}
+
+/// The scheduler's state, owned by the one task running [`execute`].
+struct Exec<'a, S> {
+    spec: &'a RunSpec,
+    providers: &'a Providers,
+    sink: &'a S,
+    start: Instant,
+    task: u64,
+    rank: Vec<u32>,
+    remaining: Vec<usize>,
+    state: Vec<State>,
+    outputs: Vec<Option<Arc<str>>>,
+    passed: Vec<bool>,
+    groups: Vec<Option<Group>>,
+    ready: BinaryHeap<Reverse<(u32, u32, u32)>>,
+    running: usize,
+    limit: usize,
+    spent: Money,
+    reserved: Money,
+    budget_hit: bool,
+    any_failed: bool,
+    history: Vec<HistoryEntry>,
+    closed: bool,
+    health: Health,
+}
+
+/// Runs a flow to the end, or until `cancel` fires or nobody listens, handing every event to
+/// `sink`. Returns how the run ended.
+pub(super) async fn execute<S: Sink>(spec: &RunSpec, providers: &Providers, sink: &S, cancel: CancellationToken) -> Outcome {
+    let flow = &spec.flow;
+    let n = flow.nodes.len();
+    let mut ex = Exec {
+        spec,
+        providers,
+        sink,
+        start: Instant::now(),
+        task: hash_str(&spec.input),
+        rank: flow.topo_rank(),
+        remaining: flow.nodes.iter().map(|n| n.after.len()).collect(),
+        state: vec![State::Waiting; n],
+        outputs: vec![None; n],
+        passed: vec![true; n],
+        groups: (0..n).map(|_| None).collect(),
+        ready: BinaryHeap::new(),
+        running: 0,
+        limit: spec.strategy.schedule.limit().unwrap_or(usize::MAX),
+        spent: Money::ZERO,
+        reserved: Money::ZERO,
+        budget_hit: false,
+        any_failed: false,
+        history: Vec::new(),
+        closed: false,
+        health: Health::default(),
+    };
+    ex.emit(Event::RunStarted {
+        flow: flow.name.clone(),
+        strategy: spec.strategy.name.clone(),
+        seed: spec.seed,
+        input: spec.input.clone(),
+    })
+    .await;
+    for i in 0..n {
+        ex.emit(Event::NodeQueued { unit: Unit::node(i) }).await;
+    }
+    let roots: Vec<usize> = (0..n).filter(|&i| flow.nodes[i].after.is_empty()).collect();
+    for r in roots {
+        ex.became_ready(r).await;
+    }
+
+    let mut inflight = FuturesUnordered::new();
+    let cancelled = loop {
+        while ex.running < ex.limit && !ex.closed {
+            let Some(Reverse((_, node, item))) = ex.ready.pop() else { break };
+            let unit = if item == u32::MAX { Unit::node(node as usize) } else { Unit::instance(node as usize, item as usize) };
+            if let Some(call) = ex.start_unit(unit).await {
+                // Poll the call once right here: an answer that is already there (a cache hit,
+                // a zero-latency model) is settled without a trip through the in-flight set.
+                // Anything that has to wait re-registers its waker when the set polls it.
+                let mut fut = Box::pin(call.run());
+                let first = fut.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+                match first {
+                    std::task::Poll::Ready(done) => ex.finish_unit(done).await,
+                    std::task::Poll::Pending => {
+                        ex.running += 1;
+                        inflight.push(fut);
+                    }
+                }
+            }
+        }
+        if inflight.is_empty() || ex.closed {
+            break ex.closed;
+        }
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break true,
+            Some(done) = inflight.next() => {
+                ex.running -= 1;
+                ex.finish_unit(done).await;
+            }
+        }
+    };
+    drop(inflight);
+
+    let outcome = if cancelled {
+        for i in 0..n {
+            if matches!(ex.state[i], State::Waiting | State::Running) {
+                ex.state[i] = State::Skipped;
+                ex.emit(Event::NodeSkipped { unit: Unit::node(i), reason: SkipReason::Cancelled }).await;
+            }
+        }
+        Outcome::Cancelled
+    } else if ex.any_failed {
+        Outcome::Failed
+    } else if ex.budget_hit {
+        Outcome::BudgetExceeded
+    } else {
+        Outcome::Completed
+    };
+    ex.closed = false;
+    ex.emit(Event::RunFinished { outcome }).await;
+    outcome
+}
+
+impl<'a, S: Sink> Exec<'a, S> {
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    async fn emit(&mut self, kind: Event) {
+        if self.closed {
+            return;
+        }
+        let ev = RunEvent { run: self.spec.run_id, attempt: self.spec.attempt, at: self.now(), kind };
+        if !self.sink.send(ev).await {
+            self.closed = true;
+        }
+    }
+
+    /// All of a node's dependencies have settled: skip it, expand it, or queue it.
+    async fn became_ready(&mut self, first: usize) {
+        let mut work = vec![first];
+        let spec = self.spec;
+        while let Some(i) = work.pop() {
+            let node = &spec.flow.nodes[i];
+            let blocked = node.after.iter().copied().find(|&d| self.state[d] != State::Done);
+            let skip = if let Some(d) = blocked {
+                Some(SkipReason::Upstream { node: self.spec.flow.nodes[d].id.clone(), failed: self.state[d] == State::Failed })
+            } else if let Some(w) = &node.when {
+                let out = self.outputs[w.node].clone().unwrap_or_default();
+                (!w.holds(&out, self.passed[w.node])).then(|| SkipReason::Condition { test: w.describe(&self.spec.flow.nodes[w.node].id) })
+            } else {
+                None
+            };
+            if let Some(reason) = skip {
+                self.state[i] = State::Skipped;
+                self.emit(Event::NodeSkipped { unit: Unit::node(i), reason }).await;
+                work.extend(self.settle(i));
+                continue;
+            }
+            match &node.map {
+                None => self.ready.push(Reverse((self.rank[i], i as u32, u32::MAX))),
+                Some(m) => {
+                    let source = self.outputs[m.over].clone().unwrap_or_default();
+                    let mut items = list_items(&source);
+                    let dropped = items.len().saturating_sub(m.max_items);
+                    items.truncate(m.max_items);
+                    self.emit(Event::NodeExpanded { node: i as u32, items: items.clone(), dropped: dropped as u32 }).await;
+                    if items.is_empty() {
+                        self.state[i] = State::Skipped;
+                        self.emit(Event::NodeSkipped { unit: Unit::node(i), reason: SkipReason::NoItems }).await;
+                        work.extend(self.settle(i));
+                        continue;
+                    }
+                    self.state[i] = State::Running;
+                    let mut g = Group { all_passed: true, ..Group::default() };
+                    g.outputs = vec![None; items.len()];
+                    g.items = items.into_iter().map(Arc::from).collect();
+                    for k in 0..g.items.len() as u32 {
+                        if (k as usize) < m.limit {
+                            self.ready.push(Reverse((self.rank[i], i as u32, k)));
+                            g.running += 1;
+                        } else {
+                            g.pending.push_back(k);
+                        }
+                    }
+                    self.groups[i] = Some(g);
+                }
+            }
+        }
+    }
+
+    /// A node reached Done, Skipped or Failed: returns the dependents that are now ready.
+    fn settle(&mut self, i: usize) -> Vec<usize> {
+        let mut ready = Vec::new();
+        for &d in &self.spec.flow.dependents[i] {
+            self.remaining[d] -= 1;
+            if self.remaining[d] == 0 {
+                ready.push(d);
+            }
+        }
+        // Reverse so the work stack pops them in file order.
+        ready.reverse();
+        ready
+    }
+
+    /// Builds the unit's input, routes it, checks the budget and returns the call's future.
+    async fn start_unit(&mut self, unit: Unit) -> Option<Call<'a, S>> {
+        let spec = self.spec;
+        let i = unit.index();
+        let node = &spec.flow.nodes[i];
+        let item = unit.item.and_then(|k| self.groups[i].as_ref().map(|g| (k, g.items[k as usize].clone())));
+        let ctx = build_context(spec, i, item.as_ref().map(|(_, t)| &**t), &self.outputs, &self.history);
+        let input_tokens: u64 = ctx.parts.iter().map(|p| p.tokens).sum();
+        let decision = Arc::new(route(&spec.strategy, node, input_tokens));
+        // The content key is only needed to look up or keep outputs.
+        let key = if spec.store.is_some() {
+            content_key(spec, i, &decision.model, &ctx.texts, self.providers.is_simulated(), self.task, unit.item)
+        } else {
+            0
+        };
+        let hit = spec.store.as_ref().and_then(|s| s.get(&Query { node: &node.id, item: unit.item, model: &decision.model, key }));
+
+        let estimate = if hit.is_some() {
+            Money::ZERO
+        } else {
+            spec.catalog
+                .get(&decision.model)
+                .map_or(Money::ZERO, |m| m.prices.input.cost(input_tokens) + m.prices.output.cost(u64::from(node.expected_tokens)))
+        };
+        if let Some(budget) = spec.strategy.budget
+            && (self.budget_hit || self.spent + self.reserved + estimate > budget)
+        {
+            self.budget_hit = true;
+            let reason = SkipReason::Budget { spent: self.spent + self.reserved, estimate, budget };
+            self.unit_skipped(unit, reason).await;
+            return None;
+        }
+        self.reserved += estimate;
+        if unit.item.is_none() {
+            self.state[i] = State::Running;
+        }
+        let parts: Vec<ContextPart> = ctx.parts.iter().map(|p| ContextPart { origin: p.origin, tokens: p.tokens }).collect();
+        self.emit(Event::NodeStarted { unit, decision: decision.clone(), context: parts, input_tokens }).await;
+        let prompt = ctx.prompt;
+
+        Some(Call {
+            spec,
+            providers: self.providers,
+            sink: self.sink,
+            start: self.start,
+            unit,
+            decision,
+            parts: ctx.texts,
+            input_tokens,
+            item,
+            task: self.task,
+            reserved: estimate,
+            prompt,
+            hit,
+            key,
+            health: self.health.clone(),
+        })
+    }
+
+    /// A budget skip of one unit: instances are skipped inside their group.
+    async fn unit_skipped(&mut self, unit: Unit, reason: SkipReason) {
+        let i = unit.index();
+        self.emit(Event::NodeSkipped { unit, reason }).await;
+        match unit.item {
+            None => {
+                self.state[i] = State::Skipped;
+                let next = self.settle(i);
+                for d in next.into_iter().rev() {
+                    self.became_ready(d).await;
+                }
+            }
+            Some(_) => {
+                if let Some(g) = self.groups[i].as_mut() {
+                    g.failed = true;
+                    g.running -= 1;
+                    g.finished += 1;
+                }
+                self.after_instance(i, false).await;
+            }
+        }
+    }
+
+    async fn finish_unit(&mut self, done: Done) {
+        self.spent += done.cost;
+        self.reserved = self.reserved - done.reserved;
+        let i = done.unit.index();
+        let prompt = done.prompt;
+        match done.unit.item {
+            None => {
+                match done.result {
+                    Ok(f) => {
+                        self.state[i] = State::Done;
+                        self.passed[i] = f.passed;
+                        self.outputs[i] = Some(f.output.clone());
+                        self.history.push(HistoryEntry { unit: done.unit, prompt, output: f.output });
+                    }
+                    Err(()) => {
+                        self.state[i] = State::Failed;
+                        self.any_failed = true;
+                    }
+                }
+                let next = self.settle(i);
+                for d in next.into_iter().rev() {
+                    self.became_ready(d).await;
+                }
+            }
+            Some(k) => {
+                let ok = done.result.is_ok();
+                if let Some(g) = self.groups[i].as_mut() {
+                    g.running -= 1;
+                    g.finished += 1;
+                    match done.result {
+                        Ok(f) => {
+                            g.all_passed &= f.passed;
+                            g.outputs[k as usize] = Some(f.output.clone());
+                            self.history.push(HistoryEntry { unit: done.unit, prompt, output: f.output });
+                        }
+                        Err(()) => {
+                            g.failed = true;
+                            self.any_failed = true;
+                        }
+                    }
+                }
+                self.after_instance(i, ok).await;
+            }
+        }
+    }
+
+    /// An instance settled: start the next pending one, or settle the group.
+    async fn after_instance(&mut self, i: usize, _ok: bool) {
+        let rank = self.rank[i];
+        let Some(g) = self.groups[i].as_mut() else { return };
+        if let Some(k) = g.pending.pop_front() {
+            g.running += 1;
+            self.ready.push(Reverse((rank, i as u32, k)));
+            return;
+        }
+        if g.finished < g.items.len() {
+            return;
+        }
+        let failed = g.failed;
+        let passed = g.all_passed;
+        let joined: String = g.outputs.iter().flatten().map(|s| &**s).collect::<Vec<_>>().join("\n\n");
+        if failed {
+            self.state[i] = State::Failed;
+            self.emit(Event::NodeFailed { unit: Unit::node(i), error: "an instance failed or was skipped".to_string() }).await;
+        } else {
+            self.state[i] = State::Done;
+            self.passed[i] = passed;
+            self.outputs[i] = Some(Arc::from(joined));
+        }
+        let next = self.settle(i);
+        for d in next.into_iter().rev() {
+            self.became_ready(d).await;
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Where the engine's events go: a channel to another task (the live screen), or a function
+//! called on the engine's own task (headless runs, where a channel would only add a hop).
+
+use std::future::Future;
+
+use tokio::sync::mpsc;
+
+use crate::event::RunEvent;
+
+/// Receives the engine's events, in the order they happen.
+pub(super) trait Sink {
+    /// Hands one event over; false once nobody listens any more.
+    fn send(&self, ev: RunEvent) -> impl Future<Output = bool>;
+}
+
+impl Sink for mpsc::Sender<RunEvent> {
+    async fn send(&self, ev: RunEvent) -> bool {
+        mpsc::Sender::send(self, ev).await.is_ok()
+    }
+}
+
+/// A sink that hands each event to a function as it is emitted.
+pub(super) struct Inline<F>(pub(super) std::cell::RefCell<F>);
+
+impl<F: FnMut(RunEvent)> Sink for Inline<F> {
+    /// Handled before returning, so the future holds no event: every in-flight call embeds
+    /// this future, and a wide fan-out has thousands of them.
+    fn send(&self, ev: RunEvent) -> impl Future<Output = bool> {
+        (self.0.borrow_mut())(ev);
+        std::future::ready(true)
+    }
+}
