@@ -5,21 +5,16 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::money::Money;
-use crate::report::{BatchReport, ContextReport, Table, listed_units, percent, thousands};
+use crate::report::{BatchReport, ContextReport, Table, listed_units, ms, percent, thousands};
 use crate::routing::Usage;
 use crate::state::{RunState, Status};
 
-fn ms(d: Duration) -> f64 {
-    (d.as_micros() as f64 / 100.0).round() / 10.0
-}
-
 /// One strategy's figures.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct SideSummary {
     pub strategy: String,
     /// A recording's path when comparing recordings.
@@ -107,6 +102,12 @@ fn mark_frontier(sides: &mut [SideSummary]) {
     }
 }
 
+/// Ratios to the baseline (the first side), then the frontier.
+fn rank(sides: &mut [SideSummary]) {
+    ratios(sides);
+    mark_frontier(sides);
+}
+
 fn ratios(sides: &mut [SideSummary]) {
     let (c0, l0) = (sides[0].cost_usd, sides[0].latency_ms);
     for s in sides.iter_mut() {
@@ -145,14 +146,11 @@ pub fn compare_runs(runs: &[(&RunState, Option<String>)]) -> Comparison {
                 checks_passed: t.checks_passed,
                 checks_total: t.checks_total,
                 pass_rate: t.pass_rate(),
-                cost_ratio: None,
-                latency_ratio: None,
-                frontier: false,
+                ..SideSummary::default()
             }
         })
         .collect();
-    ratios(&mut sides);
-    mark_frontier(&mut sides);
+    rank(&mut sides);
 
     let mut kinds: BTreeMap<String, Vec<KindCell>> = BTreeMap::new();
     for (k, (st, _)) in runs.iter().enumerate() {
@@ -258,13 +256,10 @@ pub fn compare_batches(batches: &[BatchReport]) -> Comparison {
             checks_passed: b.totals.checks.passed,
             checks_total: b.totals.checks.total,
             pass_rate: b.totals.checks.pass_rate,
-            cost_ratio: None,
-            latency_ratio: None,
-            frontier: false,
+            ..SideSummary::default()
         })
         .collect();
-    ratios(&mut sides);
-    mark_frontier(&mut sides);
+    rank(&mut sides);
     let mut kinds: BTreeMap<String, Vec<KindCell>> = BTreeMap::new();
     for (k, b) in batches.iter().enumerate() {
         for (kind, g) in &b.by_kind {

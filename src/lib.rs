@@ -1,22 +1,33 @@
 //! Baton: design, run, watch and tune LLM orchestrations.
 //!
 //! # Layout
+//! Dependencies point down this list: a module names only those above it (the screen and the
+//! command line name anything; nothing names them).
+//! - [`diag`]: diagnostics with file:line:col and a hint, for every file Baton reads.
+//! - [`money`]: exact money (picodollars), and the token usage, prices and costs every figure
+//!   is made from.
+//! - [`sanitize`]: text from outside made safe for a terminal, and keys redacted everywhere.
 //! - [`flow`]: the agent DAG users declare in TOML, validated into indices.
 //! - [`routing`]: the model catalog with prices, strategies and their rules, the router.
-//! - [`money`]: exact money, and the token usage, prices and costs every figure is made from.
 //! - [`tokens`]: the o200k token counter used to estimate input sizes before a call.
-//! - [`provider`]: the trait every model backend implements, and the deterministic simulator.
-//! - [`engine`]: the tokio DAG executor that turns a flow and a strategy into [`event::RunEvent`]s.
-//! - [`estimate`]: what a run will cost before it calls anything (`--dry-run`, live runs).
+//! - [`event`]: `RunEvent`, the closed enum every source emits and every view folds.
+//! - [`provider`]: the trait every model backend implements; the simulator; HTTP providers.
+//! - [`engine`]: the tokio DAG executor that turns a flow and a strategy into events.
 //! - [`state`]: the one fold over events that every view (live, replay, compare, headless) reads.
-//! - [`report`]: headless tables and JSON built from folded state.
-//! - [`sanitize`]: text from outside made safe for a terminal, and keys redacted everywhere.
-//! - [`cli`]: the command line.
+//! - [`cache`]: the content-keyed output cache (memory, disk) and the stores reruns read.
+//! - [`record`]: recordings (versioned JSON lines): writer, reader, resume, re-price, export.
+//! - [`load`]: finding files by path or sample name; embedded samples; config and data dirs.
+//! - [`headless`]: runs without a screen (one run, paced, a batch), folded into state.
+//! - [`estimate`]: what a run will cost before it calls anything (`--dry-run`, live runs).
+//! - [`report`]: the JSON report of a run, text tables, batch totals.
+//! - [`compare`]: strategies side by side: ratios, frontier, breakdowns by kind and node.
+//! - [`tuning`]: edit previews and pinning (toml_edit, comments kept).
+//! - [`shapes`]: synthetic DAG shapes for benchmarks.
+//! - [`cli`]: the command line, a file per command family.
 //! - `tui`: the terminal application; the only module besides `main.rs` that names ratatui or
 //!   crossterm.
 //!
-//! The core (flow, routing, tokens, provider, engine, event, state, record) never imports the
-//! TUI; a test reads the sources to keep it that way.
+//! The core never imports the TUI; `tests/files.rs` reads the sources to keep it that way.
 
 pub mod cache;
 pub mod cli;

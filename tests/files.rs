@@ -124,3 +124,98 @@ fn core_modules_never_import_the_tui() {
     }
     assert!(checked >= 15, "only {checked} files checked; did the layout change?");
 }
+
+/// No two files of `src/` import each other, directly or through others: each module's
+/// dependencies point one way (a module naming its own parent or children does not count).
+#[test]
+fn no_import_circle_among_source_files() {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("src").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    let name = |p: &Path| -> String {
+        let rel = p.strip_prefix(&root).expect("under src").with_extension("");
+        let s = rel.to_string_lossy().replace('/', "::");
+        s.strip_suffix("::mod").map(str::to_string).unwrap_or(s)
+    };
+    let mods: std::collections::BTreeSet<String> = files.iter().map(|p| name(p)).collect();
+    let mut edges: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    for p in &files {
+        let cur = name(p);
+        let text = std::fs::read_to_string(p).expect("read");
+        // Tests may reach anywhere.
+        let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (i, _) in text.match_indices("crate::").chain(text.match_indices("super::")) {
+            let path: String = text[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':').collect();
+            let mut parts: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
+            let mut base: Vec<&str> = Vec::new();
+            match parts.first() {
+                Some(&"crate") => {}
+                Some(&"super") => base = cur.split("::").collect::<Vec<_>>()[..cur.matches("::").count()].to_vec(),
+                _ => continue,
+            }
+            parts.remove(0);
+            let mut target = None;
+            for k in 1..=parts.len() {
+                let cand = base.iter().chain(&parts[..k]).copied().collect::<Vec<_>>().join("::");
+                if mods.contains(&cand) {
+                    target = Some(cand);
+                }
+            }
+            if let Some(t) = target
+                && t != cur
+                && !cur.starts_with(&format!("{t}::"))
+                && !t.starts_with(&format!("{cur}::"))
+            {
+                edges.entry(cur.clone()).or_default().insert(t);
+            }
+        }
+    }
+    // Depth-first search for a back edge.
+    fn visit(
+        v: &str,
+        edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        state: &mut std::collections::BTreeMap<String, u8>,
+        path: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        state.insert(v.to_string(), 1);
+        path.push(v.to_string());
+        for w in edges.get(v).into_iter().flatten() {
+            match state.get(w.as_str()) {
+                Some(1) => {
+                    let from = path.iter().position(|x| x == w).unwrap_or(0);
+                    let mut cycle = path[from..].to_vec();
+                    cycle.push(w.clone());
+                    return Some(cycle);
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(c) = visit(w, edges, state, path) {
+                        return Some(c);
+                    }
+                }
+            }
+        }
+        path.pop();
+        state.insert(v.to_string(), 2);
+        None
+    }
+    let mut state = std::collections::BTreeMap::new();
+    for m in &mods {
+        if !state.contains_key(m.as_str())
+            && let Some(cycle) = visit(m, &edges, &mut state, &mut Vec::new())
+        {
+            panic!("an import circle: {}", cycle.join(" → "));
+        }
+    }
+    assert!(edges.len() > 20, "the import graph was read ({} modules with imports)", edges.len());
+}

@@ -74,12 +74,10 @@ pub struct DoctorArgs {
     pub catalog: Option<PathBuf>,
 }
 
+/// What a run is of, shared by the screen, `run` and `compare`: seed, input, catalog, and
+/// whether it calls real providers.
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// Strategy: a file, a name next to the flow (strategies/NAME.toml), or a sample name
-    /// (naive, smart, cascade, premium-parallel). Defaults to the flow's own choice, else smart.
-    #[arg(short, long, value_name = "S")]
-    pub strategy: Option<String>,
     /// Seed for the simulator: the same flow, strategy, input and seed give the same run.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
@@ -90,9 +88,29 @@ pub struct Common {
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
     /// Call the real providers the catalog names (keys from the environment) instead of the
-    /// simulator.
+    /// simulator. The estimated cost is printed before the first call.
     #[arg(long)]
     pub live: bool,
+}
+
+/// The screen's playback speed and theme, shared by every command that opens it.
+#[derive(Args, Debug, Clone)]
+pub struct ScreenArgs {
+    /// Playback speed of simulated time (0.25 to 64).
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub speed: f64,
+    /// Theme: a name (dark, light, high-contrast, or a file in the user theme directory) or a path.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub theme: Option<String>,
+}
+
+/// The strategy of a single run.
+#[derive(Args, Debug, Clone)]
+pub struct StrategyArg {
+    /// Strategy: a file, a name next to the flow (strategies/NAME.toml), or a sample name
+    /// (naive, smart, cascade, premium-parallel). Defaults to the flow's own choice, else smart.
+    #[arg(short, long, value_name = "S")]
+    pub strategy: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -101,13 +119,11 @@ pub struct OpenArgs {
     #[arg(value_name = "FLOW")]
     pub flow: Option<String>,
     #[command(flatten)]
+    pub strategy: StrategyArg,
+    #[command(flatten)]
     pub common: Common,
-    /// Playback speed of simulated time (0.25 to 64).
-    #[arg(long, value_name = "X", default_value_t = 1.0)]
-    pub speed: f64,
-    /// Theme: a name (dark, light, high-contrast, or a file in the user theme directory) or a path.
-    #[arg(long, value_name = "NAME|FILE")]
-    pub theme: Option<String>,
+    #[command(flatten)]
+    pub screen: ScreenArgs,
     /// Keep node outputs in this directory across runs: unchanged nodes are served from it.
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
@@ -118,6 +134,8 @@ pub struct RunArgs {
     /// Flow: a file or a sample name (not with --resume, which runs the recorded flow).
     #[arg(value_name = "FLOW", required_unless_present = "resume", conflicts_with = "resume")]
     pub flow: Option<String>,
+    #[command(flatten)]
+    pub strategy: StrategyArg,
     #[command(flatten)]
     pub common: Common,
     /// Run once per task: JSON lines with an "input" field, or one input per line.
@@ -159,29 +177,18 @@ pub struct CompareArgs {
     /// Run every strategy once per task over this set.
     #[arg(long, value_name = "FILE")]
     pub tasks: Option<String>,
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub seed: u64,
-    #[arg(short, long, value_name = "TEXT")]
-    pub input: Option<String>,
-    #[arg(long, value_name = "FILE")]
-    pub catalog: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
     #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
     pub format: CompareFormat,
     /// Open the compare screen: the strategies run live side by side.
     #[arg(long)]
     pub screen: bool,
-    /// Call the real providers instead of the simulator: every strategy's runs call them as
-    /// `run --live` does. The estimated cost is printed before the first call.
-    #[arg(long)]
-    pub live: bool,
     /// Print each strategy's routing and estimated cost, and call nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Playback speed on the screen (0.25 to 64).
-    #[arg(long, value_name = "X", default_value_t = 1.0)]
-    pub speed: f64,
-    #[arg(long, value_name = "NAME|FILE")]
-    pub theme: Option<String>,
+    #[command(flatten)]
+    pub screen_args: ScreenArgs,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,11 +209,8 @@ pub struct ReplayArgs {
     pub summary: bool,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Playback speed (0.25 to 64).
-    #[arg(long, value_name = "X", default_value_t = 1.0)]
-    pub speed: f64,
-    #[arg(long, value_name = "NAME|FILE")]
-    pub theme: Option<String>,
+    #[command(flatten)]
+    pub screen: ScreenArgs,
 }
 
 #[derive(Args, Debug, Clone)]

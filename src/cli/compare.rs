@@ -20,12 +20,12 @@ pub fn compare(args: CompareArgs) -> Exit {
     let (comparison, sides) = if args.inputs.iter().all(|a| looks_recorded(a)) { recordings(&args)? } else { strategies(&args)? };
     if args.screen && !args.dry_run {
         let no_terminal = "the compare screen needs a terminal\n  help: drop --screen for the table";
-        let (theme, keymap) = screen_setup(args.theme.as_deref(), args.speed, no_terminal)?;
+        let (theme, keymap) = screen_setup(args.screen_args.theme.as_deref(), args.screen_args.speed, no_terminal)?;
         let providers = match sides.first() {
-            Some(first) if args.live && !sides.iter().any(|s| s.events.is_some()) => providers_for(true, &first.spec)?,
+            Some(first) if args.common.live && !sides.iter().any(|s| s.events.is_some()) => providers_for(true, &first.spec)?,
             _ => Providers::simulated(),
         };
-        crate::tui::run_compare(sides, providers, theme, keymap, args.speed)
+        crate::tui::run_compare(sides, providers, theme, keymap, args.screen_args.speed)
             .map_err(|e| Failure::failed(format!("the terminal failed: {e}")))?;
         return Ok(EXIT_OK);
     }
@@ -86,7 +86,7 @@ fn strategies(args: &CompareArgs) -> Result<(Option<Comparison>, Vec<CompareSide
             args.inputs[0]
         )));
     }
-    let (catalog, w) = load::load_catalog(args.catalog.as_deref())?;
+    let (catalog, w) = load::load_catalog(args.common.catalog.as_deref())?;
     warn(&w);
     let (flow, origin, w) = load::load_flow(&args.inputs[0])?;
     warn(&w);
@@ -96,16 +96,16 @@ fn strategies(args: &CompareArgs) -> Result<(Option<Comparison>, Vec<CompareSide
         warn(&w);
         strategies.push(s);
     }
-    let input = args.input.clone().unwrap_or_else(|| flow.input.clone());
+    let input = args.common.input.clone().unwrap_or_else(|| flow.input.clone());
     let specs: Vec<RunSpec> =
-        strategies.iter().map(|s| RunSpec::new(flow.clone(), s.clone(), catalog.clone(), input.clone(), args.seed)).collect();
+        strategies.iter().map(|s| RunSpec::new(flow.clone(), s.clone(), catalog.clone(), input.clone(), args.common.seed)).collect();
     let tasks = args.tasks.as_deref().map(load::load_tasks).transpose()?;
     if tasks.is_some() && args.screen {
         return Err(Failure::bad_input(
             "the compare screen shows single runs\n  help: drop --tasks to watch, or --screen to get the batch table",
         ));
     }
-    if args.dry_run || args.live {
+    if args.dry_run || args.common.live {
         let inputs: Option<Vec<String>> = tasks.as_ref().map(|ts| ts.iter().map(|t| t.input.clone()).collect());
         let estimates = specs
             .iter()
@@ -127,13 +127,13 @@ fn strategies(args: &CompareArgs) -> Result<(Option<Comparison>, Vec<CompareSide
         }
         eprintln!("live compare: ~{total} expected over {} strategies; calling providers now", estimates.len());
     }
-    let provider = if args.live { LIVE } else { SIMULATED };
+    let provider = if args.common.live { LIVE } else { SIMULATED };
     if args.screen {
         // The screen runs the strategies itself: running them here too would call (and, live,
         // bill) every node twice.
         return Ok((None, specs.into_iter().map(|spec| CompareSide { spec, events: None }).collect()));
     }
-    let providers = providers_for(args.live, &specs[0])?;
+    let providers = providers_for(args.common.live, &specs[0])?;
     let mut comparison = if let Some(tasks) = &tasks {
         let batches = specs
             .iter()

@@ -25,14 +25,14 @@ pub fn replay(args: ReplayArgs) -> Exit {
     }
     let no_terminal =
         format!("the replay screen needs a terminal\n  help: `baton replay {} --summary` prints the run's table", args.file.display());
-    let (theme, keymap) = screen_setup(args.theme.as_deref(), args.speed, &no_terminal)?;
+    let (theme, keymap) = screen_setup(args.screen.theme.as_deref(), args.screen.speed, &no_terminal)?;
     let spec = rec.spec();
     let opts = crate::tui::Options {
         spec,
         providers: Providers::simulated(),
         theme,
         keymap,
-        speed: args.speed,
+        speed: args.screen.speed,
         replay: Some(crate::tui::Replay { recording: Arc::new(rec) }),
         others: Vec::new(),
         events: None,

@@ -17,10 +17,10 @@ use crate::state::RunStatus;
 /// The live screen on a flow.
 pub fn open(args: OpenArgs) -> Exit {
     let flow = args.flow.clone().unwrap_or_else(|| "research-assistant".to_string());
-    let loaded = load_run(&flow, &args.common)?;
+    let loaded = load_run(&flow, args.strategy.strategy.as_deref(), &args.common)?;
     let no_terminal =
         format!("the live screen needs a terminal\n  help: for output a script can read, use `baton run {flow} --format json`");
-    let (theme, keymap) = screen_setup(args.theme.as_deref(), args.speed, &no_terminal)?;
+    let (theme, keymap) = screen_setup(args.screen.theme.as_deref(), args.screen.speed, &no_terminal)?;
     let input = args.common.input.clone().unwrap_or_else(|| loaded.flow.input.clone());
     let flow_path = loaded.flow_origin.path().map(Path::to_path_buf);
     let strategy_path = loaded.strategy_origin.path().map(Path::to_path_buf);
@@ -31,7 +31,7 @@ pub fn open(args: OpenArgs) -> Exit {
         providers,
         theme,
         keymap,
-        speed: args.speed,
+        speed: args.screen.speed,
         replay: None,
         others: Vec::new(),
         events: None,
@@ -75,7 +75,7 @@ pub fn run(args: RunArgs) -> Exit {
         (r.spec, Some(r.parent), Some((r.reused, rec.file.clone())))
     } else {
         let flow = args.flow.clone().unwrap_or_default();
-        let loaded = load_run(&flow, &args.common)?;
+        let loaded = load_run(&flow, args.strategy.strategy.as_deref(), &args.common)?;
         let input = args.common.input.clone().unwrap_or_else(|| loaded.flow.input.clone());
         (RunSpec::new(loaded.flow.clone(), loaded.strategy.clone(), loaded.catalog.clone(), input, args.common.seed), None, None)
     };

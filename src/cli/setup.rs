@@ -48,14 +48,14 @@ pub struct Loaded {
     pub strategy_origin: load::Origin,
 }
 
-/// Loads a flow with the strategy `common` names (else the flow's own, else `smart`) and the
-/// catalog; warnings go to stderr.
-pub fn load_run(flow: &str, common: &super::Common) -> Result<Loaded, Diagnostics> {
+/// Loads a flow with the strategy named (else the flow's own, else `smart`) and the catalog
+/// `common` names; warnings go to stderr.
+pub fn load_run(flow: &str, strategy: Option<&str>, common: &super::Common) -> Result<Loaded, Diagnostics> {
     let (catalog, w1) = load::load_catalog(common.catalog.as_deref())?;
     warn(&w1);
     let (flow, flow_origin, w2) = load::load_flow(flow)?;
     warn(&w2);
-    let name = common.strategy.clone().or_else(|| flow.strategy.clone()).unwrap_or_else(|| "smart".to_string());
+    let name = strategy.map(str::to_string).or_else(|| flow.strategy.clone()).unwrap_or_else(|| "smart".to_string());
     let dir = flow_origin.path().and_then(Path::parent);
     let (strategy, strategy_origin, w3) = load::load_strategy(&name, dir, &catalog)?;
     warn(&w3);

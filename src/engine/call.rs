@@ -11,7 +11,6 @@ use tokio::time::Instant;
 
 use super::RunSpec;
 use super::health::Health;
-use super::schedule::{Done, Finished};
 use super::sink::Sink;
 use super::store::{Query, Served};
 use crate::event::{Event, Origin, RunEvent, Unit};
@@ -20,6 +19,24 @@ use crate::money::Money;
 use crate::provider::rng::{Rng, hash_str};
 use crate::provider::{CallError, CallRequest, Chunk, ErrorKind, Providers};
 use crate::routing::{Decision, Usage};
+
+/// What a finished unit hands back to the scheduler.
+pub(super) struct Done {
+    pub(super) unit: Unit,
+    /// Billed cost of every call the unit made.
+    pub(super) cost: Money,
+    /// The estimate reserved against the budget when it started.
+    pub(super) reserved: Money,
+    pub(super) result: Result<Finished, ()>,
+    /// The rendered prompt, for later nodes' history.
+    pub(super) prompt: Arc<str>,
+}
+
+/// A unit's kept output, and whether its checks passed.
+pub(super) struct Finished {
+    pub(super) output: Arc<str>,
+    pub(super) passed: bool,
+}
 
 /// One unit's calls: retries, fallbacks and escalation, with every step reported.
 pub(super) struct Call<'a, S> {

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::RunSpec;
-use super::call::Call;
+use super::call::{Call, Done};
 use super::context::{HistoryEntry, build_context};
 use super::health::Health;
 use super::sink::Sink;
@@ -25,24 +25,6 @@ use crate::money::Money;
 use crate::provider::Providers;
 use crate::provider::rng::hash_str;
 use crate::routing::route;
-
-/// What a finished unit hands back to the scheduler.
-pub(super) struct Done {
-    pub(super) unit: Unit,
-    /// Billed cost of every call the unit made.
-    pub(super) cost: Money,
-    /// The estimate reserved against the budget when it started.
-    pub(super) reserved: Money,
-    pub(super) result: Result<Finished, ()>,
-    /// The rendered prompt, for later nodes' history.
-    pub(super) prompt: Arc<str>,
-}
-
-/// A unit's kept output, and whether its checks passed.
-pub(super) struct Finished {
-    pub(super) output: Arc<str>,
-    pub(super) passed: bool,
-}
 
 /// Where a node is in the schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -85,9 +84,7 @@ pub struct RepriceReport {
     pub estimates: Vec<String>,
 }
 
-fn ms(d: Duration) -> f64 {
-    (d.as_micros() as f64 / 100.0).round() / 10.0
-}
+use crate::report::ms;
 
 fn side(s: &RunState) -> Side {
     Side {

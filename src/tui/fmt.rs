@@ -46,18 +46,7 @@ pub fn money(m: Money) -> String {
     }
 }
 
-/// Cuts to `n` characters with an ellipsis.
-pub fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        return s.to_string();
-    }
-    if n == 0 {
-        return String::new();
-    }
-    let mut t: String = s.chars().take(n - 1).collect();
-    t.push('…');
-    t
-}
+pub use crate::report::clip;
 
 /// Left text and right text in exactly `w` characters.
 pub fn spread(left: &str, right: &str, w: usize) -> String {

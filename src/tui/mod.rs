@@ -209,7 +209,7 @@ fn start_run(
     };
     let done = if providers.is_simulated() {
         Done::Thread(std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build() else {
+            let Ok(rt) = engine::runtime::build(true) else {
                 log_line("cannot start the simulator's runtime");
                 return;
             };
