@@ -4,17 +4,72 @@
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// A file's name (as the user typed it) and its text, for turning byte offsets into lines.
+///
+/// Positions are found through a table of line starts built on the first lookup, so a file with
+/// 100,000 nodes costs one pass over its text however many positions are asked for (counting
+/// newlines from the start of the file for each node made parsing quadratic).
 #[derive(Debug, Clone)]
 pub struct Source {
     pub name: String,
+    /// The text as read. Treat it as read-only once a position has been asked for: the line
+    /// index is built from it once.
     pub text: String,
+    index: OnceLock<LineIndex>,
+    /// Bytes read to answer lookups, so a test can check that lookups stay local.
+    scanned: Arc<AtomicU64>,
+}
+
+/// Where each line starts, and whether it is pure ASCII (then a column is a byte difference).
+#[derive(Debug, Clone)]
+struct LineIndex {
+    starts: Vec<usize>,
+    ascii: Vec<bool>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        let mut ascii = Vec::new();
+        let mut line_ascii = true;
+        for (i, b) in text.bytes().enumerate() {
+            if b == b'\n' {
+                starts.push(i + 1);
+                ascii.push(line_ascii);
+                line_ascii = true;
+            } else if !b.is_ascii() {
+                line_ascii = false;
+            }
+        }
+        ascii.push(line_ascii);
+        LineIndex { starts, ascii }
+    }
+
+    /// 0-based line of a byte offset.
+    fn line_of(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset).saturating_sub(1)
+    }
 }
 
 impl Source {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
-        Source { name: name.into(), text: text.into() }
+        Source { name: name.into(), text: text.into(), index: OnceLock::new(), scanned: Arc::default() }
+    }
+
+    fn index(&self) -> &LineIndex {
+        self.index.get_or_init(|| {
+            self.scanned.fetch_add(self.text.len() as u64, Ordering::Relaxed);
+            LineIndex::new(&self.text)
+        })
+    }
+
+    /// How many bytes of text lookups have read so far: one pass to build the line index, then
+    /// at most the line each lookup falls on. Tests use it to check that parsing stays linear.
+    pub fn bytes_scanned(&self) -> u64 {
+        self.scanned.load(Ordering::Relaxed)
     }
 
     /// Reads a file, turning an I/O failure into a diagnostic that names the file.
@@ -27,16 +82,29 @@ impl Source {
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn locate(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..floor_char_boundary(&self.text, offset)];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let col = before[line_start..].chars().count() + 1;
-        (line, col)
+        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
+        let index = self.index();
+        let line = index.line_of(offset);
+        let start = index.starts[line];
+        let col = if index.ascii[line] {
+            offset - start
+        } else {
+            self.scanned.fetch_add((offset - start) as u64, Ordering::Relaxed);
+            self.text[start..offset].chars().count()
+        };
+        (line + 1, col + 1)
     }
 
+    /// The text of a 1-based line, without its line ending ("" past the end).
     fn line_text(&self, line: usize) -> &str {
-        self.text.lines().nth(line.saturating_sub(1)).unwrap_or("")
+        let index = self.index();
+        let Some(&start) = line.checked_sub(1).and_then(|l| index.starts.get(l)) else {
+            return "";
+        };
+        let end = index.starts.get(line).map_or(self.text.len(), |&next| next - 1);
+        let text = &self.text[start..end];
+        // `str::lines` drops the '\r' of a "\r\n" ending; so does this.
+        if end < self.text.len() { text.strip_suffix('\r').unwrap_or(text) } else { text }
     }
 
     /// An error at a byte span of this file.

@@ -124,3 +124,61 @@ fn core_modules_never_import_the_tui() {
     }
     assert!(checked >= 15, "only {checked} files checked; did the layout change?");
 }
+
+/// A flow of `n` nodes in a chain, every fifth line non-ASCII (so columns must be counted in
+/// characters) and, with `dups`, every tenth id repeated (so validation reports thousands of
+/// errors).
+fn big_flow(n: usize, dups: bool) -> String {
+    let mut text = String::from("[flow]\nname = \"big\"\n\n");
+    let id = |i: usize| if dups && i % 10 == 9 { i - 1 } else { i };
+    for i in 0..n {
+        let after = if i == 0 { String::new() } else { format!("\"n{}\"", id(i - 1)) };
+        let id = id(i);
+        text.push_str(&format!(
+            "[[node]]\nid = \"n{id}\"\nkind = \"generate\"\ncomplexity = 3\ndescription = \"étape {i}\"\nprompt = \"step\"\nafter = [{after}]\n\n"
+        ));
+    }
+    text
+}
+
+/// Finding a node's line once counted newlines from the start of the file, so parsing read the
+/// file once per node (11 s for 10,000 nodes). Positions now come from a line index built once;
+/// the check counts the bytes lookups read instead of timing them.
+#[test]
+fn positions_cost_one_pass_over_the_file_however_many_nodes() {
+    for dups in [false, true] {
+        let text = big_flow(5_000, dups);
+        let src = Source::new("big.toml", text.clone());
+        let result = parse_flow(&src);
+        assert_eq!(result.is_err(), dups, "{:?}", result.err().map(|d| d.0.len()));
+        if let Err(d) = &result {
+            // Each repeated id is a duplicate, and the repeat then lists "itself" in after.
+            assert_eq!(d.errors().filter(|e| e.message.starts_with("duplicate node id")).count(), 500);
+            assert_eq!(d.errors().count(), 1000);
+            // Rendering reads each diagnostic's line through the same index.
+            assert!(d.to_string().contains("duplicate node id 'n8'"));
+        }
+        let scanned = src.bytes_scanned();
+        let size = text.len() as u64;
+        assert!(scanned <= 2 * size, "lookups read {scanned} bytes of a {size}-byte file (dups: {dups})");
+    }
+}
+
+#[test]
+fn file_kind_reads_headers_and_falls_back_to_parsing() {
+    use baton::load::file_kind;
+    for (_, text) in baton::load::SAMPLE_FLOWS {
+        assert_eq!(file_kind(text).ok(), Some(Some("flow")));
+    }
+    for (_, text) in baton::load::SAMPLE_STRATEGIES {
+        assert_eq!(file_kind(text).ok(), Some(Some("strategy")));
+    }
+    assert_eq!(file_kind(baton::routing::catalog::BUILTIN_CATALOG).ok(), Some(Some("catalog")));
+    // A header-looking line inside a string is not trusted: the document decides.
+    assert_eq!(file_kind("[strategy]\nname = \"\"\"\n[flow]\n\"\"\"\n").ok(), Some(Some("strategy")));
+    assert_eq!(file_kind("flow = { name = \"x\" }\n").ok(), Some(Some("flow")));
+    assert_eq!(file_kind("[other]\n").ok(), Some(None));
+    // A broken header still says what the file is; its parser then reports the syntax error.
+    assert_eq!(file_kind("[strategy\n").ok(), Some(Some("strategy")));
+    assert!(file_kind("x = [\n").is_err());
+}

@@ -165,7 +165,10 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
     };
 
     let mut nodes = Vec::with_capacity(raw.node.len());
-    for n in &raw.node {
+    // `listed[u] == i + 1` when node i already lists u in its after: a set without a per-node
+    // allocation (searching the list for each entry was quadratic in a wide fan-in).
+    let mut listed = vec![0usize; raw.node.len()];
+    for (i, n) in raw.node.iter().enumerate() {
         let id = n.id.get_ref().clone();
         let complexity = *n.complexity.get_ref();
         if !(1..=10).contains(&complexity) {
@@ -195,11 +198,12 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
                 diags.push(
                     src.error(a.span(), format!("node '{id}' lists itself in after")).with_help("remove it; a node cannot wait for itself"),
                 );
-            } else if let Some(i) = resolve(a, &format!("the 'after' of node '{id}'"), &mut diags) {
-                if after.contains(&i) {
+            } else if let Some(u) = resolve(a, &format!("the 'after' of node '{id}'"), &mut diags) {
+                if listed[u] == i + 1 {
                     diags.push(src.warning(a.span(), format!("'{}' is listed twice in after", a.get_ref())));
                 } else {
-                    after.push(i);
+                    listed[u] = i + 1;
+                    after.push(u);
                 }
             }
         }
@@ -341,13 +345,15 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
         order,
         dependents,
         source_name: src.name.clone(),
-        source_text: src.text.clone(),
+        // Filled in once the flow is known to be valid: an invalid one never needs a copy.
+        source_text: String::new(),
     };
 
     // Everything a node reads must have finished before it starts.
+    let mut walk = Ancestry::new(flow.nodes.len());
     for (i, (n, r)) in flow.nodes.iter().zip(&raw.node).enumerate() {
-        let must_precede = |upstream: usize, span: Range<usize>, what: &str, diags: &mut Diagnostics| {
-            if upstream != i && !flow.is_ancestor(upstream, i) {
+        let mut must_precede = |upstream: usize, span: Range<usize>, what: &str, diags: &mut Diagnostics| {
+            if upstream != i && !walk.precedes(&flow.nodes, upstream, i) {
                 let up = &flow.nodes[upstream].id;
                 diags.push(
                     src.error(span, format!("node '{}' {what} '{up}' but does not run after it", n.id))
@@ -372,11 +378,63 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
             must_precede(m.over, rm.get_ref().over.span(), "maps over", &mut diags);
         }
     }
+    // The raw document (every string twice, with spans) is not needed past this point; free it
+    // before the copy of the text below rather than when the function returns.
+    drop(raw.node);
     if diags.has_errors() {
         return Err(diags);
     }
     flow.source_text = src.text.clone();
     diags.into_result(flow)
+}
+
+/// Answers "must `upstream` finish before `node` starts" for every pair a flow asks about,
+/// reusing one visited table (a fresh one per question made each answer cost the whole flow).
+struct Ancestry {
+    /// `direct[u] == current` when u is in the after list of the node being asked about.
+    direct: Vec<usize>,
+    current: usize,
+    /// `seen[n] == stamp` when n was visited during the current question.
+    seen: Vec<u32>,
+    stamp: u32,
+    stack: Vec<usize>,
+}
+
+impl Ancestry {
+    fn new(len: usize) -> Ancestry {
+        Ancestry { direct: vec![0; len], current: 0, seen: vec![0; len], stamp: 0, stack: Vec::new() }
+    }
+
+    fn precedes(&mut self, nodes: &[Node], upstream: usize, node: usize) -> bool {
+        // Most questions are about a direct dependency; mark them once per node (a fan-in's sink
+        // asks about each of its 100,000 inputs).
+        if self.current != node + 1 {
+            self.current = node + 1;
+            for &d in &nodes[node].after {
+                self.direct[d] = node + 1;
+            }
+        }
+        if self.direct[upstream] == node + 1 {
+            return true;
+        }
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.seen.fill(0);
+            self.stamp = 1;
+        }
+        self.stack.clear();
+        self.stack.extend_from_slice(&nodes[node].after);
+        while let Some(n) = self.stack.pop() {
+            if n == upstream {
+                return true;
+            }
+            if self.seen[n] != self.stamp {
+                self.seen[n] = self.stamp;
+                self.stack.extend_from_slice(&nodes[n].after);
+            }
+        }
+        false
+    }
 }
 
 /// The span of `len` bytes at offset `at` inside a string value, when the value is written
@@ -404,8 +462,7 @@ fn inner_span(src: &Source, value: &Spanned<String>, at: usize, len: usize) -> R
 }
 
 fn known_list(nodes: &[RawNode]) -> String {
-    let mut ids: Vec<&str> = nodes.iter().map(|n| n.id.get_ref().as_str()).collect();
-    ids.truncate(12);
+    let ids: Vec<&str> = nodes.iter().take(12).map(|n| n.id.get_ref().as_str()).collect();
     ids.join(", ")
 }
 
