@@ -182,3 +182,65 @@ fn file_kind_reads_headers_and_falls_back_to_parsing() {
     assert_eq!(file_kind("[strategy\n").ok(), Some(Some("strategy")));
     assert!(file_kind("x = [\n").is_err());
 }
+
+/// A numeric field outside its range is an error at the value, naming the field and the range.
+#[track_caller]
+fn out_of_range(text: &str, at: &str, field: &str, range: &str) {
+    let src = Source::new("n.toml", text);
+    let offset = text.find(at).unwrap_or_else(|| panic!("{at:?} not in {text:?}"));
+    let line = text[..offset].matches('\n').count() + 1;
+    let col = text[..offset].rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    let pos = format!("{line}:{col}");
+    let err = parse_any(&src).expect_err("out of range");
+    let d = err.first().expect("a diagnostic");
+    let rendered = err.to_string();
+    assert_eq!(format!("{}:{}", d.line, d.col), pos, "should point at {at:?}:\n{rendered}");
+    assert!(d.message.contains(field), "message should name {field}:\n{rendered}");
+    let help = d.help.clone().unwrap_or_default();
+    assert!(help.contains(range) || d.message.contains(range), "should give the range {range}:\n{rendered}");
+}
+
+#[test]
+fn every_numeric_field_has_a_range_with_a_position() {
+    let model = |sim: &str| format!("[[model]]\nid = \"claude-opus-4-1\"\nsim = {{ {sim} }}\n");
+    out_of_range(&model("tokens_per_second = 1e-20"), "1e-20", "tokens_per_second", "0.01 to 1000000000");
+    out_of_range(&model("prefill_tokens_per_second = 1e-320"), "1e-320", "prefill_tokens_per_second", "1 to 1000000000000");
+    out_of_range(&model("tokens_per_second = -5.0"), "-5.0", "tokens_per_second", "use 0 (instant output)");
+    out_of_range(&model("ttft_ms = 1e9"), "1e9", "ttft_ms", "0 to 600000");
+    out_of_range(&model("capability = 11.0"), "11.0", "capability", "0 to 10");
+    out_of_range(&model("error_rate = 1.5"), "1.5", "error_rate", "0 to 1");
+    out_of_range("[[model]]\nid = \"claude-opus-4-1\"\noutput_per_mtok = 1e9\n", "1e9", "price", "0 to 100000");
+    out_of_range("[[model]]\nid = \"claude-opus-4-1\"\ncontext_window = 12\n", "12", "context_window", "256 to 100000000");
+    let provider = |kv: &str| format!("[provider.openai]\n{kv}\n\n[[model]]\nid = \"claude-opus-4-1\"\n");
+    out_of_range(&provider("max_concurrent = -1"), "-1", "max_concurrent", "0 to 100000");
+    out_of_range(&provider("requests_per_minute = 99999999999"), "999", "requests_per_minute", "0 to 10000000");
+    out_of_range(&provider("tokens_per_minute = -3"), "-3", "tokens_per_minute", "0 to 10000000000");
+    out_of_range(&provider("cooldown_after = 5000"), "5000", "cooldown_after", "0 to 1000");
+    out_of_range(&provider("cooldown_seconds = 9223372036854775807"), "922", "cooldown_seconds", "0 to 86400");
+
+    let strategy = |extra: &str| format!("[strategy]\nname = \"s\"\ndefault_model = \"claude-sonnet-4-5\"\n{extra}\n");
+    out_of_range(&strategy("max_parallel = 0"), "0", "max_parallel", "1 to 1000000");
+    out_of_range(&strategy("budget_usd = 1e300"), "1e300", "budget_usd", "at most 1000000");
+    out_of_range(&strategy("budget_usd = -1.0"), "-1.0", "budget_usd", "above 0");
+    out_of_range(&strategy("[retry]\nmax_attempts = 0"), "0", "max_attempts", "1 (no retries) to 20");
+    out_of_range(&strategy("[retry]\nbackoff_ms = -1"), "-1", "backoff_ms", "0 to 3600000");
+    out_of_range(&strategy("[retry]\nmax_backoff_ms = 9223372036854775807"), "922", "max_backoff_ms", "0 to 3600000");
+    for t in ["first_token_timeout_ms", "idle_timeout_ms", "total_timeout_ms", "connect_timeout_ms"] {
+        out_of_range(&strategy(&format!("[retry]\n{t} = 86400001")), "86400001", t, "0 to 86400000");
+    }
+    out_of_range(&strategy("[[rule]]\ncomplexity = -1\nmodel = \"gpt-5-nano\""), "-1", "complexity", "\"3..=6\"");
+    out_of_range(&strategy("[[rule]]\ninput_tokens = \"< 0\"\nmodel = \"gpt-5-nano\""), "\"< 0\"", "input_tokens", "\"3..=6\"");
+
+    let node = |extra: &str| {
+        format!("[flow]\nname = \"f\"\n\n[[node]]\nid = \"a\"\nkind = \"generate\"\ncomplexity = 3\nprompt = \"p\"\n{extra}\n")
+    };
+    out_of_range(&node("").replace("complexity = 3", "complexity = 0"), "0", "complexity", "1 (trivial) to 10");
+    out_of_range(&node("expected_tokens = 0"), "0\n", "expected_tokens", "1 to 1000000");
+    out_of_range(&node("max_tokens = 2000000"), "2000000", "max_tokens", "300 to 1000000");
+    let mapped = "\n[[node]]\nid = \"b\"\nkind = \"generate\"\ncomplexity = 3\nprompt = \"{{item}}\"\nafter = [\"a\"]\n";
+    out_of_range(&format!("{}{mapped}map = {{ over = \"a\", limit = 0 }}\n", node("")), "0 }", "limit", "1 to 100000");
+    out_of_range(&format!("{}{mapped}map = {{ over = \"a\", max_items = -4 }}\n", node("")), "-4", "max_items", "1 to 1000000");
+    out_of_range(&node("checks = [{ max_chars = -1 }]"), "-1", "max_chars", "from 0 to");
+    out_of_range(&node("sim = { labels = [\"x\"], weights = [-1.0] }"), "[-1.0]", "weights", "finite weight of 0 or more");
+    out_of_range(&node("sim = { items = [5, 20000] }"), "[5, 20000]", "items", "0 ≤ min ≤ max ≤ 10000");
+}

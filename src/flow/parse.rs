@@ -88,8 +88,8 @@ struct RawCheck {
     not_contains: Option<String>,
     regex: Option<Spanned<String>>,
     json: Option<bool>,
-    max_chars: Option<i64>,
-    min_chars: Option<i64>,
+    max_chars: Option<Spanned<i64>>,
+    min_chars: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -232,7 +232,7 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
                 _ => {
                     diags.push(
                         src.error(t.span(), format!("max_tokens {} must be at least expected_tokens ({expected_tokens})", t.get_ref()))
-                            .with_help("raise max_tokens or lower expected_tokens"),
+                            .with_help(format!("use a number of tokens from {expected_tokens} to 1000000, or lower expected_tokens")),
                     );
                     expected_tokens
                 }
@@ -280,8 +280,8 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
         let when = n.when.as_ref().and_then(|w| parse_condition(src, w, &id, &resolve, &mut diags));
         let map = n.map.as_ref().and_then(|m| {
             let over = resolve(&m.get_ref().over, &format!("the map of node '{id}'"), &mut diags)?;
-            let limit = positive(src, m.get_ref().limit.as_ref(), "limit", DEFAULT_MAP_LIMIT, &mut diags);
-            let max_items = positive(src, m.get_ref().max_items.as_ref(), "max_items", DEFAULT_MAX_ITEMS, &mut diags);
+            let limit = positive(src, m.get_ref().limit.as_ref(), "limit", 100_000, DEFAULT_MAP_LIMIT, &mut diags);
+            let max_items = positive(src, m.get_ref().max_items.as_ref(), "max_items", 1_000_000, DEFAULT_MAX_ITEMS, &mut diags);
             Some(FanOut { over, limit, max_items })
         });
         let checks = n.checks.iter().filter_map(|c| parse_check(src, c, &mut diags)).collect();
@@ -466,12 +466,15 @@ fn known_list(nodes: &[RawNode]) -> String {
     ids.join(", ")
 }
 
-fn positive(src: &Source, v: Option<&Spanned<i64>>, what: &str, default: usize, diags: &mut Diagnostics) -> usize {
+fn positive(src: &Source, v: Option<&Spanned<i64>>, what: &str, max: i64, default: usize, diags: &mut Diagnostics) -> usize {
     match v {
         None => default,
-        Some(s) if *s.get_ref() >= 1 => *s.get_ref() as usize,
+        Some(s) if (1..=max).contains(s.get_ref()) => *s.get_ref() as usize,
         Some(s) => {
-            diags.push(src.error(s.span(), format!("{what} must be at least 1, not {}", s.get_ref())));
+            diags.push(
+                src.error(s.span(), format!("{what} {} is out of range", s.get_ref()))
+                    .with_help(format!("use a whole number from 1 to {max}")),
+            );
             default
         }
     }
@@ -541,14 +544,18 @@ fn parse_check(src: &Source, c: &Spanned<RawCheck>, diags: &mut Diagnostics) -> 
         }
         None => {}
     }
-    for (v, ctor, name) in [(r.max_chars, Check::MaxChars as fn(usize) -> Check, "max_chars"), (r.min_chars, Check::MinChars, "min_chars")]
+    for (v, ctor, name) in
+        [(&r.max_chars, Check::MaxChars as fn(usize) -> Check, "max_chars"), (&r.min_chars, Check::MinChars, "min_chars")]
     {
         if let Some(v) = v {
-            if v < 0 {
-                diags.push(src.error(c.span(), format!("{name} cannot be negative")));
+            let Ok(n) = usize::try_from(*v.get_ref()) else {
+                diags.push(
+                    src.error(v.span(), format!("{name} {} is out of range", v.get_ref()))
+                        .with_help(format!("use a whole number of characters from 0 to {}", i64::MAX)),
+                );
                 return None;
-            }
-            found.push(ctor(v as usize));
+            };
+            found.push(ctor(n));
         }
     }
     if found.len() != 1 {
@@ -571,7 +578,10 @@ fn parse_sim(src: &Source, s: &Spanned<RawSim>, diags: &mut Diagnostics) -> SimH
                 src.error(w.span(), format!("{} weights for {} labels", ws.len(), r.labels.len())).with_help("give one weight per label"),
             );
         } else if ws.iter().any(|x| !x.is_finite() || *x < 0.0) || ws.iter().sum::<f64>() <= 0.0 {
-            diags.push(src.error(w.span(), "weights must be non-negative and not all zero"));
+            diags.push(
+                src.error(w.span(), "weights must be non-negative and not all zero")
+                    .with_help("give each label a finite weight of 0 or more, e.g. weights = [3, 1]"),
+            );
         } else {
             hints.weights = ws.clone();
         }

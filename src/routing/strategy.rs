@@ -236,6 +236,11 @@ struct RawHeader {
     escalate_on_failed_checks: bool,
 }
 
+/// Bounds on strategy numbers: beyond them a value is a typo, and money or time would overflow.
+const MAX_PARALLEL: i64 = 1_000_000;
+/// Money is counted in picodollars in an i64, which holds about 9.2 million USD.
+const MAX_BUDGET_USD: f64 = 1_000_000.0;
+
 fn declared() -> ContextMode {
     ContextMode::Declared
 }
@@ -244,12 +249,12 @@ fn declared() -> ContextMode {
 #[serde(deny_unknown_fields)]
 struct RawRetry {
     max_attempts: Option<Spanned<i64>>,
-    backoff_ms: Option<u64>,
-    max_backoff_ms: Option<u64>,
-    first_token_timeout_ms: Option<u64>,
-    idle_timeout_ms: Option<u64>,
-    total_timeout_ms: Option<u64>,
-    connect_timeout_ms: Option<u64>,
+    backoff_ms: Option<Spanned<i64>>,
+    max_backoff_ms: Option<Spanned<i64>>,
+    first_token_timeout_ms: Option<Spanned<i64>>,
+    idle_timeout_ms: Option<Spanned<i64>>,
+    total_timeout_ms: Option<Spanned<i64>>,
+    connect_timeout_ms: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -311,11 +316,11 @@ impl Strategy {
         let default_fallbacks = h.fallbacks.iter().map(|f| model(f, &mut diags)).collect();
         let limit = match &h.max_parallel {
             None => None,
-            Some(v) if *v.get_ref() >= 1 => Some(*v.get_ref() as usize),
+            Some(v) if (1..=MAX_PARALLEL).contains(v.get_ref()) => Some(*v.get_ref() as usize),
             Some(v) => {
                 diags.push(
-                    src.error(v.span(), format!("max_parallel must be at least 1, not {}", v.get_ref()))
-                        .with_help("leave it out for no limit"),
+                    src.error(v.span(), format!("max_parallel {} is out of range", v.get_ref()))
+                        .with_help(format!("use a whole number from 1 to {MAX_PARALLEL}, or leave it out for no limit")),
                 );
                 None
             }
@@ -334,11 +339,12 @@ impl Strategy {
         };
         let budget = h.budget_usd.as_ref().and_then(|b| {
             let v = *b.get_ref();
-            if v.is_finite() && v > 0.0 {
+            if v.is_finite() && v > 0.0 && v <= MAX_BUDGET_USD {
                 Some(Money::from_usd(v))
             } else {
                 diags.push(
-                    src.error(b.span(), format!("budget_usd must be a positive amount, not {v}")).with_help("leave it out for no budget"),
+                    src.error(b.span(), format!("budget_usd must be a positive amount up to {MAX_BUDGET_USD}, not {v}"))
+                        .with_help(format!("use an amount in USD above 0 and at most {MAX_BUDGET_USD}, or leave it out for no budget")),
                 );
                 None
             }
@@ -353,23 +359,41 @@ impl Strategy {
                     ),
                 }
             }
-            if let Some(ms) = r.backoff_ms {
-                retry.backoff = Duration::from_millis(ms);
+            // The engine adds these to instants; a bound keeps that from overflowing.
+            let mut millis = |v: &Option<Spanned<i64>>, hi: i64, what: &str, zero: &str| -> Option<Duration> {
+                let v = v.as_ref()?;
+                let x = *v.get_ref();
+                match u64::try_from(x) {
+                    Ok(ms) if x <= hi => Some(Duration::from_millis(ms)),
+                    _ => {
+                        diags.push(
+                            src.error(v.span(), format!("{what} {x} is out of range"))
+                                .with_help(format!("use a whole number of milliseconds from 0 to {hi}{zero}")),
+                        );
+                        None
+                    }
+                }
+            };
+            const HOUR_MS: i64 = 3_600_000;
+            const DAY_MS: i64 = 86_400_000;
+            if let Some(d) = millis(&r.backoff_ms, HOUR_MS, "backoff_ms", "") {
+                retry.backoff = d;
             }
-            if let Some(ms) = r.max_backoff_ms {
-                retry.max_backoff = Duration::from_millis(ms);
+            if let Some(d) = millis(&r.max_backoff_ms, HOUR_MS, "max_backoff_ms", "") {
+                retry.max_backoff = d;
             }
-            if let Some(ms) = r.first_token_timeout_ms {
-                retry.first_token_timeout = Duration::from_millis(ms.max(1));
+            let at_least_1ms = |d: Duration| d.max(Duration::from_millis(1));
+            if let Some(d) = millis(&r.first_token_timeout_ms, DAY_MS, "first_token_timeout_ms", " (0 counts as 1)") {
+                retry.first_token_timeout = at_least_1ms(d);
             }
-            if let Some(ms) = r.idle_timeout_ms {
-                retry.idle_timeout = Duration::from_millis(ms.max(1));
+            if let Some(d) = millis(&r.idle_timeout_ms, DAY_MS, "idle_timeout_ms", " (0 counts as 1)") {
+                retry.idle_timeout = at_least_1ms(d);
             }
-            if let Some(ms) = r.total_timeout_ms {
-                retry.total_timeout = Duration::from_millis(ms.max(1));
+            if let Some(d) = millis(&r.total_timeout_ms, DAY_MS, "total_timeout_ms", " (0 counts as 1)") {
+                retry.total_timeout = at_least_1ms(d);
             }
-            if let Some(ms) = r.connect_timeout_ms {
-                retry.connect_timeout = Duration::from_millis(ms.max(1));
+            if let Some(d) = millis(&r.connect_timeout_ms, DAY_MS, "connect_timeout_ms", " (0 counts as 1)") {
+                retry.connect_timeout = at_least_1ms(d);
             }
         }
 
