@@ -72,11 +72,31 @@ impl Source {
         self.scanned.load(Ordering::Relaxed)
     }
 
-    /// Reads a file, turning an I/O failure into a diagnostic that names the file.
+    /// Reads a file, turning an I/O failure into a diagnostic that names the file, and bytes
+    /// that are not UTF-8 into one that says where they are.
     pub fn read(path: &Path) -> Result<Source, Diagnostics> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Ok(Source::new(path.display().to_string(), text)),
-            Err(e) => Err(Diagnostic::file_error(&path.display().to_string(), format!("cannot read the file: {e}")).into()),
+        let name = path.display().to_string();
+        match std::fs::read(path) {
+            Ok(bytes) => Source::from_bytes(name, bytes),
+            Err(e) => Err(Diagnostic::file_error(&name, format!("cannot read the file: {e}")).into()),
+        }
+    }
+
+    /// A source from raw bytes; invalid UTF-8 is an error at the line and column of the first
+    /// bad byte (std's message gives only a byte index, and no line).
+    pub fn from_bytes(name: String, bytes: Vec<u8>) -> Result<Source, Diagnostics> {
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Source::new(name, text)),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let bad = e.as_bytes().get(at).copied().unwrap_or(0);
+                // Everything before `at` is valid, so offsets in the lossy text line up with it.
+                let lossy = Source::new(name, String::from_utf8_lossy(e.as_bytes()).into_owned());
+                Err(lossy
+                    .error(at..at + 1, format!("the file is not valid UTF-8: byte 0x{bad:02x} cannot start or continue a character"))
+                    .with_help("save the file as UTF-8 (Baton reads text files as UTF-8 only)")
+                    .into())
+            }
         }
     }
 
@@ -140,9 +160,35 @@ impl Source {
         let help = suggest_from_serde_message(&message);
         let d = match err.span() {
             Some(span) => self.error(span, message),
+            // toml reports a dotted key with too many parts without a span; find the key.
+            None if message.contains("recursion limit") => match self.deepest_dotted_key() {
+                Some(span) => {
+                    return self
+                        .error(span, format!("{message}: this key has more dotted parts than TOML nesting allows"))
+                        .with_help("split the key into [table] headers, or use fewer than 80 parts");
+                }
+                None => Diagnostic::file_error(&self.name, message),
+            },
             None => Diagnostic::file_error(&self.name, message),
         };
         d.with_help_opt(help)
+    }
+
+    /// The key (before `=`, or a `[table]` header) with the most dots, if any has one.
+    fn deepest_dotted_key(&self) -> Option<Range<usize>> {
+        let mut best: Option<(usize, Range<usize>)> = None;
+        let mut offset = 0;
+        for line in self.text.split_inclusive('\n') {
+            let start = offset;
+            offset += line.len();
+            let key = line.split('=').next().unwrap_or(line).trim_end();
+            let lead = key.len() - key.trim_start().len();
+            let dots = key.matches('.').count();
+            if dots > 0 && best.as_ref().is_none_or(|(d, _)| dots > *d) {
+                best = Some((dots, start + lead..start + key.len()));
+            }
+        }
+        best.map(|(_, span)| span)
     }
 }
 

@@ -175,6 +175,22 @@ pub fn load_strategy(arg: &str, flow_dir: Option<&Path>, catalog: &Catalog) -> R
     Ok((Arc::new(s), origin, warnings))
 }
 
+/// Turns "no such strategy" for the name a flow's `strategy` field gave into an error at that
+/// field of the flow's file: the name alone does not say where it came from. Other errors (a
+/// strategy that was found but does not parse) already point into their own file.
+pub fn point_at_flow_strategy(d: Diagnostics, flow: &Flow) -> Diagnostics {
+    let (Some(name), Some(span)) = (&flow.strategy, &flow.strategy_span) else { return d };
+    match d.0.as_slice() {
+        [only] if only.line == 0 && only.file == *name => {
+            let src = Source::new(flow.source_name.clone(), flow.source_text.clone());
+            src.error(span.clone(), format!("the flow's strategy '{name}' is not a strategy file or a sample strategy"))
+                .with_help_opt(only.help.clone())
+                .into()
+        }
+        _ => d,
+    }
+}
+
 /// The built-in catalog, overridden by `<config dir>/models.toml` if present and then by
 /// `extra` if given.
 pub fn load_catalog(extra: Option<&Path>) -> Result<(Arc<Catalog>, Diagnostics), Diagnostics> {

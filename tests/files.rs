@@ -244,3 +244,50 @@ fn every_numeric_field_has_a_range_with_a_position() {
     out_of_range(&node("sim = { labels = [\"x\"], weights = [-1.0] }"), "[-1.0]", "weights", "finite weight of 0 or more");
     out_of_range(&node("sim = { items = [5, 20000] }"), "[5, 20000]", "items", "0 ≤ min ≤ max ≤ 10000");
 }
+
+/// Errors that used to name only the file now have a line, a column and a hint.
+#[test]
+fn errors_that_had_no_position_have_one() {
+    // Invalid UTF-8: the first bad byte's line and column.
+    let bytes = b"[flow]\nname = \"caf\xe9\"\n".to_vec();
+    let err = Source::from_bytes("latin1.toml".into(), bytes).expect_err("not UTF-8");
+    let d = err.first().expect("diagnostic");
+    assert_eq!((d.line, d.col), (2, 12), "{err}");
+    assert!(d.message.contains("not valid UTF-8") && d.message.contains("0xe9"), "{err}");
+    assert!(d.help.as_deref().unwrap_or("").contains("UTF-8"), "{err}");
+    let dir = std::env::temp_dir().join(format!("baton-utf8-{}", std::process::id()));
+    fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("latin1.toml");
+    fs::write(&path, b"[strategy]\n\xff = 1\n").expect("write");
+    let err = Source::read(&path).expect_err("not UTF-8");
+    assert_eq!(err.first().map(|d| (d.line, d.col)), Some((2, 1)), "{err}");
+    let _ = fs::remove_dir_all(&dir);
+
+    // A dotted key deeper than toml allows.
+    let deep = format!("[flow]\nname = \"x\"\n{} = 1\n", vec!["a"; 100].join("."));
+    let err = parse_flow(&Source::new("deep.toml", deep)).expect_err("too deep");
+    let d = err.first().expect("diagnostic");
+    assert_eq!((d.line, d.col), (3, 1), "{err}");
+    assert!(d.message.contains("recursion limit") && d.help.is_some(), "{err}");
+    // Deep arrays were already placed by toml; check they still are.
+    let deep = format!("[flow]\nname = \"x\"\nx = {}{}\n", "[".repeat(200), "]".repeat(200));
+    let err = parse_flow(&Source::new("deep.toml", deep)).expect_err("too deep");
+    assert_eq!(err.first().map(|d| d.line), Some(3), "{err}");
+
+    // An unknown provider table: at its name, with a suggestion.
+    let cat = "[provider.opnai]\nmax_concurrent = 4\n";
+    let err = Catalog::parse(&Source::new("c.toml", cat), Some(&Catalog::builtin())).expect_err("unknown provider");
+    let d = err.first().expect("diagnostic");
+    assert_eq!((d.line, d.col), (1, 11), "{err}");
+    assert!(d.help.as_deref().unwrap_or("").contains("did you mean [provider.openai]"), "{err}");
+
+    // A flow whose strategy names nothing: at the flow's strategy line.
+    let text = "[flow]\nname = \"f\"\nstrategy = \"smrt\"\n\n[[node]]\nid = \"a\"\nkind = \"generate\"\ncomplexity = 3\nprompt = \"p\"\n";
+    let (flow, _) = parse_flow(&Source::new("f.toml", text)).expect("valid flow");
+    let name = flow.strategy.clone().expect("strategy");
+    let err = baton::load::load_strategy(&name, None, &Catalog::builtin()).map(|_| ()).expect_err("no such strategy");
+    let err = baton::load::point_at_flow_strategy(err, &flow);
+    let d = err.first().expect("diagnostic");
+    assert_eq!((d.file.as_str(), d.line, d.col), ("f.toml", 3, 12), "{err}");
+    assert!(d.message.contains("'smrt'") && d.help.as_deref().unwrap_or("").contains("did you mean 'smart'"), "{err}");
+}

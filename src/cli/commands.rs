@@ -79,7 +79,8 @@ pub fn load_run(flow: &str, common: &super::Common) -> Result<Loaded, Diagnostic
     report_diags(&w2);
     let name = common.strategy.clone().or_else(|| flow.strategy.clone()).unwrap_or_else(|| "smart".to_string());
     let dir = flow_origin.path().and_then(Path::parent);
-    let (strategy, strategy_origin, w3) = load::load_strategy(&name, dir, &catalog)?;
+    let (strategy, strategy_origin, w3) = load::load_strategy(&name, dir, &catalog)
+        .map_err(|d| if common.strategy.is_none() { load::point_at_flow_strategy(d, &flow) } else { d })?;
     report_diags(&w3);
     Ok(Loaded { flow, strategy, catalog, flow_origin, strategy_origin })
 }

@@ -30,7 +30,7 @@ struct RawHeader {
     #[serde(default)]
     input: String,
     #[serde(default)]
-    strategy: Option<String>,
+    strategy: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -340,7 +340,8 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
         name: raw.flow.name.get_ref().clone(),
         description: raw.flow.description,
         input: raw.flow.input,
-        strategy: raw.flow.strategy,
+        strategy_span: raw.flow.strategy.as_ref().map(Spanned::span),
+        strategy: raw.flow.strategy.map(Spanned::into_inner),
         nodes,
         order,
         dependents,

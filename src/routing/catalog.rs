@@ -201,7 +201,7 @@ struct RawCatalog {
     catalog: Option<RawHeader>,
     /// `[provider.openai]` and so on: limits for everything served by that provider.
     #[serde(default)]
-    provider: std::collections::BTreeMap<String, RawLimits>,
+    provider: std::collections::BTreeMap<Spanned<String>, RawLimits>,
     #[serde(default)]
     model: Vec<RawModel>,
 }
@@ -308,17 +308,20 @@ impl Catalog {
             }
             cat.sources.extend(h.sources);
         }
-        for (name, l) in raw.provider {
-            let kind = match name.as_str() {
+        for (spanned_name, l) in raw.provider {
+            let name = spanned_name.get_ref().as_str();
+            let kind = match name {
                 "openai" => ProviderKind::Openai,
                 "anthropic" => ProviderKind::Anthropic,
                 "gemini" => ProviderKind::Gemini,
                 "sim" => ProviderKind::Sim,
                 other => {
-                    diags.push(
-                        crate::diag::Diagnostic::file_error(&src.name, format!("unknown provider '{other}' in [provider.{other}]"))
-                            .with_help("providers are openai, anthropic, gemini and sim"),
-                    );
+                    const PROVIDERS: [&str; 4] = ["openai", "anthropic", "gemini", "sim"];
+                    let help = match nearest(other, PROVIDERS) {
+                        Some(best) => format!("did you mean [provider.{best}]? providers are openai, anthropic, gemini and sim"),
+                        None => "providers are openai, anthropic, gemini and sim".to_string(),
+                    };
+                    diags.push(src.error(spanned_name.span(), format!("unknown provider '{other}' in [provider.{other}]")).with_help(help));
                     continue;
                 }
             };
