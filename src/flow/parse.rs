@@ -109,9 +109,136 @@ const DEFAULT_EXPECTED_TOKENS: u32 = 300;
 const DEFAULT_MAP_LIMIT: usize = 8;
 const DEFAULT_MAX_ITEMS: usize = 64;
 
+/// Files above this size are read one `[[node]]` table at a time (see [`read_in_chunks`]).
+const CHUNKED_ABOVE: usize = 256 * 1024;
+
 /// Parses and validates a flow. On success the diagnostics hold warnings only.
 pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
-    let raw: RawFile = toml::from_str(&src.text).map_err(|e| Diagnostics::from(src.toml_error(&e)))?;
+    let raw = if src.text.len() > CHUNKED_ABOVE { read_in_chunks(&src.text) } else { None };
+    let raw = match raw {
+        Some(raw) => raw,
+        None => toml::from_str(&src.text).map_err(|e| Diagnostics::from(src.toml_error(&e)))?,
+    };
+    validate(src, raw)
+}
+
+/// Reads a large flow one `[[node]]` table at a time, shifting each value's span to its place
+/// in the whole file. toml builds a token list, an event list and a table of the whole
+/// document before deserializing it: for a 100,000-node flow that was half a gigabyte, and
+/// faulting those pages in was 40% of the run. Chunks end at lines that are exactly
+/// `[[node]]`; each must parse on its own, `[flow]` must appear once, and top-level values may
+/// only come before the first chunk boundary. Anything else (a boundary line inside a
+/// multi-line string leaves a chunk with an unterminated string; any error) returns `None` and
+/// the caller reads the whole document, so results and errors are exactly the whole-document
+/// ones.
+fn read_in_chunks(text: &str) -> Option<RawFile> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RawChunk {
+        flow: Option<RawHeader>,
+        #[serde(default)]
+        node: Vec<RawNode>,
+    }
+    let mut starts = vec![0];
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if offset > 0 && line.trim() == "[[node]]" {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    let mut flow = None;
+    let mut nodes = Vec::new();
+    for (k, &start) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(text.len());
+        let chunk: RawChunk = toml::from_str(text.get(start..end)?).ok()?;
+        if let Some(h) = chunk.flow {
+            if flow.is_some() {
+                return None;
+            }
+            flow = Some(h.shifted(start));
+        }
+        // Before the first boundary, nodes could be an inline array that a later [[node]]
+        // would conflict with; leave that to the whole-document parse.
+        if k == 0 && starts.len() > 1 && !chunk.node.is_empty() {
+            return None;
+        }
+        nodes.extend(chunk.node.into_iter().map(|n| n.shifted(start)));
+    }
+    Some(RawFile { flow: flow?, node: nodes })
+}
+
+fn shift<T>(v: Spanned<T>, by: usize) -> Spanned<T> {
+    let span = v.span();
+    Spanned::new(span.start + by..span.end + by, v.into_inner())
+}
+
+fn shift_opt<T>(v: Option<Spanned<T>>, by: usize) -> Option<Spanned<T>> {
+    v.map(|v| shift(v, by))
+}
+
+impl RawHeader {
+    fn shifted(self, by: usize) -> RawHeader {
+        RawHeader { name: shift(self.name, by), strategy: shift_opt(self.strategy, by), ..self }
+    }
+}
+
+impl RawNode {
+    fn shifted(self, by: usize) -> RawNode {
+        let list = |v: Vec<Spanned<String>>| v.into_iter().map(|a| shift(a, by)).collect::<Vec<_>>();
+        RawNode {
+            id: shift(self.id, by),
+            kind: shift(self.kind, by),
+            complexity: shift(self.complexity, by),
+            prompt: shift(self.prompt, by),
+            description: self.description,
+            after: list(self.after),
+            context: self.context.map(list),
+            expected_tokens: shift_opt(self.expected_tokens, by),
+            max_tokens: shift_opt(self.max_tokens, by),
+            tags: self.tags,
+            when: self.when.map(|w| {
+                let w = shift(w, by);
+                let span = w.span();
+                let c = w.into_inner();
+                Spanned::new(span, RawCondition { node: shift(c.node, by), matches: shift_opt(c.matches, by), ..c })
+            }),
+            map: self.map.map(|m| {
+                let m = shift(m, by);
+                let span = m.span();
+                let r = m.into_inner();
+                Spanned::new(span, RawMap { over: shift(r.over, by), limit: shift_opt(r.limit, by), max_items: shift_opt(r.max_items, by) })
+            }),
+            checks: self
+                .checks
+                .into_iter()
+                .map(|c| {
+                    let c = shift(c, by);
+                    let span = c.span();
+                    let r = c.into_inner();
+                    Spanned::new(
+                        span,
+                        RawCheck {
+                            regex: shift_opt(r.regex, by),
+                            max_chars: shift_opt(r.max_chars, by),
+                            min_chars: shift_opt(r.min_chars, by),
+                            ..r
+                        },
+                    )
+                })
+                .collect(),
+            sim: self.sim.map(|s| {
+                let s = shift(s, by);
+                let span = s.span();
+                let r = s.into_inner();
+                Spanned::new(span, RawSim { weights: shift_opt(r.weights, by), items: shift_opt(r.items, by), ..r })
+            }),
+        }
+    }
+}
+
+/// Every check on a read flow, with the span of the offending value.
+fn validate(src: &Source, raw: RawFile) -> Result<(Flow, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::default();
     let mut ids: HashMap<String, usize> = HashMap::new();
 
@@ -156,7 +283,7 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
         if let Some(&i) = ids.get(key) {
             return Some(i);
         }
-        let help = match nearest(key, ids.keys().map(String::as_str)) {
+        let help = match nearest(key, raw.node.iter().map(|n| n.id.get_ref().as_str())) {
             Some(best) => format!("did you mean '{best}'?"),
             None => format!("known nodes: {}", known_list(&raw.node)),
         };
@@ -257,7 +384,7 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
                     RawPiece::Ref(name, at) => match ids.get(&name) {
                         Some(&i) => Some(Piece::Node(i)),
                         None => {
-                            let help = match nearest(&name, ids.keys().map(String::as_str)) {
+                            let help = match nearest(&name, raw.node.iter().map(|n| n.id.get_ref().as_str())) {
                                 Some(best) => format!("did you mean {{{{{best}}}}}?"),
                                 None => "placeholders are {{input}}, {{item}} or a node id".to_string(),
                             };
@@ -651,5 +778,84 @@ fn topo_order(nodes: &[Node]) -> Result<Vec<usize>, Vec<usize>> {
         pos[next] = path.len();
         path.push(next);
         cur = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reading one `[[node]]` at a time must give what reading the whole document gives: the
+    /// same flow, and the same errors and warnings at the same places.
+    #[track_caller]
+    fn same_both_ways(text: &str) {
+        let src = Source::new("f.toml", text);
+        let chunked = read_in_chunks(text).expect("reads in chunks");
+        let whole: RawFile = toml::from_str(text).expect("reads whole");
+        let a = validate(&src, chunked).map(|(f, w)| (format!("{f:?}"), w));
+        let b = validate(&src, whole).map(|(f, w)| (format!("{f:?}"), w));
+        if let (Err(a), Err(b)) = (&a, &b) {
+            for (x, y) in a.0.iter().zip(&b.0) {
+                assert_eq!(x, y);
+            }
+        }
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn chunked_reading_matches_whole_reading() {
+        for (_, text) in crate::load::SAMPLE_FLOWS {
+            same_both_ways(text);
+        }
+        // Every spanned field, each wrong, across several chunks.
+        same_both_ways(
+            r#"
+[flow]
+name = "bad"
+strategy = "nowhere"
+
+[[node]]
+id = "a"
+kind = "reasonng"
+complexity = 11
+prompt = "uses {{nope}} and {{b}}"
+expected_tokens = 0
+max_tokens = 5
+after = ["a", "zz"]
+context = ["b"]
+checks = [{ regex = "(" }, { max_chars = -1 }]
+sim = { labels = ["x"], weights = [-1.0], items = [9, 1] }
+
+[[node]]
+id = "b"
+kind = "generate"
+complexity = 3
+prompt = "{{item}}"
+after = ["a", "a"]
+when = { node = "a", matches = "[" }
+map = { over = "q", limit = 0, max_items = -1 }
+
+[[node]]
+id = "b"
+kind = "generate"
+complexity = 3
+prompt = "p"
+[node.sim]
+items = [1, 2]
+"#,
+        );
+    }
+
+    #[test]
+    fn unclear_chunks_fall_back_to_the_whole_document() {
+        // A [[node]] line inside a multi-line string is not a boundary.
+        let text = "[flow]\nname = \"f\"\n\n[[node]]\nid = \"a\"\nkind = \"generate\"\ncomplexity = 3\nprompt = \"\"\"\n[[node]]\n\"\"\"\n";
+        assert!(read_in_chunks(text).is_none());
+        // An inline node array before a [[node]] table is an error of the whole document.
+        let text = "node = []\n[flow]\nname = \"f\"\n[[node]]\nid = \"a\"\n";
+        assert!(read_in_chunks(text).is_none());
+        // Two [flow] tables in different chunks.
+        let text = "[flow]\nname = \"f\"\n[[node]]\nid = \"a\"\nkind = \"k\"\ncomplexity = 1\nprompt = \"p\"\n[flow]\nname = \"g\"\n";
+        assert!(read_in_chunks(text).is_none());
     }
 }
