@@ -4,39 +4,127 @@
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// A file's name (as the user typed it) and its text, for turning byte offsets into lines.
+///
+/// Positions are found through a table of line starts built on the first lookup, so a file with
+/// 100,000 nodes costs one pass over its text however many positions are asked for (counting
+/// newlines from the start of the file for each node made parsing quadratic).
 #[derive(Debug, Clone)]
 pub struct Source {
     pub name: String,
+    /// The text as read. Treat it as read-only once a position has been asked for: the line
+    /// index is built from it once.
     pub text: String,
+    index: OnceLock<LineIndex>,
+    /// Bytes read to answer lookups, so a test can check that lookups stay local.
+    scanned: Arc<AtomicU64>,
+}
+
+/// Where each line starts, and whether it is pure ASCII (then a column is a byte difference).
+#[derive(Debug, Clone)]
+struct LineIndex {
+    starts: Vec<usize>,
+    ascii: Vec<bool>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        let mut ascii = Vec::new();
+        let mut line_ascii = true;
+        for (i, b) in text.bytes().enumerate() {
+            if b == b'\n' {
+                starts.push(i + 1);
+                ascii.push(line_ascii);
+                line_ascii = true;
+            } else if !b.is_ascii() {
+                line_ascii = false;
+            }
+        }
+        ascii.push(line_ascii);
+        LineIndex { starts, ascii }
+    }
+
+    /// 0-based line of a byte offset.
+    fn line_of(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset).saturating_sub(1)
+    }
 }
 
 impl Source {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
-        Source { name: name.into(), text: text.into() }
+        Source { name: name.into(), text: text.into(), index: OnceLock::new(), scanned: Arc::default() }
     }
 
-    /// Reads a file, turning an I/O failure into a diagnostic that names the file.
+    fn index(&self) -> &LineIndex {
+        self.index.get_or_init(|| {
+            self.scanned.fetch_add(self.text.len() as u64, Ordering::Relaxed);
+            LineIndex::new(&self.text)
+        })
+    }
+
+    /// How many bytes of text lookups have read so far: one pass to build the line index, then
+    /// at most the line each lookup falls on. Tests use it to check that parsing stays linear.
+    pub fn bytes_scanned(&self) -> u64 {
+        self.scanned.load(Ordering::Relaxed)
+    }
+
+    /// Reads a file, turning an I/O failure into a diagnostic that names the file, and bytes
+    /// that are not UTF-8 into one that says where they are.
     pub fn read(path: &Path) -> Result<Source, Diagnostics> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Ok(Source::new(path.display().to_string(), text)),
-            Err(e) => Err(Diagnostic::file_error(&path.display().to_string(), format!("cannot read the file: {e}")).into()),
+        let name = path.display().to_string();
+        match std::fs::read(path) {
+            Ok(bytes) => Source::from_bytes(name, bytes),
+            Err(e) => Err(Diagnostic::file_error(&name, format!("cannot read the file: {e}")).into()),
+        }
+    }
+
+    /// A source from raw bytes; invalid UTF-8 is an error at the line and column of the first
+    /// bad byte (std's message gives only a byte index, and no line).
+    pub fn from_bytes(name: String, bytes: Vec<u8>) -> Result<Source, Diagnostics> {
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Source::new(name, text)),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let bad = e.as_bytes().get(at).copied().unwrap_or(0);
+                // Everything before `at` is valid, so offsets in the lossy text line up with it.
+                let lossy = Source::new(name, String::from_utf8_lossy(e.as_bytes()).into_owned());
+                Err(lossy
+                    .error(at..at + 1, format!("the file is not valid UTF-8: byte 0x{bad:02x} cannot start or continue a character"))
+                    .with_help("save the file as UTF-8 (Baton reads text files as UTF-8 only)")
+                    .into())
+            }
         }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn locate(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..floor_char_boundary(&self.text, offset)];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let col = before[line_start..].chars().count() + 1;
-        (line, col)
+        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
+        let index = self.index();
+        let line = index.line_of(offset);
+        let start = index.starts[line];
+        let col = if index.ascii[line] {
+            offset - start
+        } else {
+            self.scanned.fetch_add((offset - start) as u64, Ordering::Relaxed);
+            self.text[start..offset].chars().count()
+        };
+        (line + 1, col + 1)
     }
 
+    /// The text of a 1-based line, without its line ending ("" past the end).
     fn line_text(&self, line: usize) -> &str {
-        self.text.lines().nth(line.saturating_sub(1)).unwrap_or("")
+        let index = self.index();
+        let Some(&start) = line.checked_sub(1).and_then(|l| index.starts.get(l)) else {
+            return "";
+        };
+        let end = index.starts.get(line).map_or(self.text.len(), |&next| next - 1);
+        let text = &self.text[start..end];
+        // `str::lines` drops the '\r' of a "\r\n" ending; so does this.
+        if end < self.text.len() { text.strip_suffix('\r').unwrap_or(text) } else { text }
     }
 
     /// An error at a byte span of this file.
@@ -72,9 +160,35 @@ impl Source {
         let help = suggest_from_serde_message(&message);
         let d = match err.span() {
             Some(span) => self.error(span, message),
+            // toml reports a dotted key with too many parts without a span; find the key.
+            None if message.contains("recursion limit") => match self.deepest_dotted_key() {
+                Some(span) => {
+                    return self
+                        .error(span, format!("{message}: this key has more dotted parts than TOML nesting allows"))
+                        .with_help("split the key into [table] headers, or use fewer than 80 parts");
+                }
+                None => Diagnostic::file_error(&self.name, message),
+            },
             None => Diagnostic::file_error(&self.name, message),
         };
         d.with_help_opt(help)
+    }
+
+    /// The key (before `=`, or a `[table]` header) with the most dots, if any has one.
+    fn deepest_dotted_key(&self) -> Option<Range<usize>> {
+        let mut best: Option<(usize, Range<usize>)> = None;
+        let mut offset = 0;
+        for line in self.text.split_inclusive('\n') {
+            let start = offset;
+            offset += line.len();
+            let key = line.split('=').next().unwrap_or(line).trim_end();
+            let lead = key.len() - key.trim_start().len();
+            let dots = key.matches('.').count();
+            if dots > 0 && best.as_ref().is_none_or(|(d, _)| dots > *d) {
+                best = Some((dots, start + lead..start + key.len()));
+            }
+        }
+        best.map(|(_, span)| span)
     }
 }
 

@@ -219,3 +219,170 @@ fn no_import_circle_among_source_files() {
     }
     assert!(edges.len() > 20, "the import graph was read ({} modules with imports)", edges.len());
 }
+
+/// A flow of `n` nodes in a chain, every fifth line non-ASCII (so columns must be counted in
+/// characters) and, with `dups`, every tenth id repeated (so validation reports thousands of
+/// errors).
+fn big_flow(n: usize, dups: bool) -> String {
+    let mut text = String::from("[flow]\nname = \"big\"\n\n");
+    let id = |i: usize| if dups && i % 10 == 9 { i - 1 } else { i };
+    for i in 0..n {
+        let after = if i == 0 { String::new() } else { format!("\"n{}\"", id(i - 1)) };
+        let id = id(i);
+        text.push_str(&format!(
+            "[[node]]\nid = \"n{id}\"\nkind = \"generate\"\ncomplexity = 3\ndescription = \"étape {i}\"\nprompt = \"step\"\nafter = [{after}]\n\n"
+        ));
+    }
+    text
+}
+
+/// Finding a node's line once counted newlines from the start of the file, so parsing read the
+/// file once per node (11 s for 10,000 nodes). Positions now come from a line index built once;
+/// the check counts the bytes lookups read instead of timing them.
+#[test]
+fn positions_cost_one_pass_over_the_file_however_many_nodes() {
+    for dups in [false, true] {
+        let text = big_flow(5_000, dups);
+        let src = Source::new("big.toml", text.clone());
+        let result = parse_flow(&src);
+        assert_eq!(result.is_err(), dups, "{:?}", result.err().map(|d| d.0.len()));
+        if let Err(d) = &result {
+            // Each repeated id is a duplicate, and the repeat then lists "itself" in after.
+            assert_eq!(d.errors().filter(|e| e.message.starts_with("duplicate node id")).count(), 500);
+            assert_eq!(d.errors().count(), 1000);
+            // Rendering reads each diagnostic's line through the same index.
+            assert!(d.to_string().contains("duplicate node id 'n8'"));
+        }
+        let scanned = src.bytes_scanned();
+        let size = text.len() as u64;
+        assert!(scanned <= 2 * size, "lookups read {scanned} bytes of a {size}-byte file (dups: {dups})");
+    }
+}
+
+#[test]
+fn file_kind_reads_headers_and_falls_back_to_parsing() {
+    use baton::load::file_kind;
+    for (_, text) in baton::load::SAMPLE_FLOWS {
+        assert_eq!(file_kind(text).ok(), Some(Some("flow")));
+    }
+    for (_, text) in baton::load::SAMPLE_STRATEGIES {
+        assert_eq!(file_kind(text).ok(), Some(Some("strategy")));
+    }
+    assert_eq!(file_kind(baton::routing::catalog::BUILTIN_CATALOG).ok(), Some(Some("catalog")));
+    // A header-looking line inside a string is not trusted: the document decides.
+    assert_eq!(file_kind("[strategy]\nname = \"\"\"\n[flow]\n\"\"\"\n").ok(), Some(Some("strategy")));
+    assert_eq!(file_kind("flow = { name = \"x\" }\n").ok(), Some(Some("flow")));
+    assert_eq!(file_kind("[other]\n").ok(), Some(None));
+    // A broken header still says what the file is; its parser then reports the syntax error.
+    assert_eq!(file_kind("[strategy\n").ok(), Some(Some("strategy")));
+    assert!(file_kind("x = [\n").is_err());
+}
+
+/// A numeric field outside its range is an error at the value, naming the field and the range.
+#[track_caller]
+fn out_of_range(text: &str, at: &str, field: &str, range: &str) {
+    let src = Source::new("n.toml", text);
+    let offset = text.find(at).unwrap_or_else(|| panic!("{at:?} not in {text:?}"));
+    let line = text[..offset].matches('\n').count() + 1;
+    let col = text[..offset].rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    let pos = format!("{line}:{col}");
+    let err = parse_any(&src).expect_err("out of range");
+    let d = err.first().expect("a diagnostic");
+    let rendered = err.to_string();
+    assert_eq!(format!("{}:{}", d.line, d.col), pos, "should point at {at:?}:\n{rendered}");
+    assert!(d.message.contains(field), "message should name {field}:\n{rendered}");
+    let help = d.help.clone().unwrap_or_default();
+    assert!(help.contains(range) || d.message.contains(range), "should give the range {range}:\n{rendered}");
+}
+
+#[test]
+fn every_numeric_field_has_a_range_with_a_position() {
+    let model = |sim: &str| format!("[[model]]\nid = \"claude-opus-4-1\"\nsim = {{ {sim} }}\n");
+    out_of_range(&model("tokens_per_second = 1e-20"), "1e-20", "tokens_per_second", "0.01 to 1000000000");
+    out_of_range(&model("prefill_tokens_per_second = 1e-320"), "1e-320", "prefill_tokens_per_second", "1 to 1000000000000");
+    out_of_range(&model("tokens_per_second = -5.0"), "-5.0", "tokens_per_second", "use 0 (instant output)");
+    out_of_range(&model("ttft_ms = 1e9"), "1e9", "ttft_ms", "0 to 600000");
+    out_of_range(&model("capability = 11.0"), "11.0", "capability", "0 to 10");
+    out_of_range(&model("error_rate = 1.5"), "1.5", "error_rate", "0 to 1");
+    out_of_range("[[model]]\nid = \"claude-opus-4-1\"\noutput_per_mtok = 1e9\n", "1e9", "price", "0 to 100000");
+    out_of_range("[[model]]\nid = \"claude-opus-4-1\"\ncontext_window = 12\n", "12", "context_window", "256 to 100000000");
+    let provider = |kv: &str| format!("[provider.openai]\n{kv}\n\n[[model]]\nid = \"claude-opus-4-1\"\n");
+    out_of_range(&provider("max_concurrent = -1"), "-1", "max_concurrent", "0 to 100000");
+    out_of_range(&provider("requests_per_minute = 99999999999"), "999", "requests_per_minute", "0 to 10000000");
+    out_of_range(&provider("tokens_per_minute = -3"), "-3", "tokens_per_minute", "0 to 10000000000");
+    out_of_range(&provider("cooldown_after = 5000"), "5000", "cooldown_after", "0 to 1000");
+    out_of_range(&provider("cooldown_seconds = 9223372036854775807"), "922", "cooldown_seconds", "0 to 86400");
+
+    let strategy = |extra: &str| format!("[strategy]\nname = \"s\"\ndefault_model = \"claude-sonnet-4-5\"\n{extra}\n");
+    out_of_range(&strategy("max_parallel = 0"), "0", "max_parallel", "1 to 1000000");
+    out_of_range(&strategy("budget_usd = 1e300"), "1e300", "budget_usd", "at most 1000000");
+    out_of_range(&strategy("budget_usd = -1.0"), "-1.0", "budget_usd", "above 0");
+    out_of_range(&strategy("[retry]\nmax_attempts = 0"), "0", "max_attempts", "1 (no retries) to 20");
+    out_of_range(&strategy("[retry]\nbackoff_ms = -1"), "-1", "backoff_ms", "0 to 3600000");
+    out_of_range(&strategy("[retry]\nmax_backoff_ms = 9223372036854775807"), "922", "max_backoff_ms", "0 to 3600000");
+    for t in ["first_token_timeout_ms", "idle_timeout_ms", "total_timeout_ms", "connect_timeout_ms"] {
+        out_of_range(&strategy(&format!("[retry]\n{t} = 86400001")), "86400001", t, "0 to 86400000");
+    }
+    out_of_range(&strategy("[[rule]]\ncomplexity = -1\nmodel = \"gpt-5-nano\""), "-1", "complexity", "\"3..=6\"");
+    out_of_range(&strategy("[[rule]]\ninput_tokens = \"< 0\"\nmodel = \"gpt-5-nano\""), "\"< 0\"", "input_tokens", "\"3..=6\"");
+
+    let node = |extra: &str| {
+        format!("[flow]\nname = \"f\"\n\n[[node]]\nid = \"a\"\nkind = \"generate\"\ncomplexity = 3\nprompt = \"p\"\n{extra}\n")
+    };
+    out_of_range(&node("").replace("complexity = 3", "complexity = 0"), "0", "complexity", "1 (trivial) to 10");
+    out_of_range(&node("expected_tokens = 0"), "0\n", "expected_tokens", "1 to 1000000");
+    out_of_range(&node("max_tokens = 2000000"), "2000000", "max_tokens", "300 to 1000000");
+    let mapped = "\n[[node]]\nid = \"b\"\nkind = \"generate\"\ncomplexity = 3\nprompt = \"{{item}}\"\nafter = [\"a\"]\n";
+    out_of_range(&format!("{}{mapped}map = {{ over = \"a\", limit = 0 }}\n", node("")), "0 }", "limit", "1 to 100000");
+    out_of_range(&format!("{}{mapped}map = {{ over = \"a\", max_items = -4 }}\n", node("")), "-4", "max_items", "1 to 1000000");
+    out_of_range(&node("checks = [{ max_chars = -1 }]"), "-1", "max_chars", "from 0 to");
+    out_of_range(&node("sim = { labels = [\"x\"], weights = [-1.0] }"), "[-1.0]", "weights", "finite weight of 0 or more");
+    out_of_range(&node("sim = { items = [5, 20000] }"), "[5, 20000]", "items", "0 ≤ min ≤ max ≤ 10000");
+}
+
+/// Errors that used to name only the file now have a line, a column and a hint.
+#[test]
+fn errors_that_had_no_position_have_one() {
+    // Invalid UTF-8: the first bad byte's line and column.
+    let bytes = b"[flow]\nname = \"caf\xe9\"\n".to_vec();
+    let err = Source::from_bytes("latin1.toml".into(), bytes).expect_err("not UTF-8");
+    let d = err.first().expect("diagnostic");
+    assert_eq!((d.line, d.col), (2, 12), "{err}");
+    assert!(d.message.contains("not valid UTF-8") && d.message.contains("0xe9"), "{err}");
+    assert!(d.help.as_deref().unwrap_or("").contains("UTF-8"), "{err}");
+    let dir = std::env::temp_dir().join(format!("baton-utf8-{}", std::process::id()));
+    fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("latin1.toml");
+    fs::write(&path, b"[strategy]\n\xff = 1\n").expect("write");
+    let err = Source::read(&path).expect_err("not UTF-8");
+    assert_eq!(err.first().map(|d| (d.line, d.col)), Some((2, 1)), "{err}");
+    let _ = fs::remove_dir_all(&dir);
+
+    // A dotted key deeper than toml allows.
+    let deep = format!("[flow]\nname = \"x\"\n{} = 1\n", vec!["a"; 100].join("."));
+    let err = parse_flow(&Source::new("deep.toml", deep)).expect_err("too deep");
+    let d = err.first().expect("diagnostic");
+    assert_eq!((d.line, d.col), (3, 1), "{err}");
+    assert!(d.message.contains("recursion limit") && d.help.is_some(), "{err}");
+    // Deep arrays were already placed by toml; check they still are.
+    let deep = format!("[flow]\nname = \"x\"\nx = {}{}\n", "[".repeat(200), "]".repeat(200));
+    let err = parse_flow(&Source::new("deep.toml", deep)).expect_err("too deep");
+    assert_eq!(err.first().map(|d| d.line), Some(3), "{err}");
+
+    // An unknown provider table: at its name, with a suggestion.
+    let cat = "[provider.opnai]\nmax_concurrent = 4\n";
+    let err = Catalog::parse(&Source::new("c.toml", cat), Some(&Catalog::builtin())).expect_err("unknown provider");
+    let d = err.first().expect("diagnostic");
+    assert_eq!((d.line, d.col), (1, 11), "{err}");
+    assert!(d.help.as_deref().unwrap_or("").contains("did you mean [provider.openai]"), "{err}");
+
+    // A flow whose strategy names nothing: at the flow's strategy line.
+    let text = "[flow]\nname = \"f\"\nstrategy = \"smrt\"\n\n[[node]]\nid = \"a\"\nkind = \"generate\"\ncomplexity = 3\nprompt = \"p\"\n";
+    let (flow, _) = parse_flow(&Source::new("f.toml", text)).expect("valid flow");
+    let name = flow.strategy.clone().expect("strategy");
+    let err = baton::load::load_strategy(&name, None, &Catalog::builtin()).map(|_| ()).expect_err("no such strategy");
+    let err = baton::load::point_at_flow_strategy(err, &flow);
+    let d = err.first().expect("diagnostic");
+    assert_eq!((d.file.as_str(), d.line, d.col), ("f.toml", 3, 12), "{err}");
+    assert!(d.message.contains("'smrt'") && d.help.as_deref().unwrap_or("").contains("did you mean 'smart'"), "{err}");
+}

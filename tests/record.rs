@@ -322,3 +322,58 @@ fn base_recording() -> &'static (Vec<RunEvent>, Vec<u8>) {
         (events, std::fs::read(path).expect("read"))
     })
 }
+
+/// Runs research-assistant into a recorder at `path`, calling `fault` half-way through.
+fn record_with_fault(path: &std::path::Path, fault: impl FnOnce()) -> std::io::Result<PathBuf> {
+    let s = spec(sample_flow("research-assistant"), sample_strategy("smart"), 1);
+    let rec = Recorder::create(path, &Header::new(&s, "sim"), s.flow.clone()).expect("recorder");
+    let mut n = 0;
+    let mut fault = Some(fault);
+    baton::headless::run_one_with(&s, &Providers::simulated(), |e| {
+        rec.record(e);
+        n += 1;
+        if n == 20
+            && let Some(f) = fault.take()
+        {
+            f();
+        }
+    })
+    .expect("run");
+    rec.finish()
+}
+
+#[test]
+fn a_recording_deleted_or_replaced_mid_run_is_reported_lost() {
+    let dir = tmp("gone");
+    let path = dir.join("run.jsonl");
+    let err = record_with_fault(&path, || std::fs::remove_dir_all(&dir).expect("delete the directory")).expect_err("lost");
+    assert!(err.to_string().contains("removed") && err.to_string().contains("lost"), "{err}");
+
+    let path = tmp("replaced.jsonl");
+    let other = tmp("other.jsonl");
+    let err = record_with_fault(&path, || {
+        std::fs::write(&other, b"{}\n").expect("write");
+        std::fs::rename(&other, &path).expect("replace");
+    })
+    .expect_err("lost");
+    assert!(err.to_string().contains("replaced"), "{err}");
+    assert_eq!(std::fs::read(&path).expect("the other file"), b"{}\n", "the file put there is left alone");
+
+    // Untouched, the same run records normally.
+    let path = tmp("fine.jsonl");
+    assert_eq!(record_with_fault(&path, || {}).expect("recorded"), path);
+}
+
+/// A full disk at the start: an error, and no empty file left behind (and /dev/full itself,
+/// which is not a regular file this run created, is never removed).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_at_the_start_is_an_error() {
+    let full = std::path::Path::new("/dev/full");
+    if !full.exists() {
+        return;
+    }
+    let s = spec(sample_flow("research-assistant"), sample_strategy("smart"), 1);
+    assert!(Recorder::create(full, &Header::new(&s, "sim"), s.flow.clone()).is_err());
+    assert!(full.exists());
+}

@@ -118,16 +118,7 @@ pub fn doctor(args: DoctorArgs) -> Exit {
 
 /// What kind of file a TOML document is, from its top-level tables; `Err` when it is not TOML.
 fn file_kind(text: &str) -> Result<Option<&'static str>, ()> {
-    let doc: toml::Table = toml::from_str(text).map_err(|_| ())?;
-    Ok(if doc.contains_key("flow") {
-        Some("flow")
-    } else if doc.contains_key("strategy") {
-        Some("strategy")
-    } else if doc.contains_key("model") || doc.contains_key("catalog") {
-        Some("catalog")
-    } else {
-        None
-    })
+    load::file_kind(text).map_err(|_| ())
 }
 
 pub fn validate(args: ValidateArgs) -> Exit {

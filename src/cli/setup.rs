@@ -57,7 +57,9 @@ pub fn load_run(flow: &str, strategy: Option<&str>, common: &super::Common) -> R
     warn(&w2);
     let name = strategy.map(str::to_string).or_else(|| flow.strategy.clone()).unwrap_or_else(|| "smart".to_string());
     let dir = flow_origin.path().and_then(Path::parent);
-    let (strategy, strategy_origin, w3) = load::load_strategy(&name, dir, &catalog)?;
+    // A strategy the flow names is reported against the flow's line that names it.
+    let (strategy, strategy_origin, w3) = load::load_strategy(&name, dir, &catalog)
+        .map_err(|d| if strategy.is_none() { load::point_at_flow_strategy(d, &flow) } else { d })?;
     warn(&w3);
     Ok(Loaded { flow, strategy, catalog, flow_origin, strategy_origin })
 }

@@ -24,6 +24,8 @@ pub struct Flow {
     pub input: String,
     /// The strategy the flow suggests when the command line names none.
     pub strategy: Option<String>,
+    /// Where `strategy` is written in the flow's file, to point at it when it names nothing.
+    pub strategy_span: Option<std::ops::Range<usize>>,
     pub nodes: Vec<Node>,
     pub order: Vec<usize>,
     /// For each node, the nodes that list it in `after`.

@@ -30,7 +30,7 @@ struct RawHeader {
     #[serde(default)]
     input: String,
     #[serde(default)]
-    strategy: Option<String>,
+    strategy: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -88,8 +88,8 @@ struct RawCheck {
     not_contains: Option<String>,
     regex: Option<Spanned<String>>,
     json: Option<bool>,
-    max_chars: Option<i64>,
-    min_chars: Option<i64>,
+    max_chars: Option<Spanned<i64>>,
+    min_chars: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -109,9 +109,136 @@ const DEFAULT_EXPECTED_TOKENS: u32 = 300;
 const DEFAULT_MAP_LIMIT: usize = 8;
 const DEFAULT_MAX_ITEMS: usize = 64;
 
+/// Files above this size are read one `[[node]]` table at a time (see [`read_in_chunks`]).
+const CHUNKED_ABOVE: usize = 256 * 1024;
+
 /// Parses and validates a flow. On success the diagnostics hold warnings only.
 pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
-    let raw: RawFile = toml::from_str(&src.text).map_err(|e| Diagnostics::from(src.toml_error(&e)))?;
+    let raw = if src.text.len() > CHUNKED_ABOVE { read_in_chunks(&src.text) } else { None };
+    let raw = match raw {
+        Some(raw) => raw,
+        None => toml::from_str(&src.text).map_err(|e| Diagnostics::from(src.toml_error(&e)))?,
+    };
+    validate(src, raw)
+}
+
+/// Reads a large flow one `[[node]]` table at a time, shifting each value's span to its place
+/// in the whole file. toml builds a token list, an event list and a table of the whole
+/// document before deserializing it: for a 100,000-node flow that was half a gigabyte, and
+/// faulting those pages in was 40% of the run. Chunks end at lines that are exactly
+/// `[[node]]`; each must parse on its own, `[flow]` must appear once, and top-level values may
+/// only come before the first chunk boundary. Anything else (a boundary line inside a
+/// multi-line string leaves a chunk with an unterminated string; any error) returns `None` and
+/// the caller reads the whole document, so results and errors are exactly the whole-document
+/// ones.
+fn read_in_chunks(text: &str) -> Option<RawFile> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RawChunk {
+        flow: Option<RawHeader>,
+        #[serde(default)]
+        node: Vec<RawNode>,
+    }
+    let mut starts = vec![0];
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if offset > 0 && line.trim() == "[[node]]" {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    let mut flow = None;
+    let mut nodes = Vec::new();
+    for (k, &start) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(text.len());
+        let chunk: RawChunk = toml::from_str(text.get(start..end)?).ok()?;
+        if let Some(h) = chunk.flow {
+            if flow.is_some() {
+                return None;
+            }
+            flow = Some(h.shifted(start));
+        }
+        // Before the first boundary, nodes could be an inline array that a later [[node]]
+        // would conflict with; leave that to the whole-document parse.
+        if k == 0 && starts.len() > 1 && !chunk.node.is_empty() {
+            return None;
+        }
+        nodes.extend(chunk.node.into_iter().map(|n| n.shifted(start)));
+    }
+    Some(RawFile { flow: flow?, node: nodes })
+}
+
+fn shift<T>(v: Spanned<T>, by: usize) -> Spanned<T> {
+    let span = v.span();
+    Spanned::new(span.start + by..span.end + by, v.into_inner())
+}
+
+fn shift_opt<T>(v: Option<Spanned<T>>, by: usize) -> Option<Spanned<T>> {
+    v.map(|v| shift(v, by))
+}
+
+impl RawHeader {
+    fn shifted(self, by: usize) -> RawHeader {
+        RawHeader { name: shift(self.name, by), strategy: shift_opt(self.strategy, by), ..self }
+    }
+}
+
+impl RawNode {
+    fn shifted(self, by: usize) -> RawNode {
+        let list = |v: Vec<Spanned<String>>| v.into_iter().map(|a| shift(a, by)).collect::<Vec<_>>();
+        RawNode {
+            id: shift(self.id, by),
+            kind: shift(self.kind, by),
+            complexity: shift(self.complexity, by),
+            prompt: shift(self.prompt, by),
+            description: self.description,
+            after: list(self.after),
+            context: self.context.map(list),
+            expected_tokens: shift_opt(self.expected_tokens, by),
+            max_tokens: shift_opt(self.max_tokens, by),
+            tags: self.tags,
+            when: self.when.map(|w| {
+                let w = shift(w, by);
+                let span = w.span();
+                let c = w.into_inner();
+                Spanned::new(span, RawCondition { node: shift(c.node, by), matches: shift_opt(c.matches, by), ..c })
+            }),
+            map: self.map.map(|m| {
+                let m = shift(m, by);
+                let span = m.span();
+                let r = m.into_inner();
+                Spanned::new(span, RawMap { over: shift(r.over, by), limit: shift_opt(r.limit, by), max_items: shift_opt(r.max_items, by) })
+            }),
+            checks: self
+                .checks
+                .into_iter()
+                .map(|c| {
+                    let c = shift(c, by);
+                    let span = c.span();
+                    let r = c.into_inner();
+                    Spanned::new(
+                        span,
+                        RawCheck {
+                            regex: shift_opt(r.regex, by),
+                            max_chars: shift_opt(r.max_chars, by),
+                            min_chars: shift_opt(r.min_chars, by),
+                            ..r
+                        },
+                    )
+                })
+                .collect(),
+            sim: self.sim.map(|s| {
+                let s = shift(s, by);
+                let span = s.span();
+                let r = s.into_inner();
+                Spanned::new(span, RawSim { weights: shift_opt(r.weights, by), items: shift_opt(r.items, by), ..r })
+            }),
+        }
+    }
+}
+
+/// Every check on a read flow, with the span of the offending value.
+fn validate(src: &Source, raw: RawFile) -> Result<(Flow, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::default();
     let mut ids: HashMap<String, usize> = HashMap::new();
 
@@ -156,7 +283,7 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
         if let Some(&i) = ids.get(key) {
             return Some(i);
         }
-        let help = match nearest(key, ids.keys().map(String::as_str)) {
+        let help = match nearest(key, raw.node.iter().map(|n| n.id.get_ref().as_str())) {
             Some(best) => format!("did you mean '{best}'?"),
             None => format!("known nodes: {}", known_list(&raw.node)),
         };
@@ -165,7 +292,10 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
     };
 
     let mut nodes = Vec::with_capacity(raw.node.len());
-    for n in &raw.node {
+    // `listed[u] == i + 1` when node i already lists u in its after: a set without a per-node
+    // allocation (searching the list for each entry was quadratic in a wide fan-in).
+    let mut listed = vec![0usize; raw.node.len()];
+    for (i, n) in raw.node.iter().enumerate() {
         let id = n.id.get_ref().clone();
         let complexity = *n.complexity.get_ref();
         if !(1..=10).contains(&complexity) {
@@ -195,11 +325,12 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
                 diags.push(
                     src.error(a.span(), format!("node '{id}' lists itself in after")).with_help("remove it; a node cannot wait for itself"),
                 );
-            } else if let Some(i) = resolve(a, &format!("the 'after' of node '{id}'"), &mut diags) {
-                if after.contains(&i) {
+            } else if let Some(u) = resolve(a, &format!("the 'after' of node '{id}'"), &mut diags) {
+                if listed[u] == i + 1 {
                     diags.push(src.warning(a.span(), format!("'{}' is listed twice in after", a.get_ref())));
                 } else {
-                    after.push(i);
+                    listed[u] = i + 1;
+                    after.push(u);
                 }
             }
         }
@@ -228,7 +359,7 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
                 _ => {
                     diags.push(
                         src.error(t.span(), format!("max_tokens {} must be at least expected_tokens ({expected_tokens})", t.get_ref()))
-                            .with_help("raise max_tokens or lower expected_tokens"),
+                            .with_help(format!("use a number of tokens from {expected_tokens} to 1000000, or lower expected_tokens")),
                     );
                     expected_tokens
                 }
@@ -253,7 +384,7 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
                     RawPiece::Ref(name, at) => match ids.get(&name) {
                         Some(&i) => Some(Piece::Node(i)),
                         None => {
-                            let help = match nearest(&name, ids.keys().map(String::as_str)) {
+                            let help = match nearest(&name, raw.node.iter().map(|n| n.id.get_ref().as_str())) {
                                 Some(best) => format!("did you mean {{{{{best}}}}}?"),
                                 None => "placeholders are {{input}}, {{item}} or a node id".to_string(),
                             };
@@ -276,8 +407,8 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
         let when = n.when.as_ref().and_then(|w| parse_condition(src, w, &id, &resolve, &mut diags));
         let map = n.map.as_ref().and_then(|m| {
             let over = resolve(&m.get_ref().over, &format!("the map of node '{id}'"), &mut diags)?;
-            let limit = positive(src, m.get_ref().limit.as_ref(), "limit", DEFAULT_MAP_LIMIT, &mut diags);
-            let max_items = positive(src, m.get_ref().max_items.as_ref(), "max_items", DEFAULT_MAX_ITEMS, &mut diags);
+            let limit = positive(src, m.get_ref().limit.as_ref(), "limit", 100_000, DEFAULT_MAP_LIMIT, &mut diags);
+            let max_items = positive(src, m.get_ref().max_items.as_ref(), "max_items", 1_000_000, DEFAULT_MAX_ITEMS, &mut diags);
             Some(FanOut { over, limit, max_items })
         });
         let checks = n.checks.iter().filter_map(|c| parse_check(src, c, &mut diags)).collect();
@@ -336,18 +467,21 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
         name: raw.flow.name.get_ref().clone(),
         description: raw.flow.description,
         input: raw.flow.input,
-        strategy: raw.flow.strategy,
+        strategy_span: raw.flow.strategy.as_ref().map(Spanned::span),
+        strategy: raw.flow.strategy.map(Spanned::into_inner),
         nodes,
         order,
         dependents,
         source_name: src.name.clone(),
-        source_text: src.text.clone(),
+        // Filled in once the flow is known to be valid: an invalid one never needs a copy.
+        source_text: String::new(),
     };
 
     // Everything a node reads must have finished before it starts.
+    let mut walk = Ancestry::new(flow.nodes.len());
     for (i, (n, r)) in flow.nodes.iter().zip(&raw.node).enumerate() {
-        let must_precede = |upstream: usize, span: Range<usize>, what: &str, diags: &mut Diagnostics| {
-            if upstream != i && !flow.is_ancestor(upstream, i) {
+        let mut must_precede = |upstream: usize, span: Range<usize>, what: &str, diags: &mut Diagnostics| {
+            if upstream != i && !walk.precedes(&flow.nodes, upstream, i) {
                 let up = &flow.nodes[upstream].id;
                 diags.push(
                     src.error(span, format!("node '{}' {what} '{up}' but does not run after it", n.id))
@@ -372,11 +506,63 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
             must_precede(m.over, rm.get_ref().over.span(), "maps over", &mut diags);
         }
     }
+    // The raw document (every string twice, with spans) is not needed past this point; free it
+    // before the copy of the text below rather than when the function returns.
+    drop(raw.node);
     if diags.has_errors() {
         return Err(diags);
     }
     flow.source_text = src.text.clone();
     diags.into_result(flow)
+}
+
+/// Answers "must `upstream` finish before `node` starts" for every pair a flow asks about,
+/// reusing one visited table (a fresh one per question made each answer cost the whole flow).
+struct Ancestry {
+    /// `direct[u] == current` when u is in the after list of the node being asked about.
+    direct: Vec<usize>,
+    current: usize,
+    /// `seen[n] == stamp` when n was visited during the current question.
+    seen: Vec<u32>,
+    stamp: u32,
+    stack: Vec<usize>,
+}
+
+impl Ancestry {
+    fn new(len: usize) -> Ancestry {
+        Ancestry { direct: vec![0; len], current: 0, seen: vec![0; len], stamp: 0, stack: Vec::new() }
+    }
+
+    fn precedes(&mut self, nodes: &[Node], upstream: usize, node: usize) -> bool {
+        // Most questions are about a direct dependency; mark them once per node (a fan-in's sink
+        // asks about each of its 100,000 inputs).
+        if self.current != node + 1 {
+            self.current = node + 1;
+            for &d in &nodes[node].after {
+                self.direct[d] = node + 1;
+            }
+        }
+        if self.direct[upstream] == node + 1 {
+            return true;
+        }
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.seen.fill(0);
+            self.stamp = 1;
+        }
+        self.stack.clear();
+        self.stack.extend_from_slice(&nodes[node].after);
+        while let Some(n) = self.stack.pop() {
+            if n == upstream {
+                return true;
+            }
+            if self.seen[n] != self.stamp {
+                self.seen[n] = self.stamp;
+                self.stack.extend_from_slice(&nodes[n].after);
+            }
+        }
+        false
+    }
 }
 
 /// The span of `len` bytes at offset `at` inside a string value, when the value is written
@@ -404,17 +590,19 @@ fn inner_span(src: &Source, value: &Spanned<String>, at: usize, len: usize) -> R
 }
 
 fn known_list(nodes: &[RawNode]) -> String {
-    let mut ids: Vec<&str> = nodes.iter().map(|n| n.id.get_ref().as_str()).collect();
-    ids.truncate(12);
+    let ids: Vec<&str> = nodes.iter().take(12).map(|n| n.id.get_ref().as_str()).collect();
     ids.join(", ")
 }
 
-fn positive(src: &Source, v: Option<&Spanned<i64>>, what: &str, default: usize, diags: &mut Diagnostics) -> usize {
+fn positive(src: &Source, v: Option<&Spanned<i64>>, what: &str, max: i64, default: usize, diags: &mut Diagnostics) -> usize {
     match v {
         None => default,
-        Some(s) if *s.get_ref() >= 1 => *s.get_ref() as usize,
+        Some(s) if (1..=max).contains(s.get_ref()) => *s.get_ref() as usize,
         Some(s) => {
-            diags.push(src.error(s.span(), format!("{what} must be at least 1, not {}", s.get_ref())));
+            diags.push(
+                src.error(s.span(), format!("{what} {} is out of range", s.get_ref()))
+                    .with_help(format!("use a whole number from 1 to {max}")),
+            );
             default
         }
     }
@@ -484,14 +672,18 @@ fn parse_check(src: &Source, c: &Spanned<RawCheck>, diags: &mut Diagnostics) -> 
         }
         None => {}
     }
-    for (v, ctor, name) in [(r.max_chars, Check::MaxChars as fn(usize) -> Check, "max_chars"), (r.min_chars, Check::MinChars, "min_chars")]
+    for (v, ctor, name) in
+        [(&r.max_chars, Check::MaxChars as fn(usize) -> Check, "max_chars"), (&r.min_chars, Check::MinChars, "min_chars")]
     {
         if let Some(v) = v {
-            if v < 0 {
-                diags.push(src.error(c.span(), format!("{name} cannot be negative")));
+            let Ok(n) = usize::try_from(*v.get_ref()) else {
+                diags.push(
+                    src.error(v.span(), format!("{name} {} is out of range", v.get_ref()))
+                        .with_help(format!("use a whole number of characters from 0 to {}", i64::MAX)),
+                );
                 return None;
-            }
-            found.push(ctor(v as usize));
+            };
+            found.push(ctor(n));
         }
     }
     if found.len() != 1 {
@@ -514,7 +706,10 @@ fn parse_sim(src: &Source, s: &Spanned<RawSim>, diags: &mut Diagnostics) -> SimH
                 src.error(w.span(), format!("{} weights for {} labels", ws.len(), r.labels.len())).with_help("give one weight per label"),
             );
         } else if ws.iter().any(|x| !x.is_finite() || *x < 0.0) || ws.iter().sum::<f64>() <= 0.0 {
-            diags.push(src.error(w.span(), "weights must be non-negative and not all zero"));
+            diags.push(
+                src.error(w.span(), "weights must be non-negative and not all zero")
+                    .with_help("give each label a finite weight of 0 or more, e.g. weights = [3, 1]"),
+            );
         } else {
             hints.weights = ws.clone();
         }
@@ -583,5 +778,84 @@ fn topo_order(nodes: &[Node]) -> Result<Vec<usize>, Vec<usize>> {
         pos[next] = path.len();
         path.push(next);
         cur = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reading one `[[node]]` at a time must give what reading the whole document gives: the
+    /// same flow, and the same errors and warnings at the same places.
+    #[track_caller]
+    fn same_both_ways(text: &str) {
+        let src = Source::new("f.toml", text);
+        let chunked = read_in_chunks(text).expect("reads in chunks");
+        let whole: RawFile = toml::from_str(text).expect("reads whole");
+        let a = validate(&src, chunked).map(|(f, w)| (format!("{f:?}"), w));
+        let b = validate(&src, whole).map(|(f, w)| (format!("{f:?}"), w));
+        if let (Err(a), Err(b)) = (&a, &b) {
+            for (x, y) in a.0.iter().zip(&b.0) {
+                assert_eq!(x, y);
+            }
+        }
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn chunked_reading_matches_whole_reading() {
+        for (_, text) in crate::load::SAMPLE_FLOWS {
+            same_both_ways(text);
+        }
+        // Every spanned field, each wrong, across several chunks.
+        same_both_ways(
+            r#"
+[flow]
+name = "bad"
+strategy = "nowhere"
+
+[[node]]
+id = "a"
+kind = "reasonng"
+complexity = 11
+prompt = "uses {{nope}} and {{b}}"
+expected_tokens = 0
+max_tokens = 5
+after = ["a", "zz"]
+context = ["b"]
+checks = [{ regex = "(" }, { max_chars = -1 }]
+sim = { labels = ["x"], weights = [-1.0], items = [9, 1] }
+
+[[node]]
+id = "b"
+kind = "generate"
+complexity = 3
+prompt = "{{item}}"
+after = ["a", "a"]
+when = { node = "a", matches = "[" }
+map = { over = "q", limit = 0, max_items = -1 }
+
+[[node]]
+id = "b"
+kind = "generate"
+complexity = 3
+prompt = "p"
+[node.sim]
+items = [1, 2]
+"#,
+        );
+    }
+
+    #[test]
+    fn unclear_chunks_fall_back_to_the_whole_document() {
+        // A [[node]] line inside a multi-line string is not a boundary.
+        let text = "[flow]\nname = \"f\"\n\n[[node]]\nid = \"a\"\nkind = \"generate\"\ncomplexity = 3\nprompt = \"\"\"\n[[node]]\n\"\"\"\n";
+        assert!(read_in_chunks(text).is_none());
+        // An inline node array before a [[node]] table is an error of the whole document.
+        let text = "node = []\n[flow]\nname = \"f\"\n[[node]]\nid = \"a\"\n";
+        assert!(read_in_chunks(text).is_none());
+        // Two [flow] tables in different chunks.
+        let text = "[flow]\nname = \"f\"\n[[node]]\nid = \"a\"\nkind = \"k\"\ncomplexity = 1\nprompt = \"p\"\n[flow]\nname = \"g\"\n";
+        assert!(read_in_chunks(text).is_none());
     }
 }

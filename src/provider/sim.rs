@@ -86,7 +86,20 @@ fn timing(req: &CallRequest, model: &Model, call: &mut Rng) -> (Duration, f64) {
     let ttft_jitter = 0.85 + 0.3 * call.next_f64();
     let speed_jitter = 0.9 + 0.2 * call.next_f64();
     let prefill = if p.prefill_tokens_per_second > 0.0 { req.input_tokens as f64 / p.prefill_tokens_per_second } else { 0.0 };
-    (Duration::from_secs_f64((p.ttft.as_secs_f64() + prefill) * ttft_jitter), p.tokens_per_second * speed_jitter)
+    (seconds((p.ttft.as_secs_f64() + prefill) * ttft_jitter), p.tokens_per_second * speed_jitter)
+}
+
+/// The longest simulated wait: far beyond any real call, and far from where adding it to an
+/// instant overflows.
+const MAX_SIMULATED: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Seconds as a duration that never panics: `Duration::from_secs_f64` does on infinite, NaN or
+/// huge values, which extreme catalog speeds produce (a prefill of 1e-320 tokens a second).
+fn seconds(s: f64) -> Duration {
+    if s.is_nan() || s <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(s).unwrap_or(MAX_SIMULATED).min(MAX_SIMULATED)
 }
 
 /// Decides the call's output, usage, timing and fault.
@@ -151,7 +164,7 @@ fn split_stream(text: &str, out_tokens: u64, tps: f64) -> Vec<(Duration, u32, u3
         let piece = &text[start..end];
         let share = piece.len() as f64 / total_chars as f64;
         let toks = (out_tokens as f64 * share).round() as u32;
-        out.push((Duration::from_secs_f64(total_time * share), end as u32, toks.max(1)));
+        out.push((seconds(total_time * share), end as u32, toks.max(1)));
         start = end;
     }
     out
@@ -399,6 +412,20 @@ fn compose(req: &CallRequest, node: &Node, model: &Model, truth: &mut Rng) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Extreme speeds turn into extreme seconds; none of them may panic the simulator.
+    #[test]
+    fn durations_saturate_instead_of_panicking() {
+        assert_eq!(seconds(f64::INFINITY), MAX_SIMULATED);
+        assert_eq!(seconds(1e300), MAX_SIMULATED);
+        assert_eq!(seconds(f64::NAN), Duration::ZERO);
+        assert_eq!(seconds(-1.0), Duration::ZERO);
+        assert_eq!(seconds(1.5), Duration::from_millis(1500));
+        for tps in [1e-320, 1e-20, f64::MIN_POSITIVE, 1e300, f64::INFINITY, f64::NAN] {
+            let chunks = split_stream("a few words of output", 5, tps);
+            assert!(!chunks.is_empty() && chunks.iter().all(|c| c.0 <= MAX_SIMULATED), "{tps}: {chunks:?}");
+        }
+    }
 
     #[test]
     fn pass_probability_rises_with_margin() {

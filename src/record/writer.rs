@@ -24,6 +24,37 @@ pub struct Recorder {
     thread: Option<JoinHandle<()>>,
     path: PathBuf,
     flow: Arc<Flow>,
+    /// The file's identity when it was created, to notice at the end that the path no longer
+    /// leads to it (directory deleted, file replaced): writes to an unlinked file succeed.
+    identity: Option<FileId>,
+}
+
+/// Device and inode of a file (Unix); elsewhere the check is skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId(u64, u64);
+
+impl FileId {
+    #[cfg(unix)]
+    fn of(meta: &std::fs::Metadata) -> Option<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        Some(FileId(meta.dev(), meta.ino()))
+    }
+
+    #[cfg(not(unix))]
+    fn of(_meta: &std::fs::Metadata) -> Option<FileId> {
+        None
+    }
+}
+
+/// Removes a recording that could not even take its header, so no empty file is left behind;
+/// only if the path is still the regular file this run created (never a device such as
+/// /dev/full, never a file someone put there since).
+fn remove_unstarted(path: &Path, file: &File) {
+    let ours = file.metadata().ok().filter(std::fs::Metadata::is_file).and_then(|m| FileId::of(&m));
+    let there = std::fs::symlink_metadata(path).ok().filter(std::fs::Metadata::is_file).and_then(|m| FileId::of(&m));
+    if ours.is_some() && ours == there {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 fn writer(mut file: File, rx: Receiver<Msg>) {
@@ -70,10 +101,15 @@ impl Recorder {
         let mut file = File::create(path)?;
         let mut line = serde_json::to_vec(header).map_err(io::Error::other)?;
         line.push(b'\n');
-        file.write_all(&line)?;
+        // A full disk fails here (or at the sync); leave nothing rather than an empty file.
+        if let Err(e) = file.write_all(&line).and_then(|()| file.sync_data()) {
+            remove_unstarted(path, &file);
+            return Err(e);
+        }
+        let identity = file.metadata().ok().and_then(|m| FileId::of(&m));
         let (tx, rx) = sync_channel(8192);
         let thread = std::thread::Builder::new().name("baton-recorder".into()).spawn(move || writer(file, rx))?;
-        Ok(Recorder { tx, thread: Some(thread), path: path.to_path_buf(), flow })
+        Ok(Recorder { tx, thread: Some(thread), path: path.to_path_buf(), flow, identity })
     }
 
     pub fn path(&self) -> &Path {
@@ -103,7 +139,25 @@ impl Recorder {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        result.map(|()| self.path.clone())
+        result?;
+        self.still_at_path()?;
+        Ok(self.path.clone())
+    }
+
+    /// Every write can succeed on a file whose directory was deleted or whose name now leads to
+    /// another file; then the recording is lost however well it was written.
+    fn still_at_path(&self) -> io::Result<()> {
+        let Some(ours) = self.identity else { return Ok(()) };
+        match std::fs::metadata(&self.path) {
+            Err(e) => Err(io::Error::new(
+                e.kind(),
+                format!("the file was removed while the run was writing it (is its directory gone?): {e}; the recording is lost"),
+            )),
+            Ok(m) if FileId::of(&m) != Some(ours) => Err(io::Error::other(
+                "the path now leads to another file (it was replaced while the run was writing); this run's recording is lost",
+            )),
+            Ok(_) => Ok(()),
+        }
     }
 }
 
@@ -132,4 +186,27 @@ pub fn default_name(flow: &str, strategy: &str, seed: u64) -> String {
         rem % 60,
         now.subsec_millis()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_file_this_run_created_is_removed() {
+        let dir = std::env::temp_dir().join(format!("baton-writer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("r.jsonl");
+        let file = File::create(&path).expect("create");
+        remove_unstarted(&path, &file);
+        assert!(!path.exists(), "our empty file is removed");
+
+        let file = File::create(&path).expect("create");
+        let other = dir.join("other.jsonl");
+        std::fs::write(&other, b"someone else's").expect("write");
+        std::fs::rename(&other, &path).expect("replace");
+        remove_unstarted(&path, &file);
+        assert!(path.exists(), "a file put there since is kept");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -131,7 +131,7 @@ struct RawCatalog {
     catalog: Option<RawHeader>,
     /// `[provider.openai]` and so on: limits for everything served by that provider.
     #[serde(default)]
-    provider: std::collections::BTreeMap<String, RawLimits>,
+    provider: std::collections::BTreeMap<Spanned<String>, RawLimits>,
     #[serde(default)]
     model: Vec<RawModel>,
 }
@@ -139,12 +139,12 @@ struct RawCatalog {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLimits {
-    max_concurrent: Option<u32>,
-    requests_per_minute: Option<u32>,
-    tokens_per_minute: Option<u64>,
+    max_concurrent: Option<Spanned<i64>>,
+    requests_per_minute: Option<Spanned<i64>>,
+    tokens_per_minute: Option<Spanned<i64>>,
     /// Failures in a row before a model cools down, and for how long.
-    cooldown_after: Option<u32>,
-    cooldown_seconds: Option<u64>,
+    cooldown_after: Option<Spanned<i64>>,
+    cooldown_seconds: Option<Spanned<i64>>,
 }
 
 /// Limits on what Baton sends to one provider, and when a failing model is rested.
@@ -238,34 +238,51 @@ impl Catalog {
             }
             cat.sources.extend(h.sources);
         }
-        for (name, l) in raw.provider {
-            let kind = match name.as_str() {
+        for (spanned_name, l) in raw.provider {
+            let name = spanned_name.get_ref().as_str();
+            let kind = match name {
                 "openai" => ProviderKind::Openai,
                 "anthropic" => ProviderKind::Anthropic,
                 "gemini" => ProviderKind::Gemini,
                 "sim" => ProviderKind::Sim,
                 other => {
-                    diags.push(
-                        crate::diag::Diagnostic::file_error(&src.name, format!("unknown provider '{other}' in [provider.{other}]"))
-                            .with_help("providers are openai, anthropic, gemini and sim"),
-                    );
+                    const PROVIDERS: [&str; 4] = ["openai", "anthropic", "gemini", "sim"];
+                    let help = match nearest(other, PROVIDERS) {
+                        Some(best) => format!("did you mean [provider.{best}]? providers are openai, anthropic, gemini and sim"),
+                        None => "providers are openai, anthropic, gemini and sim".to_string(),
+                    };
+                    diags.push(src.error(spanned_name.span(), format!("unknown provider '{other}' in [provider.{other}]")).with_help(help));
                     continue;
                 }
             };
             let mut lim = cat.limits.get(&kind).copied().unwrap_or_default();
-            if let Some(v) = l.max_concurrent {
-                lim.max_concurrent = v.max(1);
+            // Every limit has a range: the engine turns them into instants and rates, where an
+            // absurd value would overflow rather than mean "no limit".
+            let mut whole = |v: &Option<Spanned<i64>>, lo: i64, hi: i64, what: &str, zero: &str| -> Option<u64> {
+                let v = v.as_ref()?;
+                let x = *v.get_ref();
+                if (lo..=hi).contains(&x) {
+                    return u64::try_from(x).ok();
+                }
+                diags.push(
+                    src.error(v.span(), format!("{what} {x} is out of range in [provider.{name}]"))
+                        .with_help(format!("use a whole number from {lo} to {hi}{zero}")),
+                );
+                None
+            };
+            if let Some(v) = whole(&l.max_concurrent, 0, 100_000, "max_concurrent", " (0 counts as 1)") {
+                lim.max_concurrent = (v as u32).max(1);
             }
-            if l.requests_per_minute.is_some() {
-                lim.requests_per_minute = l.requests_per_minute.filter(|v| *v > 0);
+            if let Some(v) = whole(&l.requests_per_minute, 0, 10_000_000, "requests_per_minute", " (0: no limit)") {
+                lim.requests_per_minute = Some(v as u32).filter(|v| *v > 0);
             }
-            if l.tokens_per_minute.is_some() {
-                lim.tokens_per_minute = l.tokens_per_minute.filter(|v| *v > 0);
+            if let Some(v) = whole(&l.tokens_per_minute, 0, 10_000_000_000, "tokens_per_minute", " (0: no limit)") {
+                lim.tokens_per_minute = Some(v).filter(|v| *v > 0);
             }
-            if let Some(v) = l.cooldown_after {
-                lim.cooldown_after = v.max(1);
+            if let Some(v) = whole(&l.cooldown_after, 0, 1_000, "cooldown_after", " (0 counts as 1)") {
+                lim.cooldown_after = (v as u32).max(1);
             }
-            if let Some(v) = l.cooldown_seconds {
+            if let Some(v) = whole(&l.cooldown_seconds, 0, 86_400, "cooldown_seconds", "") {
                 lim.cooldown = Duration::from_secs(v);
             }
             cat.limits.insert(kind, lim);
@@ -346,7 +363,7 @@ impl Catalog {
                     if !x.is_finite() || !(0.0..=100_000.0).contains(&x) {
                         diags.push(
                             src.error(v.span(), format!("price {x} is not a plausible USD per million tokens"))
-                                .with_help("prices are USD per million tokens, e.g. 3.0"),
+                                .with_help("prices are USD per million tokens, e.g. 3.0; use a value from 0 to 100000"),
                         );
                     } else {
                         *slot = PerMillion::from_usd_per_million(x);
@@ -365,40 +382,46 @@ impl Catalog {
             }
             if let Some(w) = &m.context_window {
                 match u32::try_from(*w.get_ref()) {
-                    Ok(v) if v >= 256 => model.context_window = v,
+                    Ok(v) if (256..=100_000_000).contains(&v) => model.context_window = v,
                     _ => diags.push(
                         src.error(w.span(), format!("context_window {} is out of range", w.get_ref()))
-                            .with_help("give the window in tokens, at least 256"),
+                            .with_help("give the window in tokens, a whole number from 256 to 100000000"),
                     ),
                 }
             }
             if let Some(s) = &m.sim {
                 let s = s.get_ref();
-                let mut num = |v: &Option<Spanned<f64>>, lo: f64, hi: f64, what: &str| -> Option<f64> {
+                // A speed of 0 means "instant" (or "no prefill"); a tiny positive one once passed
+                // and then overflowed the simulator's durations (1e-20 tokens a second is 10^20
+                // seconds a token), so positive speeds have a floor.
+                let mut num = |v: &Option<Spanned<f64>>, lo: f64, hi: f64, what: &str, zero: Option<&str>| -> Option<f64> {
                     let v = v.as_ref()?;
                     let x = *v.get_ref();
-                    if x.is_finite() && x >= lo && x <= hi {
+                    if x.is_finite() && ((x >= lo && x <= hi) || (zero.is_some() && x == 0.0)) {
                         Some(x)
                     } else {
-                        diags.push(
-                            src.error(v.span(), format!("{what} {x} is out of range")).with_help(format!("use a value from {lo} to {hi}")),
-                        );
+                        let help = match zero {
+                            Some(z) => format!("use 0 ({z}) or a value from {lo} to {hi}"),
+                            None => format!("use a value from {lo} to {hi}"),
+                        };
+                        // Debug keeps 1e-320 short where Display writes out 320 zeros.
+                        diags.push(src.error(v.span(), format!("{what} {x:?} is out of range")).with_help(help));
                         None
                     }
                 };
-                if let Some(x) = num(&s.ttft_ms, 0.0, 600_000.0, "ttft_ms") {
+                if let Some(x) = num(&s.ttft_ms, 0.0, 600_000.0, "ttft_ms", None) {
                     model.sim.ttft = Duration::from_micros((x * 1000.0) as u64);
                 }
-                if let Some(x) = num(&s.tokens_per_second, 0.0, 1e9, "tokens_per_second") {
+                if let Some(x) = num(&s.tokens_per_second, 0.01, 1e9, "tokens_per_second", Some("instant output")) {
                     model.sim.tokens_per_second = x;
                 }
-                if let Some(x) = num(&s.prefill_tokens_per_second, 0.0, 1e12, "prefill_tokens_per_second") {
+                if let Some(x) = num(&s.prefill_tokens_per_second, 1.0, 1e12, "prefill_tokens_per_second", Some("no prefill time")) {
                     model.sim.prefill_tokens_per_second = x;
                 }
-                if let Some(x) = num(&s.capability, 0.0, 10.0, "capability") {
+                if let Some(x) = num(&s.capability, 0.0, 10.0, "capability", None) {
                     model.sim.capability = x;
                 }
-                if let Some(x) = num(&s.error_rate, 0.0, 1.0, "error_rate") {
+                if let Some(x) = num(&s.error_rate, 0.0, 1.0, "error_rate", None) {
                     model.sim.error_rate = x;
                 }
             }
