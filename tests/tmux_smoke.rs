@@ -146,3 +146,69 @@ fn quitting_mid_run_flushes_a_complete_recording() {
     assert!(last.contains("\"run_finished\"") && last.contains("cancelled"), "the recording ends with its outcome: {last}");
     assert!(text.contains("\"node_finished\",\"t\"") || text.contains("node_finished"), "node a's result is in it");
 }
+
+/// `o` hands the terminal to $EDITOR and takes it back: the editor gets the terminal's answers
+/// (here, to a cursor-position query, which the screen's input reader used to steal), the edit
+/// is reloaded, and nothing is left at the shell prompt.
+#[test]
+fn the_editor_gets_the_terminal_and_the_screen_comes_back() {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tmux-editor-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).expect("tmp dir");
+    let editor = tmp.join("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/usr/bin/env bash\n\
+         # Ask the terminal where the cursor is, as full-screen editors do, and read the answer.\n\
+         stty raw -echo < /dev/tty\n\
+         printf '\\033[6n' > /dev/tty\n\
+         IFS= read -r -s -d R -t 3 reply < /dev/tty; got=$?\n\
+         stty sane < /dev/tty\n\
+         echo \"answer=$got\" > \"$(dirname \"$1\")/editor.log\"\n\
+         sed -i 's/^name = \"smart\"/name = \"edited\"/' \"$1\"\n",
+    )
+    .expect("editor");
+    Command::new("chmod").arg("+x").arg(&editor).status().expect("chmod");
+    let t = Tmux { socket: format!("baton-editor-{}", std::process::id()) };
+    let script = format!(
+        "cd {d} && EDITOR={e} BATON_DATA_DIR={d} BATON_CONFIG_DIR={d} {bin} --speed 64; echo BATON-EXIT=$?; sleep 60",
+        d = tmp.display(),
+        e = editor.display(),
+        bin = env!("CARGO_BIN_EXE_baton")
+    );
+    t.cmd(&["new-session", "-d", "-s", "s", "-x", "160", "-y", "48", &script]);
+    t.wait_for("completed", Duration::from_secs(30));
+    t.keys(&["o"]);
+    let screen = t.wait_for("reloaded", Duration::from_secs(15));
+    assert!(screen.contains("edited"), "the edited strategy is in use:\n{screen}");
+    let log = std::fs::read_to_string(tmp.join("editor.log")).expect("the editor ran");
+    assert_eq!(log.trim(), "answer=0", "the editor got the terminal's answer");
+    t.keys(&["q"]);
+    let after = t.wait_for("BATON-EXIT=", Duration::from_secs(10));
+    assert!(after.contains("BATON-EXIT=0"), "{after}");
+    assert!(!after.contains("1R") && !after.contains(";1R"), "a terminal answer leaked to the shell:\n{after}");
+}
+
+/// SIGTERM ends the screen like `q`: the terminal is restored and the exit status says why.
+#[test]
+fn sigterm_restores_the_terminal() {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tmux-term-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).expect("tmp dir");
+    let t = Tmux { socket: format!("baton-term-{}", std::process::id()) };
+    let script = format!(
+        "BATON_DATA_DIR={d} BATON_CONFIG_DIR={d} {bin} --speed 0.25 & echo $! > {d}/pid; wait $!; echo BATON-EXIT=$?; sleep 60",
+        d = tmp.display(),
+        bin = env!("CARGO_BIN_EXE_baton")
+    );
+    t.cmd(&["new-session", "-d", "-s", "s", "-x", "120", "-y", "40", &script]);
+    t.wait_for("running", Duration::from_secs(30));
+    let pid = std::fs::read_to_string(tmp.join("pid")).expect("pid").trim().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let after = t.wait_for("BATON-EXIT=", Duration::from_secs(10));
+    assert!(after.contains("BATON-EXIT=143"), "{after}");
+    assert!(!after.contains("Graph │ Timeline"), "the terminal was not restored:\n{after}");
+    let runs: Vec<_> = std::fs::read_dir(tmp.join("runs")).expect("runs dir").flatten().map(|e| e.path()).collect();
+    let text = std::fs::read_to_string(&runs[0]).expect("recording");
+    assert!(text.lines().last().unwrap_or_default().contains("run_finished"), "the recording is complete");
+}

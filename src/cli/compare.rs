@@ -25,9 +25,8 @@ pub fn compare(args: CompareArgs) -> Exit {
             Some(first) if args.common.live && !sides.iter().any(|s| s.events.is_some()) => providers_for(true, &first.spec)?,
             _ => Providers::simulated(),
         };
-        crate::tui::run_compare(sides, providers, theme, keymap, args.screen_args.speed)
-            .map_err(|e| Failure::failed(format!("the terminal failed: {e}")))?;
-        return Ok(EXIT_OK);
+        return crate::tui::run_compare(sides, providers, theme, keymap, args.screen_args.speed)
+            .map_err(|e| Failure::failed(format!("the terminal failed: {e}")));
     }
     let Some(comparison) = comparison else { return Ok(EXIT_OK) };
     Ok(print_out(&match args.format {

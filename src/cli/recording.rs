@@ -40,8 +40,7 @@ pub fn replay(args: ReplayArgs) -> Exit {
         strategy_path: None,
         cache_dir: None,
     };
-    crate::tui::run(opts).map_err(|e| Failure::failed(format!("the terminal failed: {e}")))?;
-    Ok(EXIT_OK)
+    crate::tui::run(opts).map_err(|e| Failure::failed(format!("the terminal failed: {e}")))
 }
 
 pub fn reprice(args: RepriceArgs) -> Exit {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::error::Exit;
 use super::output::{print_out, to_json};
 use super::setup::{close_recorder, load_run, open_recorder, open_recording, providers_for, screen_setup};
-use super::{EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, Failure, Format, OpenArgs, RunArgs};
+use super::{EXIT_INTERRUPTED, EXIT_RUN_FAILED, Failure, Format, OpenArgs, RunArgs};
 use crate::engine::{OutputStore, RunSpec};
 use crate::event::Outcome;
 use crate::load;
@@ -39,8 +39,7 @@ pub fn open(args: OpenArgs) -> Exit {
         strategy_path,
         cache_dir: args.cache.clone(),
     };
-    crate::tui::run(opts).map_err(|e| Failure::failed(format!("the terminal failed: {e}")))?;
-    Ok(EXIT_OK)
+    crate::tui::run(opts).map_err(|e| Failure::failed(format!("the terminal failed: {e}")))
 }
 
 /// A directory cache for `--cache DIR`.

@@ -14,6 +14,7 @@ pub mod editor_view;
 pub mod effects;
 pub mod fmt;
 pub mod graph;
+pub mod input;
 pub mod keymap;
 pub mod layout;
 pub mod log;
@@ -28,10 +29,9 @@ pub mod tune;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture, EventStream};
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
-use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
-use futures::StreamExt;
+use crossterm::terminal::{Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
@@ -76,9 +76,9 @@ pub struct CompareSide {
 /// Opens the compare screen: the first side is the baseline.
 /// The compare screen: each side runs (or replays) under `providers`; the header says whether
 /// they are live or simulated.
-pub fn run_compare(mut sides: Vec<CompareSide>, providers: Providers, theme: Theme, keymap: Keymap, speed: f64) -> io::Result<()> {
+pub fn run_compare(mut sides: Vec<CompareSide>, providers: Providers, theme: Theme, keymap: Keymap, speed: f64) -> io::Result<u8> {
     if sides.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let first = sides.remove(0);
     run(Options {
@@ -119,7 +119,10 @@ fn restore_terminal() {
 
 /// Runs the application until the user quits. The terminal is restored on every way out: a
 /// normal quit, an error, or a panic.
-pub fn run(opts: Options) -> io::Result<()> {
+/// Runs the screen until the user quits (exit status 0) or a signal ends it: SIGTERM (143) or
+/// SIGHUP, the terminal closing (129). Either way the terminal is restored and every run in
+/// flight is cancelled with its recording flushed.
+pub fn run(opts: Options) -> io::Result<u8> {
     // Panic hook order: take the old hook, restore the terminal, then let the old hook report.
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -264,7 +267,7 @@ fn start_run(
     Running { cancel, path, done }
 }
 
-async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts: Options) -> io::Result<()> {
+async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts: Options) -> io::Result<u8> {
     let simulated = opts.providers.is_simulated();
     let mut app = App::new(&opts.spec, opts.theme, opts.keymap, opts.speed, simulated);
     let size = terminal.size()?;
@@ -332,7 +335,11 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
             Some(r)
         }
     };
-    let mut input = EventStream::new();
+    let mut input = input::Input::start();
+    // A kill or a closing terminal ends the screen like `q` does, then says which it was.
+    let mut term_sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hup_sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut exit_code = 0u8;
     let mut dirty = true;
     let mut next_frame = Instant::now();
     let mut last_tick = Instant::now();
@@ -360,7 +367,17 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
 
         let cmds = tokio::select! {
             biased;
-            ev = input.next() => match ev {
+            _ = term_sig.recv() => {
+                exit_code = 128 + 15;
+                app.quit = true;
+                Vec::new()
+            },
+            _ = hup_sig.recv() => {
+                exit_code = 128 + 1;
+                app.quit = true;
+                Vec::new()
+            },
+            ev = input.rx.recv() => match ev {
                 Some(Ok(e)) => {
                     dirty = true;
                     app.update(Msg::Term(e))
@@ -429,14 +446,18 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                 }
                 Command::EditFile(path) => {
                     // Hand the terminal to the editor, then take it back.
-                    drop(input);
+                    // Stop reading stdin first: the editor owns the terminal until it exits.
+                    input.pause();
                     restore_terminal();
                     let editor = std::env::var("VISUAL").or_else(|_| std::env::var("EDITOR")).unwrap_or_else(|_| "vi".to_string());
                     let status = std::process::Command::new("sh").arg("-c").arg(format!("{editor} \"$1\"")).arg("sh").arg(&path).status();
                     enable_raw_mode()?;
-                    execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
-                    terminal.clear()?;
-                    input = EventStream::new();
+                    // Clear without `Terminal::clear`, which asks the terminal where the
+                    // cursor is and fails when the answer is late; then draw one blank frame
+                    // so the next frame rewrites every cell.
+                    execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture, Clear(ClearType::All))?;
+                    terminal.draw(|f| f.render_widget(ratatui::widgets::Clear, f.area()))?;
+                    input.resume();
                     match status {
                         Ok(s) if s.success() => {
                             let more = app.update(Msg::file_changed(path.clone()));
@@ -471,5 +492,5 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
     for r in running.into_iter().chain(others_running) {
         r.stop_and_flush().await;
     }
-    Ok(())
+    Ok(exit_code)
 }
