@@ -98,6 +98,28 @@ impl Sum for Money {
 }
 
 /// Prints with enough digits to tell cheap calls apart: `$0.4975`, `$0.000012`, `$12.34`.
+impl Money {
+    /// In at most about 8 characters, for tight cells, with enough significant digits for a
+    /// sub-cent call: `$0`, `$0.0077`, `$0.00012`, `$3.4e-6`, `$12.35`, `$120`.
+    pub fn compact(self) -> String {
+        let v = self.usd();
+        let (sign, a) = if v < 0.0 { ("-", -v) } else { ("", v) };
+        if self.0 == 0 {
+            "$0".to_string()
+        } else if a >= 100.0 {
+            format!("{sign}${a:.0}")
+        } else if a >= 1.0 {
+            format!("{sign}${a:.2}")
+        } else if a >= 0.001 {
+            format!("{sign}${a:.4}")
+        } else if a >= 0.00001 {
+            format!("{sign}${a:.5}")
+        } else {
+            format!("{sign}${a:.1e}")
+        }
+    }
+}
+
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let usd = self.usd();
@@ -232,6 +254,17 @@ impl Prices {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn compact_keeps_sub_cent_digits() {
+        assert_eq!(Money::ZERO.compact(), "$0");
+        assert_eq!(Money::from_usd(0.0077).compact(), "$0.0077");
+        assert_eq!(Money::from_usd(0.00012).compact(), "$0.00012");
+        assert_eq!(Money::from_usd(0.0000034).compact(), "$3.4e-6");
+        assert_eq!(Money::from_usd(12.345).compact(), "$12.35");
+        assert_eq!(Money::from_usd(-0.0219).compact(), "-$0.0219");
+        assert_ne!(Money::from_picodollars(1).compact(), "$0.00000", "never a zero for money spent");
+    }
     use super::*;
 
     #[test]

@@ -68,7 +68,7 @@ fn the_binary_runs_watches_helps_resizes_and_quits_cleanly() {
     let screen = t.wait_for("completed", Duration::from_secs(30));
     assert!(screen.contains("research-assistant"), "{screen}");
     assert!(screen.contains("$0.0219"), "the totals of `baton run research-assistant -s smart`:\n{screen}");
-    assert!(screen.contains("7/7 nodes"), "{screen}");
+    assert!(screen.contains("7 done / 7 nodes"), "{screen}");
     assert!(screen.contains("★planner"), "critical path marked:\n{screen}");
 
     t.keys(&["?"]);

@@ -307,3 +307,26 @@ fn a_live_header_shows_the_estimate_until_real_figures_arrive() {
     let header = text(&render(&app)).lines().next().unwrap_or_default().to_string();
     assert!(!header.contains("est."), "real figures replace the estimate: {header}");
 }
+
+/// Clicking the scrub bar seeks there; the header tells done, skipped and failed apart.
+#[test]
+fn the_scrub_bar_seeks_and_the_header_counts_outcomes() {
+    let mut app = finished((160, 48));
+    let sc = app.areas().scrub.expect("a scrub bar at 160×48");
+    let (x0, w) = baton::tui::player::scrub_track(sc, &app.player);
+    let end = app.player.tape_end();
+    app.update(Msg::Term(Event::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: x0 + (w - 1) / 2,
+        row: sc.y,
+        modifiers: KeyModifiers::NONE,
+    })));
+    let half = end.as_secs_f64() / 2.0;
+    assert!((app.player.playhead.as_secs_f64() - half).abs() < end.as_secs_f64() / 20.0, "{:?} of {end:?}", app.player.playhead);
+    // support-triage routes one ticket: the other agents are skipped, and the header says so.
+    let mut app = app_with("support-triage", "smart", 1, &Providers::simulated(), (200, 48));
+    app.player.finish();
+    let header = text(&render(&app)).lines().next().unwrap_or_default().to_string();
+    assert!(header.contains("skipped") && header.contains("done"), "{header}");
+    assert!(!header.contains("7/7"), "{header}");
+}

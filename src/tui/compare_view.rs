@@ -204,8 +204,9 @@ pub fn header_line(app: &App) -> Line<'static> {
                     t.dim
                 })
             };
-            spans.push(Span::styled(format!(" {rc:.2}×$"), col(rc)));
-            spans.push(Span::styled(format!(" {rt:.2}×t"), col(rt)));
+            spans.push(Span::styled(format!(" cost ×{rc:.2}"), col(rc)));
+            spans.push(Span::styled(" · ".to_string(), t.dim()));
+            spans.push(Span::styled(format!("time ×{rt:.2}"), col(rt)));
         }
     }
     Line::from(spans)

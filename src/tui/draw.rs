@@ -86,11 +86,21 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
 }
 
-/// Where the scrub bar's track starts and how wide it is.
-pub fn scrub_track(area: Rect, player: &super::player::Player) -> (u16, u16) {
-    let left = format!(" {} ", dur(player.playhead)).chars().count() as u16;
-    let right = format!(" {}  {}/{} events ", dur(player.tape_end()), player.cursor, player.events.len()).chars().count() as u16;
-    (area.x + left, area.width.saturating_sub(left + right + 1))
+pub use super::player::scrub_track;
+
+/// `5 done · 2 skipped · 1 failed / 8 nodes`, leaving out the kinds that did not happen.
+pub fn node_counts(tot: &crate::state::Totals) -> String {
+    let mut parts = vec![format!("{} done", tot.done + tot.cached)];
+    if tot.cached > 0 {
+        parts[0].push_str(&format!(" ({} cached)", tot.cached));
+    }
+    if tot.skipped > 0 {
+        parts.push(format!("{} skipped", tot.skipped));
+    }
+    if tot.failed > 0 {
+        parts.push(format!("{} failed", tot.failed));
+    }
+    format!("{} / {} nodes", parts.join(" · "), tot.units_total)
 }
 
 fn scrub_line(app: &App, area: Rect) -> Line<'static> {
@@ -223,7 +233,8 @@ fn header(app: &App) -> Line<'static> {
             }
             v
         }),
-        (4, vec![Span::raw(format!("{settled}/{} nodes", tot.units_total))]),
+        // Done, skipped and failed are different outcomes; "7/7" when three were skipped hid that.
+        (4, vec![Span::raw(node_counts(tot))]),
         (5, vec![Span::raw(format!("{} tok", tokens(toks)))]),
         (5, vec![Span::raw(budget)]),
     ];

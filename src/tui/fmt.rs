@@ -30,20 +30,9 @@ pub fn tokens(n: u64) -> String {
     }
 }
 
-/// Money in at most 8 characters: `$0.0077`, `$0.00012`, `$12.35`.
+/// Money in tight cells: [`Money::compact`], the one compact form.
 pub fn money(m: Money) -> String {
-    let v = m.usd();
-    if v == 0.0 {
-        "$0".to_string()
-    } else if v >= 100.0 {
-        format!("${v:.0}")
-    } else if v >= 1.0 {
-        format!("${v:.2}")
-    } else if v >= 0.001 {
-        format!("${v:.4}")
-    } else {
-        format!("${v:.5}")
-    }
+    m.compact()
 }
 
 pub use crate::report::clip;

@@ -199,3 +199,21 @@ impl Player {
         }
     }
 }
+
+/// Where the scrub bar's track starts and how wide it is: drawing and clicking share it.
+pub fn scrub_track(area: ratatui::layout::Rect, player: &Player) -> (u16, u16) {
+    use super::fmt::dur;
+    let left = format!(" {} ", dur(player.playhead)).chars().count() as u16;
+    let right = format!(" {}  {}/{} events ", dur(player.tape_end()), player.cursor, player.events.len()).chars().count() as u16;
+    (area.x + left, area.width.saturating_sub(left + right + 1))
+}
+
+/// The time a click at column `x` of the scrub bar points to, if it is on the track.
+pub fn scrub_time(area: ratatui::layout::Rect, player: &Player, x: u16) -> Option<Duration> {
+    let (x0, w) = scrub_track(area, player);
+    if w < 2 || x < x0 || x >= x0 + w {
+        return None;
+    }
+    let frac = f64::from(x - x0) / f64::from(w - 1);
+    Some(player.tape_end().mul_f64(frac.clamp(0.0, 1.0)))
+}
