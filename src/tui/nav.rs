@@ -182,7 +182,7 @@ impl App {
         let a = self.areas();
         let inside = |r: Rect| m.column >= r.x && m.column < r.x + r.width && m.row >= r.y && m.row < r.y + r.height;
         match m.kind {
-            MouseEventKind::Down(MouseButton::Left) | MouseEventKind::Drag(MouseButton::Left) if a.scrub.is_some_and(|r| inside(r)) => {
+            MouseEventKind::Down(MouseButton::Left) | MouseEventKind::Drag(MouseButton::Left) if a.scrub.is_some_and(&inside) => {
                 // The scrub bar seeks: click (or drag) anywhere on its track.
                 if let Some(t) = a.scrub.and_then(|r| super::player::scrub_time(r, &self.player, m.column)) {
                     self.player.seek(t);
