@@ -8,6 +8,8 @@
 //! - [`engine`]: the tokio DAG executor that turns a flow and a strategy into [`event::RunEvent`]s.
 //! - [`state`]: the one fold over events that every view (live, replay, compare, headless) reads.
 //! - [`report`]: headless tables and JSON built from folded state.
+//! - [`watch`]: `baton watch`, an OTLP receiver that turns spans from other orchestrations into
+//!   runs.
 //! - [`cli`]: the command line.
 //! - `tui`: the terminal application; the only module besides `main.rs` that names ratatui or
 //!   crossterm.
@@ -34,3 +36,4 @@ pub mod state;
 pub mod tokens;
 pub mod tui;
 pub mod tuning;
+pub mod watch;
