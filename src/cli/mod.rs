@@ -2,6 +2,9 @@
 //! people and JSON for scripts.
 
 mod commands;
+mod watch;
+
+pub use watch::WatchArgs;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,7 +37,8 @@ baton validate my-flow.toml strategies/*.toml           check files, with file:l
 baton compare research-assistant -s naive -s smart      side by side, with ratios and the frontier\n  \
 baton models                                            the catalog with prices\n  \
 baton replay ~/.local/share/baton/runs/<file>.jsonl     watch a recorded run again\n  \
-baton reprice <recording> -s smart                      what it would have cost under smart\n\n\
+baton reprice <recording> -s smart                      what it would have cost under smart\n  \
+baton watch --format json                               OTLP receiver: other apps' traces as runs\n\n\
 Exit status: 0 success, 1 the run did not complete (a node failed, budget, cancelled), 2 bad input."
 )]
 pub struct Cli {
@@ -65,6 +69,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Which providers have keys, whether their servers answer (with --check), and the price date.
     Doctor(DoctorArgs),
+    /// Receive OpenTelemetry traces (OTLP) from other orchestrations and record each as a run.
+    Watch(WatchArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -267,6 +273,7 @@ pub fn main() -> ExitCode {
         Some(Command::Reprice(a)) => commands::reprice(a),
         Some(Command::Export(a)) => commands::export(a),
         Some(Command::Doctor(a)) => commands::doctor(a),
+        Some(Command::Watch(a)) => watch::watch(a),
     };
     ExitCode::from(code)
 }

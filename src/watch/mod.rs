@@ -26,6 +26,8 @@ pub mod convert;
 pub mod decode;
 pub mod graph;
 pub mod models;
+pub mod server;
+pub mod service;
 pub mod span;
 
 pub use assemble::{Assembler, AssemblerConfig, ClosedTrace};
