@@ -10,12 +10,11 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::graph::TraceGraph;
-use super::models::match_model;
 use super::span::hex;
 use crate::diag::Source;
 use crate::engine::RunSpec;
 use crate::event::{Event, Outcome, RunEvent, Unit};
-use crate::flow::parse_flow;
+use crate::flow::{Flow, Node, Piece, SimHints, parse_flow};
 use crate::record::Header;
 use crate::routing::{Catalog, Decision, Strategy, Usage};
 use crate::state::RunState;
@@ -60,12 +59,21 @@ pub struct WatchInfo {
 #[derive(Clone)]
 pub struct WatchedRun {
     pub spec: RunSpec,
-    pub header: Header,
     pub events: Vec<RunEvent>,
     pub info: WatchInfo,
+    /// When the trace started, for the recording's header.
+    pub start_unix_ms: u64,
 }
 
 impl WatchedRun {
+    /// The recording header (built on demand: it copies the catalog's files and prices, which
+    /// only a recording needs).
+    pub fn header(&self) -> Header {
+        let mut h = Header::new(&self.spec, "watch");
+        h.created_unix_ms = self.start_unix_ms;
+        h
+    }
+
     pub fn state(&self) -> RunState {
         RunState::new(self.spec.flow.clone(), self.spec.strategy.clone(), self.spec.catalog.clone(), self.spec.run_id, self.spec.attempt)
             .fold(&self.events)
@@ -97,14 +105,88 @@ fn plain_id(label: &str, taken: &mut std::collections::HashSet<String>) -> Strin
     cand
 }
 
+/// Kahn's algorithm taking the lowest index first: the parser's order (ties by file order).
+fn topo_order(nodes: &[Node]) -> Option<Vec<usize>> {
+    let mut indeg: Vec<usize> = nodes.iter().map(|n| n.after.len()).collect();
+    let mut dependents = vec![Vec::new(); nodes.len()];
+    for (k, n) in nodes.iter().enumerate() {
+        for &d in &n.after {
+            dependents[d].push(k);
+        }
+    }
+    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> =
+        (0..nodes.len()).filter(|&k| indeg[k] == 0).map(std::cmp::Reverse).collect();
+    let mut order = Vec::with_capacity(nodes.len());
+    while let Some(std::cmp::Reverse(k)) = ready.pop() {
+        order.push(k);
+        for &d in &dependents[k] {
+            indeg[d] -= 1;
+            if indeg[d] == 0 {
+                ready.push(std::cmp::Reverse(d));
+            }
+        }
+    }
+    (order.len() == nodes.len()).then_some(order)
+}
+
 fn q(s: &str) -> String {
     // A JSON string is a valid TOML basic string (same escapes, \uXXXX for controls).
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
-/// Converts a trace. `finished` adds the run's end; without it the run is still running (the
-/// live screen's view of a trace that has not settled).
+/// Converts traces under one catalog, parsing the nominal strategy once per default model
+/// rather than once per trace.
+pub struct Converter {
+    pub catalog: Arc<Catalog>,
+    strategies: std::collections::HashMap<String, Arc<Strategy>>,
+    models: super::models::Matcher,
+}
+
+impl Converter {
+    pub fn new(catalog: Arc<Catalog>) -> Converter {
+        let models = super::models::Matcher::new(&catalog);
+        Converter { catalog, strategies: std::collections::HashMap::new(), models }
+    }
+
+    /// A trace's DAG, deciding whether a step's calls share a model by their catalog entry.
+    pub fn graph(&mut self, spans: &[super::span::SpanRec]) -> TraceGraph {
+        let models = std::cell::RefCell::new(&mut self.models);
+        super::graph::build(spans, &|m: &str| {
+            let mut mm = models.borrow_mut();
+            mm.get(m).unwrap_or_else(|| super::models::normalize(m))
+        })
+    }
+
+    fn strategy(&mut self, default_model: &str) -> Result<Arc<Strategy>, crate::diag::Diagnostics> {
+        if let Some(s) = self.strategies.get(default_model) {
+            return Ok(s.clone());
+        }
+        let text = format!(
+            "# Nominal: Baton did not route this run; each node shows the model the application called.\n[strategy]\nname = \"watched\"\ndescription = \"models as the watched application called them, observed over OTLP\"\ndefault_model = {}\n",
+            q(default_model)
+        );
+        let s = Arc::new(Strategy::parse(&Source::new("<watched strategy>", text), &self.catalog)?.0);
+        // A few default models at most in practice; bound it anyway.
+        if self.strategies.len() < 64 {
+            self.strategies.insert(default_model.to_string(), s.clone());
+        }
+        Ok(s)
+    }
+
+    /// Converts a trace. `finished` adds the run's end; without it the run is still running
+    /// (a view of a trace that has not settled).
+    pub fn convert(&mut self, g: &TraceGraph, run_id: u64, receiver: &str, finished: bool) -> Result<WatchedRun, ConvertError> {
+        convert(self, g, run_id, receiver, finished)
+    }
+}
+
+/// Converts one trace (see [`Converter`] to convert many).
 pub fn to_run(g: &TraceGraph, catalog: Arc<Catalog>, run_id: u64, receiver: &str, finished: bool) -> Result<WatchedRun, ConvertError> {
+    Converter::new(catalog).convert(g, run_id, receiver, finished)
+}
+
+fn convert(conv: &mut Converter, g: &TraceGraph, run_id: u64, receiver: &str, finished: bool) -> Result<WatchedRun, ConvertError> {
+    let catalog = conv.catalog.clone();
     let trace = hex(&g.trace);
     let mut order: Vec<usize> = (0..g.nodes.len()).collect();
     order.sort_by_key(|&i| (g.nodes[i].start_ns, i));
@@ -123,26 +205,78 @@ pub fn to_run(g: &TraceGraph, catalog: Arc<Catalog>, run_id: u64, receiver: &str
 
     let services = g.services.join(", ");
     let flow_name = format!("watch-{}", &trace[..trace.len().min(8)]);
+    let flow_description = format!("watched trace {trace} from {services}");
     let mut text = String::new();
     let _ = writeln!(text, "# Reconstructed by `baton watch` from OTLP spans ({receiver}); not written by hand.");
     let _ = writeln!(text, "[flow]\nname = {}", q(&flow_name));
-    let _ = writeln!(text, "description = {}", q(&format!("watched trace {trace} from {services}")));
+    let _ = writeln!(text, "description = {}", q(&flow_description));
+    let mut nodes: Vec<Node> = Vec::with_capacity(order.len());
     for &i in &order {
         let n = &g.nodes[i];
-        let after: Vec<String> = g.edges.iter().filter(|e| e.1 == i).map(|e| q(&ids[e.0])).collect();
-        let _ = writeln!(text, "\n[[node]]\nid = {}\nkind = {}\ncomplexity = 5", q(&ids[i]), q(n.kind));
-        let _ = writeln!(text, "description = {}", q(&format!("{} ({} span, {} model calls)", n.label, n.kind, n.calls.len())));
+        let mut after_idx: Vec<usize> = g.edges.iter().filter(|e| e.1 == i).map(|e| position[e.0]).collect();
+        after_idx.sort_unstable();
+        after_idx.dedup();
+        let after: Vec<String> = after_idx.iter().map(|&a| q(&ids[order[a]])).collect();
+        let _ = writeln!(text, "\n[[node]]");
+        let line = text.matches('\n').count() + 1;
+        let description = format!("{} ({} span, {} model calls)", n.label, n.kind, n.calls.len());
         // No braces: the prompt is a template, and this one has nothing to fill in.
-        let _ = writeln!(text, "prompt = {}", q(&format!("watched step '{}'", n.label.replace(['{', '}'], ""))));
+        let prompt = format!("watched step '{}'", n.label.replace(['{', '}'], ""));
+        let _ = writeln!(text, "id = {}\nkind = {}\ncomplexity = 5", q(&ids[i]), q(n.kind));
+        let _ = writeln!(text, "description = {}", q(&description));
+        let _ = writeln!(text, "prompt = {}", q(&prompt));
         if !after.is_empty() {
             let _ = writeln!(text, "after = [{}]", after.join(", "));
         }
+        nodes.push(Node {
+            id: ids[i].clone(),
+            kind: n.kind.to_string(),
+            description,
+            complexity: 5,
+            template: vec![Piece::Text(prompt.clone())],
+            prompt,
+            context: after_idx.clone(),
+            after: after_idx,
+            // The parser's defaults for a node that names none.
+            expected_tokens: 300,
+            max_tokens: 1200,
+            tags: Vec::new(),
+            when: None,
+            map: None,
+            checks: Vec::new(),
+            sim: SimHints::default(),
+            line,
+        });
     }
-    let src = Source::new(format!("<watched trace {trace}>"), text.clone());
-    let flow = parse_flow(&src).map_err(|diags| ConvertError::Invalid { trace: trace.clone(), what: "flow", diags })?.0;
+    let src = Source::new(format!("<watched trace {trace}>"), text);
+    // Parsing the text back gives this same flow (a test holds them equal); building it
+    // directly saves the TOML parse on every trace. A graph the fast path cannot order is
+    // left to the parser, which says what is wrong.
+    let flow = match topo_order(&nodes) {
+        Some(order) => {
+            let mut dependents = vec![Vec::new(); nodes.len()];
+            for (k, n) in nodes.iter().enumerate() {
+                for &d in &n.after {
+                    dependents[d].push(k);
+                }
+            }
+            Flow {
+                name: flow_name.clone(),
+                description: flow_description,
+                input: String::new(),
+                strategy: None,
+                nodes,
+                order,
+                dependents,
+                source_name: src.name.clone(),
+                source_text: src.text.clone(),
+            }
+        }
+        None => parse_flow(&src).map_err(|diags| ConvertError::Invalid { trace: trace.clone(), what: "flow", diags })?.0,
+    };
 
     let matched: Vec<Vec<Option<String>>> =
-        g.nodes.iter().map(|n| n.calls.iter().map(|c| c.model.as_deref().and_then(|m| match_model(&catalog, m))).collect()).collect();
+        g.nodes.iter().map(|n| n.calls.iter().map(|c| c.model.as_deref().and_then(|m| conv.models.get(m))).collect()).collect();
     let default_model = matched
         .iter()
         .flatten()
@@ -151,19 +285,11 @@ pub fn to_run(g: &TraceGraph, catalog: Arc<Catalog>, run_id: u64, receiver: &str
         .cloned()
         .or_else(|| catalog.models.first().map(|m| m.id.clone()))
         .ok_or(ConvertError::EmptyCatalog)?;
-    let stext = format!(
-        "# Nominal: Baton did not route this run; each node shows the model the application called.\n[strategy]\nname = \"watched\"\ndescription = {}\ndefault_model = {}\n",
-        q(&format!("models as called by {services}, observed over OTLP")),
-        q(&default_model)
-    );
-    let ssrc = Source::new(format!("<watched trace {trace} strategy>"), stext);
     let strategy =
-        Strategy::parse(&ssrc, &catalog).map_err(|diags| ConvertError::Invalid { trace: trace.clone(), what: "strategy", diags })?.0;
+        conv.strategy(&default_model).map_err(|diags| ConvertError::Invalid { trace: trace.clone(), what: "strategy", diags })?;
 
-    let mut spec = RunSpec::new(Arc::new(flow), Arc::new(strategy), catalog.clone(), String::new(), 0);
+    let mut spec = RunSpec::new(Arc::new(flow), strategy, catalog.clone(), String::new(), 0);
     spec.run_id = run_id;
-    let mut header = Header::new(&spec, "watch");
-    header.created_unix_ms = g.start_ns / 1_000_000;
 
     let at = |ns: u64| Duration::from_nanos(ns.saturating_sub(g.start_ns));
     let mut evs: Vec<(Duration, u8, RunEvent)> = Vec::new();
@@ -270,5 +396,5 @@ pub fn to_run(g: &TraceGraph, catalog: Arc<Catalog>, run_id: u64, receiver: &str
         evs.push((end, 3, ev(end, Event::RunFinished { outcome })));
     }
     evs.sort_by_key(|e| (e.0, e.1));
-    Ok(WatchedRun { spec, header, events: evs.into_iter().map(|e| e.2).collect(), info })
+    Ok(WatchedRun { spec, events: evs.into_iter().map(|e| e.2).collect(), info, start_unix_ms: g.start_ns / 1_000_000 })
 }

@@ -31,7 +31,7 @@ pub mod service;
 pub mod span;
 
 pub use assemble::{Assembler, AssemblerConfig, ClosedTrace};
-pub use convert::{WatchInfo, WatchedRun, to_run};
+pub use convert::{Converter, WatchInfo, WatchedRun, to_run};
 pub use graph::{TraceGraph, build};
 
 use std::sync::Arc;
@@ -52,8 +52,9 @@ pub fn reconstruct(
     receiver: &str,
     finished: bool,
 ) -> Result<(TraceGraph, WatchedRun), convert::ConvertError> {
-    let g = graph(spans, &catalog);
-    let run = to_run(&g, catalog, run_id, receiver, finished)?;
+    let mut conv = Converter::new(catalog);
+    let g = conv.graph(spans);
+    let run = conv.convert(&g, run_id, receiver, finished)?;
     Ok((g, run))
 }
 

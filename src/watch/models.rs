@@ -63,6 +63,47 @@ fn strip_date(s: &str) -> &str {
     s
 }
 
+/// The catalog's names, normalised once, with the answers given so far remembered: a watch
+/// sees the same few model names over and over.
+pub struct Matcher {
+    /// (lowercased id, lowercased API model, normalised id, normalised API model, id)
+    names: Vec<(String, String, String, String, String)>,
+    memo: std::collections::HashMap<String, Option<String>>,
+}
+
+impl Matcher {
+    pub fn new(catalog: &Catalog) -> Matcher {
+        let names = catalog
+            .models
+            .iter()
+            .map(|m| (m.id.to_ascii_lowercase(), m.api_model.to_ascii_lowercase(), normalize(&m.id), normalize(&m.api_model), m.id.clone()))
+            .collect();
+        Matcher { names, memo: std::collections::HashMap::new() }
+    }
+
+    /// The same answer as [`match_model`].
+    pub fn get(&mut self, raw: &str) -> Option<String> {
+        if let Some(hit) = self.memo.get(raw) {
+            return hit.clone();
+        }
+        let lower = raw.trim().to_ascii_lowercase();
+        let norm = normalize(raw);
+        let mut found = None;
+        for key in [lower.as_str(), norm.as_str()] {
+            found = self.names.iter().find(|n| n.0 == key || n.1 == key).or_else(|| self.names.iter().find(|n| n.2 == key || n.3 == key));
+            if found.is_some() {
+                break;
+            }
+        }
+        let found = found.map(|n| n.4.clone());
+        // Bounded: names come from spans, which anyone reaching the receiver can send.
+        if self.memo.len() < 4096 {
+            self.memo.insert(raw.to_string(), found.clone());
+        }
+        found
+    }
+}
+
 /// The catalog id a reported model name prices as: an id or API model name equal to the name,
 /// or to the name without its decorations.
 pub fn match_model(catalog: &Catalog, raw: &str) -> Option<String> {
@@ -116,5 +157,10 @@ mod tests {
         // A prefix of a known name is another model.
         assert_eq!(match_model(&c, "gpt-5"), None);
         assert_eq!(match_model(&c, "totally-unknown-model"), None);
+        let mut m = Matcher::new(&c);
+        for raw in ["gpt-5-nano", "openai/gpt-5-nano-2025-08-07", "models/gemini-2.5-flash", "claude-opus-4-1-20250805", "gpt-5", "x"] {
+            assert_eq!(m.get(raw), match_model(&c, raw), "{raw}");
+            assert_eq!(m.get(raw), match_model(&c, raw), "{raw} (remembered)");
+        }
     }
 }

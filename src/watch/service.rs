@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::assemble::{Assembler, AssemblerConfig, ClosedTrace};
-use super::convert::WatchedRun;
+use super::convert::{Converter, WatchedRun};
 use super::server::{Batch, ReceiverConfig, ServeError, start};
 use super::span::hex;
 use crate::routing::Catalog;
@@ -54,13 +54,13 @@ pub enum Report {
 }
 
 /// Converts and records one closed trace.
-pub fn finish(closed: ClosedTrace, catalog: &Arc<Catalog>, record_dir: Option<&std::path::Path>, run_id: u64, receiver: &str) -> Report {
+pub fn finish(closed: ClosedTrace, conv: &mut Converter, record_dir: Option<&std::path::Path>, run_id: u64, receiver: &str) -> Report {
     let trace = hex(&closed.trace);
-    let g = super::graph(&closed.spans, catalog);
+    let g = conv.graph(&closed.spans);
     if !g.is_orchestration() {
         return Report::NotARun { trace, spans: closed.spans.len() };
     }
-    let run = match super::to_run(&g, catalog.clone(), run_id, receiver, true) {
+    let run = match conv.convert(&g, run_id, receiver, true) {
         Ok(r) => r,
         Err(e) => return Report::Failed { trace, error: e.to_string() },
     };
@@ -71,7 +71,8 @@ pub fn finish(closed: ClosedTrace, catalog: &Arc<Catalog>, record_dir: Option<&s
 fn record(run: &WatchedRun, dir: &std::path::Path) -> Result<PathBuf, String> {
     let name = crate::record::default_name(&run.spec.flow.name, "watched", 0);
     let path = dir.join(name);
-    let rec = crate::record::Recorder::create(&path, &run.header, run.spec.flow.clone()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let rec =
+        crate::record::Recorder::create(&path, &run.header(), run.spec.flow.clone()).map_err(|e| format!("{}: {e}", path.display()))?;
     for e in &run.events {
         rec.record(e);
     }
@@ -93,13 +94,14 @@ pub async fn run(cfg: WatchConfig, reports: mpsc::Sender<Report>, shutdown: Canc
     let mut tick = tokio::time::interval((cfg.assembler.settle / 4).clamp(Duration::from_millis(10), Duration::from_millis(250)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_run = 1u64;
-    let out = |closed: Vec<ClosedTrace>, next_run: &mut u64| -> Vec<Report> {
+    let mut conv = Converter::new(cfg.catalog.clone());
+    let mut out = |closed: Vec<ClosedTrace>, next_run: &mut u64| -> Vec<Report> {
         closed
             .into_iter()
             .map(|c| {
                 let id = *next_run;
                 *next_run += 1;
-                finish(c, &cfg.catalog, cfg.record_dir.as_deref(), id, &receiver)
+                finish(c, &mut conv, cfg.record_dir.as_deref(), id, &receiver)
             })
             .collect()
     };

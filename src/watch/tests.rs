@@ -377,7 +377,7 @@ fn a_watched_run_records_replays_and_reprices() {
     let (_, run) = reconstruct(&spans, cat.clone(), 7, "test", true).expect("converts");
     let dir = std::env::temp_dir().join(format!("baton-watch-test-{}", std::process::id()));
     let path = dir.join("s1.jsonl");
-    let rec = crate::record::Recorder::create(&path, &run.header, run.spec.flow.clone()).expect("create");
+    let rec = crate::record::Recorder::create(&path, &run.header(), run.spec.flow.clone()).expect("create");
     for e in &run.events {
         rec.record(e);
     }
@@ -393,4 +393,15 @@ fn a_watched_run_records_replays_and_reprices() {
     let doc = crate::record::otlp::export(&back);
     assert!(doc.to_string().contains("writer-2"));
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_flow_built_directly_is_the_flow_the_parser_reads_back() {
+    for sample in ["s1_langgraph_openinference", "s3_openai_v2_fanout_grpc", "s5_two_process_propagation"] {
+        let spans: Vec<SpanRec> = replay(sample).into_iter().flat_map(|c| c.spans).collect();
+        let (_, run) = reconstruct(&spans, Arc::new(sample_catalog()), 1, "test", true).expect("converts");
+        let f = &run.spec.flow;
+        let parsed = crate::flow::parse_flow(&crate::diag::Source::new(f.source_name.clone(), f.source_text.clone())).expect("parses").0;
+        assert_eq!(format!("{parsed:?}"), format!("{f:?}"), "{sample}");
+    }
 }
