@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::graph::TraceGraph;
+use super::reprice::WATCHED;
 use super::span::hex;
 use crate::diag::Source;
 use crate::engine::RunSpec;
@@ -162,7 +163,7 @@ impl Converter {
             return Ok(s.clone());
         }
         let text = format!(
-            "# Nominal: Baton did not route this run; each node shows the model the application called.\n[strategy]\nname = \"watched\"\ndescription = \"models as the watched application called them, observed over OTLP\"\ndefault_model = {}\n",
+            "# Nominal: Baton did not route this run; each node shows the model the application called.\n[strategy]\nname = \"{WATCHED}\"\ndescription = \"models as the watched application called them, observed over OTLP\"\ndefault_model = {}\n",
             q(default_model)
         );
         let s = Arc::new(Strategy::parse(&Source::new("<watched strategy>", text), &self.catalog)?.0);
@@ -297,7 +298,7 @@ fn convert(conv: &mut Converter, g: &TraceGraph, run_id: u64, receiver: &str, fi
     evs.push((
         Duration::ZERO,
         0,
-        ev(Duration::ZERO, Event::RunStarted { flow: flow_name.clone(), strategy: "watched".into(), seed: 0, input: String::new() }),
+        ev(Duration::ZERO, Event::RunStarted { flow: flow_name.clone(), strategy: WATCHED.into(), seed: 0, input: String::new() }),
     ));
 
     let mut info = WatchInfo {

@@ -26,6 +26,7 @@ pub mod convert;
 pub mod decode;
 pub mod graph;
 pub mod models;
+pub mod reprice;
 pub mod server;
 pub mod service;
 pub mod span;

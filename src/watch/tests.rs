@@ -388,8 +388,16 @@ fn a_watched_run_records_replays_and_reprices() {
     assert_eq!(a.totals.cost, b.totals.cost);
     assert_eq!(a.totals.usage, b.totals.usage);
     assert!(!a.totals.cost.total().is_zero());
-    let (report, _) = crate::record::reprice::reprice(&back, back.strategy.clone(), back.catalog.clone()).expect("reprices");
+    // Re-pricing keeps the reported counts and the models as called.
+    let (report, again) = crate::record::reprice::reprice(&back, back.strategy.clone(), back.catalog.clone()).expect("reprices");
     let _ = crate::record::reprice::table(&report);
+    assert_eq!(again.totals.usage, a.totals.usage);
+    assert_eq!(again.totals.cost, a.totals.cost);
+    assert!(report.nodes.iter().all(|n| n.model.as_deref() == Some("gpt-4o-mini")), "{:?}", report.nodes);
+    // Under the built-in catalog the same models are unpriced, and said to be.
+    let (report, cheap) = crate::record::reprice::reprice(&back, back.strategy.clone(), Arc::new(Catalog::builtin())).expect("reprices");
+    assert!(cheap.totals.cost.total().is_zero());
+    assert!(report.estimates.iter().any(|e| e.contains("unpriced")));
     let doc = crate::record::otlp::export(&back);
     assert!(doc.to_string().contains("writer-2"));
     let _ = std::fs::remove_dir_all(dir);
