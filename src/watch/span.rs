@@ -375,6 +375,141 @@ mod tests {
         assert!(sanitize(&"x".repeat(1000)).chars().count() <= 201);
     }
 
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+
+    fn kv(k: &str, v: Value) -> KeyValue {
+        KeyValue { key: k.into(), value: Some(AnyValue { value: Some(v) }), ..Default::default() }
+    }
+
+    fn s(k: &str, v: &str) -> KeyValue {
+        kv(k, Value::StringValue(v.into()))
+    }
+
+    fn i(k: &str, v: i64) -> KeyValue {
+        kv(k, Value::IntValue(v))
+    }
+
+    #[track_caller]
+    fn read(kind: i32, attrs: Vec<KeyValue>) -> SpanRec {
+        let span = Span { trace_id: vec![1; 16], span_id: vec![2; 8], name: "x".into(), kind, attributes: attrs, ..Default::default() };
+        from_otlp(&span, &"svc".into(), &"scope".into()).expect("valid ids")
+    }
+
+    #[track_caller]
+    fn tokens(t: Tokens, want: [Option<u64>; 5]) {
+        assert_eq!([t.input, t.output, t.cache_read, t.cache_write, t.reasoning], want);
+    }
+
+    #[test]
+    fn each_convention_family_is_read() {
+        // OTel GenAI, current names, Anthropic-style cache counts.
+        let r = read(
+            3,
+            vec![
+                s("gen_ai.operation.name", "chat"),
+                s("gen_ai.request.model", "claude-sonnet-4-5"),
+                s("gen_ai.response.model", "claude-sonnet-4-5-20250929"),
+                i("gen_ai.usage.input_tokens", 1000),
+                i("gen_ai.usage.output_tokens", 200),
+                i("gen_ai.usage.cache_read.input_tokens", 600),
+                i("gen_ai.usage.cache_creation.input_tokens", 100),
+            ],
+        );
+        assert_eq!(r.role, Role::Llm);
+        assert_eq!(r.model.as_deref(), Some("claude-sonnet-4-5-20250929"));
+        tokens(r.tokens, [Some(1000), Some(200), Some(600), Some(100), None]);
+        assert_eq!(r.tokens.usage().input, 300);
+
+        // OTel GenAI, older names; the newer one wins when both are present.
+        let r = read(
+            3,
+            vec![
+                s("gen_ai.system", "openai"),
+                i("gen_ai.usage.prompt_tokens", 7),
+                i("gen_ai.usage.completion_tokens", 3),
+                s("llm.request.type", "chat"),
+            ],
+        );
+        assert_eq!(r.role, Role::Llm);
+        tokens(r.tokens, [Some(7), Some(3), None, None, None]);
+        let r = read(3, vec![i("gen_ai.usage.prompt_tokens", 7), i("gen_ai.usage.input_tokens", 9), s("gen_ai.operation.name", "chat")]);
+        assert_eq!(r.tokens.input, Some(9));
+
+        // OpenInference, with details.
+        let r = read(
+            1,
+            vec![
+                s("openinference.span.kind", "LLM"),
+                s("llm.model_name", "gpt-4o-mini"),
+                i("llm.token_count.prompt", 190),
+                i("llm.token_count.completion", 120),
+                i("llm.token_count.prompt_details.cache_read", 128),
+                i("llm.token_count.prompt_details.cache_write", 2),
+                i("llm.token_count.completion_details.reasoning", 32),
+            ],
+        );
+        assert_eq!(r.role, Role::Llm);
+        tokens(r.tokens, [Some(190), Some(120), Some(128), Some(2), Some(32)]);
+
+        // OpenLLMetry: llm.usage.* on an LLM span, workflow/task/agent/tool spans as steps.
+        let r = read(
+            3,
+            vec![
+                s("traceloop.span.kind", "llm"),
+                s("llm.request.model", "gpt-4o"),
+                i("llm.usage.prompt_tokens", 50),
+                i("llm.usage.completion_tokens", 5),
+                i("llm.usage.cache_read_input_tokens", 10),
+                i("llm.usage.reasoning_tokens", 2),
+            ],
+        );
+        assert_eq!(r.role, Role::Llm);
+        tokens(r.tokens, [Some(50), Some(5), Some(10), None, Some(2)]);
+        for (k, want) in [("workflow", StepKind::Workflow), ("task", StepKind::Task), ("agent", StepKind::Agent), ("tool", StepKind::Tool)]
+        {
+            let r = read(1, vec![s("traceloop.span.kind", k), s("traceloop.entity.name", "plan_trip")]);
+            assert_eq!(r.role, Role::Step(want));
+            assert_eq!(r.step_name.as_deref(), Some("plan_trip"));
+        }
+        let r = read(
+            1,
+            vec![
+                s("traceloop.span.kind", "task"),
+                s("traceloop.association.properties.langgraph_node", "writer"),
+                i("traceloop.association.properties.langgraph_step", 3),
+            ],
+        );
+        assert_eq!(r.langgraph.as_ref().map(|l| (l.node.as_str(), l.step)), Some(("writer", 3)));
+
+        // GenAI agents and tools; HTTP client hops; plain spans.
+        assert_eq!(
+            read(1, vec![s("gen_ai.operation.name", "invoke_agent"), s("gen_ai.agent.name", "triage")]).step_name.as_deref(),
+            Some("triage")
+        );
+        assert_eq!(read(1, vec![s("gen_ai.operation.name", "execute_tool")]).role, Role::Step(StepKind::Tool));
+        assert_eq!(read(3, vec![s("http.request.method", "POST")]).role, Role::Hop);
+        assert_eq!(read(2, vec![s("http.route", "/answer")]).step_name.as_deref(), Some("/answer"));
+        assert_eq!(read(1, vec![]).role, Role::Plain);
+    }
+
+    #[test]
+    fn hostile_text_is_sanitised_on_arrival() {
+        let span = Span {
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            name: "evil\u{1b}]52;c;cGF5bG9hZA==\u{7}name".into(),
+            attributes: vec![s("gen_ai.operation.name", "chat"), s("gen_ai.request.model", "gpt\u{1b}[2J-4o")],
+            ..Default::default()
+        };
+        let r = from_otlp(&span, &"svc\u{1b}[31m".into(), &"scope".into()).expect("valid");
+        assert!(!r.name.contains('\u{1b}') && !r.name.contains('\u{7}'));
+        assert_eq!(r.model.as_deref(), Some("gpt[2J-4o"));
+        let bad = Span { trace_id: vec![1; 3], span_id: vec![2; 8], ..Default::default() };
+        assert!(from_otlp(&bad, &"s".into(), &"s".into()).is_none());
+        let zero = Span { trace_id: vec![0; 16], span_id: vec![2; 8], ..Default::default() };
+        assert!(from_otlp(&zero, &"s".into(), &"s".into()).is_none());
+    }
+
     #[test]
     fn openai_semantics_become_baton_usage() {
         let t = Tokens { input: Some(190), output: Some(120), cache_read: Some(128), cache_write: None, reasoning: Some(32) };
