@@ -11,15 +11,17 @@
 //! - [`models`]: reported model names to catalog entries.
 //! - [`convert`]: a DAG to a Flow, a nominal strategy and RunEvents for the ordinary fold and
 //!   recorder.
+//! - [`reprice`]: re-pricing a watched recording from its reported token counts.
 //! - [`server`]: the OTLP/HTTP and OTLP/gRPC receivers.
 //! - [`service`]: the loop that joins receivers, assembler, recorder and output.
 //!
 //! Design: the fold needs a flow known up front, and a trace's nodes are discovered as its
 //! spans arrive. Baton does not patch a flow in place: a trace is converted whole, from the
 //! spans it has, into a fresh flow and event list, and folded from scratch. A settled trace is
-//! converted once (headless output, recording); a view of a trace still arriving converts its
-//! current spans again when they change, which costs microseconds for traces of hundreds of
-//! spans. Like core modules, this one never names the TUI.
+//! converted once (headless output, recording). A view of a trace still arriving is meant to
+//! convert its current spans again when they change (`to_run` with `finished: false`, missing
+//! parents shown as `running` placeholders); at the measured ~60 µs per 19-span trace that is
+//! cheap. No screen uses it yet. Like core modules, this one never names the TUI.
 
 pub mod assemble;
 pub mod convert;
