@@ -277,6 +277,13 @@ async fn bad_requests_get_the_spec_answers_and_the_receiver_carries_on() {
     assert_eq!(st, 200);
     let resp = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse::decode(&body[..]).expect("response");
     assert_eq!(resp.partial_success.expect("partial").rejected_spans, 1);
+    // The same over gRPC, gzip-compressed as `OTEL_EXPORTER_OTLP_COMPRESSION=gzip` sends it.
+    let mut client = TraceServiceClient::connect(format!("http://{}", r.grpc))
+        .await
+        .expect("connect")
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let resp = client.export(req).await.expect("export").into_inner();
+    assert_eq!(resp.partial_success.expect("partial").rejected_spans, 1);
 
     // Still serving: a real sample (each body under the limit) goes through.
     for c in captures("s5_two_process_propagation") {
