@@ -23,6 +23,8 @@
 //! - [`compare`]: strategies side by side: ratios, frontier, breakdowns by kind and node.
 //! - [`tuning`]: edit previews and pinning (toml_edit, comments kept).
 //! - [`shapes`]: synthetic DAG shapes for benchmarks.
+//! - [`watch`]: `baton watch`, an OTLP receiver that turns spans from other orchestrations into
+//!   runs (a third source of events beside the engine and recordings).
 //! - [`cli`]: the command line, a file per command family.
 //! - `tui`: the terminal application; the only module besides `main.rs` that names ratatui or
 //!   crossterm.
@@ -50,3 +52,4 @@ pub mod state;
 pub mod tokens;
 pub mod tui;
 pub mod tuning;
+pub mod watch;

@@ -120,7 +120,10 @@ fn the_compare_screen_shows_both_runs_with_coloured_deltas() {
     let buf = term.backend().buffer().clone();
     let text: String = (0..48).map(|y| (0..160).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>() + "\n").collect();
     let (na, sm) = (sim(&a).1.totals.cost.total(), sim(&b).1.totals.cost.total());
-    assert!(text.contains(&format!("A naive {na}")) && text.contains(&format!("B smart {sm}")) && text.contains("0.07×$"), "{text}");
+    assert!(
+        text.contains(&format!("A naive {na}")) && text.contains(&format!("B smart {sm}")) && text.contains("cost ×0.07 · time ×0.24"),
+        "{text}"
+    );
     // A saving is drawn in the "better" colour.
     let (x, y) = (0..48)
         .find_map(|y| {

@@ -233,3 +233,31 @@ fn update_performs_no_io_it_returns_effects() {
     );
     assert_eq!(target.exists(), existed, "update wrote {}", target.display());
 }
+
+/// Switching strategy does not relabel the run on the screen: its figures and its routing
+/// explanations stay those of the strategy it ran under, and the header says the new one has
+/// not run yet, until a rerun does.
+#[test]
+fn a_switched_strategy_is_marked_not_run_until_rerun() {
+    let s = spec(sample_flow("research-assistant"), sample_strategy("smart"), 1);
+    let mut app = App::new(&s, Theme::dark(), Keymap::default_map(), 1.0, true);
+    app.update(Msg::Term(Event::Resize(200, 48)));
+    let first = vec![Command::Start(Box::new(app.spec()), None)];
+    carry_out(&mut app, first);
+    let cmds = key(&mut app, KeyCode::Char('S'), KeyModifiers::SHIFT);
+    carry_out(&mut app, cmds);
+    assert_ne!(app.strategy.name, "smart");
+    assert_eq!(app.state().strategy.name, "smart", "the run shown is still smart's");
+    let header = |app: &App| {
+        let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 48)).expect("terminal");
+        term.draw(|f| baton::tui::draw::draw(f, app)).expect("draw");
+        let buf = term.backend().buffer().clone();
+        (0..buf.area.width).map(|x| buf[(x, 0)].symbol().to_string()).collect::<String>()
+    };
+    let h = header(&app);
+    assert!(h.contains("smart") && h.contains("applied, not run"), "{h}");
+    let cmds = key(&mut app, KeyCode::Char('R'), KeyModifiers::SHIFT);
+    carry_out(&mut app, cmds);
+    let h = header(&app);
+    assert!(!h.contains("applied, not run") && h.contains(&app.strategy.name), "{h}");
+}

@@ -23,7 +23,8 @@ baton validate my-flow.toml strategies/*.toml           check files, with file:l
 baton compare research-assistant -s naive -s smart      side by side, with ratios and the frontier\n  \
 baton models                                            the catalog with prices\n  \
 baton replay ~/.local/share/baton/runs/<file>.jsonl     watch a recorded run again\n  \
-baton reprice <recording> -s smart                      what it would have cost under smart\n\n\
+baton reprice <recording> -s smart                      what it would have cost under smart\n  \
+baton watch --format json                               OTLP receiver: other apps' traces as runs\n\n\
 Exit status: 0 success, 1 the run did not complete (a node failed, budget), 2 bad input, \
 130 interrupted by Ctrl-C (the summary of what finished is printed first)."
 )]
@@ -55,6 +56,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Which providers have keys, whether their servers answer (with --check), and the price date.
     Doctor(DoctorArgs),
+    /// Receive OpenTelemetry traces (OTLP) from other orchestrations and record each as a run.
+    Watch(super::WatchArgs),
 }
 
 #[derive(Args, Debug, Clone)]

@@ -9,6 +9,7 @@
 //!   preconditions, recorders.
 //! - `run` (the screen and `run`), `compare`, `recording` (replay, reprice, export), `files`
 //!   (validate, models, doctor): the commands, a file per family.
+//! - `watch`: `baton watch`, the OTLP receiver's command.
 //! - `interrupt`: Ctrl-C for headless runs.
 
 /// `eprintln!` for the whole command line: the same, with the text made safe for a terminal
@@ -28,6 +29,7 @@ mod output;
 mod recording;
 mod run;
 mod setup;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -35,6 +37,7 @@ use clap::Parser;
 
 pub use args::*;
 pub use error::Failure;
+pub use watch::WatchArgs;
 
 /// Exit status: success.
 pub const EXIT_OK: u8 = 0;
@@ -61,6 +64,7 @@ pub fn main() -> ExitCode {
         Some(Command::Reprice(a)) => recording::reprice(a),
         Some(Command::Export(a)) => recording::export(a),
         Some(Command::Doctor(a)) => files::doctor(a),
+        Some(Command::Watch(a)) => Ok(watch::watch(a)),
     };
     ExitCode::from(match result {
         Ok(code) => code,

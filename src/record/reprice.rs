@@ -100,6 +100,10 @@ fn side(s: &RunState) -> Side {
 
 /// Re-prices `rec` under `strategy` with `catalog`'s prices and profiles.
 pub fn reprice(rec: &Recording, strategy: Arc<Strategy>, catalog: Arc<Catalog>) -> std::io::Result<(RepriceReport, RunState)> {
+    // A watched run has no prompts to re-run, but exact reported token counts.
+    if rec.header.provider == "watch" {
+        return Ok(crate::watch::reprice::reprice(rec, strategy, catalog));
+    }
     let before = rec.state();
     let mut texts = HashMap::new();
     for u in &before.units {

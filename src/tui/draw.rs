@@ -211,7 +211,14 @@ fn header(app: &App) -> Line<'static> {
     // Segments in order of importance; the least important go first when the line is short.
     let segments: Vec<(u8, Vec<Span<'static>>)> = vec![
         (0, vec![Span::styled(st.flow.name.clone(), bold)]),
-        (3, vec![Span::styled(st.strategy.name.clone(), t.dim())]),
+        (3, {
+            let mut v = vec![Span::styled(st.strategy.name.clone(), t.dim())];
+            // A strategy applied since this attempt ran: its figures are not these.
+            if app.others.is_empty() && !std::sync::Arc::ptr_eq(&app.strategy, &st.strategy) {
+                v.push(Span::styled(format!(" (→ {} applied, not run: R reruns)", app.strategy.name), Style::default().fg(t.retrying)));
+            }
+            v
+        }),
         (7, vec![Span::styled(source, t.dim())]),
         (1, vec![Span::styled(status, style), Span::raw(format!(" {}", dur(elapsed)))]),
         (2, {

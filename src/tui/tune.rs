@@ -106,12 +106,11 @@ impl App {
         Vec::new()
     }
 
-    /// Makes `s` the working strategy: the next run or rerun routes with it.
+    /// Makes `s` the working strategy: the next run or rerun routes with it. The run on the
+    /// screen keeps the strategy it ran under, so its figures and its routing explanations are
+    /// of the decisions that were made; the header marks the new one as not yet run.
     pub fn apply_strategy(&mut self, s: Arc<Strategy>) {
         self.strategy = s;
-        if self.others.is_empty() {
-            self.player.state.strategy = self.strategy.clone();
-        }
     }
 
     /// Asks for the editor's text to be written to the strategy's file (a sample is saved

@@ -1,0 +1,270 @@
+//! `baton watch`: receive OTLP traces and turn each finished trace into a recorded run.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, Format};
+use crate::load;
+use crate::report::RunReport;
+use crate::watch::service::{Finished, Report, WatchConfig};
+use crate::watch::{AssemblerConfig, WatchInfo, server::ReceiverConfig};
+
+#[derive(Args, Debug, Clone)]
+pub struct WatchArgs {
+    /// OTLP/HTTP address (`POST /v1/traces`), or `off`. Port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4318")]
+    pub http: String,
+    /// OTLP/gRPC address (`TraceService/Export`), or `off`.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4317")]
+    pub grpc: String,
+    /// Allow listening on an address other than loopback (anyone who can reach it can send spans).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Require `Authorization: Bearer <value of VAR>` on every request.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// Largest accepted request body in bytes (also after decompression).
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    pub max_body: usize,
+    /// Quiet time after a complete trace's last span before it counts as finished.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub settle_ms: u64,
+    /// Quiet time after which a trace still missing a parent span is closed anyway.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub max_wait_ms: u64,
+    /// Output: a line per finished trace, or one JSON object per line (`baton run`'s schema
+    /// plus a `watch` object).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Directory for the recordings (default: the data directory's runs/).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_record")]
+    pub record: Option<PathBuf>,
+    /// Do not record watched runs.
+    #[arg(long)]
+    pub no_record: bool,
+    /// A model catalog whose entries override or add to the built-in one (for prices).
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    /// Stop after this many finished runs (for scripts and tests).
+    #[arg(long, value_name = "N")]
+    pub exit_after: Option<u64>,
+}
+
+/// One line of `--format json`.
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    #[serde(flatten)]
+    report: RunReport,
+    watch: &'a WatchInfo,
+    forced: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recording: Option<String>,
+}
+
+fn addr(flag: &str, text: &str, allow_remote: bool) -> Result<Option<SocketAddr>, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let a: SocketAddr =
+        text.parse().map_err(|_| format!("--{flag} '{text}' is not an address\n  help: give IP:PORT, e.g. 127.0.0.1:4318, or 'off'"))?;
+    if !a.ip().is_loopback() {
+        if !allow_remote {
+            return Err(format!(
+                "--{flag} {a} is not a loopback address; anyone who can reach it could send spans\n  help: add --allow-remote (and consider --token-env VAR) to listen there"
+            ));
+        }
+        eprintln!("baton: warning: listening on {a}, reachable from other machines; spans from anyone who can reach it become runs");
+    }
+    Ok(Some(a))
+}
+
+/// The JSON line, with the cost of what could not be priced as `null` rather than 0: a model
+/// the catalog lacks has an unknown price, not a zero one. `priced_cost_usd` keeps the part
+/// that was priced.
+fn json_line(j: &JsonLine<'_>, info: &WatchInfo) -> String {
+    let mut v = match serde_json::to_value(j) {
+        Ok(v) => v,
+        Err(e) => return serde_json::json!({ "error": e.to_string() }).to_string(),
+    };
+    if !info.priced {
+        let totals = &mut v["totals"];
+        totals["priced_cost_usd"] = totals["cost_usd"].clone();
+        totals["cost_usd"] = serde_json::Value::Null;
+        if let Some(nodes) = v["nodes"].as_array_mut() {
+            for n in nodes {
+                if info.unpriced.iter().any(|u| n["id"].as_str() == Some(u.node.as_str())) {
+                    n["cost_usd"] = serde_json::Value::Null;
+                    n["priced"] = serde_json::Value::Bool(false);
+                }
+            }
+        }
+    }
+    v.to_string()
+}
+
+fn line(f: &Finished) -> String {
+    let st = f.run.state();
+    let t = &st.totals;
+    let info = &f.run.info;
+    let cost = if info.priced { t.cost.total().to_string() } else { format!("{} + unpriced", t.cost.total()) };
+    let mut s = format!(
+        "{}  {}  {} nodes  {} calls  {} in / {} out tokens  {}",
+        &info.trace_id[..info.trace_id.len().min(16)],
+        crate::report::RunReport::new(&st).status,
+        st.units.len(),
+        info.calls,
+        t.usage.total_input(),
+        t.usage.output,
+        cost
+    );
+    for u in &info.unpriced {
+        s.push_str(&format!(
+            "\n  unpriced: {} on '{}' ({} in, {} out tokens): not in the catalog",
+            u.node,
+            u.model,
+            u.usage.total_input(),
+            u.usage.output
+        ));
+    }
+    if info.calls_without_usage > 0 {
+        s.push_str(&format!("\n  {} calls reported no tokens", info.calls_without_usage));
+    }
+    match &f.recording {
+        Some(Ok(p)) => s.push_str(&format!("\n  recorded to {}", p.display())),
+        Some(Err(e)) => s.push_str(&format!("\n  not recorded: {e}")),
+        None => {}
+    }
+    s
+}
+
+pub fn watch(args: WatchArgs) -> u8 {
+    let bad = |m: String| {
+        eprintln!("baton: {m}");
+        EXIT_BAD_INPUT
+    };
+    let http = match addr("http", &args.http, args.allow_remote) {
+        Ok(a) => a,
+        Err(m) => return bad(m),
+    };
+    let grpc = match addr("grpc", &args.grpc, args.allow_remote) {
+        Ok(a) => a,
+        Err(m) => return bad(m),
+    };
+    if http.is_none() && grpc.is_none() {
+        return bad("both receivers are off\n  help: leave --http or --grpc on".into());
+    }
+    let token = match &args.token_env {
+        None => None,
+        Some(var) => match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
+            _ => return bad(format!("--token-env {var}: the variable is not set or empty\n  help: export {var}=<token> before starting")),
+        },
+    };
+    let catalog = match load::load_catalog(args.catalog.as_deref()) {
+        Ok((c, w)) => {
+            if !w.0.is_empty() {
+                eprintln!("{w}");
+            }
+            c
+        }
+        Err(d) => return bad(d.to_string()),
+    };
+    let record_dir = if args.no_record { None } else { args.record.clone().or_else(|| load::data_dir().map(|d| d.join("runs"))) };
+    let cfg = WatchConfig {
+        receivers: ReceiverConfig { http, grpc, max_body: args.max_body, token },
+        assembler: AssemblerConfig {
+            settle: Duration::from_millis(args.settle_ms),
+            max_wait: Duration::from_millis(args.max_wait_ms.max(args.settle_ms)),
+            ..AssemblerConfig::default()
+        },
+        catalog: Arc::clone(&catalog),
+        record_dir,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("baton: cannot start the runtime: {e}");
+            return EXIT_RUN_FAILED;
+        }
+    };
+    rt.block_on(async move {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let server = tokio::spawn(crate::watch::service::run(cfg, tx, shutdown.clone()));
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.cancel();
+            }
+        });
+        let mut finished = 0u64;
+        let mut code = EXIT_OK;
+        while let Some(r) = rx.recv().await {
+            match r {
+                Report::Listening { http, grpc } => {
+                    if let Some(h) = http {
+                        eprintln!("baton watch: OTLP/HTTP on http://{h}/v1/traces");
+                        eprintln!(
+                            "  point your app at it: OTEL_EXPORTER_OTLP_ENDPOINT=http://{h} OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"
+                        );
+                    }
+                    if let Some(g) = grpc {
+                        eprintln!("baton watch: OTLP/gRPC on {g}");
+                    }
+                }
+                Report::NotARun { trace, spans } => {
+                    eprintln!("baton watch: trace {trace}: {spans} spans and no model call; not a run, not recorded");
+                }
+                Report::Failed { trace, error } => {
+                    eprintln!("baton watch: trace {trace}: {error}");
+                    code = EXIT_RUN_FAILED;
+                }
+                Report::Finished(f) => {
+                    let text = match args.format {
+                        Format::Table => line(&f),
+                        Format::Json => {
+                            let st = f.run.state();
+                            let j = JsonLine {
+                                report: RunReport::new(&st),
+                                watch: &f.run.info,
+                                forced: f.forced,
+                                recording: f.recording.as_ref().and_then(|r| r.as_ref().ok()).map(|p| p.display().to_string()),
+                            };
+                            json_line(&j, &f.run.info)
+                        }
+                    };
+                    let mut out = std::io::stdout().lock();
+                    if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+                        shutdown.cancel();
+                    }
+                    if let Some(Err(e)) = &f.recording
+                        && args.format == Format::Json
+                    {
+                        eprintln!("baton watch: not recorded: {e}");
+                    }
+                    finished += 1;
+                    if args.exit_after.is_some_and(|n| finished >= n) {
+                        shutdown.cancel();
+                    }
+                }
+            }
+        }
+        match server.await {
+            Ok(Ok(())) => code,
+            Ok(Err(e)) => {
+                eprintln!("baton: {e}");
+                EXIT_BAD_INPUT
+            }
+            Err(e) => {
+                eprintln!("baton: the receiver stopped: {e}");
+                EXIT_RUN_FAILED
+            }
+        }
+    })
+}
