@@ -10,13 +10,13 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::graph::TraceGraph;
-use super::reprice::WATCHED;
 use super::span::hex;
 use crate::diag::Source;
 use crate::engine::RunSpec;
 use crate::event::{Event, Outcome, RunEvent, Unit};
 use crate::flow::{Flow, Node, Piece, SimHints, parse_flow};
 use crate::record::Header;
+use crate::record::reprice::WATCHED;
 use crate::routing::{Catalog, Decision, Strategy, Usage};
 use crate::state::RunState;
 

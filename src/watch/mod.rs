@@ -11,7 +11,6 @@
 //! - [`models`]: reported model names to catalog entries.
 //! - [`convert`]: a DAG to a Flow, a nominal strategy and RunEvents for the ordinary fold and
 //!   recorder.
-//! - [`reprice`]: re-pricing a watched recording from its reported token counts.
 //! - [`server`]: the OTLP/HTTP and OTLP/gRPC receivers.
 //! - [`service`]: the loop that joins receivers, assembler, recorder and output.
 //!
@@ -28,7 +27,6 @@ pub mod convert;
 pub mod decode;
 pub mod graph;
 pub mod models;
-pub mod reprice;
 pub mod server;
 pub mod service;
 pub mod span;
