@@ -162,6 +162,14 @@ enum Done {
 }
 
 impl Running {
+    /// Whether its recording is closed (nothing left to wait for).
+    fn is_finished(&self) -> bool {
+        match &self.done {
+            Done::Thread(h) => h.is_finished(),
+            Done::Task(h) => h.is_finished(),
+        }
+    }
+
     /// Cancels the run and waits (a few seconds at most) until its recording is flushed, so
     /// quitting the screen never leaves a recording cut short.
     async fn stop_and_flush(self) {
@@ -340,6 +348,8 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
     let mut term_sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut hup_sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut exit_code = 0u8;
+    // Runs cancelled during the session, whose recordings may still be closing.
+    let mut stopping: Vec<Running> = Vec::new();
     let mut dirty = true;
     let mut next_frame = Instant::now();
     let mut last_tick = Instant::now();
@@ -439,10 +449,12 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                     dirty = true;
                 }
                 Command::Cancel => {
-                    if let Some(r) = running.take() {
+                    // Cancelled runs still finish their recordings; keep them to wait for.
+                    stopping.retain(|r| !r.is_finished());
+                    for r in running.take().into_iter().chain(others_running.drain(..)) {
                         r.cancel.cancel();
+                        stopping.push(r);
                     }
-                    others_running.drain(..).for_each(|r| r.cancel.cancel());
                 }
                 Command::EditFile(path) => {
                     // Hand the terminal to the editor, then take it back.
@@ -479,6 +491,7 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                     }
                     if let Some(r) = running.take() {
                         r.cancel.cancel();
+                        stopping.push(r);
                     }
                     let r = start_run(*spec, providers.clone(), tx.clone(), parent);
                     app.recording = r.path.clone();
@@ -489,7 +502,7 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
     }
     // Quitting loses nothing: every run in flight is cancelled and its recording flushed
     // before the terminal is handed back.
-    for r in running.into_iter().chain(others_running) {
+    for r in running.into_iter().chain(others_running).chain(stopping) {
         r.stop_and_flush().await;
     }
     Ok(exit_code)
