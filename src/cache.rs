@@ -74,7 +74,7 @@ impl OutputStore for DiskCache {
         let bytes = std::fs::read(self.path(q.key)).ok()?;
         // A damaged entry is a miss, never an error: the node simply runs.
         let e: Entry = serde_json::from_slice(&bytes).ok()?;
-        Some(Served { model: e.model, usage: e.usage, output: Arc::from(e.output) })
+        Some(Served { model: e.model, usage: e.usage, output: Arc::from(e.output), resumed: None })
     }
 
     fn put(&self, q: &Query<'_>, s: &Served) {

@@ -172,6 +172,15 @@ pub enum Event {
         usage: Usage,
         estimated: bool,
     },
+    /// The next `NodeFinished` (served, not called) is work a resumed run reuses from the
+    /// recording it continues: it counts at its recorded cost (`billed`, every try), time to
+    /// first token and latency, because that money was spent, only before the interruption.
+    NodeResumed {
+        unit: Unit,
+        billed: Usage,
+        ttft: Duration,
+        latency: Duration,
+    },
     /// Streamed output; `output_tokens` counts the tokens so far.
     NodeDelta {
         unit: Unit,
@@ -245,6 +254,7 @@ impl Event {
             | Event::NodeWaiting { unit, .. }
             | Event::NodeSent { unit, .. }
             | Event::NodeBilled { unit, .. }
+            | Event::NodeResumed { unit, .. }
             | Event::NodeRetry { unit, .. }
             | Event::NodeFallback { unit, .. }
             | Event::NodeEscalated { unit, .. }
@@ -266,6 +276,7 @@ impl Event {
             Event::NodeWaiting { .. } => "node_waiting",
             Event::NodeSent { .. } => "node_sent",
             Event::NodeBilled { .. } => "node_billed",
+            Event::NodeResumed { .. } => "node_resumed",
             Event::NodeRetry { .. } => "node_retry",
             Event::NodeFallback { .. } => "node_fallback",
             Event::NodeEscalated { .. } => "node_escalated",

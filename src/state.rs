@@ -90,6 +90,8 @@ pub struct UnitState {
     pub estimated: bool,
     /// Some failed try was billed from Baton's token estimate (the provider sent no usage).
     pub billed_estimated: bool,
+    /// Reused from the recording a resumed run continues: counted at its recorded cost.
+    pub resumed: Option<(Usage, Duration, Duration)>,
     /// Time spent waiting for a provider's slot or rate window, over all tries.
     pub queued: Duration,
     /// While waiting: since when, and for what.
@@ -138,6 +140,7 @@ impl UnitState {
             cost: Cost::default(),
             estimated: false,
             billed_estimated: false,
+            resumed: None,
             queued: Duration::ZERO,
             waiting: None,
             started: None,
@@ -469,6 +472,10 @@ impl RunState {
                 }
                 u.streamed_tokens = *output_tokens;
             }
+            Event::NodeResumed { unit, billed, ttft, latency } => {
+                let Some(i) = self.unit_index(*unit) else { return true };
+                self.units[i].resumed = Some((*billed, *ttft, *latency));
+            }
             Event::NodeWaiting { unit, why } => {
                 let Some(i) = self.unit_index(*unit) else { return true };
                 self.set_status(i, Status::Waiting);
@@ -540,7 +547,14 @@ impl RunState {
             }
             Event::NodeFinished { unit, model, usage, estimated, ttft, latency, output, checks, cached } => {
                 let Some(i) = self.unit_index(*unit) else { return true };
-                let cost = if *cached { Cost::default() } else { self.catalog.cost(model, usage) };
+                // Work a resumed run reuses was paid for before the interruption: it counts at
+                // its recorded cost and times, not as a cache hit.
+                let resumed = self.units[i].resumed.filter(|_| *cached);
+                let cached = &(*cached && resumed.is_none());
+                let billed = resumed.map_or(*usage, |r| r.0);
+                let (ttft, latency) = resumed.map_or((*ttft, *latency), |r| (r.1, r.2));
+                let (ttft, latency) = (&ttft, &latency);
+                let cost = if *cached { Cost::default() } else { self.catalog.cost(model, &billed) };
                 let chain_from = self.chain_before(unit.index());
                 self.set_status(i, if *cached { Status::Cached } else { Status::Done });
                 let u = &mut self.units[i];
@@ -549,7 +563,7 @@ impl RunState {
                 }
                 u.usage = *usage;
                 if !*cached {
-                    u.billed_usage.add(usage);
+                    u.billed_usage.add(&billed);
                     u.cost.add(&cost);
                 }
                 u.estimated = *estimated;
@@ -574,7 +588,7 @@ impl RunState {
                     self.totals.saved += self.catalog.cost(model, usage).total();
                 } else {
                     self.totals.cost.add(&cost);
-                    self.totals.usage.add(usage);
+                    self.totals.usage.add(&billed);
                 }
             }
             Event::NodeSkipped { unit, reason } => {

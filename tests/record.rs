@@ -377,3 +377,37 @@ fn a_full_disk_at_the_start_is_an_error() {
     assert!(Recorder::create(full, &Header::new(&s, "sim"), s.flow.clone()).is_err());
     assert!(full.exists());
 }
+
+/// A resumed run reports the whole run: reused nodes at their recorded cost and tokens,
+/// labelled resumed, so its total is the uninterrupted run's; `saved` is only for cache hits;
+/// and its recording folds to the same.
+#[test]
+fn a_resumed_run_reports_the_whole_runs_totals() {
+    let (_, path, full) = recorded("doc-digest", "naive", "resume-totals.jsonl");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let lines: Vec<&str> = text.lines().collect();
+    let half = lines[..lines.len() / 2].join("\n");
+    let rec = Recording::parse("half.jsonl", half.as_bytes()).expect("half");
+    let before = rec.state();
+    let reused = before.totals.done;
+    assert!(reused > 0 && reused < full.totals.done);
+    let r = baton::record::start::resume(&rec, None);
+    let (events, after) = sim(&r.spec);
+    assert_eq!(after.status, RunStatus::Finished(Outcome::Completed));
+    assert_eq!(after.totals.cost.total(), full.totals.cost.total(), "the whole run's cost");
+    assert_eq!(after.totals.usage, full.totals.usage, "the whole run's tokens");
+    assert_eq!(after.totals.saved, baton::money::Money::ZERO, "nothing was saved: it was spent before");
+    assert_eq!(after.totals.cached, 0);
+    assert_eq!(after.units.iter().filter(|u| u.resumed.is_some()).count(), reused);
+    // Reused units keep their recorded latency.
+    for u in after.units.iter().filter(|u| u.resumed.is_some()) {
+        let orig = full.units.iter().find(|o| o.label == u.label).expect("same unit");
+        assert_eq!(u.latency, orig.latency, "{}", u.label);
+    }
+    // The resumed run's recording folds to the same totals.
+    let refold = baton::state::RunState::for_spec(&r.spec).fold(&events);
+    assert_eq!(refold.totals.cost, after.totals.cost);
+    let report = baton::report::RunReport::new(&after);
+    let json = serde_json::to_value(&report).expect("json");
+    assert!(json["nodes"].as_array().expect("nodes").iter().any(|n| n["resumed"] == true), "labelled resumed");
+}

@@ -105,6 +105,9 @@ impl<S: Sink> Call<'_, S> {
         let spec = self.spec;
         let node = &spec.flow.nodes[self.unit.index()];
         if let Some(hit) = &self.hit {
+            if let Some((billed, ttft, latency)) = hit.resumed {
+                self.emit(Event::NodeResumed { unit: self.unit, billed, ttft, latency }).await;
+            }
             let checks: Vec<CheckResult> = node.checks.iter().map(|c| c.evaluate(&hit.output)).collect();
             let passed = checks.iter().all(|c| c.passed);
             self.emit(Event::NodeFinished {
@@ -202,7 +205,10 @@ impl<S: Sink> Call<'_, S> {
                         if let Some(store) = &spec.store {
                             let q = Query { node: &node.id, item: self.unit.item, model: model_id, key: self.key };
                             if model_id == self.decision.model {
-                                store.put(&q, &Served { model: model_id.to_string(), usage: answer.usage, output: output.clone() });
+                                store.put(
+                                    &q,
+                                    &Served { model: model_id.to_string(), usage: answer.usage, output: output.clone(), resumed: None },
+                                );
                             }
                         }
                         self.emit_at(

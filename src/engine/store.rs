@@ -16,6 +16,9 @@ pub struct Served {
     /// The original call's usage, kept for reference (a served output costs nothing now).
     pub usage: Usage,
     pub output: Arc<str>,
+    /// Set when a resumed run reuses work its recording paid for: what every try was billed,
+    /// time to first token and latency as recorded. Such a unit counts at that cost.
+    pub resumed: Option<(Usage, std::time::Duration, std::time::Duration)>,
 }
 
 /// What identifies a unit's call when looking for an output to reuse.

@@ -185,6 +185,15 @@ pub enum Line {
         usage: Usage,
         estimated: bool,
     },
+    NodeResumed {
+        t: u64,
+        node: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<u32>,
+        billed: Usage,
+        ttft_us: u64,
+        latency_us: u64,
+    },
     NodeRetry {
         t: u64,
         node: String,
@@ -307,6 +316,10 @@ impl Line {
                 let (node, item) = id(flow, *unit);
                 Line::NodeBilled { t, node, item, model: model.clone(), usage: *usage, estimated: *estimated }
             }
+            Event::NodeResumed { unit, billed, ttft, latency } => {
+                let (node, item) = id(flow, *unit);
+                Line::NodeResumed { t, node, item, billed: *billed, ttft_us: us(*ttft), latency_us: us(*latency) }
+            }
             Event::NodeRetry { unit, model, try_no, error, backoff } => {
                 let (node, item) = id(flow, *unit);
                 Line::NodeRetry { t, node, item, model: model.clone(), try_no: *try_no, error: error.clone(), backoff_us: us(*backoff) }
@@ -380,6 +393,9 @@ impl Line {
             Line::NodeSent { t, node, item, queued_us } => (t, Event::NodeSent { unit: unit(&node, item)?, queued: at(queued_us) }),
             Line::NodeBilled { t, node, item, model, usage, estimated } => {
                 (t, Event::NodeBilled { unit: unit(&node, item)?, model, usage, estimated })
+            }
+            Line::NodeResumed { t, node, item, billed, ttft_us, latency_us } => {
+                (t, Event::NodeResumed { unit: unit(&node, item)?, billed, ttft: at(ttft_us), latency: at(latency_us) })
             }
             Line::NodeRetry { t, node, item, model, try_no, error, backoff_us } => {
                 (t, Event::NodeRetry { unit: unit(&node, item)?, model, try_no, error, backoff: at(backoff_us) })

@@ -35,7 +35,7 @@ pub struct Resume {
 /// serves what the recording does not.
 pub fn resume(rec: &Recording, cache: Option<Arc<dyn OutputStore>>) -> Resume {
     let before = rec.state();
-    let store = RecordedOutputs::from_state(&before, &std::collections::HashSet::new());
+    let store = RecordedOutputs::for_resume(&before);
     let reused = store.len();
     let mut spec = rec.spec();
     spec.run_id = rec.header.run + 1;

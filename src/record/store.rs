@@ -11,6 +11,23 @@ pub struct RecordedOutputs {
 }
 
 impl RecordedOutputs {
+    /// The outputs a resumed run reuses: each counts at its recorded cost and times (the
+    /// money was spent before the interruption), not as a free cache hit as a fork's are.
+    pub fn for_resume(state: &RunState) -> RecordedOutputs {
+        let mut r = RecordedOutputs::from_state(state, &HashSet::new());
+        for u in &state.units {
+            let id = state.flow.nodes[u.unit.index()].id.clone();
+            if let Some(s) = r.by_unit.get_mut(&(id, u.unit.item))
+                && u.status == Status::Done
+            {
+                s.resumed = Some((u.billed_usage, u.ttft.unwrap_or_default(), u.latency.unwrap_or_default()));
+            }
+        }
+        r
+    }
+}
+
+impl RecordedOutputs {
     /// Every unit that finished (or was served from cache) in `state`, except the nodes in
     /// `except` (a fork reruns those).
     pub fn from_state(state: &RunState, except: &HashSet<usize>) -> RecordedOutputs {
@@ -21,7 +38,7 @@ impl RecordedOutputs {
             }
             if let Some(model) = &u.model {
                 let id = state.flow.nodes[u.unit.index()].id.clone();
-                by_unit.insert((id, u.unit.item), Served { model: model.clone(), usage: u.usage, output: u.output.clone() });
+                by_unit.insert((id, u.unit.item), Served { model: model.clone(), usage: u.usage, output: u.output.clone(), resumed: None });
             }
         }
         RecordedOutputs { by_unit }

@@ -86,6 +86,9 @@ pub struct NodeReport {
     /// latency, never of a timeout); absent when the node never waited.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queued_ms: Option<f64>,
+    /// Reused from the recording a resumed run continues, at its recorded cost and times.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub resumed: bool,
     pub tokens: Usage,
     /// Some of `tokens` are Baton's tokenizer estimate: the provider reported no usage for the
     /// kept call, or for a failed try it bills all the same.
@@ -152,6 +155,7 @@ impl RunReport {
                     ttft_ms: u.ttft.map(ms),
                     latency_ms: u.latency.map(ms),
                     queued_ms: (u.queued > std::time::Duration::ZERO).then(|| ms(u.queued)),
+                    resumed: u.resumed.is_some(),
                     tokens: u.billed_usage,
                     tokens_estimated: u.estimated || u.billed_estimated,
                     context_tokens: c,

@@ -136,7 +136,7 @@ pub fn run_table(s: &RunState) -> String {
     for i in listed_units(s) {
         let u = &s.units[i];
         let node = &s.flow.nodes[u.unit.index()];
-        let mut status = u.status.name().to_string();
+        let mut status = if u.resumed.is_some() { "resumed".to_string() } else { u.status.name().to_string() };
         if !u.retries.is_empty() {
             status.push_str(&format!(" ↻{}", u.retries.len()));
         }

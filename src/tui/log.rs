@@ -45,6 +45,7 @@ pub fn describe(st: &RunState, e: &RunEvent) -> Option<(String, String)> {
         }
         Event::NodeFallback { from, to, reason, .. } => format!("⇢ {from} → {to}: {reason}"),
         Event::NodeWaiting { why, .. } => format!("⧗ queued: {why}"),
+        Event::NodeResumed { latency, .. } => format!("↺ resumed from the recording (took {} then)", dur(*latency)),
         Event::NodeSent { queued, .. } => format!("→ sent after {} queued", dur(*queued)),
         Event::NodeBilled { model, usage, estimated, .. } => {
             let cost = money(st.catalog.cost(model, usage).total());
