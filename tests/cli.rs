@@ -141,3 +141,27 @@ fn conflicting_or_impossible_arguments_are_bad_input() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("help: give a path"), "{}", text(&o.stderr));
 }
+
+/// README's exit-code table is what the binary does: every row with an example is run.
+#[test]
+fn the_readme_exit_code_table_is_true() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README");
+    let start = readme.find("<!-- exit-codes -->").expect("the table's start marker");
+    let end = readme.find("<!-- /exit-codes -->").expect("the table's end marker");
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("exit-codes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).expect("tmp");
+    let mut checked = 0;
+    for row in readme[start..end].lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let (status, example) = (cells[2], cells[4]);
+        let Some(cmd) = example.strip_prefix("`baton").and_then(|c| c.strip_suffix('`')) else { continue };
+        let want: i32 = status.parse().unwrap_or_else(|_| panic!("a status in {row}"));
+        let args: Vec<String> = cmd.split_whitespace().map(|a| a.replace("$TMP", &tmp.display().to_string())).collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = baton(&args);
+        assert_eq!(out.status.code(), Some(want), "`baton{cmd}` (README row: {row})\n{}", text(&out.stderr));
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} rows run; did the table move?");
+}
