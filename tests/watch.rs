@@ -417,3 +417,36 @@ fn other_addresses_need_an_explicit_flag() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
 }
+
+/// A trace whose models the catalog lacks is never summed to $0 on the human line.
+#[test]
+fn an_unpriced_trace_says_so_instead_of_zero() {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("baton-watch-unpriced-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["watch", "--http", "127.0.0.1:0", "--grpc", "off", "--settle-ms", "150", "--exit-after", "1", "--no-record"])
+        .env("BATON_DATA_DIR", &dir)
+        .env("BATON_CONFIG_DIR", &dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let addr = loop {
+        let l = lines.next().expect("a listening line").expect("utf8");
+        if let Some(rest) = l.strip_prefix("baton watch: OTLP/HTTP on http://") {
+            break rest.trim_end_matches("/v1/traces").to_string();
+        }
+    };
+    for c in captures("s5_two_process_propagation") {
+        assert_eq!(post_sync(&addr, &c), 200);
+    }
+    let out = child.wait_with_output().expect("exits after one run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let first = stdout.lines().next().expect("a line");
+    assert!(first.contains("unpriced (2 calls not in the catalog)"), "{first}");
+    assert!(!first.contains("$0"), "{first}");
+}

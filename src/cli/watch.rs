@@ -112,7 +112,15 @@ fn line(f: &Finished) -> String {
     let st = f.run.state();
     let t = &st.totals;
     let info = &f.run.info;
-    let cost = if info.priced { t.cost.total().to_string() } else { format!("{} + unpriced", t.cost.total()) };
+    // An unpriced call is never shown as $0: with nothing priced the figure is "unpriced".
+    let n = info.unpriced.len();
+    let cost = if info.priced {
+        t.cost.total().to_string()
+    } else if t.cost.total().is_zero() {
+        format!("unpriced ({n} call{} not in the catalog)", if n == 1 { "" } else { "s" })
+    } else {
+        format!("{} priced + {n} unpriced call{}", t.cost.total(), if n == 1 { "" } else { "s" })
+    };
     let mut s = format!(
         "{}  {}  {} nodes  {} calls  {} in / {} out tokens  {}",
         &info.trace_id[..info.trace_id.len().min(16)],
