@@ -348,7 +348,6 @@ fn baton(args: &[&str], data: &Path) -> std::process::Output {
 /// exports like any other.
 #[test]
 fn the_command_prints_json_records_and_the_recording_replays_reprices_exports() {
-    use std::io::BufRead;
     let dir = std::env::temp_dir().join(format!("baton-watch-cli-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
@@ -360,25 +359,8 @@ fn the_command_prints_json_records_and_the_recording_replays_reprices_exports() 
     )
     .expect("catalog");
     let runs = dir.join("runs");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["watch", "--http", "127.0.0.1:0", "--grpc", "off", "--settle-ms", "150", "--format", "json", "--exit-after", "1"])
-        .arg("--record")
-        .arg(&runs)
-        .arg("--catalog")
-        .arg(&catalog)
-        .env("BATON_DATA_DIR", &dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = std::io::BufReader::new(stderr).lines();
-    let addr = loop {
-        let l = lines.next().expect("a listening line").expect("utf8");
-        if let Some(rest) = l.strip_prefix("baton watch: OTLP/HTTP on http://") {
-            break rest.trim_end_matches("/v1/traces").to_string();
-        }
-    };
+    let (runs_s, catalog_s) = (runs.to_str().expect("utf8"), catalog.to_str().expect("utf8"));
+    let (child, addr) = spawn_watch(&["--format", "json", "--record", runs_s, "--catalog", catalog_s], &dir);
     for c in captures("s5_two_process_propagation") {
         assert_eq!(post_sync(&addr, &c), 200);
     }
@@ -421,14 +403,29 @@ fn other_addresses_need_an_explicit_flag() {
 /// A trace whose models the catalog lacks is never summed to $0 on the human line.
 #[test]
 fn an_unpriced_trace_says_so_instead_of_zero() {
-    use std::io::BufRead;
     let dir = std::env::temp_dir().join(format!("baton-watch-unpriced-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
+    let (child, addr) = spawn_watch(&["--no-record"], &dir);
+    for c in captures("s5_two_process_propagation") {
+        assert_eq!(post_sync(&addr, &c), 200);
+    }
+    let out = child.wait_with_output().expect("exits after one run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let first = stdout.lines().next().expect("a line");
+    assert!(first.contains("unpriced (2 calls not in the catalog)"), "{first}");
+    assert!(!first.contains("$0"), "{first}");
+}
+
+/// Starts `baton watch` on a free loopback port (HTTP only, one run, 150 ms settle) with `extra`
+/// arguments, and returns it with the address it says it listens on.
+fn spawn_watch(extra: &[&str], dir: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["watch", "--http", "127.0.0.1:0", "--grpc", "off", "--settle-ms", "150", "--exit-after", "1", "--no-record"])
-        .env("BATON_DATA_DIR", &dir)
-        .env("BATON_CONFIG_DIR", &dir)
+        .args(["watch", "--http", "127.0.0.1:0", "--grpc", "off", "--settle-ms", "150", "--exit-after", "1"])
+        .args(extra)
+        .env("BATON_DATA_DIR", dir)
+        .env("BATON_CONFIG_DIR", dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -441,12 +438,7 @@ fn an_unpriced_trace_says_so_instead_of_zero() {
             break rest.trim_end_matches("/v1/traces").to_string();
         }
     };
-    for c in captures("s5_two_process_propagation") {
-        assert_eq!(post_sync(&addr, &c), 200);
-    }
-    let out = child.wait_with_output().expect("exits after one run");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let first = stdout.lines().next().expect("a line");
-    assert!(first.contains("unpriced (2 calls not in the catalog)"), "{first}");
-    assert!(!first.contains("$0"), "{first}");
+    // Keep reading stderr, or the receiver's next message would hit a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
 }
