@@ -28,7 +28,7 @@ pub fn on_ctrl_c() -> Interrupt {
     let (t, f) = (token.clone(), fired.clone());
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new().name("baton-ctrl-c".into()).spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_io().build() else {
+        let Ok(rt) = crate::engine::runtime::build(false) else {
             let _ = ready_tx.send(());
             return;
         };

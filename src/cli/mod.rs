@@ -64,7 +64,7 @@ pub fn main() -> ExitCode {
         Some(Command::Reprice(a)) => recording::reprice(a),
         Some(Command::Export(a)) => recording::export(a),
         Some(Command::Doctor(a)) => files::doctor(a),
-        Some(Command::Watch(a)) => Ok(watch::watch(a)),
+        Some(Command::Watch(a)) => watch::watch(a),
     };
     ExitCode::from(match result {
         Ok(code) => code,

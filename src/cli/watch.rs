@@ -9,7 +9,8 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
-use super::{EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, Format};
+use super::error::{Exit, Failure};
+use super::{EXIT_OK, EXIT_RUN_FAILED, Format};
 use crate::load;
 use crate::report::RunReport;
 use crate::watch::service::{Finished, Report, WatchConfig};
@@ -151,38 +152,27 @@ fn line(f: &Finished) -> String {
     s
 }
 
-pub fn watch(args: WatchArgs) -> u8 {
-    let bad = |m: String| {
-        eprintln!("baton: {m}");
-        EXIT_BAD_INPUT
-    };
-    let http = match addr("http", &args.http, args.allow_remote) {
-        Ok(a) => a,
-        Err(m) => return bad(m),
-    };
-    let grpc = match addr("grpc", &args.grpc, args.allow_remote) {
-        Ok(a) => a,
-        Err(m) => return bad(m),
-    };
+pub fn watch(args: WatchArgs) -> Exit {
+    let http = addr("http", &args.http, args.allow_remote).map_err(Failure::BadInput)?;
+    let grpc = addr("grpc", &args.grpc, args.allow_remote).map_err(Failure::BadInput)?;
     if http.is_none() && grpc.is_none() {
-        return bad("both receivers are off\n  help: leave --http or --grpc on".into());
+        return Err(Failure::bad_input("both receivers are off\n  help: leave --http or --grpc on"));
     }
     let token = match &args.token_env {
         None => None,
         Some(var) => match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
-            _ => return bad(format!("--token-env {var}: the variable is not set or empty\n  help: export {var}=<token> before starting")),
+            _ => {
+                return Err(Failure::bad_input(format!(
+                    "--token-env {var}: the variable is not set or empty\n  help: export {var}=<token> before starting"
+                )));
+            }
         },
     };
-    let catalog = match load::load_catalog(args.catalog.as_deref()) {
-        Ok((c, w)) => {
-            if !w.0.is_empty() {
-                eprintln!("{w}");
-            }
-            c
-        }
-        Err(d) => return bad(d.to_string()),
-    };
+    let (catalog, warnings) = load::load_catalog(args.catalog.as_deref())?;
+    if !warnings.0.is_empty() {
+        eprintln!("{warnings}");
+    }
     let record_dir = if args.no_record { None } else { args.record.clone().or_else(|| load::data_dir().map(|d| d.join("runs"))) };
     let cfg = WatchConfig {
         receivers: ReceiverConfig { http, grpc, max_body: args.max_body, token },
@@ -194,13 +184,7 @@ pub fn watch(args: WatchArgs) -> u8 {
         catalog: Arc::clone(&catalog),
         record_dir,
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("baton: cannot start the runtime: {e}");
-            return EXIT_RUN_FAILED;
-        }
-    };
+    let rt = crate::engine::runtime::serving().map_err(Failure::runtime)?;
     rt.block_on(async move {
         let shutdown = tokio_util::sync::CancellationToken::new();
         let (tx, mut rx) = tokio::sync::mpsc::channel(64);
@@ -264,15 +248,10 @@ pub fn watch(args: WatchArgs) -> u8 {
             }
         }
         match server.await {
-            Ok(Ok(())) => code,
-            Ok(Err(e)) => {
-                eprintln!("baton: {e}");
-                EXIT_BAD_INPUT
-            }
-            Err(e) => {
-                eprintln!("baton: the receiver stopped: {e}");
-                EXIT_RUN_FAILED
-            }
+            Ok(Ok(())) => Ok(code),
+            // The receivers could not start (an address in use, say): the user's to fix.
+            Ok(Err(e)) => Err(Failure::bad_input(e.to_string())),
+            Err(e) => Err(Failure::failed(format!("the receiver stopped: {e}"))),
         }
     })
 }

@@ -15,3 +15,9 @@ pub fn build(simulated: bool) -> io::Result<Runtime> {
         Builder::new_current_thread().enable_all().build()
     }
 }
+
+/// A two-worker runtime with I/O, for what serves while something else draws or reads: the
+/// screen's runs and providers, and `baton watch`'s receivers.
+pub fn serving() -> io::Result<Runtime> {
+    Builder::new_multi_thread().worker_threads(2).enable_all().build()
+}

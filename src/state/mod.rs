@@ -328,6 +328,26 @@ impl RunState {
         u.cost.total() + m.prices.input.cost(u.input_tokens_estimate) + m.prices.output.cost(u.streamed_tokens)
     }
 
+    /// What a unit's kept output is worth at this run's prices: what it cost for a fresh call,
+    /// and for one served from the cache what the original call cost (spent before, not now).
+    pub fn unit_worth(&self, idx: usize) -> Money {
+        let u = &self.units[idx];
+        if u.status == Status::Cached { self.call_cost(u.model.as_deref().unwrap_or(""), &u.usage) } else { u.cost.total() }
+    }
+
+    /// The price of one call at this run's prices: the one place a view gets a call's cost.
+    pub fn call_cost(&self, model: &str, usage: &Usage) -> Money {
+        self.catalog.cost(model, usage).total()
+    }
+
+    /// The rules this attempt's strategy tried for a unit, in order, each with whether it
+    /// matched and why: the decision that was taken, not one the edited strategy would take.
+    pub fn routing_trace(&self, idx: usize) -> Vec<(String, bool, String)> {
+        let u = &self.units[idx];
+        let tokens = u.decision.as_ref().map_or(0, |d| d.input_tokens);
+        crate::routing::explain(&self.strategy, &self.flow.nodes[u.unit.index()], tokens)
+    }
+
     /// Time to first token, known as soon as the first token streams in.
     pub fn ttft_so_far(&self, idx: usize) -> Option<Duration> {
         let u = &self.units[idx];
@@ -585,7 +605,7 @@ impl RunState {
                 self.totals.checks_total += checks.len();
                 self.totals.checks_passed += checks.iter().filter(|c| c.passed).count();
                 if *cached {
-                    self.totals.saved += self.catalog.cost(model, usage).total();
+                    self.totals.saved += self.call_cost(model, usage);
                 } else {
                     self.totals.cost.add(&cost);
                     self.totals.usage.add(&billed);

@@ -275,10 +275,9 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
     // After a rerun: did this node get dearer or cheaper than last attempt?
     if let Some(prev) = &app.previous
         && u.status == Status::Done
-        && let Some(p) = prev.units.iter().find(|p| p.label == u.label && p.status.is_settled())
+        && let Some(pi) = prev.units.iter().position(|p| p.label == u.label && p.status.is_settled())
     {
-        let was =
-            if p.status == Status::Cached { prev.catalog.cost(p.model.as_deref().unwrap_or(""), &p.usage).total() } else { p.cost.total() };
+        let was = prev.unit_worth(pi);
         let now_cost = u.cost.total();
         title.push_str(if now_cost > was {
             " ▲"

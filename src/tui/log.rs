@@ -48,14 +48,14 @@ pub fn describe(st: &RunState, e: &RunEvent) -> Option<(String, String)> {
         Event::NodeResumed { latency, .. } => format!("↺ resumed from the recording (took {} then)", dur(*latency)),
         Event::NodeSent { queued, .. } => format!("→ sent after {} queued", dur(*queued)),
         Event::NodeBilled { model, usage, estimated, .. } => {
-            let cost = money(st.catalog.cost(model, usage).total());
+            let cost = money(st.call_cost(model, usage));
             let est = if *estimated { " (estimated)" } else { "" };
             format!("$ failed try on {model} billed {} in / {} out{est}, {cost}", usage.total_input(), usage.output)
         }
         Event::NodeEscalated { from, to, failed, .. } => format!("⇡ escalated {from} → {to}: failed {}", failed.join(", ")),
         Event::NodeFinished { model, usage, latency, checks, cached, .. } => {
             let passed = checks.iter().filter(|c| c.passed).count();
-            let cost = if *cached { "cached".to_string() } else { money(st.catalog.cost(model, usage).total()) };
+            let cost = if *cached { "cached".to_string() } else { money(st.call_cost(model, usage)) };
             format!(
                 "✓ {model}: {} in / {} out, {cost}, {}, checks {passed}/{}",
                 usage.total_input(),

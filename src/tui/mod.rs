@@ -130,7 +130,7 @@ pub fn run(opts: Options) -> io::Result<u8> {
         log_line(&format!("panic: {info}"));
         previous(info);
     }));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = crate::engine::runtime::serving()?;
     enable_raw_mode()?;
     let mut stdout = io::stdout();
     if let Err(e) = execute!(stdout, EnterAlternateScreen, EnableMouseCapture) {

@@ -13,7 +13,6 @@ use super::layout::BoxKey;
 use super::theme::status_symbol;
 use crate::event::Origin;
 use crate::report::thousands;
-use crate::routing::explain;
 use crate::state::{Status, UnitState};
 
 pub struct PanelView<'a> {
@@ -38,6 +37,7 @@ pub fn unit_lines(app: &App, u: &UnitState) -> Vec<Line<'static>> {
 pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> Vec<Line<'static>> {
     let t = &app.theme;
     let node = &st.flow.nodes[u.unit.index()];
+    let idx = st.unit_index(u.unit).unwrap_or(0);
     let mut out: Vec<Line<'static>> = Vec::new();
     out.push(Line::from(vec![
         Span::styled(format!("{} {}", status_symbol(u.status), u.label), t.status(u.status).add_modifier(Modifier::BOLD)),
@@ -63,14 +63,14 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
             if !d.fallbacks.is_empty() {
                 out.push(kv(app, "fallback", d.fallbacks.join(" → ")));
             }
-            for (label, matched, why) in explain(&st.strategy, node, d.input_tokens) {
+            for (label, matched, why) in st.routing_trace(idx) {
                 if !matched {
                     out.push(Line::from(Span::styled(format!("  ✗ {label}: {why}"), t.dim())));
                 }
             }
         }
         None => {
-            let est = explain(&st.strategy, node, 0);
+            let est = st.routing_trace(idx);
             if let Some((label, _, why)) = est.last() {
                 out.push(kv(app, "likely", format!("{label}: {why}")));
             }
@@ -103,7 +103,6 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
     out.push(heading(app, "Timing"));
     let now = app.player.playhead;
     out.push(kv(app, "start", u.started.map(dur).unwrap_or_else(|| "-".into())));
-    let idx = st.unit_index(u.unit).unwrap_or(0);
     out.push(kv(app, "ttft", st.ttft_so_far(idx).map(dur).unwrap_or_else(|| "-".into())));
     let lat = match (u.latency, u.started, u.finished) {
         (Some(l), _, _) => dur(l),
@@ -156,14 +155,7 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
             format!("{} = input {} + cached {} + output {}", money(c.total()), money(c.input), money(c.cached), money(c.output)),
         ));
         if u.status == Status::Cached {
-            out.push(kv(
-                app,
-                "",
-                format!(
-                    "served from cache; the original call cost {}",
-                    money(st.catalog.cost(u.model.as_deref().unwrap_or(""), &u.usage).total())
-                ),
-            ));
+            out.push(kv(app, "", format!("served from cache; the original call cost {}", money(st.unit_worth(idx)))));
         }
     } else if u.started.is_some() {
         out.push(kv(app, "tokens", format!("in ~{} · out {} so far", thousands(u.input_tokens_estimate), thousands(u.streamed_tokens))));
@@ -199,12 +191,12 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
     }
 
     if let Some(prev) = app.previous.as_ref().filter(|_| app.others.is_empty())
-        && let Some(p) = prev.units.iter().find(|p| p.label == u.label)
+        && let Some(pi) = prev.units.iter().position(|p| p.label == u.label)
     {
+        let p = &prev.units[pi];
         out.push(Line::default());
         out.push(heading(app, &format!("Change from attempt {}", prev.attempt)));
-        let was_cost =
-            if p.status == Status::Cached { st.catalog.cost(p.model.as_deref().unwrap_or(""), &p.usage).total() } else { p.cost.total() };
+        let was_cost = prev.unit_worth(pi);
         let dc = u.cost.total() - was_cost;
         let col = |better: bool, same: bool| {
             Style::default().fg(if same {
