@@ -9,12 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton::diag::Source;
-use baton::engine::{RunSpec, run_blocking};
 use baton::event::{Event, RunEvent};
 use baton::money::Money;
-use baton::provider::Providers;
 use baton::routing::{Catalog, Strategy, Usage};
-use baton::state::{RunState, Status};
+use baton::state::Status;
 use common::server::{Reply, Server, transcript};
 use common::*;
 
@@ -84,20 +82,6 @@ fn strategy_for(cat: &Catalog, schedule: &str, retry: &str) -> Arc<Strategy> {
         "[strategy]\nname = \"t\"\ndefault_model = \"m1\"\nfallbacks = [\"m2\"]\nschedule = \"{schedule}\"\n\n[retry]\nbackoff_ms = 20\nmax_backoff_ms = 100\n{retry}\n"
     );
     Arc::new(Strategy::parse(&Source::new("test-strategy.toml", text), cat).expect("strategy").0)
-}
-
-fn live(flow_text: &str, cat: Arc<Catalog>, strategy: Arc<Strategy>) -> (Vec<RunEvent>, RunState) {
-    let f = flow(flow_text);
-    let spec = RunSpec::new(f, strategy, cat.clone(), "hello".into(), 1);
-    let providers = Providers::live(&cat, Duration::from_secs(2)).expect("providers");
-    let mut events = Vec::new();
-    run_blocking(&spec, &providers, |e| events.push(e)).expect("runs");
-    let st = RunState::for_spec(&spec).fold(&events);
-    (events, st)
-}
-
-fn unit<'a>(st: &'a RunState, label: &str) -> &'a baton::state::UnitState {
-    st.units.iter().find(|u| u.label == label).unwrap_or_else(|| panic!("no {label}"))
 }
 
 fn named<'a>(events: &'a [RunEvent], name: &str) -> Vec<&'a Event> {

@@ -79,20 +79,6 @@ fn strategy_for(cat: &Catalog, extra: &str) -> Arc<Strategy> {
     Arc::new(Strategy::parse(&Source::new("test-strategy.toml", text), cat).expect("strategy").0)
 }
 
-fn live(flow_text: &str, cat: Arc<Catalog>, strategy: Arc<Strategy>) -> (Vec<RunEvent>, RunState) {
-    let f = flow(flow_text);
-    let spec = RunSpec::new(f, strategy, cat.clone(), "hello".into(), 1);
-    let providers = Providers::live(&cat, Duration::from_secs(2)).expect("providers");
-    let mut events = Vec::new();
-    run_blocking(&spec, &providers, |e| events.push(e)).expect("runs");
-    let st = RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), 1, 1).fold(&events);
-    (events, st)
-}
-
-fn unit<'a>(st: &'a RunState, label: &str) -> &'a baton::state::UnitState {
-    st.units.iter().find(|u| u.label == label).unwrap_or_else(|| panic!("no {label}"))
-}
-
 fn ok_openai() -> Reply {
     Reply::sse(transcript::openai(&["Hel", "lo"], 120, 30, 20, 5))
 }

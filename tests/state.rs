@@ -19,32 +19,7 @@ const FLOWS: [&str; 4] = ["research-assistant", "code-review", "doc-digest", "su
 const STRATEGIES: [&str; 5] = ["naive", "smart", "cascade", "local", "premium-parallel"];
 
 /// `a` and `b` in a row, and `each` fanning out over `a`.
-const FLOW: &str = r#"
-[flow]
-name = "fold"
-input = "q"
-
-[[node]]
-id = "a"
-kind = "generate"
-complexity = 2
-prompt = "a {{input}}"
-
-[[node]]
-id = "b"
-kind = "generate"
-complexity = 2
-prompt = "b"
-after = ["a"]
-
-[[node]]
-id = "each"
-kind = "generate"
-complexity = 2
-prompt = "each {{item}}"
-after = ["a"]
-map = { over = "a", limit = 2 }
-"#;
+const FLOW: &str = include_str!("fixtures/flows/fold.toml");
 
 const MODELS: [&str; 4] = ["gpt-5-nano", "claude-opus-4-1", "gemini-2.5-flash-lite", "not-in-the-catalog"];
 

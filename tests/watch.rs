@@ -18,46 +18,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-const SAMPLES: [&str; 3] = ["s1_langgraph_openinference", "s3_openai_v2_fanout_grpc", "s5_two_process_propagation"];
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/otlp")
-}
-
-fn expected(sample: &str) -> Value {
-    serde_json::from_slice(&std::fs::read(fixtures().join(sample).join("expected.json")).expect("expected")).expect("json")
-}
-
-struct Capture {
-    body: Vec<u8>,
-    meta: Value,
-}
-
-fn captures(sample: &str) -> Vec<Capture> {
-    let dir = fixtures().join(sample).join("raw");
-    let mut metas: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("dir")
-        .map(|e| e.expect("e").path())
-        .filter(|p| p.to_string_lossy().ends_with(".meta.json"))
-        .collect();
-    metas.sort();
-    metas
-        .into_iter()
-        .map(|m| {
-            let meta: Value = serde_json::from_slice(&std::fs::read(&m).expect("meta")).expect("json");
-            let stem = m.file_name().expect("name").to_string_lossy().replace(".meta.json", "");
-            let body = std::fs::read(dir.join(format!("{stem}.{}.bin", meta["transport_kind"].as_str().expect("kind")))).expect("body");
-            Capture { body, meta }
-        })
-        .collect()
-}
-
-fn json_bodies(sample: &str) -> Vec<Vec<u8>> {
-    let dir = fixtures().join(sample).join("otlp_json");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).expect("dir").map(|e| e.expect("e").path()).collect();
-    files.sort();
-    files.into_iter().map(|f| std::fs::read(f).expect("read")).collect()
-}
+mod common;
+use common::otlp::*;
 
 /// The protobuf message of a capture, decompressed when it was sent gzipped.
 fn protobuf(c: &Capture) -> Vec<u8> {

@@ -9,32 +9,7 @@ const OPUS: &str = "claude-opus-4-1";
 const SONNET: &str = "claude-sonnet-4-5";
 
 /// `a` and `b` in a row, and `each` fanning out over `a`.
-const FLOW: &str = r#"
-[flow]
-name = "fold"
-input = "q"
-
-[[node]]
-id = "a"
-kind = "generate"
-complexity = 2
-prompt = "a {{input}}"
-
-[[node]]
-id = "b"
-kind = "generate"
-complexity = 2
-prompt = "b"
-after = ["a"]
-
-[[node]]
-id = "each"
-kind = "generate"
-complexity = 2
-prompt = "each {{item}}"
-after = ["a"]
-map = { over = "a", limit = 2 }
-"#;
+const FLOW: &str = include_str!("../../tests/fixtures/flows/fold.toml");
 
 fn state() -> RunState {
     let flow = Arc::new(parse_flow(&Source::new("fold.toml", FLOW)).unwrap_or_else(|e| panic!("{e}")).0);

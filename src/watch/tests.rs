@@ -1,21 +1,19 @@
 //! The three captured samples, replayed through decode → assemble → graph → convert → fold,
 //! checked against their `expected.json` (ground truth from the scripts, not the spans).
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use serde_json::Value;
 
 use super::decode::{Encoding, body_to_spans};
 use super::graph::TraceGraph;
 use super::span::SpanRec;
 use super::*;
 use crate::routing::Catalog;
+use serde_json::Value;
 
-pub(crate) fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/otlp")
-}
+#[path = "../../tests/common/otlp.rs"]
+mod otlp;
+use otlp::{captures, expected, json_bodies};
 
 /// A catalog that knows the samples' models, so pricing is checked too.
 pub(crate) fn sample_catalog() -> Catalog {
@@ -40,42 +38,6 @@ context_window = 128000
 "#;
     let base = Catalog::builtin();
     Catalog::parse(&crate::diag::Source::new("test-models.toml", extra), Some(&base)).expect("test catalog parses").0
-}
-
-struct Capture {
-    recv_ns: u64,
-    body: Vec<u8>,
-    content_type: String,
-    content_encoding: String,
-}
-
-fn captures(sample: &str) -> Vec<Capture> {
-    let dir = fixtures().join(sample).join("raw");
-    let mut metas: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("raw dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.to_string_lossy().ends_with(".meta.json"))
-        .collect();
-    metas.sort();
-    metas
-        .into_iter()
-        .map(|m| {
-            let meta: Value = serde_json::from_slice(&std::fs::read(&m).expect("meta")).expect("meta json");
-            let stem = m.file_name().expect("name").to_string_lossy().replace(".meta.json", "");
-            let kind = meta["transport_kind"].as_str().expect("kind");
-            let body = std::fs::read(dir.join(format!("{stem}.{kind}.bin"))).expect("body");
-            Capture {
-                recv_ns: meta["recv_unix_nano"].as_u64().expect("recv"),
-                body,
-                content_type: meta["content_type"].as_str().unwrap_or("").to_string(),
-                content_encoding: meta["content_encoding"].as_str().unwrap_or("").to_string(),
-            }
-        })
-        .collect()
-}
-
-fn expected(sample: &str) -> Value {
-    serde_json::from_slice(&std::fs::read(fixtures().join(sample).join("expected.json")).expect("expected")).expect("json")
 }
 
 /// Replays the captures with their real spacing through the assembler; returns the closed
@@ -281,12 +243,9 @@ fn s5_two_processes_join_by_traceparent() {
 fn json_bodies_give_the_same_graph_as_protobuf() {
     let cat = sample_catalog();
     for sample in ["s1_langgraph_openinference", "s3_openai_v2_fanout_grpc", "s5_two_process_propagation"] {
-        let dir = fixtures().join(sample).join("otlp_json");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).expect("dir").map(|e| e.expect("e").path()).collect();
-        files.sort();
         let mut from_json: Vec<SpanRec> = Vec::new();
-        for f in files {
-            let (s, rej) = body_to_spans(&std::fs::read(f).expect("read"), Encoding::Json, None, 4 << 20).expect("json decodes");
+        for body in json_bodies(sample) {
+            let (s, rej) = body_to_spans(&body, Encoding::Json, None, 4 << 20).expect("json decodes");
             assert_eq!(rej, 0);
             from_json.extend(s);
         }

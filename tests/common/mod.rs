@@ -50,6 +50,22 @@ pub fn sim(spec: &RunSpec) -> (Vec<RunEvent>, RunState) {
     run(spec, &Providers::simulated())
 }
 
+/// Runs a flow against the live providers of `cat` (loopback servers in these tests) in real
+/// time, with the input "hello" and seed 1, and returns every event and the folded state.
+pub fn live(flow_text: &str, cat: Arc<Catalog>, strategy: Arc<Strategy>) -> (Vec<RunEvent>, RunState) {
+    let spec = RunSpec::new(flow(flow_text), strategy, cat.clone(), "hello".into(), 1);
+    let providers = Providers::live(&cat, Duration::from_secs(2)).expect("providers");
+    let mut events = Vec::new();
+    engine::run_blocking(&spec, &providers, |e| events.push(e)).expect("runs");
+    let st = RunState::for_spec(&spec).fold(&events);
+    (events, st)
+}
+
+/// The unit labelled `label` (`node`, or `node[2]` for an instance).
+pub fn unit<'a>(st: &'a RunState, label: &str) -> &'a baton::state::UnitState {
+    st.units.iter().find(|u| u.label == label).unwrap_or_else(|| panic!("no {label}"))
+}
+
 /// What a scripted call does.
 #[derive(Clone, Debug)]
 pub enum Step {
@@ -150,4 +166,5 @@ pub fn events_for<'a>(events: &'a [RunEvent], flow: &Flow, id: &str) -> Vec<&'a 
     events.iter().filter(|e| e.kind.unit().is_some_and(|u| u.node == idx)).map(|e| &e.kind).collect()
 }
 
+pub mod otlp;
 pub mod server;
