@@ -87,6 +87,20 @@ pub struct RepriceReport {
 
 use crate::report::ms;
 
+impl RepriceReport {
+    fn new(rec: &Recording, before: &RunState, after: &RunState, nodes: Vec<NodeRow>, estimates: Vec<String>) -> RepriceReport {
+        RepriceReport {
+            recording: rec.file.clone(),
+            flow: rec.flow.name.clone(),
+            recorded: side(before),
+            repriced: side(after),
+            cost_ratio: after.totals.cost.total().ratio(before.totals.cost.total()),
+            nodes,
+            estimates,
+        }
+    }
+}
+
 fn side(s: &RunState) -> Side {
     Side {
         strategy: s.strategy.name.clone(),
@@ -161,15 +175,7 @@ pub fn reprice(rec: &Recording, strategy: Arc<Strategy>, catalog: Arc<Catalog>) 
     if !simulated.is_empty() {
         estimates.push(format!("{} node(s) never ran in the recording and were simulated: {}.", simulated.len(), simulated.join(", ")));
     }
-    let report = RepriceReport {
-        recording: rec.file.clone(),
-        flow: rec.flow.name.clone(),
-        recorded: side(&before),
-        repriced: side(&after),
-        cost_ratio: after.totals.cost.total().ratio(before.totals.cost.total()),
-        nodes,
-        estimates,
-    };
+    let report = RepriceReport::new(rec, &before, &after, nodes, estimates);
     Ok((report, after))
 }
 
@@ -314,14 +320,6 @@ pub fn reprice_reported(rec: &Recording, strategy: Arc<Strategy>, catalog: Arc<C
     if unpriced > 0 {
         estimates.push(format!("{unpriced} node(s) use a model the catalog lacks: unpriced, shown at $0; add it with --catalog FILE."));
     }
-    let report = RepriceReport {
-        recording: rec.file.clone(),
-        flow: rec.flow.name.clone(),
-        recorded: side(&before),
-        repriced: side(&after),
-        cost_ratio: after.totals.cost.total().ratio(before.totals.cost.total()),
-        nodes,
-        estimates,
-    };
+    let report = RepriceReport::new(rec, &before, &after, nodes, estimates);
     (report, after)
 }
