@@ -143,7 +143,7 @@ pub struct App {
     /// Where the current run is being recorded.
     pub recording: Option<String>,
     /// The rules editor, kept (with its draft) while closed.
-    pub editor: Option<super::editor::Editor>,
+    pub editor: Option<super::tuning::editor::Editor>,
     pub editor_open: bool,
     /// The model picker for pinning: the highlighted catalog row.
     pub picker: Option<usize>,

@@ -59,10 +59,10 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     let body = Rect::new(0, a.main.y, size.width, a.panel.map_or(a.main.height, |p| p.height.max(a.main.height)));
     if app.editor_open {
-        super::editor_view::draw_editor(f, app, body);
+        super::tuning::editor_view::draw_editor(f, app, body);
     }
     if let Some(p) = &app.preview {
-        let mut lines = super::editor_view::preview_lines(app, p);
+        let mut lines = super::tuning::editor_view::preview_lines(app, p);
         lines.push(Line::from(Span::styled(" (any key closes this)", t.dim())));
         let h = (lines.len() as u16 + 2).min(body.height);
         let w = body.width.saturating_sub(4).min(110);
@@ -76,7 +76,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         );
     }
     if app.picker.is_some() {
-        super::editor_view::draw_picker(f, app, body);
+        super::tuning::editor_view::draw_picker(f, app, body);
     }
     if app.what_if.is_some() {
         what_if(f, app, size);

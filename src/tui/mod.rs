@@ -9,8 +9,6 @@ pub mod app;
 pub mod areas;
 pub mod compare_view;
 pub mod draw;
-pub mod editor;
-pub mod editor_view;
 pub mod effects;
 pub mod fmt;
 pub mod graph;
@@ -24,7 +22,7 @@ pub mod playback;
 pub mod player;
 pub mod theme;
 pub mod timeline;
-pub mod tune;
+pub mod tuning;
 
 use std::io::{self, Write};
 use std::time::Duration;

@@ -5,12 +5,15 @@ use std::sync::Arc;
 
 use crossterm::event::KeyEvent;
 
-use super::app::{App, Command, Loaded, Written};
-use super::keymap::Action;
-use super::layout::BoxKey;
-use super::player::Player;
 use crate::routing::Strategy;
 use crate::state::RunState;
+use crate::tui::app::{App, Command, Loaded, Written};
+use crate::tui::keymap::Action;
+use crate::tui::layout::BoxKey;
+use crate::tui::player::Player;
+
+pub mod editor;
+pub mod editor_view;
 
 impl App {
     /// Tuning keys: the rules editor, pin, switch strategy, what-if, reruns, $EDITOR.
@@ -48,7 +51,7 @@ impl App {
     pub(super) fn open_editor(&mut self) {
         if self.editor.is_none() {
             let name = self.strategy_path.as_ref().map_or_else(|| self.strategy.source_name.clone(), |p| p.display().to_string());
-            self.editor = Some(super::editor::Editor::new(&name, &self.strategy.source_text, &self.catalog));
+            self.editor = Some(editor::Editor::new(&name, &self.strategy.source_text, &self.catalog));
         }
         self.editor_open = true;
     }
@@ -200,7 +203,7 @@ impl App {
                 let s = Arc::new(s);
                 self.preview = Some(crate::tuning::preview(&self.player.final_state(), &s));
                 self.apply_strategy(s);
-                self.editor = Some(super::editor::Editor::new(&name, &text, &self.catalog));
+                self.editor = Some(editor::Editor::new(&name, &text, &self.catalog));
                 if let Some(ed) = self.editor.as_mut() {
                     ed.dirty = self.strategy_path.is_none();
                 }

@@ -6,8 +6,8 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::app::App;
-use super::fmt::{clip, dur, money};
+use crate::tui::app::App;
+use crate::tui::fmt::{clip, dur, money};
 use crate::tuning::Preview;
 
 pub fn draw_editor(f: &mut Frame, app: &App, area: Rect) {
