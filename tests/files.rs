@@ -386,3 +386,73 @@ fn errors_that_had_no_position_have_one() {
     assert_eq!((d.file.as_str(), d.line, d.col), ("f.toml", 3, 12), "{err}");
     assert!(d.message.contains("'smrt'") && d.help.as_deref().unwrap_or("").contains("did you mean 'smart'"), "{err}");
 }
+
+/// The README's architecture section and lib.rs's map name every module that exists: a
+/// newcomer reading either finds every room, and a new module without a line fails here.
+#[test]
+fn the_code_maps_name_every_module() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let start = readme.find("| path | what |").expect("README has the architecture table");
+    let table = &readme[start..start + readme[start..].find("\n\n").expect("the table ends")];
+    let lib = std::fs::read_to_string(root.join("src/lib.rs")).expect("lib.rs");
+    let mut missing = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(root.join("src")).expect("src").map(|e| e.expect("entry").path()).collect();
+    entries.sort();
+    for p in entries {
+        let name = p.file_stem().expect("name").to_string_lossy().to_string();
+        if name == "lib" || name == "main" {
+            continue;
+        }
+        if !table.contains(&format!("`src/{name}")) {
+            missing.push(format!("README's table has no row for src/{name}"));
+        }
+        if !lib.contains(&format!("[`{name}`]")) && !lib.contains(&format!("`{name}`")) {
+            missing.push(format!("lib.rs's map does not name {name}"));
+        }
+        if p.is_dir() {
+            let row = table.lines().find(|l| l.contains(&format!("`src/{name}/`"))).unwrap_or("");
+            let mut kids: Vec<_> = std::fs::read_dir(&p).expect("dir").map(|e| e.expect("entry").path()).collect();
+            kids.sort();
+            for k in kids {
+                let file = k.file_name().expect("name").to_string_lossy().to_string();
+                let stem = k.file_stem().expect("stem").to_string_lossy().to_string();
+                if matches!(stem.as_str(), "mod" | "tests") || !(k.is_dir() || file.ends_with(".rs")) {
+                    continue;
+                }
+                if !row.contains(&format!("`{file}`")) && !row.contains(&format!("`{stem}/`")) && !row.contains(&format!("`{stem}.rs`")) {
+                    missing.push(format!("README's row for src/{name}/ does not name {file}"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "the code maps are out of date:\n{}", missing.join("\n"));
+}
+
+/// A file in src/ past 600 lines says in its header why it is one file (a `//! One file:`
+/// line), so size is a decision rather than drift.
+#[test]
+fn long_source_files_say_why_they_are_one_file() {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    let mut long = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read");
+        let lines = text.lines().count();
+        let header: Vec<&str> = text.lines().take_while(|l| l.starts_with("//!")).collect();
+        if lines > 600 && !header.iter().any(|l| l.starts_with("//! One file:")) {
+            long.push(format!("{} ({lines} lines)", f.display()));
+        }
+    }
+    assert!(long.is_empty(), "split these or say why in a `//! One file:` header line:\n{}", long.join("\n"));
+}

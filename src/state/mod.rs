@@ -2,6 +2,10 @@
 //! headless summaries all read this, so they cannot disagree. All arithmetic (cost from tokens
 //! and prices, totals, the critical path) happens here, when an event is applied; views only
 //! read.
+//!
+//! One file: `apply` is one match over every event and the accessors beside it read what it
+//! keeps; split apart, a reader would have to hold two files to see how a figure is made.
+//! The fold's unit tests are in `tests.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
