@@ -10,63 +10,12 @@ use baton::event::Outcome;
 use baton::provider::{ErrorKind, Providers};
 use baton::state::RunStatus;
 use baton::tui::app::{App, Command, Msg, View};
-use baton::tui::draw::draw;
 use baton::tui::keymap::Keymap;
 use baton::tui::layout::BoxKey;
 use baton::tui::theme::Theme;
+use common::screen::*;
 use common::*;
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
-
-fn app_with(flow: &str, strategy: &str, seed: u64, providers: &Providers, (w, h): (u16, u16)) -> App {
-    let s = spec(sample_flow(flow), sample_strategy(strategy), seed);
-    let mut app = App::new(&s, Theme::dark(), Keymap::default_map(), 1.0, true);
-    app.update(Msg::Term(Event::Resize(w, h)));
-    let (events, _) = run(&s, providers);
-    app.update(Msg::Run(events));
-    app
-}
-
-/// The research assistant under smart, played to the end.
-fn finished(size: (u16, u16)) -> App {
-    let mut app = app_with("research-assistant", "smart", 1, &Providers::simulated(), size);
-    app.player.finish();
-    app.refresh_layout();
-    app
-}
-
-fn render(app: &App) -> Buffer {
-    let mut term = Terminal::new(TestBackend::new(app.size.0, app.size.1)).expect("terminal");
-    term.draw(|f| draw(f, app)).expect("draw");
-    term.backend().buffer().clone()
-}
-
-fn text(buf: &Buffer) -> String {
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
-    for y in 0..buf.area.height {
-        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().chars().next().unwrap_or(' ')).collect();
-        if let Some(pos) = line.find(needle) {
-            return Some((line[..pos].chars().count() as u16, y));
-        }
-    }
-    None
-}
-
-fn key(app: &mut App, code: KeyCode) -> Vec<Command> {
-    let mods = if matches!(code, KeyCode::Char(c) if c.is_ascii_uppercase()) { KeyModifiers::SHIFT } else { KeyModifiers::NONE };
-    app.update(Msg::Term(Event::Key(KeyEvent::new(code, mods))))
-}
+use crossterm::event::{Event, KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 
 #[test]
 fn finished_run_at_160x48() {

@@ -352,6 +352,19 @@ impl RunState {
         crate::routing::explain(&self.strategy, &self.flow.nodes[u.unit.index()], tokens)
     }
 
+    /// What the run is worth from scratch: what it spent plus what its cached nodes' original
+    /// calls cost. Two attempts compare like for like on this, however much each reused.
+    pub fn from_scratch(&self) -> Money {
+        self.totals.cost.total() + self.totals.saved
+    }
+
+    /// Tokens so far: every settled call's, plus the running calls' prompts and the tokens
+    /// they have streamed (estimates until their usage arrives).
+    pub fn tokens_so_far(&self) -> u64 {
+        let live: u64 = self.units.iter().filter(|u| u.status.is_active()).map(|u| u.input_tokens_estimate + u.streamed_tokens).sum();
+        self.totals.usage.total_input() + self.totals.usage.output + live
+    }
+
     /// Time to first token, known as soon as the first token streams in.
     pub fn ttft_so_far(&self, idx: usize) -> Option<Duration> {
         let u = &self.units[idx];

@@ -51,6 +51,13 @@ pub enum Command {
         recording: Arc<crate::record::Recording>,
         after: Option<usize>,
     },
+    /// Put text on the clipboard (OSC 52) and in a file, since a terminal may refuse OSC 52;
+    /// `Msg::Copied` says where it went.
+    Copy {
+        what: String,
+        text: String,
+        file: Option<std::path::PathBuf>,
+    },
     /// Cancel the run in progress.
     Cancel,
     Quit,
@@ -89,6 +96,12 @@ pub enum Msg {
     StrategyLoaded(Loaded<(Arc<Strategy>, Option<std::path::PathBuf>, String)>),
     /// A `Command::Reprice` finished: the report and the index of the strategy it used.
     Repriced(Box<Loaded<(crate::record::reprice::RepriceReport, usize)>>),
+    /// A `Command::Copy` finished: what was copied, how long, and the file it is also in.
+    Copied {
+        what: String,
+        chars: usize,
+        file: Loaded<std::path::PathBuf>,
+    },
 }
 
 impl Msg {
@@ -159,6 +172,12 @@ pub struct App {
     /// A live run's expected cost, estimated before its first call; the header shows it until
     /// the first node settles and real figures replace it.
     pub estimate: Option<crate::money::Money>,
+    /// The `/` search, while it is on.
+    pub search: Option<super::search::Search>,
+    /// How far the panel and the help can scroll (set by the loop after each frame).
+    pub scroll_max: (u16, u16),
+    /// Where `y` also writes what it copies (the loop sets the data directory's).
+    pub clip_file: Option<std::path::PathBuf>,
 }
 
 impl App {
@@ -209,6 +228,9 @@ impl App {
             previous: None,
             preview: None,
             estimate: None,
+            search: None,
+            scroll_max: (u16::MAX, u16::MAX),
+            clip_file: None,
         }
     }
 
@@ -302,6 +324,13 @@ impl App {
                 }
                 Vec::new()
             }
+            Msg::Copied { what, chars, file } => {
+                self.message = Some(match file {
+                    Ok(p) => format!("copied the {what} ({chars} chars) to the clipboard (OSC 52) and to {}", p.display()),
+                    Err(e) => format!("copied the {what} ({chars} chars) to the clipboard (OSC 52); the file copy failed: {e}"),
+                });
+                Vec::new()
+            }
             Msg::Term(TermEvent::Key(k)) => self.on_key(k),
             Msg::Term(TermEvent::Mouse(m)) => {
                 self.on_mouse(m);
@@ -328,6 +357,9 @@ impl App {
         if self.editor_open {
             return self.editor_key(k);
         }
+        if self.search.as_ref().is_some_and(|s| s.typing) {
+            return self.search_key(k);
+        }
         self.preview = None;
         let Some(action) = self.keymap.action(&k) else { return Vec::new() };
         self.message = None;
@@ -335,8 +367,10 @@ impl App {
             // The overlay scrolls; everything else waits until it closes.
             match action {
                 Action::Down | Action::PageDown => {
-                    self.help_scroll = self.help_scroll.saturating_add(if action == Action::Down { 1 } else { 8 })
+                    self.help_scroll = self.help_scroll.saturating_add(if action == Action::Down { 1 } else { 8 }).min(self.scroll_max.1)
                 }
+                Action::Last => self.help_scroll = self.scroll_max.1,
+                Action::First => self.help_scroll = 0,
                 Action::Up | Action::PageUp => self.help_scroll = self.help_scroll.saturating_sub(if action == Action::Up { 1 } else { 8 }),
                 _ => {}
             }
@@ -356,6 +390,8 @@ impl App {
             Action::Back => {
                 if self.help {
                     self.help = false;
+                } else if self.search.is_some() {
+                    self.search = None;
                 } else if self.what_if.is_some() {
                     self.what_if = None;
                 } else {
@@ -401,6 +437,7 @@ impl App {
             | Action::RerunNode
             | Action::OpenStrategy
             | Action::OpenFlow => self.tune_action(action),
+            Action::Search | Action::SearchNext | Action::SearchPrev | Action::Copy | Action::CopyId => self.search_action(action),
             Action::Up
             | Action::Down
             | Action::Left
@@ -418,6 +455,25 @@ impl App {
             | Action::Critical => {
                 self.nav_action(action);
                 Vec::new()
+            }
+        }
+    }
+
+    /// What has the keys now, for the footer's hints.
+    pub fn mode(&self) -> super::keymap::Mode {
+        use super::keymap::Mode;
+        if self.help {
+            Mode::Help
+        } else if self.focus == Focus::Panel {
+            Mode::Panel
+        } else if !self.others.is_empty() {
+            Mode::Compare
+        } else {
+            match self.view {
+                View::Timeline => Mode::Timeline,
+                View::Log => Mode::Log,
+                _ if self.replay.is_some() => Mode::Replay,
+                _ => Mode::Graph,
             }
         }
     }

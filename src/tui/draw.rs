@@ -193,8 +193,7 @@ fn header(app: &App) -> Line<'static> {
     };
     let tot = &st.totals;
     let elapsed = if app.player.at_end() { st.wall() } else { app.player.playhead };
-    let live_tokens: u64 = st.units.iter().filter(|u| u.status.is_active()).map(|u| u.input_tokens_estimate + u.streamed_tokens).sum();
-    let toks = tot.usage.total_input() + tot.usage.output + live_tokens;
+    let toks = st.tokens_so_far();
     let budget = match st.strategy.budget {
         Some(b) => format!("budget {:.0}% of {b}", tot.cost.total().ratio(b).unwrap_or(0.0) * 100.0),
         None => "no budget".to_string(),
@@ -227,8 +226,15 @@ fn header(app: &App) -> Line<'static> {
             if let (Some(e), 0) = (app.estimate, settled) {
                 v.push(Span::styled(format!(" (est. ~{e})"), t.dim()));
             }
+            // After a rerun, like against like: what this attempt spent, and what the whole run
+            // is worth from scratch (cached nodes at their original cost) against the same
+            // figure for the attempt before.
             if let (Some(prev), true) = (&app.previous, app.player.at_end()) {
-                let d = tot.cost.total() - prev.totals.cost.total();
+                let worth = st.from_scratch();
+                if tot.cached > 0 {
+                    v.push(Span::styled(format!(" spent · {worth} from scratch"), t.dim()));
+                }
+                let d = worth - prev.from_scratch();
                 let col = if d < crate::money::Money::ZERO {
                     t.better
                 } else if d > crate::money::Money::ZERO {
@@ -236,7 +242,7 @@ fn header(app: &App) -> Line<'static> {
                 } else {
                     t.dim
                 };
-                v.push(Span::styled(format!(" (Δ {:+} vs attempt {})", d, prev.attempt), Style::default().fg(col)));
+                v.push(Span::styled(format!(" (Δ {:+} vs attempt {} from scratch)", d, prev.attempt), Style::default().fg(col)));
             }
             v
         }),
@@ -309,26 +315,37 @@ fn footer(app: &App) -> Line<'static> {
     if let Some(m) = &app.message {
         return Line::from(Span::styled(format!(" {m}"), Style::default().fg(t.accent)));
     }
-    use super::keymap::Action::*;
+    if let Some(line) = app.search_line() {
+        return Line::from(Span::styled(format!(" {line}"), Style::default().fg(t.accent)));
+    }
+    // The focused mode's keys, from the keymap: a rebinding shows here at once.
     let mut spans = Vec::new();
-    for (a, what) in [
-        (Help, "help"),
-        (Quit, "quit"),
-        (StartStop, "run/stop"),
-        (Pause, "pause"),
-        (Faster, "faster"),
-        (Slower, "slower"),
-        (NextView, "view"),
-        (Focus, "panel"),
-        (Expand, "expand"),
-        (Zoom, "zoom"),
-    ] {
-        if let Some(k) = app.keymap.key_for(a) {
-            spans.push(Span::styled(format!(" {k}"), Style::default().fg(t.accent)));
-            spans.push(Span::styled(format!(" {what} "), t.dim()));
+    let mut used = 0;
+    for (k, what) in app.keymap.hints(app.mode()) {
+        let w = k.chars().count() + what.chars().count() + 3;
+        if used + w > app.size.0 as usize {
+            break;
         }
+        used += w;
+        spans.push(Span::styled(format!(" {k}"), Style::default().fg(t.accent)));
+        spans.push(Span::styled(format!(" {what} "), t.dim()));
     }
     Line::from(spans)
+}
+
+/// How far the node panel and the help overlay can scroll on this screen: their content's
+/// height (wrapped) less what fits. The loop stores it after each frame so scrolling stops at
+/// the end instead of running past it.
+pub fn scroll_limits(app: &App) -> (u16, u16) {
+    let a = app.areas();
+    let panel = a.panel.map_or(0, |r| {
+        let (w, h) = (r.width.saturating_sub(2), r.height.saturating_sub(2));
+        let n = Paragraph::new(super::panel::panel_lines(app)).wrap(Wrap { trim: false }).line_count(w);
+        u16::try_from(n).unwrap_or(u16::MAX).saturating_sub(h)
+    });
+    let rows = app.keymap.bindings.iter().filter(|b| b.action.is_some() && !b.keys.is_empty()).count() as u16 + 2;
+    let h = (rows + 2).min(app.size.1.saturating_sub(2));
+    (panel, rows.saturating_sub(h.saturating_sub(2)))
 }
 
 fn help(f: &mut Frame, app: &App, size: Rect) {

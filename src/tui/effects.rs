@@ -48,6 +48,15 @@ pub fn perform(cmd: &Command) -> Option<Msg> {
                 Err(d) => Err(format!("strategy {name}: {}", d.first().map(|x| x.message.clone()).unwrap_or_default())),
             })))
         }
+        Command::Copy { what, text, file } => {
+            let file = file.clone().ok_or_else(|| "no data directory (set BATON_DATA_DIR)".to_string()).and_then(|p| {
+                if let Some(dir) = p.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+                }
+                crate::load::write_atomically(&p, text.as_bytes()).map(|()| p).map_err(|e| e.to_string())
+            });
+            Some(Msg::Copied { what: what.clone(), chars: text.chars().count(), file })
+        }
         Command::Start(..) | Command::EditFile(_) | Command::Cancel | Command::Quit => None,
     }
 }
@@ -73,4 +82,37 @@ pub fn strategy_choices(flow_source: &str) -> Vec<String> {
         }
     }
     names
+}
+
+/// The OSC 52 sequence that asks the terminal to put `text` on the system clipboard (tmux
+/// forwards it when `set-clipboard` is on; a terminal that refuses ignores it).
+pub fn osc52(text: &str) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::from("\x1b]52;c;");
+    for chunk in text.as_bytes().chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out.push('\x07');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn osc52_is_base64_in_the_clipboard_sequence() {
+        assert_eq!(super::osc52(""), "\x1b]52;c;\x07");
+        assert_eq!(super::osc52("f"), "\x1b]52;c;Zg==\x07");
+        assert_eq!(super::osc52("fo"), "\x1b]52;c;Zm8=\x07");
+        assert_eq!(super::osc52("foo"), "\x1b]52;c;Zm9v\x07");
+        assert_eq!(super::osc52("foobar"), "\x1b]52;c;Zm9vYmFy\x07");
+        assert_eq!(super::osc52("é"), "\x1b]52;c;w6k=\x07");
+    }
 }

@@ -54,6 +54,11 @@ pub enum Action {
     RerunNode,
     OpenStrategy,
     OpenFlow,
+    Search,
+    SearchNext,
+    SearchPrev,
+    Copy,
+    CopyId,
 }
 
 const NAMES: &[(&str, Action)] = &[
@@ -97,6 +102,11 @@ const NAMES: &[(&str, Action)] = &[
     ("rerun_node", Action::RerunNode),
     ("open_strategy", Action::OpenStrategy),
     ("open_flow", Action::OpenFlow),
+    ("search", Action::Search),
+    ("search_next", Action::SearchNext),
+    ("search_prev", Action::SearchPrev),
+    ("copy", Action::Copy),
+    ("copy_id", Action::CopyId),
 ];
 
 /// A key with its modifiers, as written in keymap files (`ctrl-c`, `shift-tab`, `G`).
@@ -186,6 +196,8 @@ pub struct Binding {
     pub keys: Vec<String>,
     pub action: Option<Action>,
     pub desc: String,
+    /// The footer's word for it (`run/stop`), when the footer shows it.
+    pub hint: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -208,6 +220,8 @@ struct RawBinding {
     run: Spanned<String>,
     #[serde(default)]
     desc: Option<String>,
+    #[serde(default)]
+    hint: Option<String>,
 }
 
 fn parse_file(src: &Source) -> Result<Vec<(Binding, Vec<Key>)>, Diagnostics> {
@@ -239,7 +253,7 @@ fn parse_file(src: &Source) -> Result<Vec<(Binding, Vec<Key>)>, Diagnostics> {
             }
         }
         let desc = b.desc.unwrap_or_else(|| name.replace('_', " "));
-        out.push((Binding { keys: b.on.get_ref().clone(), action, desc }, keys));
+        out.push((Binding { keys: b.on.get_ref().clone(), action, desc, hint: b.hint }, keys));
     }
     if diags.has_errors() { Err(diags) } else { Ok(out) }
 }
@@ -299,6 +313,60 @@ impl Keymap {
     pub fn key_for(&self, a: Action) -> Option<&str> {
         self.bindings.iter().find(|b| b.action == Some(a)).and_then(|b| b.keys.first()).map(String::as_str)
     }
+
+    /// The footer's hints for a mode: the first key and the short word of each action the
+    /// mode offers, from this table, so a rebinding shows at once and nothing can drift.
+    pub fn hints(&self, mode: Mode) -> Vec<(String, String)> {
+        mode.actions()
+            .iter()
+            .filter_map(|a| {
+                let b = self.bindings.iter().find(|b| b.action == Some(*a))?;
+                Some((b.keys.first()?.clone(), b.hint.clone().unwrap_or_else(|| b.desc.clone())))
+            })
+            .collect()
+    }
+
+    /// The table as Markdown (keys, action, what it does), as README's keys section shows it.
+    pub fn markdown(&self) -> String {
+        let mut out = String::from("| keys | action | what it does |\n|---|---|---|\n");
+        for b in self.bindings.iter().filter(|b| b.action.is_some()) {
+            let name = NAMES.iter().find(|(_, a)| Some(*a) == b.action).map_or("", |(n, _)| n);
+            let keys: Vec<String> = b.keys.iter().map(|k| format!("`{}`", k.replace('|', "\\|"))).collect();
+            out.push_str(&format!("| {} | `{name}` | {} |\n", keys.join(" "), b.desc.replace('|', "\\|")));
+        }
+        out
+    }
+}
+
+/// What has the keys: the footer shows the actions of the mode in front.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Graph,
+    Timeline,
+    Log,
+    /// The node panel has focus.
+    Panel,
+    /// Strategies side by side.
+    Compare,
+    /// A recording plays back.
+    Replay,
+    Help,
+}
+
+impl Mode {
+    /// The actions the footer names in this mode, most useful first.
+    pub fn actions(self) -> &'static [Action] {
+        use Action::*;
+        match self {
+            Mode::Graph => &[Help, Quit, StartStop, Pause, Search, Expand, Zoom, Focus, NextView, EditRules, Rerun],
+            Mode::Timeline => &[Help, Quit, StartStop, Pause, Down, PageDown, Last, Search, Focus, NextView],
+            Mode::Log => &[Help, Quit, PageUp, PageDown, NextView],
+            Mode::Panel => &[Back, Down, PageDown, Copy, CopyId, Pin, RerunNode, Help],
+            Mode::Compare => &[Help, Quit, StartStop, Pause, NextView, Focus, Search],
+            Mode::Replay => &[Help, Quit, Pause, SeekBack, SeekForward, Step, WhatIf, NextView, Search],
+            Mode::Help => &[Help, Down, PageDown],
+        }
+    }
 }
 
 #[cfg(test)]
@@ -335,6 +403,44 @@ mod tests {
         assert_eq!(km.action(&ev(KeyCode::Down, KeyModifiers::NONE)), Some(Action::Down));
         let help: Vec<&Binding> = km.bindings.iter().filter(|b| b.action == Some(Action::Quit)).collect();
         assert!(help[0].keys.contains(&"x".to_string()));
+    }
+
+    /// README's keys table is the keymap's own: `BATON_BLESS=1 cargo test readme_keys` rewrites
+    /// it after a change to keymap.toml.
+    #[test]
+    fn readme_keys_table_is_the_keymap() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        let readme = std::fs::read_to_string(&path).expect("README");
+        let (open, close) = ("<!-- keys -->\n", "<!-- /keys -->");
+        let start = readme.find(open).expect("README has a <!-- keys --> block") + open.len();
+        let end = start + readme[start..].find(close).expect("the block is closed");
+        let table = Keymap::default_map().markdown();
+        if std::env::var_os("BATON_BLESS").is_some() {
+            std::fs::write(&path, format!("{}{table}{}", &readme[..start], &readme[end..])).expect("write README");
+            return;
+        }
+        assert_eq!(&readme[start..end], table, "README's keys table differs from keymap.toml; run BATON_BLESS=1 cargo test readme_keys");
+    }
+
+    #[test]
+    fn every_mode_hints_keys_that_exist() {
+        let km = Keymap::default_map();
+        for m in [Mode::Graph, Mode::Timeline, Mode::Log, Mode::Panel, Mode::Compare, Mode::Replay, Mode::Help] {
+            let hints = km.hints(m);
+            assert_eq!(hints.len(), m.actions().len(), "{m:?}: every action it names has a key");
+            for (k, _) in &hints {
+                let key = Key::parse(k).expect("a key");
+                let a = km.map.get(&key).copied();
+                assert!(m.actions().contains(&a.expect("bound")), "{m:?}: {k} does what the footer says");
+            }
+        }
+        // A rebinding shows in the footer at once.
+        let src = Source::new("keys.toml", "[[key]]\non = [\"F\"]\nrun = \"search\"\n");
+        let km = Keymap::with_user(&src).expect("parses");
+        assert!(km.hints(Mode::Graph).contains(&("/".to_string(), "search".to_string())));
+        let src = Source::new("keys.toml", "[[key]]\non = [\"/\"]\nrun = \"none\"\n\n[[key]]\non = [\"F\"]\nrun = \"search\"\n");
+        let km = Keymap::with_user(&src).expect("parses");
+        assert!(km.hints(Mode::Graph).contains(&("F".to_string(), "search".to_string())), "{:?}", km.hints(Mode::Graph));
     }
 
     #[test]

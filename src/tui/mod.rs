@@ -20,6 +20,7 @@ pub mod nav;
 pub mod panel;
 pub mod playback;
 pub mod player;
+pub mod search;
 pub mod theme;
 pub mod timeline;
 pub mod tuning;
@@ -280,6 +281,7 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
     app.size = (size.width, size.height);
     app.flow_path = opts.flow_path.clone();
     app.strategy_path = opts.strategy_path.clone();
+    app.clip_file = crate::load::data_dir().map(|d| d.join("clipboard.txt"));
     if !simulated && opts.replay.is_none() && opts.events.is_none() {
         // Simulated in virtual time: a few milliseconds before the first frame. The simulator
         // has its own paused runtime, which cannot start inside this one: give it a thread.
@@ -357,6 +359,7 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
         let now = Instant::now();
         if dirty && now >= next_frame {
             terminal.draw(|f| draw::draw(f, &app))?;
+            app.scroll_max = draw::scroll_limits(&app);
             dirty = false;
             next_frame = now + FRAME;
         }
@@ -440,7 +443,12 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
         }) {
             match c {
                 Command::Quit => app.quit = true,
-                c @ (Command::Write { .. } | Command::LoadNextStrategy { .. } | Command::Reprice { .. }) => {
+                c @ (Command::Write { .. } | Command::LoadNextStrategy { .. } | Command::Reprice { .. } | Command::Copy { .. }) => {
+                    if let Command::Copy { text, .. } = &c {
+                        // Straight to the terminal, between frames: the clipboard request.
+                        let w = terminal.backend_mut();
+                        let _ = w.write_all(effects::osc52(text).as_bytes()).and_then(|()| w.flush());
+                    }
                     if let Some(msg) = effects::perform(&c) {
                         pending.extend(app.update(msg));
                     }

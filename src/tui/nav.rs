@@ -15,12 +15,21 @@ impl App {
         match action {
             Action::Up | Action::Down if self.focus == Focus::Panel => self.scroll_panel(if action == Action::Up { -1 } else { 1 }),
             Action::Up | Action::Down if self.view == View::Timeline => {
-                let rows = crate::report::listed_units(&self.player.state);
-                let d: i32 = if action == Action::Up { -1 } else { 1 };
-                self.timeline_row = (self.timeline_row as i32 + d).clamp(0, rows.len() as i32 - 1) as usize;
-                if let Some(&u) = rows.get(self.timeline_row) {
-                    self.selected = self.box_for_unit(u);
-                }
+                self.timeline_to(self.timeline_row as i64 + if action == Action::Up { -1 } else { 1 });
+            }
+            Action::PageUp | Action::PageDown if self.view == View::Timeline && self.focus == Focus::Main => {
+                let page = self.timeline_page();
+                self.timeline_to(self.timeline_row as i64 + if action == Action::PageUp { -page } else { page });
+            }
+            Action::First | Action::Last if self.view == View::Timeline && self.focus == Focus::Main => {
+                self.timeline_to(if action == Action::First { 0 } else { i64::MAX });
+            }
+            Action::First | Action::Last if self.view == View::Log && self.focus == Focus::Main => {
+                let page = self.size.1.saturating_sub(6) as usize;
+                self.log_scroll = if action == Action::First { self.player.cursor.saturating_sub(page) } else { 0 };
+            }
+            Action::First | Action::Last if self.focus == Focus::Panel => {
+                self.panel_scroll = if action == Action::First { 0 } else { self.scroll_max.0 };
             }
             Action::Up => self.move_in_layer(-1),
             Action::Down => self.move_in_layer(1),
@@ -38,7 +47,8 @@ impl App {
                 match self.view {
                     View::Log if self.focus == Focus::Main => {
                         let page = self.size.1.saturating_sub(6) as usize;
-                        self.log_scroll = if d < 0 { self.log_scroll + page } else { self.log_scroll.saturating_sub(page) };
+                        let top = self.player.cursor.saturating_sub(page);
+                        self.log_scroll = if d < 0 { (self.log_scroll + page).min(top) } else { self.log_scroll.saturating_sub(page) };
                     }
                     _ => self.scroll_panel(d * 10),
                 }
@@ -63,14 +73,32 @@ impl App {
             Action::Critical => self.next_on_critical_path(),
             _ => {}
         }
-        if matches!(action, Action::Up | Action::Down | Action::Left | Action::Right | Action::First | Action::Last | Action::Critical) {
+        if self.focus == Focus::Main
+            && matches!(action, Action::Up | Action::Down | Action::Left | Action::Right | Action::First | Action::Last | Action::Critical)
+        {
             self.panel_scroll = 0;
             self.keep_selection_in_view();
         }
     }
 
+    /// Scrolls the panel, stopping at its last line.
     pub(super) fn scroll_panel(&mut self, d: i32) {
-        self.panel_scroll = (i32::from(self.panel_scroll) + d).max(0) as u16;
+        self.panel_scroll = (i32::from(self.panel_scroll) + d).clamp(0, i32::from(self.scroll_max.0)) as u16;
+    }
+
+    /// Moves the timeline's selected row (and the selection with it), within the rows.
+    fn timeline_to(&mut self, row: i64) {
+        let rows = crate::report::listed_units(&self.player.state);
+        if rows.is_empty() {
+            return;
+        }
+        self.timeline_row = row.clamp(0, rows.len() as i64 - 1) as usize;
+        self.selected = self.box_for_unit(rows[self.timeline_row]);
+    }
+
+    /// A page of the timeline: its rows on screen.
+    fn timeline_page(&self) -> i64 {
+        i64::from(self.areas().main.height.saturating_sub(3).max(1))
     }
 
     /// Boxes in reading order: layer by layer, top to bottom.
@@ -226,8 +254,11 @@ impl App {
                 let down = m.kind == MouseEventKind::ScrollDown;
                 if a.panel.is_some_and(inside) {
                     self.scroll_panel(if down { 3 } else { -3 });
+                } else if self.view == View::Timeline {
+                    self.timeline_to(self.timeline_row as i64 + if down { 3 } else { -3 });
                 } else if self.view == View::Log {
-                    self.log_scroll = if down { self.log_scroll.saturating_sub(3) } else { self.log_scroll + 3 };
+                    let top = self.player.cursor.saturating_sub(self.size.1.saturating_sub(6) as usize);
+                    self.log_scroll = if down { self.log_scroll.saturating_sub(3) } else { (self.log_scroll + 3).min(top) };
                 } else if self.view == View::Graph {
                     self.pan.1 =
                         if down { (self.pan.1 + 3).min(self.layout.height.saturating_sub(1)) } else { self.pan.1.saturating_sub(3) };

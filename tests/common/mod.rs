@@ -167,4 +167,5 @@ pub fn events_for<'a>(events: &'a [RunEvent], flow: &Flow, id: &str) -> Vec<&'a 
 }
 
 pub mod otlp;
+pub mod screen;
 pub mod server;

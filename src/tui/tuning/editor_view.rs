@@ -36,7 +36,7 @@ pub fn draw_editor(f: &mut Frame, app: &App, area: Rect) {
         ],
         None => vec![
             Line::from(Span::styled(" ✓ valid", Style::default().fg(t.done))),
-            Line::from(Span::styled(" ctrl-r preview and apply · ctrl-s save · esc close (the draft is kept) · ctrl-z undo", t.dim())),
+            Line::from(Span::styled(" ctrl-r preview and apply · ctrl-s save · esc close (the draft is kept) · ctrl-u undo", t.dim())),
         ],
     };
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), status_area);
