@@ -23,6 +23,8 @@
 //! - [`compare`]: strategies side by side: ratios, frontier, breakdowns by kind and node.
 //! - [`tuning`]: edit previews and pinning (toml_edit, comments kept).
 //! - [`shapes`]: synthetic DAG shapes for benchmarks.
+//! - [`history`]: run history: every recording in the data directory, indexed in SQLite
+//!   (`baton runs`, and the listing a run picker shows).
 //! - [`watch`]: `baton watch`, an OTLP receiver that turns spans from other orchestrations into
 //!   runs (a third source of events beside the engine and recordings).
 //! - [`cli`]: the command line, a file per command family.
@@ -40,6 +42,7 @@ pub mod estimate;
 pub mod event;
 pub mod flow;
 pub mod headless;
+pub mod history;
 pub mod load;
 pub mod money;
 pub mod provider;

@@ -58,6 +58,9 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Receive OpenTelemetry traces (OTLP) from other orchestrations and record each as a run.
     Watch(super::WatchArgs),
+    /// List recorded runs (flow, strategy, status, cost, tokens), with filters and totals by
+    /// day, flow or model.
+    Runs(super::RunsArgs),
 }
 
 #[derive(Args, Debug, Clone)]

@@ -10,6 +10,7 @@
 //! - `run` (the screen and `run`), `compare`, `recording` (replay, reprice, export), `files`
 //!   (validate, models, doctor): the commands, a file per family.
 //! - `watch`: `baton watch`, the OTLP receiver's command.
+//! - `runs`: `baton runs`, the run history.
 //! - `interrupt`: Ctrl-C for headless runs.
 
 /// `eprintln!` for the whole command line: the same, with the text made safe for a terminal
@@ -28,6 +29,7 @@ mod interrupt;
 mod output;
 mod recording;
 mod run;
+mod runs;
 mod setup;
 mod watch;
 
@@ -37,6 +39,7 @@ use clap::Parser;
 
 pub use args::*;
 pub use error::Failure;
+pub use runs::RunsArgs;
 pub use watch::WatchArgs;
 
 /// Exit status: success.
@@ -65,6 +68,7 @@ pub fn main() -> ExitCode {
         Some(Command::Export(a)) => recording::export(a),
         Some(Command::Doctor(a)) => files::doctor(a),
         Some(Command::Watch(a)) => Ok(watch::watch(a)),
+        Some(Command::Runs(a)) => runs::runs(a),
     };
     ExitCode::from(match result {
         Ok(code) => code,
