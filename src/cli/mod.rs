@@ -11,6 +11,7 @@
 //!   (validate, models, doctor): the commands, a file per family.
 //! - `watch`: `baton watch`, the OTLP receiver's command.
 //! - `runs`: `baton runs`, the run history.
+//! - `otlp`: the OTLP push flags of `run` and `export`.
 //! - `interrupt`: Ctrl-C for headless runs.
 
 /// `eprintln!` for the whole command line: the same, with the text made safe for a terminal
@@ -26,6 +27,7 @@ mod compare;
 mod error;
 mod files;
 mod interrupt;
+mod otlp;
 mod output;
 mod recording;
 mod run;
@@ -39,6 +41,7 @@ use clap::Parser;
 
 pub use args::*;
 pub use error::Failure;
+pub use otlp::{OtlpProtocol, OtlpPushArgs};
 pub use runs::RunsArgs;
 pub use watch::WatchArgs;
 
