@@ -15,7 +15,8 @@
 //! - [`engine`]: the tokio DAG executor that turns a flow and a strategy into events.
 //! - [`state`]: the one fold over events that every view (live, replay, compare, headless) reads.
 //! - [`cache`]: the content-keyed output cache (memory, disk) and the stores reruns read.
-//! - [`record`]: recordings (versioned JSON lines): writer, reader, resume, re-price, export.
+//! - [`record`]: recordings (versioned JSON lines): writer, reader, resume, re-price, export,
+//!   OTLP push (as a run goes, or of a recording).
 //! - [`load`]: finding files by path or sample name; embedded samples; config and data dirs.
 //! - [`headless`]: runs without a screen (one run, paced, a batch), folded into state.
 //! - [`estimate`]: what a run will cost before it calls anything (`--dry-run`, live runs).

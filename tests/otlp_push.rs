@@ -184,6 +184,24 @@ fn a_run_pushed_as_it_goes_to_baton_watch_comes_back_with_the_same_dag_tokens_an
 }
 
 #[test]
+fn spans_of_finished_nodes_go_out_while_the_run_goes() {
+    let dir = tmp("paced");
+    let mut w = watch(&dir.join("watched"));
+    let s = spec(sample_flow("research-assistant"), sample_strategy("smart"), 3);
+    let cfg = config(&format!("http://{}", w.http), Protocol::Protobuf, &[], &[]);
+    let header = Header::new(&s, "sim");
+    let pusher = StreamPush::start_every(cfg, &s, Trace::new("paced.jsonl", &header), Duration::from_millis(20)).expect("pusher");
+    // About a second of real time: the simulated 16 s at 16× speed.
+    let state =
+        baton::headless::run_paced(&s, &Providers::simulated(), 16.0, tokio_util::sync::CancellationToken::new(), |e| pusher.event(e))
+            .expect("run");
+    let report = pusher.finish();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(report.requests >= 3, "batches while running, then the rest: {report:?}");
+    same_run(&state, &w.next());
+}
+
+#[test]
 fn a_recording_pushed_later_comes_back_the_same_and_as_the_same_trace() {
     let dir = tmp("export");
     let mut w = watch(&dir.join("watched"));

@@ -103,11 +103,16 @@ impl StreamPush {
 
     /// Starts the thread for the run of `spec`, whose trace is `trace`.
     pub fn start(cfg: PushConfig, spec: &RunSpec, trace: Trace) -> std::io::Result<StreamPush> {
+        StreamPush::start_every(cfg, spec, trace, StreamPush::INTERVAL)
+    }
+
+    /// [`StreamPush::start`] with batches at most every `interval`.
+    pub fn start_every(cfg: PushConfig, spec: &RunSpec, trace: Trace, interval: Duration) -> std::io::Result<StreamPush> {
         let state = RunState { live_text: false, ..RunState::for_spec(spec) };
         let (tx, rx) = sync_channel(16_384);
         let thread = std::thread::Builder::new().name("baton-otlp-push".into()).spawn(move || {
             let p = Pusher { sent: vec![false; state.units.len()], state, trace, cfg, report: StreamReport::default(), holding: false };
-            run(p, rx)
+            run(p, rx, interval)
         })?;
         Ok(StreamPush { tx, thread: Some(thread) })
     }
@@ -129,7 +134,7 @@ impl StreamPush {
     }
 }
 
-fn run(mut p: Pusher, rx: Receiver<Msg>) -> StreamReport {
+fn run(mut p: Pusher, rx: Receiver<Msg>, interval: Duration) -> StreamReport {
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -144,7 +149,7 @@ fn run(mut p: Pusher, rx: Receiver<Msg>) -> StreamReport {
             return p.report;
         }
     };
-    let mut due = Instant::now() + StreamPush::INTERVAL;
+    let mut due = Instant::now() + interval;
     // Units that ended since the last batch (looking for them is a scan; only look when it pays).
     let mut pending = 0;
     loop {
@@ -169,7 +174,7 @@ fn run(mut p: Pusher, rx: Receiver<Msg>) -> StreamReport {
             rt.block_on(p.flush(&http, ready, false));
         }
         if now >= due {
-            due = now + StreamPush::INTERVAL;
+            due = now + interval;
         }
     }
     // Whatever is still queued, then everything not delivered, with the workflow span.
