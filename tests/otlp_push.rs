@@ -201,6 +201,29 @@ fn spans_of_finished_nodes_go_out_while_the_run_goes() {
     same_run(&state, &w.next());
 }
 
+/// The command line end to end: `baton run --otlp-endpoint` against `baton watch`, with a
+/// header whose value must never be printed.
+#[test]
+fn baton_run_with_otlp_endpoint_pushes_to_baton_watch_and_never_prints_the_header() {
+    let dir = tmp("cli");
+    let mut w = watch(&dir.join("watched"));
+    let rec = dir.join("cli.jsonl");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["run", "research-assistant", "-s", "cascade", "--format", "json", "--record"])
+        .arg(&rec)
+        .args(["--otlp-endpoint", &format!("http://{}", w.http), "--otlp-header", "x-api-key=cli-secret-value-42"])
+        .env("BATON_CONFIG_DIR", dir.join("no-config"))
+        .env("BATON_DATA_DIR", dir.join("data"))
+        .output()
+        .expect("baton runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("pushed 8 spans to http://"), "{stderr}");
+    assert!(!stderr.contains("cli-secret-value-42") && !String::from_utf8_lossy(&out.stdout).contains("cli-secret-value-42"));
+    let recording = Recording::open(&rec).expect("recorded");
+    same_run(&recording.state(), &w.next());
+}
+
 #[test]
 fn a_recording_pushed_later_comes_back_the_same_and_as_the_same_trace() {
     let dir = tmp("export");
