@@ -169,3 +169,28 @@ fn a_directory_never_written_is_an_empty_history() {
     assert!(l.runs.is_empty());
     assert!(!d.exists(), "listing creates nothing");
 }
+
+#[test]
+fn a_watched_run_is_listed_as_watched_and_an_unpriced_call_is_not_zero() {
+    use baton::watch::decode::{Encoding, body_to_spans};
+    let d = dir("watched");
+    let body = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/otlp/s1_langgraph_openinference/otlp_json/000001.json"))
+        .expect("fixture");
+    let (spans, _) = body_to_spans(&body, Encoding::Json, None, 8 << 20).expect("decodes");
+    // The built-in catalog does not price the fixture's gpt-4o-mini.
+    let catalog = std::sync::Arc::new(baton::routing::Catalog::builtin());
+    let (_, run) = baton::watch::reconstruct(&spans, catalog, 1, "test", true).expect("converts");
+    assert!(!run.info.priced);
+    let rec = Recorder::create(&d.join("w.jsonl"), &run.header(), run.spec.flow.clone()).expect("recorder");
+    for e in &run.events {
+        rec.record(e);
+    }
+    rec.finish().expect("flushed");
+    let l = history::list(&filter(&d)).expect("lists");
+    let e = &l.runs[0];
+    assert_eq!((e.source.as_str(), e.status.as_str()), ("watch", "completed"));
+    assert_eq!(e.unpriced_calls as usize, run.info.unpriced.len());
+    assert!(e.cost_text().starts_with("unpriced"), "{}", e.cost_text());
+    assert_eq!(l.totals.unpriced_calls, e.unpriced_calls);
+    assert_eq!(e.input_tokens + e.output_tokens, run.state().totals.usage.total_input() + run.state().totals.usage.output);
+}
