@@ -174,8 +174,9 @@ fn a_directory_never_written_is_an_empty_history() {
 fn a_watched_run_is_listed_as_watched_and_an_unpriced_call_is_not_zero() {
     use baton::watch::decode::{Encoding, body_to_spans};
     let d = dir("watched");
-    let body = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/otlp/s1_langgraph_openinference/otlp_json/000001.json"))
-        .expect("fixture");
+    let body =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/otlp/s1_langgraph_openinference/otlp_json/000001.json"))
+            .expect("fixture");
     let (spans, _) = body_to_spans(&body, Encoding::Json, None, 8 << 20).expect("decodes");
     // The built-in catalog does not price the fixture's gpt-4o-mini.
     let catalog = std::sync::Arc::new(baton::routing::Catalog::builtin());
