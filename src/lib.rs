@@ -15,7 +15,8 @@
 //! - [`engine`]: the tokio DAG executor that turns a flow and a strategy into events.
 //! - [`state`]: the one fold over events that every view (live, replay, compare, headless) reads.
 //! - [`cache`]: the content-keyed output cache (memory, disk) and the stores reruns read.
-//! - [`record`]: recordings (versioned JSON lines): writer, reader, resume, re-price, export.
+//! - [`record`]: recordings (versioned JSON lines): writer, reader, resume, re-price, export,
+//!   OTLP push (as a run goes, or of a recording).
 //! - [`load`]: finding files by path or sample name; embedded samples; config and data dirs.
 //! - [`headless`]: runs without a screen (one run, paced, a batch), folded into state.
 //! - [`estimate`]: what a run will cost before it calls anything (`--dry-run`, live runs).
@@ -23,6 +24,8 @@
 //! - [`compare`]: strategies side by side: ratios, frontier, breakdowns by kind and node.
 //! - [`tuning`]: edit previews and pinning (toml_edit, comments kept).
 //! - [`shapes`]: synthetic DAG shapes for benchmarks.
+//! - [`history`]: run history: every recording in the data directory, indexed in SQLite
+//!   (`baton runs`, and the listing a run picker shows).
 //! - [`watch`]: `baton watch`, an OTLP receiver that turns spans from other orchestrations into
 //!   runs (a third source of events beside the engine and recordings).
 //! - [`cli`]: the command line, a file per command family.
@@ -40,6 +43,7 @@ pub mod estimate;
 pub mod event;
 pub mod flow;
 pub mod headless;
+pub mod history;
 pub mod load;
 pub mod money;
 pub mod provider;

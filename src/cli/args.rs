@@ -58,6 +58,9 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Receive OpenTelemetry traces (OTLP) from other orchestrations and record each as a run.
     Watch(super::WatchArgs),
+    /// List recorded runs (flow, strategy, status, cost, tokens), with filters and totals by
+    /// day, flow or model.
+    Runs(super::RunsArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -167,6 +170,9 @@ pub struct RunArgs {
     /// and call nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Spans of finished nodes are pushed in batches while the run goes, the rest at the end.
+    #[command(flatten)]
+    pub otlp: super::OtlpPushArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -238,8 +244,10 @@ pub struct ExportArgs {
     #[arg(value_name = "RECORDING")]
     pub file: std::path::PathBuf,
     /// Write OTLP/JSON traces (GenAI and OpenInference attributes) to this file.
-    #[arg(long, value_name = "OUT.json", required = true)]
-    pub otlp: std::path::PathBuf,
+    #[arg(long, value_name = "OUT.json", required_unless_present = "otlp_endpoint")]
+    pub otlp: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub push: super::OtlpPushArgs,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

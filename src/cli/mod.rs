@@ -10,6 +10,8 @@
 //! - `run` (the screen and `run`), `compare`, `recording` (replay, reprice, export), `files`
 //!   (validate, models, doctor): the commands, a file per family.
 //! - `watch`: `baton watch`, the OTLP receiver's command.
+//! - `runs`: `baton runs`, the run history.
+//! - `otlp`: the OTLP push flags of `run` and `export`.
 //! - `interrupt`: Ctrl-C for headless runs.
 
 /// `eprintln!` for the whole command line: the same, with the text made safe for a terminal
@@ -25,9 +27,11 @@ mod compare;
 mod error;
 mod files;
 mod interrupt;
+mod otlp;
 mod output;
 mod recording;
 mod run;
+mod runs;
 mod setup;
 mod watch;
 
@@ -37,6 +41,8 @@ use clap::Parser;
 
 pub use args::*;
 pub use error::Failure;
+pub use otlp::{OtlpProtocol, OtlpPushArgs};
+pub use runs::RunsArgs;
 pub use watch::WatchArgs;
 
 /// Exit status: success.
@@ -65,6 +71,7 @@ pub fn main() -> ExitCode {
         Some(Command::Export(a)) => recording::export(a),
         Some(Command::Doctor(a)) => files::doctor(a),
         Some(Command::Watch(a)) => watch::watch(a),
+        Some(Command::Runs(a)) => runs::runs(a),
     };
     ExitCode::from(match result {
         Ok(code) => code,

@@ -70,17 +70,26 @@ pub fn reprice(args: RepriceArgs) -> Exit {
 }
 
 pub fn export(args: ExportArgs) -> Exit {
+    // Settings first: a bad endpoint or header is known before anything is read or written.
+    let push = super::otlp::config(&args.push)?;
     let rec = open_recording(&args.file)?;
     let doc = crate::record::otlp::export(&rec);
-    let text = serde_json::to_string_pretty(&doc).map_err(|e| Failure::failed(format!("cannot encode the traces: {e}")))?;
-    // The output path is the user's: one that cannot be written is bad input.
-    load::write_atomically(&args.otlp, text.as_bytes()).map_err(|e| {
-        Failure::bad_input(format!(
-            "cannot write {}: {e}\n  help: give a path in a directory that exists and that you can write",
-            args.otlp.display()
-        ))
-    })?;
-    let spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"].as_array().map_or(0, Vec::len);
-    eprintln!("wrote {spans} spans to {}", args.otlp.display());
+    let spans = crate::record::otlp::span_count(&doc);
+    if let Some(out) = &args.otlp {
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| Failure::failed(format!("cannot encode the traces: {e}")))?;
+        // The output path is the user's: one that cannot be written is bad input.
+        load::write_atomically(out, text.as_bytes()).map_err(|e| {
+            Failure::bad_input(format!(
+                "cannot write {}: {e}\n  help: give a path in a directory that exists and that you can write",
+                out.display()
+            ))
+        })?;
+        eprintln!("wrote {spans} spans to {}", out.display());
+    }
+    if let Some(cfg) = push {
+        // Delivery failing (refused, an error answer, spans rejected) is exit 1.
+        let pushed = crate::record::push::send_blocking(&cfg, &doc).map_err(|e| Failure::failed(e.to_string()))?;
+        eprintln!("pushed {} spans to {} ({}, answer {})", pushed.spans, cfg.url, cfg.protocol.name(), pushed.status);
+    }
     Ok(EXIT_OK)
 }

@@ -11,6 +11,9 @@ use super::{EXIT_INTERRUPTED, EXIT_RUN_FAILED, Failure, Format, OpenArgs, RunArg
 use crate::engine::{OutputStore, RunSpec};
 use crate::event::Outcome;
 use crate::load;
+use crate::record::Header;
+use crate::record::otlp::Trace;
+use crate::record::stream::StreamPush;
 use crate::report::{self, RunReport};
 use crate::state::RunStatus;
 
@@ -62,6 +65,12 @@ pub fn run(args: RunArgs) -> Exit {
         )));
     }
     let cache = args.cache.as_deref().map(disk_cache).transpose()?;
+    let push = super::otlp::config(&args.otlp)?;
+    if push.is_some() && args.tasks.is_some() {
+        return Err(Failure::bad_input(
+            "--otlp-endpoint pushes one run; a batch is many\n  help: run one input with --input, or push recordings with `baton export FILE --otlp-endpoint URL`",
+        ));
+    }
     let (mut spec, parent, reused) = if let Some(file) = &args.resume {
         let rec = open_recording(file)?;
         let before = rec.state();
@@ -112,9 +121,27 @@ pub fn run(args: RunArgs) -> Exit {
     }
 
     let recorder = open_recorder(&spec, args.record.as_deref(), args.no_record, parent, args.common.live)?;
+    let pusher = push.as_ref().and_then(|cfg| {
+        // The trace is named after the recording, so pushing the recording again later gives
+        // the same trace.
+        let trace = match &recorder {
+            Some(r) => Trace::new(&r.path().display().to_string(), r.header()),
+            None => Trace::new("", &Header::new(&spec, if args.common.live { "live" } else { "sim" })),
+        };
+        match StreamPush::start(cfg.clone(), &spec, trace) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("baton: warning: cannot start the OTLP push ({e}); the run goes on without it");
+                None
+            }
+        }
+    });
     let on_event = |e: &crate::event::RunEvent| {
         if let Some(r) = &recorder {
             r.record(e);
+        }
+        if let Some(p) = &pusher {
+            p.event(e);
         }
     };
     let interrupt = super::interrupt::on_ctrl_c();
@@ -123,7 +150,11 @@ pub fn run(args: RunArgs) -> Exit {
         None => crate::headless::run_one_until(&spec, &providers, interrupt.token.clone(), on_event),
     };
     let state = result.map_err(Failure::runtime)?;
+    let recorded = recorder.as_ref().map(|r| r.path().to_path_buf());
     close_recorder(recorder);
+    if let (Some(p), Some(cfg)) = (pusher, &push) {
+        super::otlp::tell_stream(cfg, &p.finish(), recorded.as_deref());
+    }
     if args.cache.is_some() && state.totals.cached > 0 {
         eprintln!(
             "cache: {} node(s) served from {} (saved {}), {} called",

@@ -4,7 +4,8 @@
 //! - `format`: the versioned line types; `writer`: the recorder that owns the file;
 //!   `reader`: a recording read back; `start`: where a run's recording goes and how a
 //!   resume is assembled; `store`: a recording's outputs served to a rerun; `reprice` and
-//!   `otlp`: what a recording can be turned into.
+//!   `otlp`: what a recording can be turned into; `push`: OTLP/HTTP delivery of those spans,
+//!   and `stream`: the same while a run goes.
 
 pub mod format;
 pub mod reader;
@@ -17,4 +18,6 @@ pub use reader::{ReadError, Recording};
 pub use store::RecordedOutputs;
 pub use writer::{Recorder, default_name};
 pub mod otlp;
+pub mod push;
 pub mod reprice;
+pub mod stream;

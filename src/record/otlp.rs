@@ -6,10 +6,11 @@ use serde_json::{Value, json};
 
 use super::Recording;
 use crate::event::Origin;
+use crate::event::Unit;
 use crate::provider::rng::{hash_str, mix};
 use crate::report::listed_units;
 use crate::routing::ProviderKind;
-use crate::state::Status;
+use crate::state::{RunState, Status};
 
 fn s(k: &str, v: impl Into<String>) -> Value {
     json!({"key": k, "value": {"stringValue": v.into()}})
@@ -37,26 +38,110 @@ fn provider_name(p: ProviderKind) -> &'static str {
     }
 }
 
-/// The OTLP/JSON document for a recording.
+/// What names a run's trace: its recording file, start time, run id and attempt. The same
+/// recording always gives the same trace and span ids, so a run pushed as it ran and pushed
+/// again later from its recording is one trace to a viewer, not two.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    seed: u64,
+    /// The recording header's start time (spans are placed from it).
+    pub created_unix_ms: u64,
+    /// `sim`, `live` or `watch`.
+    pub provider: String,
+    pub prices_read: String,
+    pub run_seed: u64,
+}
+
+impl Trace {
+    /// From the recording's path (only its file name counts, so a relative and an absolute
+    /// path give the same ids) and header.
+    pub fn new(file: &str, header: &super::Header) -> Trace {
+        let name = std::path::Path::new(file).file_name().map_or(file.to_string(), |n| n.to_string_lossy().into_owned());
+        Trace {
+            seed: mix(&[hash_str(&name), header.created_unix_ms, header.run, u64::from(header.attempt)]),
+            created_unix_ms: header.created_unix_ms,
+            provider: header.provider.clone(),
+            prices_read: header.prices_read.clone(),
+            run_seed: header.seed,
+        }
+    }
+
+    pub fn of(rec: &Recording) -> Trace {
+        Trace::new(&rec.file, &rec.header)
+    }
+
+    /// 32 lowercase hex digits, as OTLP/JSON writes trace ids.
+    pub fn trace_id(&self) -> String {
+        format!("{:016x}{:016x}", self.seed, mix(&[self.seed, 1]))
+    }
+
+    /// The workflow span's id.
+    pub fn root_id(&self) -> String {
+        format!("{:016x}", mix(&[self.seed, 0]).max(1))
+    }
+
+    /// A unit's span id, from the unit itself (not its place in a list), so spans sent while
+    /// the run goes keep their ids.
+    pub fn unit_id(&self, u: Unit) -> String {
+        format!("{:016x}", mix(&[self.seed, 2, u64::from(u.node) + 1, u.item.map_or(0, |i| u64::from(i) + 1)]).max(1))
+    }
+
+    fn ns(&self, d: std::time::Duration) -> String {
+        (u128::from(self.created_unix_ms) * 1_000_000 + d.as_nanos()).to_string()
+    }
+}
+
+/// The OTLP/JSON document for a recording: the workflow span and one span per unit.
 pub fn export(rec: &Recording) -> Value {
     let st = rec.state();
-    let h = &rec.header;
-    let base_ns = u128::from(h.created_unix_ms) * 1_000_000;
-    let ns = |d: std::time::Duration| (base_ns + d.as_nanos()).to_string();
-    let seed = mix(&[hash_str(&rec.file), h.created_unix_ms, h.run, u64::from(h.attempt)]);
-    let trace_id = format!("{:016x}{:016x}", seed, mix(&[seed, 1]));
-    let span_id = |k: u64| format!("{:016x}", mix(&[seed, k]).max(1));
-    let root = span_id(0);
-    let tot = &st.totals;
+    let trace = Trace::of(rec);
+    let mut spans = vec![root_span(&st, &trace)];
+    spans.extend(listed_units(&st).into_iter().map(|idx| unit_span(&st, &trace, idx)));
+    document(spans)
+}
 
-    let mut spans = vec![json!({
-        "traceId": trace_id,
-        "spanId": root,
+/// Spans wrapped in an ExportTraceServiceRequest (OTLP/JSON), with Baton as the resource.
+pub fn document(spans: Vec<Value>) -> Value {
+    json!({
+        "resourceSpans": [{
+            "resource": {"attributes": [s("service.name", "baton"), s("service.version", env!("CARGO_PKG_VERSION"))]},
+            "scopeSpans": [{"scope": {"name": "baton", "version": env!("CARGO_PKG_VERSION")}, "spans": spans}],
+        }]
+    })
+}
+
+/// How many spans a document holds.
+pub fn span_count(doc: &Value) -> usize {
+    doc["resourceSpans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["scopeSpans"].as_array().into_iter().flatten())
+        .map(|s| s["spans"].as_array().map_or(0, Vec::len))
+        .sum()
+}
+
+/// The same document as OTLP protobuf bytes: the JSON form is the one span builder, and
+/// opentelemetry-proto's serde reading of OTLP/JSON turns it into the protobuf message.
+pub fn to_protobuf(doc: &Value) -> Result<Vec<u8>, String> {
+    use prost::Message;
+    let req: opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest =
+        serde_json::from_value(doc.clone()).map_err(|e| format!("cannot encode the spans as protobuf: {e}"))?;
+    Ok(req.encode_to_vec())
+}
+
+/// The workflow span: the run's totals. Its `baton.dag` attribute says that the unit spans
+/// under it are the run's DAG and their links its edges (`baton watch` reads it back so).
+pub fn root_span(st: &RunState, trace: &Trace) -> Value {
+    let tot = &st.totals;
+    json!({
+        "traceId": trace.trace_id(),
+        "spanId": trace.root_id(),
         "parentSpanId": "",
         "name": format!("invoke_workflow {}", st.flow.name),
         "kind": 1,
-        "startTimeUnixNano": ns(std::time::Duration::ZERO),
-        "endTimeUnixNano": ns(st.wall()),
+        "startTimeUnixNano": trace.ns(std::time::Duration::ZERO),
+        "endTimeUnixNano": trace.ns(st.wall()),
         "attributes": [
             s("gen_ai.operation.name", "invoke_workflow"),
             s("gen_ai.agent.name", st.flow.name.clone()),
@@ -70,112 +155,126 @@ pub fn export(rec: &Recording) -> Value {
             s("graph.node.id", st.flow.name.clone()),
             s("baton.flow", st.flow.name.clone()),
             s("baton.strategy", st.strategy.name.clone()),
-            i("baton.seed", h.seed),
-            s("baton.provider", h.provider.clone()),
+            s("baton.dag", DAG_BY_LINKS),
+            i("baton.seed", trace.run_seed),
+            s("baton.provider", trace.provider.clone()),
             f("baton.cost_usd", tot.cost.total().usd()),
             f("baton.critical_path_ms", st.totals.critical_path.as_secs_f64() * 1000.0),
             i("baton.checks.passed", tot.checks_passed as u64),
             i("baton.checks.total", tot.checks_total as u64),
-            s("baton.prices_read", h.prices_read.clone()),
+            s("baton.prices_read", trace.prices_read.clone()),
         ],
         "status": {"code": if tot.failed > 0 { 2 } else { 1 }},
-    })];
+    })
+}
 
-    for (k, idx) in listed_units(&st).into_iter().enumerate() {
-        let u = &st.units[idx];
-        let node = &st.flow.nodes[u.unit.index()];
-        let start = u.started.or(u.finished).unwrap_or_default();
-        let end = u.finished.unwrap_or(start).max(start);
-        let parent_node = node.after.first().map_or_else(|| st.flow.name.clone(), |&d| st.flow.nodes[d].id.clone());
-        let mut attrs = vec![
-            s("gen_ai.operation.name", "chat"),
-            s("gen_ai.agent.name", u.label.clone()),
-            i("gen_ai.request.max_tokens", u64::from(node.max_tokens)),
-            s("openinference.span.kind", "LLM"),
-            s("graph.node.id", u.label.clone()),
-            s("graph.node.parent_id", parent_node),
-            s("baton.node.kind", node.kind.clone()),
-            i("baton.node.complexity", u64::from(node.complexity)),
-            s("baton.status", u.status.name()),
-            i("baton.retries", u.retries.len() as u64),
-            b("baton.cached", u.status == Status::Cached),
-        ];
-        if let Some(d) = &u.decision {
-            let requested = st.catalog.get(&d.model);
-            attrs.push(s("gen_ai.request.model", requested.map_or(d.model.clone(), |m| m.api_model.clone())));
-            attrs.push(s("baton.rule", d.rule_label.clone()));
-            attrs.push(s("baton.reason", d.reason.clone()));
-            attrs.push(s("baton.requested_model", d.model.clone()));
-        }
-        if let Some(model) = u.model.as_deref().and_then(|m| st.catalog.get(m)) {
-            attrs.push(s("gen_ai.provider.name", provider_name(model.provider)));
-            attrs.push(s("gen_ai.response.model", model.api_model.clone()));
-            attrs.push(s("llm.provider", provider_name(model.provider)));
-            attrs.push(s("llm.model_name", model.api_model.clone()));
-            attrs.push(s("baton.model", model.id.clone()));
-        }
-        if matches!(u.status, Status::Done | Status::Cached) {
-            let us = &u.billed_usage;
-            attrs.extend([
-                i("gen_ai.usage.input_tokens", us.total_input()),
-                i("gen_ai.usage.output_tokens", us.output),
-                i("gen_ai.usage.cache_read.input_tokens", us.cached),
-                i("gen_ai.usage.cache_creation.input_tokens", us.cache_write),
-                i("gen_ai.usage.reasoning.output_tokens", us.reasoning),
-                i("llm.token_count.prompt", us.total_input()),
-                i("llm.token_count.completion", us.output),
-                i("llm.token_count.total", us.total_input() + us.output),
-                i("llm.token_count.prompt_details.cache_read", us.cached),
-                i("llm.token_count.completion_details.reasoning", us.reasoning),
-                f("llm.cost.prompt", (u.cost.input + u.cost.cached).usd()),
-                f("llm.cost.completion", u.cost.output.usd()),
-                f("llm.cost.total", u.cost.total().usd()),
-                s("output.value", u.output.to_string()),
-                i("baton.checks.passed", u.checks_passed() as u64),
-                i("baton.checks.total", u.checks.len() as u64),
-            ]);
-            if let Some(t) = u.ttft {
-                attrs.push(f("baton.ttft_ms", t.as_secs_f64() * 1000.0));
-            }
-            let (p, d, hist) = u.attribution();
-            attrs.extend([
-                i("baton.context.prompt_tokens", p),
-                i("baton.context.declared_tokens", d),
-                i("baton.context.history_tokens", hist),
-            ]);
-            let sources: Vec<String> = u
-                .context
-                .iter()
-                .filter_map(|c| if let Origin::Declared(n) = c.origin { st.flow.nodes.get(n as usize).map(|x| x.id.clone()) } else { None })
-                .collect();
-            if !sources.is_empty() {
-                attrs.push(s("baton.context.sources", sources.join(",")));
-            }
-        }
-        if let Some(r) = &u.skip {
-            attrs.push(s("baton.skip_reason", r.to_string()));
-        }
-        let status = match u.status {
-            Status::Failed => json!({"code": 2, "message": u.error.clone().unwrap_or_default()}),
-            Status::Done | Status::Cached => json!({"code": 1}),
-            _ => json!({"code": 0}),
-        };
-        spans.push(json!({
-            "traceId": trace_id,
-            "spanId": span_id(k as u64 + 1),
-            "parentSpanId": root,
-            "name": format!("chat {}", u.label),
-            "kind": 3,
-            "startTimeUnixNano": ns(start),
-            "endTimeUnixNano": ns(end),
-            "attributes": attrs,
-            "status": status,
-        }));
+/// The value of `baton.dag` on a workflow span whose unit spans link to the units they
+/// depended on.
+pub const DAG_BY_LINKS: &str = "links";
+
+/// The units a unit waited for: every unit of each node it comes after (each instance of a
+/// fan-out).
+pub fn dependencies(st: &RunState, idx: usize) -> Vec<usize> {
+    let node = &st.flow.nodes[st.units[idx].unit.index()];
+    node.after
+        .iter()
+        .flat_map(|&d| {
+            let n = &st.nodes[d];
+            if n.instances.is_empty() { vec![n.unit] } else { n.instances.clone() }
+        })
+        .collect()
+}
+
+/// A unit's span (its model call), linked to the spans of the units it depended on.
+pub fn unit_span(st: &RunState, trace: &Trace, idx: usize) -> Value {
+    let u = &st.units[idx];
+    let node = &st.flow.nodes[u.unit.index()];
+    let start = u.started.or(u.finished).unwrap_or_default();
+    let end = u.finished.unwrap_or(start).max(start);
+    let parent_node = node.after.first().map_or_else(|| st.flow.name.clone(), |&d| st.flow.nodes[d].id.clone());
+    let mut attrs = vec![
+        s("gen_ai.operation.name", "chat"),
+        s("gen_ai.agent.name", u.label.clone()),
+        i("gen_ai.request.max_tokens", u64::from(node.max_tokens)),
+        s("openinference.span.kind", "LLM"),
+        s("graph.node.id", u.label.clone()),
+        s("graph.node.parent_id", parent_node),
+        s("baton.node.kind", node.kind.clone()),
+        i("baton.node.complexity", u64::from(node.complexity)),
+        s("baton.status", u.status.name()),
+        i("baton.retries", u.retries.len() as u64),
+        b("baton.cached", u.status == Status::Cached),
+    ];
+    if let Some(d) = &u.decision {
+        let requested = st.catalog.get(&d.model);
+        attrs.push(s("gen_ai.request.model", requested.map_or(d.model.clone(), |m| m.api_model.clone())));
+        attrs.push(s("baton.rule", d.rule_label.clone()));
+        attrs.push(s("baton.reason", d.reason.clone()));
+        attrs.push(s("baton.requested_model", d.model.clone()));
     }
+    if let Some(model) = u.model.as_deref().and_then(|m| st.catalog.get(m)) {
+        attrs.push(s("gen_ai.provider.name", provider_name(model.provider)));
+        attrs.push(s("gen_ai.response.model", model.api_model.clone()));
+        attrs.push(s("llm.provider", provider_name(model.provider)));
+        attrs.push(s("llm.model_name", model.api_model.clone()));
+        attrs.push(s("baton.model", model.id.clone()));
+    }
+    if matches!(u.status, Status::Done | Status::Cached) {
+        let us = &u.billed_usage;
+        attrs.extend([
+            i("gen_ai.usage.input_tokens", us.total_input()),
+            i("gen_ai.usage.output_tokens", us.output),
+            i("gen_ai.usage.cache_read.input_tokens", us.cached),
+            i("gen_ai.usage.cache_creation.input_tokens", us.cache_write),
+            i("gen_ai.usage.reasoning.output_tokens", us.reasoning),
+            i("llm.token_count.prompt", us.total_input()),
+            i("llm.token_count.completion", us.output),
+            i("llm.token_count.total", us.total_input() + us.output),
+            i("llm.token_count.prompt_details.cache_read", us.cached),
+            i("llm.token_count.completion_details.reasoning", us.reasoning),
+            f("llm.cost.prompt", (u.cost.input + u.cost.cached).usd()),
+            f("llm.cost.completion", u.cost.output.usd()),
+            f("llm.cost.total", u.cost.total().usd()),
+            s("output.value", u.output.to_string()),
+            i("baton.checks.passed", u.checks_passed() as u64),
+            i("baton.checks.total", u.checks.len() as u64),
+        ]);
+        if let Some(t) = u.ttft {
+            attrs.push(f("baton.ttft_ms", t.as_secs_f64() * 1000.0));
+        }
+        let (p, d, hist) = u.attribution();
+        attrs.extend([i("baton.context.prompt_tokens", p), i("baton.context.declared_tokens", d), i("baton.context.history_tokens", hist)]);
+        let sources: Vec<String> = u
+            .context
+            .iter()
+            .filter_map(|c| if let Origin::Declared(n) = c.origin { st.flow.nodes.get(n as usize).map(|x| x.id.clone()) } else { None })
+            .collect();
+        if !sources.is_empty() {
+            attrs.push(s("baton.context.sources", sources.join(",")));
+        }
+    }
+    if let Some(r) = &u.skip {
+        attrs.push(s("baton.skip_reason", r.to_string()));
+    }
+    let status = match u.status {
+        Status::Failed => json!({"code": 2, "message": u.error.clone().unwrap_or_default()}),
+        Status::Done | Status::Cached => json!({"code": 1}),
+        _ => json!({"code": 0}),
+    };
+    let links: Vec<Value> = dependencies(st, idx)
+        .into_iter()
+        .map(|d| json!({"traceId": trace.trace_id(), "spanId": trace.unit_id(st.units[d].unit)}))
+        .collect();
     json!({
-        "resourceSpans": [{
-            "resource": {"attributes": [s("service.name", "baton"), s("service.version", env!("CARGO_PKG_VERSION"))]},
-            "scopeSpans": [{"scope": {"name": "baton", "version": env!("CARGO_PKG_VERSION")}, "spans": spans}],
-        }]
+        "traceId": trace.trace_id(),
+        "spanId": trace.unit_id(u.unit),
+        "parentSpanId": trace.root_id(),
+        "name": format!("chat {}", u.label),
+        "kind": 3,
+        "startTimeUnixNano": trace.ns(start),
+        "endTimeUnixNano": trace.ns(end),
+        "attributes": attrs,
+        "links": links,
+        "status": status,
     })
 }

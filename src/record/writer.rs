@@ -27,6 +27,9 @@ pub struct Recorder {
     /// The file's identity when it was created, to notice at the end that the path no longer
     /// leads to it (directory deleted, file replaced): writes to an unlinked file succeed.
     identity: Option<FileId>,
+    /// The header written first, for whoever needs the run's identity (an OTLP push names its
+    /// trace after it).
+    header: Header,
 }
 
 /// Device and inode of a file (Unix); elsewhere the check is skipped.
@@ -109,11 +112,15 @@ impl Recorder {
         let identity = file.metadata().ok().and_then(|m| FileId::of(&m));
         let (tx, rx) = sync_channel(8192);
         let thread = std::thread::Builder::new().name("baton-recorder".into()).spawn(move || writer(file, rx))?;
-        Ok(Recorder { tx, thread: Some(thread), path: path.to_path_buf(), flow, identity })
+        Ok(Recorder { tx, thread: Some(thread), path: path.to_path_buf(), flow, identity, header: header.clone() })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
     }
 
     /// Appends an event (the writer may still be writing the previous ones).

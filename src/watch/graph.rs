@@ -11,7 +11,10 @@
 //!    says nothing about its calls), each call is a node of its own, so parallel calls show as
 //!    parallel nodes. A framework step whose calls used different models is split the same way,
 //!    so each call is priced at its own model.
-//! 3. Edges: LangGraph executions follow `langgraph_step` (an execution depends on the
+//!    A span that declares its children a DAG (`baton.dag = "links"`, Baton's own export) is
+//!    the run, not a step; each model call under it is a node.
+//! 3. Edges: a node whose parent span declared a DAG depends on the nodes its span links to,
+//!    and on nothing else. LangGraph executions follow `langgraph_step` (an execution depends on the
 //!    executions of the previous step, narrowed to the sources of a `join:` trigger when one is
 //!    given). Otherwise a step depends on the step that contains it, and siblings depend on the
 //!    siblings that ended before they started (the transitive reduction of "ended before").
@@ -46,6 +49,8 @@ pub enum EdgeKind {
     Contains,
     /// Inferred: the source ended before the target started.
     Timing,
+    /// The target's span links to the source's (a DAG declared by the sender).
+    Declared,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +73,8 @@ pub struct GNode {
     triggers: Vec<String>,
     framework: bool,
     parent: Option<usize>,
+    /// The spans its span links to, when its parent span declared a DAG; `None` otherwise.
+    declared: Option<Vec<SpanId>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -187,6 +194,7 @@ pub fn build(spans: &[SpanRec], model_key: &dyn Fn(&str) -> String) -> TraceGrap
             triggers: Vec::new(),
             framework: false,
             parent: None,
+            declared: None,
         };
         let idx = g.nodes.len();
         g.nodes.push(placeholder);
@@ -209,6 +217,7 @@ pub fn build(spans: &[SpanRec], model_key: &dyn Fn(&str) -> String) -> TraceGrap
             triggers: s.langgraph.as_ref().map(|l| l.triggers.clone()).unwrap_or_default(),
             framework,
             parent,
+            declared: s.parent.and_then(|p| index.get(&p)).is_some_and(|&pi| spans[pi].dag_by_links).then(|| s.links.clone()),
         });
         g.nodes.len() - 1
     };
@@ -247,7 +256,7 @@ pub fn build(spans: &[SpanRec], model_key: &dyn Fn(&str) -> String) -> TraceGrap
                         cn.framework && cn.langgraph_step == Some(lg.step) && cn.base == name_of(s)
                     });
                     !same
-                } else if below_lg[i] {
+                } else if below_lg[i] || s.dag_by_links {
                     false // the graph itself
                 } else {
                     !(kind == StepKind::Chain && ctx_fw)
@@ -261,7 +270,7 @@ pub fn build(spans: &[SpanRec], model_key: &dyn Fn(&str) -> String) -> TraceGrap
                     .langgraph
                     .as_ref()
                     .is_some_and(|lg| ctx.is_some_and(|c| g.nodes[c].langgraph_step == Some(lg.step) && g.nodes[c].base == name_of(s)));
-                if !ctx_fw && !same_lg {
+                if !ctx_fw && !same_lg && !s.dag_by_links {
                     here = Some(new_node(&mut g, s, "span", s.langgraph.is_some(), ctx));
                 }
             }
@@ -311,6 +320,7 @@ fn split_mixed_models(g: &mut TraceGraph, model_key: &dyn Fn(&str) -> String) {
                 triggers: Vec::new(),
                 framework: false,
                 parent: Some(i),
+                declared: None,
             };
             g.nodes.push(n);
         }
@@ -336,6 +346,7 @@ fn name_executions(g: &mut TraceGraph) {
 
 fn edges(g: &TraceGraph) -> Vec<(usize, usize, EdgeKind)> {
     let mut out = Vec::new();
+    let by_span: HashMap<SpanId, usize> = g.nodes.iter().enumerate().filter_map(|(i, n)| Some((n.span?, i))).collect();
     let mut groups: HashMap<Option<usize>, Vec<usize>> = HashMap::new();
     for (i, n) in g.nodes.iter().enumerate() {
         groups.entry(n.parent).or_default().push(i);
@@ -344,6 +355,14 @@ fn edges(g: &TraceGraph) -> Vec<(usize, usize, EdgeKind)> {
     keys.sort();
     for parent in keys {
         let members = &groups[&parent];
+        let (declared, members): (Vec<usize>, Vec<usize>) = members.iter().partition(|&&i| g.nodes[i].declared.is_some());
+        for &b in &declared {
+            for link in g.nodes[b].declared.iter().flatten() {
+                if let Some(&a) = by_span.get(link) {
+                    out.push((a, b, EdgeKind::Declared));
+                }
+            }
+        }
         let (lg, other): (Vec<usize>, Vec<usize>) = members.iter().partition(|&&i| g.nodes[i].langgraph_step.is_some());
         for &e in &lg {
             let step = g.nodes[e].langgraph_step.unwrap_or(0);

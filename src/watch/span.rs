@@ -109,6 +109,11 @@ pub struct SpanRec {
     pub provider: Option<String>,
     pub tokens: Tokens,
     pub error: Option<String>,
+    /// Spans of the same trace this one links to (OTLP span links), at most 256.
+    pub links: Vec<SpanId>,
+    /// The span says its child spans are a DAG whose edges are their links (`baton.dag =
+    /// "links"`, as Baton's own export writes): it is the run, not a step.
+    pub dag_by_links: bool,
 }
 
 /// Removes what could drive a terminal: control characters (ESC, so CSI and OSC sequences
@@ -221,6 +226,7 @@ pub fn from_otlp(span: &Span, service: &std::sync::Arc<str>, scope: &std::sync::
     let mut route: Option<&str> = None;
     let mut http = false;
     let mut metadata: Option<&str> = None;
+    let mut dag_by_links = false;
     let mut tl_lg_node: Option<&str> = None;
     let mut tl_lg_step: Option<u64> = None;
     let mut model: Option<(usize, &str)> = None;
@@ -282,6 +288,7 @@ pub fn from_otlp(span: &Span, service: &std::sync::Arc<str>, scope: &std::sync::
             "traceloop.association.properties.langgraph_node" => tl_lg_node = as_str(v),
             "traceloop.association.properties.langgraph_step" => tl_lg_step = as_u64(v),
             "metadata" => metadata = as_str(v),
+            "baton.dag" => dag_by_links = as_str(v) == Some("links"),
             "http.route" => route = as_str(v),
             "http.method" | "http.request.method" => http = true,
             _ => {}
@@ -333,6 +340,14 @@ pub fn from_otlp(span: &Span, service: &std::sync::Arc<str>, scope: &std::sync::
         provider: provider.map(|(_, p)| sanitize(p)),
         tokens,
         error,
+        links: span
+            .links
+            .iter()
+            .filter(|l| l.trace_id == span.trace_id)
+            .filter_map(|l| l.span_id.as_slice().try_into().ok())
+            .take(256)
+            .collect(),
+        dag_by_links,
     })
 }
 
