@@ -191,3 +191,50 @@ fn the_timeline_pages_jumps_and_follows_the_wheel() {
     app.update(wheel(MouseEventKind::ScrollUp));
     assert_eq!(app.timeline_row, 0);
 }
+
+#[test]
+fn the_selected_nodes_edges_stand_out() {
+    let mut app = finished((160, 48));
+    let sel = BoxKey::Node(node(&app, "analyzer"));
+    app.selected = sel;
+    app.refresh_layout();
+    let buf = frame(&mut app);
+    let lay = &app.layout;
+    let me = lay.index[&sel];
+    let a = app.areas().main;
+    let inner = baton::tui::layout::centered(ratatui::layout::Rect::new(a.x + 1, a.y + 1, a.width - 2, a.height - 2), lay.height);
+    let (px, py) = app.pan;
+    let at = |x: u16, y: u16| &buf[(inner.x + x - px, inner.y + y - py)];
+    let mine: Vec<_> = lay.routes.iter().filter(|r| r.to == me || r.from == me).collect();
+    assert!(mine.iter().any(|r| r.to == me) && mine.iter().any(|r| r.from == me), "analyzer has inputs and outputs");
+    for r in &mine {
+        for (x, y) in baton::tui::layout::route_cells(&r.points) {
+            assert_eq!(at(x, y).fg, app.theme.accent, "edge cell ({x},{y}) of the selection is highlighted");
+        }
+    }
+    // An edge that neither starts nor ends at the selection, and shares no cell with one that
+    // does, keeps the plain edge colour.
+    let lit: std::collections::HashSet<(u16, u16)> = mine.iter().flat_map(|r| baton::tui::layout::route_cells(&r.points)).collect();
+    let other = lay
+        .routes
+        .iter()
+        .filter(|r| r.to != me && r.from != me)
+        .flat_map(|r| baton::tui::layout::route_cells(&r.points))
+        .find(|c| !lit.contains(c))
+        .expect("another edge");
+    assert_ne!(at(other.0, other.1).fg, app.theme.accent);
+}
+
+#[test]
+fn the_timeline_plots_spend_over_time_and_it_adds_up() {
+    let mut app = finished((160, 48));
+    let st = app.state();
+    let slices = st.spend_over_time(st.wall(), 50);
+    let sum = slices.iter().copied().fold(baton::money::Money::ZERO, |a, b| a + b);
+    assert_eq!(sum, st.totals.cost.total(), "every dollar lands in some slice");
+    assert!(slices.iter().filter(|m| !m.is_zero()).count() > 1, "spend is spread over time");
+    key(&mut app, KeyCode::Tab);
+    let t = text(&frame(&mut app));
+    let row = t.lines().find(|l| l.contains(" spend $")).unwrap_or_else(|| panic!("a spend row:\n{t}"));
+    assert!(row.contains('█'), "the busiest slice is a full bar: {row}");
+}

@@ -365,6 +365,24 @@ impl RunState {
         self.totals.usage.total_input() + self.totals.usage.output + live
     }
 
+    /// Spend over time: what each unit's calls cost, put in the slice of `[0, until]` where the
+    /// unit settled, for `n` equal slices (a unit still running counts once it settles).
+    pub fn spend_over_time(&self, until: Duration, n: usize) -> Vec<Money> {
+        let mut out = vec![Money::ZERO; n];
+        if n == 0 {
+            return out;
+        }
+        let total = until.as_secs_f64().max(1e-9);
+        for u in &self.units {
+            let (Some(at), cost) = (u.finished, u.cost.total()) else { continue };
+            if !cost.is_zero() {
+                let i = ((at.as_secs_f64() / total) * (n as f64 - 1.0)).round() as usize;
+                out[i.min(n - 1)] += cost;
+            }
+        }
+        out
+    }
+
     /// Time to first token, known as soon as the first token streams in.
     pub fn ttft_so_far(&self, idx: usize) -> Option<Duration> {
         let u = &self.units[idx];

@@ -112,6 +112,15 @@ impl Msg {
     }
 }
 
+/// The search line: what is typed, and where the selection was when it began (Esc goes back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Search {
+    pub query: String,
+    /// Still typing: keys go to the query.
+    pub typing: bool,
+    pub origin: BoxKey,
+}
+
 pub struct App {
     pub flow: Arc<Flow>,
     pub strategy: Arc<Strategy>,
@@ -173,7 +182,7 @@ pub struct App {
     /// the first node settles and real figures replace it.
     pub estimate: Option<crate::money::Money>,
     /// The `/` search, while it is on.
-    pub search: Option<super::search::Search>,
+    pub search: Option<Search>,
     /// How far the panel and the help can scroll (set by the loop after each frame).
     pub scroll_max: (u16, u16),
     /// Where `y` also writes what it copies (the loop sets the data directory's).

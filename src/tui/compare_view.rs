@@ -74,8 +74,13 @@ impl Widget for CompareView<'_> {
                     }
                 }
                 if wide {
-                    let ctx = &base.context_tokens;
-                    cells.push(Cell::from(format!("{}/{}/{}", ctx.prompt, ctx.declared, ctx.history)).style(t.dim()));
+                    // Every strategy's split, in column order: context modes differ by strategy.
+                    let split: Vec<String> = node
+                        .sides
+                        .iter()
+                        .map(|s| format!("{}/{}/{}", s.context_tokens.prompt, s.context_tokens.declared, s.context_tokens.history))
+                        .collect();
+                    cells.push(Cell::from(split.join(" · ")).style(t.dim()));
                 }
                 Row::new(cells)
             })
@@ -95,8 +100,12 @@ impl Widget for CompareView<'_> {
             }
         }
         if wide {
-            let ctx = &c.strategies[0].context_tokens;
-            total.push(Cell::from(format!("{}/{}/{}", ctx.prompt, ctx.declared, ctx.history)));
+            let split: Vec<String> = c
+                .strategies
+                .iter()
+                .map(|s| format!("{}/{}/{}", s.context_tokens.prompt, s.context_tokens.declared, s.context_tokens.history))
+                .collect();
+            total.push(Cell::from(split.join(" · ")));
         }
         rows.push(Row::new(Vec::<Cell>::new()));
         rows.push(Row::new(total));
@@ -114,7 +123,7 @@ impl Widget for CompareView<'_> {
             widths.push(Constraint::Min(12));
         }
         let block = Block::bordered()
-            .title(" Compare — p/d/h: input tokens from prompt / declared context / history ")
+            .title(" Compare — p/d/h: input tokens from prompt / declared context / history, per strategy in column order ")
             .border_style(Style::default().fg(t.border_focus));
         Table::new(rows, widths)
             .header(Row::new(header).style(Style::default().fg(t.accent).add_modifier(Modifier::BOLD)))

@@ -391,6 +391,22 @@ impl Widget for GraphView<'_> {
             }
         }
 
+        // The selection's own edges, over everything: what feeds it and what it feeds, so a
+        // node's links stay readable where many edges merge.
+        if let Some(&sel) = lay.index.get(&app.selected) {
+            let hl = Style::default().fg(t.accent).add_modifier(ratatui::style::Modifier::BOLD);
+            for r in lay.routes.iter().filter(|r| r.from == sel || r.to == sel) {
+                for (x, y) in route_cells(&r.points) {
+                    if x < px || y < py || x - px >= inner.width || y - py >= inner.height {
+                        continue;
+                    }
+                    if let Some(c) = buf.cell_mut((inner.x + x - px, inner.y + y - py)) {
+                        c.set_style(hl);
+                    }
+                }
+            }
+        }
+
         // Boxes, visible ones only.
         let max_cost = app.state().units.iter().map(|u| u.cost.total()).max().unwrap_or(Money::ZERO);
         for b in &lay.boxes {

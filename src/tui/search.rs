@@ -3,18 +3,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::app::{App, Command};
+use super::app::{App, Command, Search};
 use super::keymap::Action;
 use super::layout::BoxKey;
-
-/// The search line: what is typed, and where the selection was when it began (Esc goes back).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Search {
-    pub query: String,
-    /// Still typing: keys go to the query.
-    pub typing: bool,
-    pub origin: BoxKey,
-}
 
 impl App {
     /// Nodes whose id contains the query (ignoring case), in reading order.

@@ -66,7 +66,28 @@ impl Widget for TimelineView<'_> {
             .filter(|(_, u)| app.box_for_unit(**u) == app.selected || Some(**u) == app.timeline_unit())
             .map(|(k, _)| k)
             .collect();
-        let visible = inner.height.saturating_sub(1) as usize;
+        // The last row: spend over time on the same axis (a sparkline), when there is room.
+        let spend_row = inner.height >= 8;
+        let visible = inner.height.saturating_sub(if spend_row { 2 } else { 1 }) as usize;
+        if spend_row {
+            let y = inner.y + inner.height - 1;
+            let slices = st.spend_over_time(total, usize::from(span_w));
+            let peak = slices.iter().copied().max().unwrap_or(crate::money::Money::ZERO);
+            const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+            buf.set_string(
+                inner.x,
+                y,
+                format!("{:<w$}", format!(" spend {}", st.totals.cost.total().compact()), w = label_w as usize),
+                t.dim(),
+            );
+            for (k, m) in slices.iter().enumerate() {
+                if m.is_zero() {
+                    continue;
+                }
+                let level = m.ratio(peak).map_or(0, |r| ((r * 7.0).round() as usize).min(7));
+                buf.set_string(bar_x + k as u16, y, BARS[level].to_string(), Style::default().fg(t.accent));
+            }
+        }
         let first_sel = sel_rows.first().copied().unwrap_or(0);
         let offset = first_sel.saturating_sub(visible.saturating_sub(1) / 2).min(rows.len().saturating_sub(visible));
         let now = app.player.playhead;
@@ -114,7 +135,7 @@ impl Widget for TimelineView<'_> {
         // The playhead.
         if !app.player.at_end() {
             let x = bar_x + scale(now);
-            for y in inner.y + 1..inner.y + inner.height {
+            for y in inner.y + 1..inner.y + 1 + visible as u16 {
                 if let Some(c) = buf.cell_mut((x, y))
                     && c.symbol() == " "
                 {
