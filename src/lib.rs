@@ -16,6 +16,8 @@
 //! - [`state`]: the one fold over events that every view (live, replay, compare, headless) reads.
 //! - [`cache`]: the content-keyed output cache (memory, disk) and the stores reruns read.
 //! - [`record`]: recordings (versioned JSON lines): writer, reader, resume, re-price, export.
+//! - [`config`]: the user's settings (config.toml, environment, flags), each with where its value
+//!   came from.
 //! - [`load`]: finding files by path or sample name; embedded samples; config and data dirs.
 //! - [`headless`]: runs without a screen (one run, paced, a batch), folded into state.
 //! - [`estimate`]: what a run will cost before it calls anything (`--dry-run`, live runs).
@@ -34,6 +36,7 @@
 pub mod cache;
 pub mod cli;
 pub mod compare;
+pub mod config;
 pub mod diag;
 pub mod engine;
 pub mod estimate;

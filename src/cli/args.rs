@@ -58,6 +58,15 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Receive OpenTelemetry traces (OTLP) from other orchestrations and record each as a run.
     Watch(super::WatchArgs),
+    /// Price tables from elsewhere: `catalog import` turns LiteLLM's into catalog TOML.
+    #[command(subcommand)]
+    Catalog(super::catalog::CatalogCommand),
+    /// Print the effective settings (config.toml, environment, flags) and where each came from.
+    Config(super::config::ConfigArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(super::shell::CompletionsArgs),
+    /// Print the man page (roff) for baton and every command.
+    Man,
 }
 
 #[derive(Args, Debug, Clone)]

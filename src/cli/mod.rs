@@ -11,6 +11,8 @@
 //!   (validate, models, doctor): the commands, a file per family.
 //! - `watch`: `baton watch`, the OTLP receiver's command.
 //! - `interrupt`: Ctrl-C for headless runs.
+//! - `catalog` (`catalog import`, LiteLLM's price table), `config` (the effective settings),
+//!   `shell` (completions and the man page): fitting the tools people already use.
 
 /// `eprintln!` for the whole command line: the same, with the text made safe for a terminal
 /// (text from servers, models and files can carry escape sequences) and keys redacted.
@@ -21,7 +23,9 @@ macro_rules! eprintln {
 }
 
 mod args;
+mod catalog;
 mod compare;
+mod config;
 mod error;
 mod files;
 mod interrupt;
@@ -29,6 +33,7 @@ mod output;
 mod recording;
 mod run;
 mod setup;
+mod shell;
 mod watch;
 
 use std::process::ExitCode;
@@ -53,6 +58,14 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 /// [`Failure`] that says what went wrong and which status that means.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A bad config.toml stops every command but those that do not read it.
+    if !matches!(cli.command, Some(Command::Completions(_) | Command::Man))
+        && let Err(d) = crate::config::check()
+    {
+        let f = Failure::from(d);
+        f.report();
+        return ExitCode::from(f.code());
+    }
     let result = match cli.command {
         None => run::open(cli.open),
         Some(Command::Open(a)) => run::open(a),
@@ -65,6 +78,10 @@ pub fn main() -> ExitCode {
         Some(Command::Export(a)) => recording::export(a),
         Some(Command::Doctor(a)) => files::doctor(a),
         Some(Command::Watch(a)) => Ok(watch::watch(a)),
+        Some(Command::Catalog(c)) => catalog::catalog(c),
+        Some(Command::Config(a)) => config::config(a),
+        Some(Command::Completions(a)) => shell::completions(a),
+        Some(Command::Man) => shell::man(),
     };
     ExitCode::from(match result {
         Ok(code) => code,
