@@ -19,6 +19,7 @@
 //! - [`config`]: the user's settings (config.toml, environment, flags), each with where its value
 //!   came from.
 //! - [`load`]: finding files by path or sample name; embedded samples; config and data dirs.
+//! - [`progress`]: the hook long headless work reports through (tasks done, cost so far).
 //! - [`headless`]: runs without a screen (one run, paced, a batch), folded into state.
 //! - [`estimate`]: what a run will cost before it calls anything (`--dry-run`, live runs).
 //! - [`report`]: the JSON report of a run, text tables, batch totals.
@@ -45,6 +46,7 @@ pub mod flow;
 pub mod headless;
 pub mod load;
 pub mod money;
+pub mod progress;
 pub mod provider;
 pub mod record;
 pub mod report;

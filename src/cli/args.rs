@@ -176,6 +176,10 @@ pub struct RunArgs {
     /// and call nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// No progress bar (it shows on stderr for a batch that takes more than a second, and only
+    /// when stderr is a terminal).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -199,6 +203,10 @@ pub struct CompareArgs {
     /// Print each strategy's routing and estimated cost, and call nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// No progress bar (it shows on stderr for work that takes more than a second, and only
+    /// when stderr is a terminal).
+    #[arg(short, long)]
+    pub quiet: bool,
     #[command(flatten)]
     pub screen_args: ScreenArgs,
 }

@@ -11,6 +11,7 @@
 //!   (validate, models, doctor): the commands, a file per family.
 //! - `watch`: `baton watch`, the OTLP receiver's command.
 //! - `interrupt`: Ctrl-C for headless runs.
+//! - `progress`: the indicatif bar on stderr behind the core's `progress::Progress` hook.
 //! - `catalog` (`catalog import`, LiteLLM's price table), `config` (the effective settings),
 //!   `shell` (completions and the man page): fitting the tools people already use.
 
@@ -30,6 +31,7 @@ mod error;
 mod files;
 mod interrupt;
 mod output;
+mod progress;
 mod recording;
 mod run;
 mod setup;
