@@ -111,7 +111,8 @@ pub struct ScreenArgs {
     /// Playback speed of simulated time (0.25 to 64).
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     pub speed: f64,
-    /// Theme: a name (dark, light, high-contrast, or a file in the user theme directory) or a path.
+    /// Theme: a name (dark, light, high-contrast, catppuccin-mocha, catppuccin-latte, gruvbox-dark,
+    /// solarized-dark, solarized-light, tokyo-night, or a file in the user theme directory) or a path.
     #[arg(long, value_name = "NAME|FILE")]
     pub theme: Option<String>,
 }
