@@ -162,3 +162,18 @@ fn filters_and_bad_input() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.json:2:"), "{}", text(&o));
 }
+
+/// `--catalog` takes the JSON table itself; `baton models` shows what it brought.
+#[test]
+fn models_lists_an_imported_table_with_its_new_fields() {
+    let dir = scratch("models");
+    let o = baton(&dir, &["models", "--catalog", FIXTURE, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let model = |id: &str| v["models"].as_array().and_then(|m| m.iter().find(|m| m["id"] == id).cloned()).unwrap_or_else(|| panic!("{id}"));
+    assert_eq!(model("gpt-4o")["max_output"], 16384);
+    assert_eq!(model("gpt-4o")["cached_input_per_mtok"], 1.25);
+    assert_eq!(model("perplexity/sonar-deep-research")["reasoning_per_mtok"], 3.0);
+    assert!(model("claude-opus-4-1").get("reasoning_per_mtok").is_none(), "a built-in model bills reasoning as output");
+    assert!(v["sources"].as_array().expect("sources").iter().any(|s| s.as_str().is_some_and(|s| s.starts_with("LiteLLM "))));
+}
