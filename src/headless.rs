@@ -140,7 +140,22 @@ pub fn run_batch(base: &RunSpec, tasks: &[Task], providers: &Providers) -> std::
 
 /// [`run_batch`] until `cancel` fires; the report covers the tasks that ran.
 pub fn run_batch_until(base: &RunSpec, tasks: &[Task], providers: &Providers, cancel: CancellationToken) -> std::io::Result<BatchReport> {
+    run_batch_with(base, tasks, providers, cancel, &crate::progress::Silent)
+}
+
+/// [`run_batch_until`], telling `progress` each task's cost as it finishes (the caller calls
+/// `begin` and `end`, so a compare can count every strategy's tasks on one bar).
+pub fn run_batch_with(
+    base: &RunSpec,
+    tasks: &[Task],
+    providers: &Providers,
+    cancel: CancellationToken,
+    progress: &dyn crate::progress::Progress,
+) -> std::io::Result<BatchReport> {
     let mut acc = BatchAccumulator::default();
-    run_tasks_until(base, tasks, providers, cancel, |_, s| acc.add(s))?;
+    run_tasks_until(base, tasks, providers, cancel, |_, s| {
+        acc.add(s);
+        progress.advance(s.totals.cost.total());
+    })?;
     Ok(acc.finish())
 }

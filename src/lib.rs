@@ -17,7 +17,10 @@
 //! - [`cache`]: the content-keyed output cache (memory, disk) and the stores reruns read.
 //! - [`record`]: recordings (versioned JSON lines): writer, reader, resume, re-price, export,
 //!   OTLP push (as a run goes, or of a recording).
+//! - [`config`]: the user's settings (config.toml, environment, flags), each with where its value
+//!   came from.
 //! - [`load`]: finding files by path or sample name; embedded samples; config and data dirs.
+//! - [`progress`]: the hook long headless work reports through (tasks done, cost so far).
 //! - [`headless`]: runs without a screen (one run, paced, a batch), folded into state.
 //! - [`estimate`]: what a run will cost before it calls anything (`--dry-run`, live runs).
 //! - [`report`]: the JSON report of a run, text tables, batch totals.
@@ -37,6 +40,7 @@
 pub mod cache;
 pub mod cli;
 pub mod compare;
+pub mod config;
 pub mod diag;
 pub mod engine;
 pub mod estimate;
@@ -46,6 +50,7 @@ pub mod headless;
 pub mod history;
 pub mod load;
 pub mod money;
+pub mod progress;
 pub mod provider;
 pub mod record;
 pub mod report;

@@ -33,18 +33,13 @@ pub const SAMPLE_TASKS: &[(&str, &str)] = &[
 /// Baton's configuration directory: `$BATON_CONFIG_DIR`, else `$XDG_CONFIG_HOME/baton` (or the
 /// platform's equivalent).
 pub fn config_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("BATON_CONFIG_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    dirs::config_dir().map(|d| d.join("baton"))
+    crate::config::config_dir()
 }
 
-/// Baton's data directory (recordings): `$BATON_DATA_DIR`, else `$XDG_DATA_HOME/baton`.
+/// Baton's data directory (recordings): `$BATON_DATA_DIR`, else `data_dir` in config.toml, else
+/// `$XDG_DATA_HOME/baton`.
 pub fn data_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("BATON_DATA_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    dirs::data_dir().map(|d| d.join("baton"))
+    crate::config::effective().data_dir.value
 }
 
 fn strip_toml(name: &str) -> &str {
@@ -191,18 +186,41 @@ pub fn point_at_flow_strategy(d: Diagnostics, flow: &Flow) -> Diagnostics {
     }
 }
 
-/// The built-in catalog, overridden by `<config dir>/models.toml` if present and then by
-/// `extra` if given.
+/// Whether a catalog file is a LiteLLM price table (JSON) rather than catalog TOML.
+pub fn is_price_table(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+/// A LiteLLM price table imported whole, as a catalog layer named after the file.
+fn price_table_layer(path: &Path) -> Result<Source, Diagnostics> {
+    let src = Source::read(path)?;
+    let opts = crate::routing::litellm::ImportOptions { date: crate::routing::litellm::table_date(path), ..Default::default() };
+    let imported = crate::routing::litellm::import(&src, &opts)?;
+    Ok(Source::new(format!("<{} imported>", path.display()), imported.toml))
+}
+
+/// The catalog a run uses, in layers: the built-in catalog; LiteLLM price tables (`.json`, from
+/// config.toml's `catalogs` then `extra`); the user's `<config dir>/models.toml`; catalog TOML
+/// files (config.toml's `catalogs`, then `extra`). Price tables sit under the user's own
+/// overrides; files the user names sit over them, in the order given.
 pub fn load_catalog(extra: Option<&Path>) -> Result<(Arc<Catalog>, Diagnostics), Diagnostics> {
+    let mut files = crate::config::effective().catalogs.value;
+    files.extend(extra.map(Path::to_path_buf));
+    let (tables, own): (Vec<PathBuf>, Vec<PathBuf>) = files.into_iter().partition(|p| is_price_table(p));
+    let mut sources = Vec::new();
+    for t in &tables {
+        sources.push(price_table_layer(t)?);
+    }
+    if let Some(user) = config_dir().map(|d| d.join("models.toml")).filter(|p| p.is_file()) {
+        sources.push(Source::read(&user)?);
+    }
+    for f in &own {
+        sources.push(Source::read(f)?);
+    }
     let mut cat = Catalog::builtin();
     let mut warnings = Diagnostics::default();
-    if let Some(user) = config_dir().map(|d| d.join("models.toml")).filter(|p| p.is_file()) {
-        let (c, w) = Catalog::parse(&Source::read(&user)?, Some(&cat))?;
-        cat = c;
-        warnings.extend(w);
-    }
-    if let Some(path) = extra {
-        let (c, w) = Catalog::parse(&Source::read(path)?, Some(&cat))?;
+    for src in &sources {
+        let (c, w) = Catalog::parse(src, Some(&cat))?;
         cat = c;
         warnings.extend(w);
     }

@@ -187,6 +187,9 @@ pub struct Prices {
     pub output: PerMillion,
     pub cached_input: PerMillion,
     pub cache_write: PerMillion,
+    /// Hidden reasoning tokens, where a provider bills them apart from output (a few do, as
+    /// LiteLLM's table records); `None` bills them as output, which they are part of.
+    pub reasoning: Option<PerMillion>,
 }
 
 /// Token counts of one call, as a provider bills them.
@@ -247,7 +250,14 @@ impl Prices {
         Cost {
             input: self.input.cost(u.input),
             cached: self.cached_input.cost(u.cached) + self.cache_write.cost(u.cache_write),
-            output: self.output.cost(u.output),
+            output: match self.reasoning {
+                None => self.output.cost(u.output),
+                // Reasoning is counted inside output; the rest of output is visible text.
+                Some(r) => {
+                    let reasoning = u.reasoning.min(u.output);
+                    self.output.cost(u.output - reasoning) + r.cost(reasoning)
+                }
+            },
         }
     }
 }
@@ -308,7 +318,7 @@ mod tests {
     #[test]
     fn cost_is_usage_times_prices_split_as_the_panel_shows_it() {
         let p = |usd| PerMillion::from_usd_per_million(usd);
-        let prices = Prices { input: p(15.0), output: p(75.0), cached_input: p(1.5), cache_write: p(18.75) };
+        let prices = Prices { input: p(15.0), output: p(75.0), cached_input: p(1.5), cache_write: p(18.75), reasoning: None };
         // 1,000 input at $15/M + 200 cache reads at $1.50/M + 100 cache writes at $18.75/M +
         // 500 output at $75/M.
         let u = Usage { input: 1000, cached: 200, cache_write: 100, output: 500, reasoning: 40 };
@@ -319,6 +329,20 @@ mod tests {
         assert_eq!(c.total(), c.input + c.cached + c.output);
         assert_eq!(u.total_input(), 1300);
         assert_eq!(prices.cost(&Usage::default()), Cost::default());
+    }
+
+    #[test]
+    fn a_reasoning_price_bills_reasoning_apart_from_the_rest_of_output() {
+        let p = |usd| PerMillion::from_usd_per_million(usd);
+        let plain = Prices { input: p(0.4), output: p(1.2), cached_input: p(0.4), cache_write: p(0.4), reasoning: None };
+        let apart = Prices { reasoning: Some(p(4.0)), ..plain };
+        // 1,000 output of which 600 reasoning: 400 at $1.20/M + 600 at $4/M.
+        let u = Usage { input: 0, cached: 0, cache_write: 0, output: 1000, reasoning: 600 };
+        assert_eq!(plain.cost(&u).output, Money::from_usd(0.0012));
+        assert_eq!(apart.cost(&u).output, Money::from_usd(0.00048 + 0.0024));
+        // A reasoning count above output (a provider's odd report) is capped at output.
+        let odd = Usage { output: 10, reasoning: 50, ..u };
+        assert_eq!(apart.cost(&odd).output, Money::from_usd(0.00004));
     }
 
     #[test]

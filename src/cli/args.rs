@@ -61,6 +61,15 @@ pub enum Command {
     /// List recorded runs (flow, strategy, status, cost, tokens), with filters and totals by
     /// day, flow or model.
     Runs(super::RunsArgs),
+    /// Price tables from elsewhere: `catalog import` turns LiteLLM's into catalog TOML.
+    #[command(subcommand)]
+    Catalog(super::catalog::CatalogCommand),
+    /// Print the effective settings (config.toml, environment, flags) and where each came from.
+    Config(super::config::ConfigArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(super::shell::CompletionsArgs),
+    /// Print the man page (roff) for baton and every command.
+    Man,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -105,7 +114,8 @@ pub struct ScreenArgs {
     /// Playback speed of simulated time (0.25 to 64).
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     pub speed: f64,
-    /// Theme: a name (dark, light, high-contrast, or a file in the user theme directory) or a path.
+    /// Theme: a name (dark, light, high-contrast, catppuccin-mocha, catppuccin-latte, gruvbox-dark,
+    /// solarized-dark, solarized-light, tokyo-night, or a file in the user theme directory) or a path.
     #[arg(long, value_name = "NAME|FILE")]
     pub theme: Option<String>,
 }
@@ -173,6 +183,10 @@ pub struct RunArgs {
     /// Spans of finished nodes are pushed in batches while the run goes, the rest at the end.
     #[command(flatten)]
     pub otlp: super::OtlpPushArgs,
+    /// No progress bar (it shows on stderr for a batch that takes more than a second, and only
+    /// when stderr is a terminal).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -196,6 +210,10 @@ pub struct CompareArgs {
     /// Print each strategy's routing and estimated cost, and call nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// No progress bar (it shows on stderr for work that takes more than a second, and only
+    /// when stderr is a terminal).
+    #[arg(short, long)]
+    pub quiet: bool,
     #[command(flatten)]
     pub screen_args: ScreenArgs,
 }

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use tokio_util::sync::CancellationToken;
+
 use super::error::Exit;
 use super::output::{print_out, to_json, warn};
 use super::setup::{open_recording, providers_for, screen_setup};
@@ -133,16 +135,31 @@ fn strategies(args: &CompareArgs) -> Result<(Option<Comparison>, Vec<CompareSide
         return Ok((None, specs.into_iter().map(|spec| CompareSide { spec, events: None }).collect()));
     }
     let providers = providers_for(args.common.live, &specs[0])?;
+    // One bar over every strategy's runs.
+    let progress = super::progress::for_stderr(args.quiet);
+    let per_side = tasks.as_ref().map_or(1, Vec::len) as u64;
+    let what = if tasks.is_some() { "strategy × task runs" } else { "strategy runs" };
+    progress.begin(what, per_side * specs.len() as u64);
     let mut comparison = if let Some(tasks) = &tasks {
         let batches = specs
             .iter()
-            .map(|spec| crate::headless::run_batch(spec, tasks, &providers))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(Failure::runtime)?;
-        crate::compare::compare_batches(&batches)
+            .map(|spec| crate::headless::run_batch_with(spec, tasks, &providers, CancellationToken::new(), progress.as_ref()))
+            .collect::<Result<Vec<_>, _>>();
+        progress.end();
+        crate::compare::compare_batches(&batches.map_err(Failure::runtime)?)
     } else {
-        let states =
-            specs.iter().map(|spec| crate::headless::run_one(spec, &providers)).collect::<Result<Vec<_>, _>>().map_err(Failure::runtime)?;
+        let states = specs
+            .iter()
+            .map(|spec| {
+                let st = crate::headless::run_one(spec, &providers);
+                if let Ok(s) = &st {
+                    progress.advance(s.totals.cost.total());
+                }
+                st
+            })
+            .collect::<Result<Vec<_>, _>>();
+        progress.end();
+        let states = states.map_err(Failure::runtime)?;
         let pairs: Vec<(&RunState, Option<String>)> = states.iter().map(|s| (s, None)).collect();
         crate::compare::compare_runs(&pairs)
     };

@@ -178,7 +178,12 @@ pub fn models(args: ModelsArgs) -> Exit {
             cached_input_per_mtok: f64,
             cache_write_per_mtok: f64,
             output_per_mtok: f64,
+            /// Only where reasoning is billed apart from output.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            reasoning_per_mtok: Option<f64>,
             context_window: u32,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            max_output: Option<u32>,
             sim_ttft_ms: f64,
             sim_tokens_per_second: f64,
             sim_capability: f64,
@@ -204,7 +209,9 @@ pub fn models(args: ModelsArgs) -> Exit {
                     cached_input_per_mtok: m.prices.cached_input.usd_per_million(),
                     cache_write_per_mtok: m.prices.cache_write.usd_per_million(),
                     output_per_mtok: m.prices.output.usd_per_million(),
+                    reasoning_per_mtok: m.prices.reasoning.map(|r| r.usd_per_million()),
                     context_window: m.context_window,
+                    max_output: m.max_output,
                     sim_ttft_ms: m.sim.ttft.as_secs_f64() * 1000.0,
                     sim_tokens_per_second: m.sim.tokens_per_second,
                     sim_capability: m.sim.capability,

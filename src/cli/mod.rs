@@ -13,6 +13,9 @@
 //! - `runs`: `baton runs`, the run history.
 //! - `otlp`: the OTLP push flags of `run` and `export`.
 //! - `interrupt`: Ctrl-C for headless runs.
+//! - `progress`: the indicatif bar on stderr behind the core's `progress::Progress` hook.
+//! - `catalog` (`catalog import`, LiteLLM's price table), `config` (the effective settings),
+//!   `shell` (completions and the man page): fitting the tools people already use.
 
 /// `eprintln!` for the whole command line: the same, with the text made safe for a terminal
 /// (text from servers, models and files can carry escape sequences) and keys redacted.
@@ -23,16 +26,20 @@ macro_rules! eprintln {
 }
 
 mod args;
+mod catalog;
 mod compare;
+mod config;
 mod error;
 mod files;
 mod interrupt;
 mod otlp;
 mod output;
+mod progress;
 mod recording;
 mod run;
 mod runs;
 mod setup;
+mod shell;
 mod watch;
 
 use std::process::ExitCode;
@@ -59,6 +66,14 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 /// [`Failure`] that says what went wrong and which status that means.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A bad config.toml stops every command but those that do not read it.
+    if !matches!(cli.command, Some(Command::Completions(_) | Command::Man))
+        && let Err(d) = crate::config::check()
+    {
+        let f = Failure::from(d);
+        f.report();
+        return ExitCode::from(f.code());
+    }
     let result = match cli.command {
         None => run::open(cli.open),
         Some(Command::Open(a)) => run::open(a),
@@ -72,6 +87,10 @@ pub fn main() -> ExitCode {
         Some(Command::Doctor(a)) => files::doctor(a),
         Some(Command::Watch(a)) => watch::watch(a),
         Some(Command::Runs(a)) => runs::runs(a),
+        Some(Command::Catalog(c)) => catalog::catalog(c),
+        Some(Command::Config(a)) => config::config(a),
+        Some(Command::Completions(a)) => shell::completions(a),
+        Some(Command::Man) => shell::man(),
     };
     ExitCode::from(match result {
         Ok(code) => code,

@@ -112,7 +112,11 @@ pub fn run(args: RunArgs) -> Exit {
             ));
         }
         let interrupt = super::interrupt::on_ctrl_c();
-        let b = crate::headless::run_batch_until(&spec, tasks, &providers, interrupt.token.clone()).map_err(Failure::runtime)?;
+        let progress = super::progress::for_stderr(args.quiet);
+        progress.begin(&format!("{} tasks", spec.strategy.name), tasks.len() as u64);
+        let b = crate::headless::run_batch_with(&spec, tasks, &providers, interrupt.token.clone(), progress.as_ref());
+        progress.end();
+        let b = b.map_err(Failure::runtime)?;
         let code = print_out(&match args.format {
             Format::Json => to_json(&b),
             Format::Table => report::batch_table(&b),

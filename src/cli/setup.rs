@@ -24,11 +24,19 @@ pub fn screen_setup(theme: Option<&str>, speed: f64, no_terminal: &str) -> Resul
         return Err(Failure::bad_input(format!("--speed {speed} is out of range\n  help: use a speed from 0.25 to 64")));
     }
     let config = load::config_dir();
+    let settings = crate::config::effective();
+    // --theme, else BATON_THEME or config.toml's theme.
+    let theme = theme.or(settings.theme.value.as_deref());
     let theme = Theme::load(theme, config.as_ref().map(|d| d.join("themes")).as_deref())?;
     // https://no-color.org: any non-empty value turns colour off.
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let theme = if no_color { theme.monochrome() } else { theme };
-    let keymap = match config.as_ref().map(|d| d.join("keymap.toml")).filter(|p| p.is_file()) {
+    // BATON_KEYMAP or config.toml's keymap (which must exist), else <config>/keymap.toml if present.
+    let keymap_file = match settings.keymap.value {
+        Some(p) => Some(p),
+        None => config.as_ref().map(|d| d.join("keymap.toml")).filter(|p| p.is_file()),
+    };
+    let keymap = match keymap_file {
         None => Keymap::default_map(),
         Some(p) => Source::read(&p).and_then(|src| Keymap::with_user(&src))?,
     };
@@ -55,7 +63,12 @@ pub fn load_run(flow: &str, strategy: Option<&str>, common: &super::Common) -> R
     warn(&w1);
     let (flow, flow_origin, w2) = load::load_flow(flow)?;
     warn(&w2);
-    let name = strategy.map(str::to_string).or_else(|| flow.strategy.clone()).unwrap_or_else(|| "smart".to_string());
+    // The flag, else the flow's own choice, else BATON_STRATEGY or config.toml's, else smart.
+    let name = strategy
+        .map(str::to_string)
+        .or_else(|| flow.strategy.clone())
+        .or_else(|| crate::config::effective().strategy.value)
+        .unwrap_or_else(|| "smart".to_string());
     let dir = flow_origin.path().and_then(Path::parent);
     // A strategy the flow names is reported against the flow's line that names it.
     let (strategy, strategy_origin, w3) = load::load_strategy(&name, dir, &catalog)

@@ -100,6 +100,8 @@ pub struct Model {
     pub key_file: Option<String>,
     pub prices: Prices,
     pub context_window: u32,
+    /// The most output tokens one call can return, where the table says.
+    pub max_output: Option<u32>,
     pub sim: SimProfile,
     pub description: String,
 }
@@ -190,7 +192,10 @@ struct RawModel {
     output_per_mtok: Option<Spanned<f64>>,
     cached_input_per_mtok: Option<Spanned<f64>>,
     cache_write_per_mtok: Option<Spanned<f64>>,
+    /// Hidden reasoning tokens, where billed apart from output (default: the output price).
+    reasoning_per_mtok: Option<Spanned<f64>>,
     context_window: Option<Spanned<i64>>,
+    max_output: Option<Spanned<i64>>,
     description: Option<String>,
     sim: Option<Spanned<RawSim>>,
 }
@@ -313,6 +318,7 @@ impl Catalog {
                 key_file: None,
                 prices: Prices::default(),
                 context_window: 128_000,
+                max_output: None,
                 sim: SimProfile::default(),
                 description: String::new(),
             });
@@ -374,6 +380,11 @@ impl Catalog {
             price(&m.output_per_mtok, &mut model.prices.output);
             price(&m.cached_input_per_mtok, &mut model.prices.cached_input);
             price(&m.cache_write_per_mtok, &mut model.prices.cache_write);
+            if m.reasoning_per_mtok.is_some() {
+                let mut r = model.prices.reasoning.unwrap_or(model.prices.output);
+                price(&m.reasoning_per_mtok, &mut r);
+                model.prices.reasoning = Some(r);
+            }
             if is_new && m.cached_input_per_mtok.is_none() {
                 model.prices.cached_input = model.prices.input;
             }
@@ -386,6 +397,15 @@ impl Catalog {
                     _ => diags.push(
                         src.error(w.span(), format!("context_window {} is out of range", w.get_ref()))
                             .with_help("give the window in tokens, a whole number from 256 to 100000000"),
+                    ),
+                }
+            }
+            if let Some(w) = &m.max_output {
+                match u32::try_from(*w.get_ref()) {
+                    Ok(v) if (1..=100_000_000).contains(&v) => model.max_output = Some(v),
+                    _ => diags.push(
+                        src.error(w.span(), format!("max_output {} is out of range", w.get_ref()))
+                            .with_help("give the most output tokens one call returns, a whole number from 1 to 100000000"),
                     ),
                 }
             }

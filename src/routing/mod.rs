@@ -1,6 +1,7 @@
 //! Routing: the model catalog, strategies, and the router that picks a model for each node.
 
 pub mod catalog;
+pub mod litellm;
 mod router;
 pub mod strategy;
 

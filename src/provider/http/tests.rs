@@ -34,6 +34,7 @@ fn openai_usage_with_cache_and_reasoning() {
         cached_input: crate::money::PerMillion::from_usd_per_million(0.125),
         cache_write: crate::money::PerMillion::from_usd_per_million(1.25),
         output: crate::money::PerMillion::from_usd_per_million(10.0),
+        reasoning: None,
     };
     // 86 × 1.25e-6 + 1920 × 0.125e-6 + 300 × 10e-6 = 0.0001075 + 0.00024 + 0.003
     assert_eq!(p.cost(&st.usage).total(), crate::money::Money::from_usd(0.0033475));
