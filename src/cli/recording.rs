@@ -5,23 +5,23 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::error::Exit;
-use super::output::{print_out, to_json, warn};
+use super::output::{print_json, print_out, to_json, warn};
 use super::setup::{open_recording, screen_setup};
 use super::{EXIT_OK, ExportArgs, Failure, Format, ReplayArgs, RepriceArgs};
 use crate::diag::Source;
 use crate::load;
 use crate::provider::Providers;
-use crate::report::{self, RunReport};
+use crate::report::{self, RunReportStream};
 use crate::routing::{Catalog, Strategy};
 
 pub fn replay(args: ReplayArgs) -> Exit {
     let rec = open_recording(&args.file)?;
     if args.summary {
         let state = rec.state();
-        return Ok(print_out(&match args.format {
-            Format::Json => to_json(&RunReport::new(&state)),
-            Format::Table => report::run_table(&state),
-        }));
+        return Ok(match args.format {
+            Format::Json => print_json(&RunReportStream::new(&state)),
+            Format::Table => print_out(&report::run_table(&state)),
+        });
     }
     let no_terminal =
         format!("the replay screen needs a terminal\n  help: `baton replay {} --summary` prints the run's table", args.file.display());

@@ -68,7 +68,9 @@ struct Exec<'a, S> {
     reserved: Money,
     budget_hit: bool,
     any_failed: bool,
+    /// Every finished unit's prompt and output, in order: only the full context mode reads it.
     history: Vec<HistoryEntry>,
+    keep_history: bool,
     closed: bool,
     health: Health,
 }
@@ -98,6 +100,7 @@ pub(super) async fn execute<S: Sink>(spec: &RunSpec, providers: &Providers, sink
         budget_hit: false,
         any_failed: false,
         history: Vec::new(),
+        keep_history: spec.strategy.context == crate::routing::ContextMode::Full,
         closed: false,
         health: Health::default(),
     };
@@ -346,7 +349,9 @@ impl<'a, S: Sink> Exec<'a, S> {
                         self.state[i] = State::Done;
                         self.passed[i] = f.passed;
                         self.outputs[i] = Some(f.output.clone());
-                        self.history.push(HistoryEntry { unit: done.unit, prompt, output: f.output });
+                        if self.keep_history {
+                            self.history.push(HistoryEntry { unit: done.unit, prompt, output: f.output });
+                        }
                     }
                     Err(()) => {
                         self.state[i] = State::Failed;
@@ -367,7 +372,9 @@ impl<'a, S: Sink> Exec<'a, S> {
                         Ok(f) => {
                             g.all_passed &= f.passed;
                             g.outputs[k as usize] = Some(f.output.clone());
-                            self.history.push(HistoryEntry { unit: done.unit, prompt, output: f.output });
+                            if self.keep_history {
+                                self.history.push(HistoryEntry { unit: done.unit, prompt, output: f.output });
+                            }
                         }
                         Err(()) => {
                             g.failed = true;
