@@ -60,7 +60,8 @@ struct Exec<'a, S> {
     state: Vec<State>,
     outputs: Vec<Option<Arc<str>>>,
     passed: Vec<bool>,
-    groups: Vec<Option<Group>>,
+    /// Boxed: most nodes are not fan-outs, and an empty group inline was 104 bytes a node.
+    groups: Vec<Option<Box<Group>>>,
     ready: BinaryHeap<Reverse<(u32, u32, u32)>>,
     running: usize,
     limit: usize,
@@ -235,7 +236,7 @@ impl<'a, S: Sink> Exec<'a, S> {
                             g.pending.push_back(k);
                         }
                     }
-                    self.groups[i] = Some(g);
+                    self.groups[i] = Some(Box::new(g));
                 }
             }
         }

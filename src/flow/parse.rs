@@ -409,7 +409,7 @@ fn validate(src: &Source, raw: RawFile) -> Result<(Flow, Diagnostics), Diagnosti
             }
         };
 
-        let when = n.when.as_ref().and_then(|w| parse_condition(src, w, &id, &resolve, &mut diags));
+        let when = n.when.as_ref().and_then(|w| parse_condition(src, w, &id, &resolve, &mut diags)).map(Box::new);
         let map = n.map.as_ref().and_then(|m| {
             let over = resolve(&m.get_ref().over, &format!("the map of node '{id}'"), &mut diags)?;
             let limit = positive(src, m.get_ref().limit.as_ref(), "limit", 100_000, DEFAULT_MAP_LIMIT, &mut diags);
@@ -417,7 +417,7 @@ fn validate(src: &Source, raw: RawFile) -> Result<(Flow, Diagnostics), Diagnosti
             Some(FanOut { over, limit, max_items })
         });
         let checks = n.checks.iter().filter_map(|c| parse_check(src, c, &mut diags)).collect();
-        let sim = n.sim.as_ref().map(|s| parse_sim(src, s, &mut diags)).unwrap_or_default();
+        let sim = Box::new(n.sim.as_ref().map(|s| parse_sim(src, s, &mut diags)).unwrap_or_default());
 
         nodes.push(Node {
             id,

@@ -101,11 +101,21 @@ fn side(s: &RunState) -> Side {
 
 /// Re-prices `rec` under `strategy` with `catalog`'s prices and profiles.
 pub fn reprice(rec: &Recording, strategy: Arc<Strategy>, catalog: Arc<Catalog>) -> std::io::Result<(RepriceReport, RunState)> {
+    reprice_folded(rec, rec.state(), strategy, catalog)
+}
+
+/// [`reprice`] given the recording's folded state (from [`Recording::open_folded`], which
+/// keeps no events).
+pub fn reprice_folded(
+    rec: &Recording,
+    before: RunState,
+    strategy: Arc<Strategy>,
+    catalog: Arc<Catalog>,
+) -> std::io::Result<(RepriceReport, RunState)> {
     // A watched run has no prompts to re-run, but exact reported token counts.
     if rec.header.provider == "watch" {
-        return Ok(reprice_reported(rec, strategy, catalog));
+        return Ok(reported(rec, before, strategy, catalog));
     }
-    let before = rec.state();
     let mut texts = HashMap::new();
     for u in &before.units {
         if matches!(u.status, Status::Done | Status::Cached) {
@@ -234,7 +244,10 @@ pub const WATCHED: &str = "watched";
 
 /// Re-prices a watched recording from its reported token counts (see above).
 pub fn reprice_reported(rec: &Recording, strategy: Arc<Strategy>, catalog: Arc<Catalog>) -> (RepriceReport, RunState) {
-    let before = rec.state();
+    reported(rec, rec.state(), strategy, catalog)
+}
+
+fn reported(rec: &Recording, before: RunState, strategy: Arc<Strategy>, catalog: Arc<Catalog>) -> (RepriceReport, RunState) {
     let keep_models = strategy.name == WATCHED;
     let pick = |node: usize, input: u64| -> Option<Decision> { (!keep_models).then(|| route(&strategy, &rec.flow.nodes[node], input)) };
     // Models recorded unpriced (a dated name the recorded catalog lacked) may match this one.
