@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::RunSpec;
 use super::call::{Call, Done};
-use super::context::{HistoryEntry, build_context};
+use super::context::{DeclaredCounts, HistoryEntry, build_context};
 use super::health::Health;
 use super::sink::Sink;
 use super::store::{Query, content_key};
@@ -72,6 +72,7 @@ struct Exec<'a, S> {
     /// Every finished unit's prompt and output, in order: only the full context mode reads it.
     history: Vec<HistoryEntry>,
     keep_history: bool,
+    declared: DeclaredCounts,
     closed: bool,
     health: Health,
 }
@@ -102,6 +103,7 @@ pub(super) async fn execute<S: Sink>(spec: &RunSpec, providers: &Providers, sink
         any_failed: false,
         history: Vec::new(),
         keep_history: spec.strategy.context == crate::routing::ContextMode::Full,
+        declared: DeclaredCounts::new(n),
         closed: false,
         health: Health::default(),
     };
@@ -262,7 +264,7 @@ impl<'a, S: Sink> Exec<'a, S> {
         let i = unit.index();
         let node = &spec.flow.nodes[i];
         let item = unit.item.and_then(|k| self.groups[i].as_ref().map(|g| (k, g.items[k as usize].clone())));
-        let ctx = build_context(spec, i, item.as_ref().map(|(_, t)| &**t), &self.outputs, &self.history);
+        let ctx = build_context(spec, i, item.as_ref().map(|(_, t)| &**t), &self.outputs, &self.history, &mut self.declared);
         let input_tokens: u64 = ctx.parts.iter().map(|p| p.tokens).sum();
         let decision = Arc::new(route(&spec.strategy, node, input_tokens));
         // The content key is only needed to look up or keep outputs.

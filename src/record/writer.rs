@@ -17,15 +17,35 @@ use crate::flow::Flow;
 
 /// Lines waiting for the writer, appended by the run and taken in one piece by the writer.
 /// A channel of one message per event woke the writer thread for nearly every event (a
-/// quarter of a 100,000-node run went to futex calls); now the writer is woken only when the
-/// buffer goes from empty to not, and takes everything that arrived while it was writing.
+/// quarter of a 100,000-node run went to futex calls and context switches). Now the writer
+/// sleeps until the first bytes arrive, then lets a batch gather for up to [`GATHER`] (or
+/// until [`BATCH`] bytes are waiting) and writes it in one go; the run signals it only when
+/// it is waiting for exactly that.
 #[derive(Default)]
 struct Pending {
     bytes: Vec<u8>,
     finish: Option<SyncSender<io::Result<()>>>,
     /// The recorder was dropped without `finish`: write what is there and stop.
     closed: bool,
+    /// What the writer sleeps until, if it sleeps.
+    waiting: Waiting,
 }
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    /// Busy writing: it looks again when done.
+    #[default]
+    No,
+    /// For any bytes at all.
+    Any,
+    /// For a full batch (or the gathering time to pass).
+    Batch,
+}
+
+/// How long a batch may gather after its first line: the most a recording lags the run.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
+/// A batch this large is written at once.
+const BATCH: usize = 256 << 10;
 
 #[derive(Default)]
 struct Shared {
@@ -90,8 +110,14 @@ fn writer(mut file: File, shared: &Shared) {
         let (finish, closed) = {
             let mut p = shared.lock();
             while p.bytes.is_empty() && p.finish.is_none() && !p.closed {
+                p.waiting = Waiting::Any;
                 p = shared.ready.wait(p).unwrap_or_else(PoisonError::into_inner);
             }
+            if p.bytes.len() < BATCH && p.finish.is_none() && !p.closed {
+                p.waiting = Waiting::Batch;
+                p = shared.ready.wait_timeout(p, GATHER).unwrap_or_else(PoisonError::into_inner).0;
+            }
+            p.waiting = Waiting::No;
             // Everything that arrived while the last batch was written, in one go.
             std::mem::swap(&mut p.bytes, &mut buf);
             (p.finish.take(), p.closed)
@@ -149,7 +175,6 @@ impl Recorder {
         while p.bytes.len() >= MAX_PENDING && !p.closed {
             p = self.shared.room.wait(p).unwrap_or_else(PoisonError::into_inner);
         }
-        let was_empty = p.bytes.is_empty();
         let start = p.bytes.len();
         if serde_json::to_writer(&mut p.bytes, &Line::from_event(&self.flow, e)).is_err() {
             p.bytes.truncate(start);
@@ -164,8 +189,16 @@ impl Recorder {
             p.bytes.extend_from_slice(clean.as_bytes());
         }
         p.bytes.push(b'\n');
+        let wake = match p.waiting {
+            Waiting::No => false,
+            Waiting::Any => true,
+            Waiting::Batch => p.bytes.len() >= BATCH,
+        };
+        if wake {
+            p.waiting = Waiting::No;
+        }
         drop(p);
-        if was_empty {
+        if wake {
             self.shared.ready.notify_one();
         }
     }
