@@ -134,11 +134,21 @@ fn strategies(args: &CompareArgs) -> Result<(Option<Comparison>, Vec<CompareSide
     }
     let providers = providers_for(args.common.live, &specs[0])?;
     let mut comparison = if let Some(tasks) = &tasks {
-        let batches = specs
-            .iter()
-            .map(|spec| crate::headless::run_batch(spec, tasks, &providers))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(Failure::runtime)?;
+        let batches = if args.common.live {
+            specs.iter().map(|spec| crate::headless::run_batch(spec, tasks, &providers)).collect::<Result<Vec<_>, _>>()
+        } else {
+            // Simulated strategies share nothing but the (immutable) flow and catalog, and each
+            // runs on its own paused clock: one thread each gives the same reports sooner.
+            std::thread::scope(|scope| {
+                let running: Vec<_> =
+                    specs.iter().map(|spec| scope.spawn(|| crate::headless::run_batch(spec, tasks, &providers))).collect();
+                running
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("a strategy's batch panicked"))))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+        }
+        .map_err(Failure::runtime)?;
         crate::compare::compare_batches(&batches)
     } else {
         let states =

@@ -120,7 +120,7 @@ fn each_span(rec: &Recording, st: &RunState, mut emit: impl FnMut(Value)) {
         "status": {"code": if tot.failed > 0 { 2 } else { 1 }},
     }));
 
-    for (k, idx) in listed_units(&st).into_iter().enumerate() {
+    for (k, idx) in listed_units(st).into_iter().enumerate() {
         let u = &st.units[idx];
         let node = &st.flow.nodes[u.unit.index()];
         let start = u.started.or(u.finished).unwrap_or_default();

@@ -21,7 +21,9 @@ use crate::state::{RunState, Status};
 /// Serves recorded outputs with the serving model's simulated timing; nodes the recording
 /// never ran are simulated and counted.
 struct RecordedText {
-    texts: HashMap<(String, Option<u32>), String>,
+    /// Shared with the recorded state's outputs rather than copied (a 1M-event recording's
+    /// outputs are about 100 MB).
+    texts: HashMap<(String, Option<u32>), Arc<str>>,
     simulated: std::sync::Mutex<Vec<String>>,
 }
 
@@ -30,7 +32,7 @@ impl Provider for RecordedText {
         let node = &req.flow.nodes[req.node];
         let item = req.item.as_ref().map(|(k, _)| *k);
         match self.texts.get(&(node.id.clone(), item)) {
-            Some(t) => sim::stream_text(&req, t.clone()),
+            Some(t) => sim::stream_text(&req, t.to_string()),
             None => {
                 if let Ok(mut s) = self.simulated.lock() {
                     s.push(match item {
@@ -119,7 +121,7 @@ pub fn reprice_folded(
     let mut texts = HashMap::new();
     for u in &before.units {
         if matches!(u.status, Status::Done | Status::Cached) {
-            texts.insert((before.flow.nodes[u.unit.index()].id.clone(), u.unit.item), u.output.to_string());
+            texts.insert((before.flow.nodes[u.unit.index()].id.clone(), u.unit.item), u.output.clone());
         }
     }
     let provider = Arc::new(RecordedText { texts, simulated: std::sync::Mutex::new(Vec::new()) });
