@@ -173,7 +173,12 @@ impl Recorder {
     pub fn record(&self, e: &RunEvent) {
         let mut p = self.shared.lock();
         while p.bytes.len() >= MAX_PENDING && !p.closed {
-            p = self.shared.room.wait(p).unwrap_or_else(PoisonError::into_inner);
+            // A writer that died (it never should) will not make room: drop, do not hang.
+            if self.thread.as_ref().is_none_or(JoinHandle::is_finished) {
+                p.bytes.clear();
+                break;
+            }
+            p = self.shared.room.wait_timeout(p, std::time::Duration::from_millis(100)).unwrap_or_else(PoisonError::into_inner).0;
         }
         let start = p.bytes.len();
         if serde_json::to_writer(&mut p.bytes, &Line::from_event(&self.flow, e)).is_err() {
