@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Writes a large flow as TOML, for timing Baton's front door (parse, validate, run).
 
-    bench/gen_flow.py SHAPE NODES [--dups K] > flow.toml
+    bench/gen_flow.py SHAPE NODES [--dups K] [--tokens T] > flow.toml
 
 Shapes:
   chain    node i waits for node i-1
   wide     one source, NODES-2 nodes after it, one sink after all of them (1 -> N -> 1)
   layered  layers of 10 nodes, each waiting for the whole previous layer
 --dups K renames K nodes to the id of an earlier one (an invalid flow, for `baton validate`).
+--tokens T sets every node's expected_tokens (default 16); long outputs stream as many chunks,
+so a recording of the run is mostly NodeDelta events (for timing replay, reprice and export).
 
 Outputs are kept short (expected_tokens = 16) so the run measures the front door and the
 engine's per-node work rather than simulated text.
@@ -22,6 +24,11 @@ def main() -> None:
     if "--dups" in args:
         i = args.index("--dups")
         dups = int(args[i + 1])
+        del args[i : i + 2]
+    tokens = 16
+    if "--tokens" in args:
+        i = args.index("--tokens")
+        tokens = int(args[i + 1])
         del args[i : i + 2]
     if len(args) != 2 or args[0] not in ("chain", "wide", "layered"):
         sys.exit(__doc__)
@@ -59,7 +66,7 @@ def main() -> None:
         deps = ", ".join(f'"{x}"' for x in dict.fromkeys(a))
         out.write(
             f'[[node]]\nid = "{ids[i]}"\nkind = "generate"\ncomplexity = 3\nprompt = "step {i}"\n'
-            f"expected_tokens = 16\nafter = [{deps}]\n\n"
+            f"expected_tokens = {tokens}\nafter = [{deps}]\n\n"
         )
 
 

@@ -65,6 +65,79 @@ pub fn for_terminal(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// Passes text through to `out` as [`for_terminal`] would change the whole of
+/// it. Clean text (no control character but newline and tab, no key registered) goes out in
+/// pieces ending at a newline; from the first piece that is not clean, the rest is held and
+/// cleaned as one, which gives the same bytes because the cleaner starts afresh after text
+/// it leaves unchanged.
+pub struct TerminalWriter<W: std::io::Write> {
+    out: W,
+    pending: Vec<u8>,
+    /// Set once some text needs cleaning: everything from there on, held until the end.
+    held: Option<Vec<u8>>,
+}
+
+/// Whether bytes hold a character [`strip_controls`] would touch: a C0
+/// control other than newline and tab, DEL, or a C1 control (UTF-8 `C2 80`..`C2 9F`).
+fn needs_cleaning(b: &[u8]) -> bool {
+    b.iter().enumerate().any(|(k, &c)| {
+        (c < 0x20 && c != b'\n' && c != b'\t') || c == 0x7f || (c == 0xc2 && b.get(k + 1).is_some_and(|n| (0x80..=0x9f).contains(n)))
+    })
+}
+
+impl<W: std::io::Write> TerminalWriter<W> {
+    pub fn new(out: W) -> TerminalWriter<W> {
+        // With a key registered, redaction needs the whole text (a key could span two pieces).
+        let held = has_secrets().then(Vec::new);
+        TerminalWriter { out, pending: Vec::new(), held }
+    }
+
+    /// Sends the clean part of `pending` up to its last newline.
+    fn pass_on(&mut self) -> std::io::Result<()> {
+        let Some(end) = self.pending.iter().rposition(|&c| c == b'\n') else { return Ok(()) };
+        if needs_cleaning(&self.pending[..=end]) {
+            self.held = Some(std::mem::take(&mut self.pending));
+            return Ok(());
+        }
+        self.out.write_all(&self.pending[..=end])?;
+        self.pending.drain(..=end);
+        Ok(())
+    }
+
+    /// Writes what is left, cleaned, and flushes.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        let rest = match self.held.take() {
+            Some(mut held) => {
+                held.extend_from_slice(&self.pending);
+                held
+            }
+            None => std::mem::take(&mut self.pending),
+        };
+        let text = String::from_utf8_lossy(&rest);
+        self.out.write_all(for_terminal(&text).as_bytes())?;
+        self.out.flush()
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for TerminalWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.held {
+            Some(held) => held.extend_from_slice(buf),
+            None => {
+                self.pending.extend_from_slice(buf);
+                if self.pending.len() >= 1 << 16 {
+                    self.pass_on()?;
+                }
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn is_c1(c: char) -> bool {
     ('\u{80}'..='\u{9f}').contains(&c)
 }

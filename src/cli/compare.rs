@@ -141,10 +141,20 @@ fn strategies(args: &CompareArgs) -> Result<(Option<Comparison>, Vec<CompareSide
     let what = if tasks.is_some() { "strategy × task runs" } else { "strategy runs" };
     progress.begin(what, per_side * specs.len() as u64);
     let mut comparison = if let Some(tasks) = &tasks {
-        let batches = specs
-            .iter()
-            .map(|spec| crate::headless::run_batch_with(spec, tasks, &providers, CancellationToken::new(), progress.as_ref()))
-            .collect::<Result<Vec<_>, _>>();
+        let run = |spec| crate::headless::run_batch_with(spec, tasks, &providers, CancellationToken::new(), progress.as_ref());
+        let batches = if args.common.live {
+            specs.iter().map(run).collect::<Result<Vec<_>, _>>()
+        } else {
+            // Simulated strategies share nothing but the (immutable) flow and catalog, and each
+            // runs on its own paused clock: one thread each gives the same reports sooner.
+            std::thread::scope(|scope| {
+                let running: Vec<_> = specs.iter().map(|spec| scope.spawn(|| run(spec))).collect();
+                running
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("a strategy's batch panicked"))))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+        };
         progress.end();
         crate::compare::compare_batches(&batches.map_err(Failure::runtime)?)
     } else {

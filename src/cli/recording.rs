@@ -5,24 +5,24 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::error::Exit;
-use super::output::{print_out, to_json, warn};
-use super::setup::{open_recording, screen_setup};
+use super::output::{print_json, print_out, warn};
+use super::setup::{open_recording, open_recording_folded, screen_setup};
 use super::{EXIT_OK, ExportArgs, Failure, Format, ReplayArgs, RepriceArgs};
 use crate::diag::Source;
 use crate::load;
 use crate::provider::Providers;
-use crate::report::{self, RunReport};
+use crate::report::{self, RunReportStream};
 use crate::routing::{Catalog, Strategy};
 
 pub fn replay(args: ReplayArgs) -> Exit {
-    let rec = open_recording(&args.file)?;
     if args.summary {
-        let state = rec.state();
-        return Ok(print_out(&match args.format {
-            Format::Json => to_json(&RunReport::new(&state)),
-            Format::Table => report::run_table(&state),
-        }));
+        let (_, state) = open_recording_folded(&args.file)?;
+        return Ok(match args.format {
+            Format::Json => print_json(&RunReportStream::new(&state)),
+            Format::Table => print_out(&report::run_table(&state)),
+        });
     }
+    let rec = open_recording(&args.file)?;
     let no_terminal =
         format!("the replay screen needs a terminal\n  help: `baton replay {} --summary` prints the run's table", args.file.display());
     let (theme, keymap) = screen_setup(args.screen.theme.as_deref(), args.screen.speed, &no_terminal)?;
@@ -44,7 +44,7 @@ pub fn replay(args: ReplayArgs) -> Exit {
 }
 
 pub fn reprice(args: RepriceArgs) -> Exit {
-    let rec = open_recording(&args.file)?;
+    let (rec, before) = open_recording_folded(&args.file)?;
     let catalog = match &args.catalog {
         None => rec.catalog.clone(),
         Some(path) => {
@@ -62,11 +62,11 @@ pub fn reprice(args: RepriceArgs) -> Exit {
             s
         }
     };
-    let (report, _) = crate::record::reprice::reprice(&rec, strategy, catalog).map_err(Failure::runtime)?;
-    Ok(print_out(&match args.format {
-        Format::Json => to_json(&report),
-        Format::Table => crate::record::reprice::table(&report),
-    }))
+    let (report, _) = crate::record::reprice::reprice_folded(&rec, before, strategy, catalog).map_err(Failure::runtime)?;
+    Ok(match args.format {
+        Format::Json => print_json(&report),
+        Format::Table => print_out(&crate::record::reprice::table(&report)),
+    })
 }
 
 pub fn export(args: ExportArgs) -> Exit {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::error::Exit;
-use super::output::{print_out, to_json};
+use super::output::{print_json, print_out, to_json};
 use super::setup::{close_recorder, load_run, open_recorder, open_recording, providers_for, screen_setup};
 use super::{EXIT_INTERRUPTED, EXIT_RUN_FAILED, Failure, Format, OpenArgs, RunArgs};
 use crate::engine::{OutputStore, RunSpec};
@@ -14,7 +14,7 @@ use crate::load;
 use crate::record::Header;
 use crate::record::otlp::Trace;
 use crate::record::stream::StreamPush;
-use crate::report::{self, RunReport};
+use crate::report::{self, RunReportStream};
 use crate::state::RunStatus;
 
 /// The live screen on a flow.
@@ -175,10 +175,10 @@ pub fn run(args: RunArgs) -> Exit {
             state.totals.skipped, state.totals.failed
         );
     }
-    let code = print_out(&match args.format {
-        Format::Json => to_json(&RunReport::new(&state)),
-        Format::Table => report::run_table(&state),
-    });
+    let code = match args.format {
+        Format::Json => print_json(&RunReportStream::new(&state)),
+        Format::Table => print_out(&report::run_table(&state)),
+    };
     Ok(match state.status {
         _ if interrupt.fired() => EXIT_INTERRUPTED,
         RunStatus::Finished(Outcome::Completed) => code,

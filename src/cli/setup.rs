@@ -137,3 +137,12 @@ pub fn open_recording(file: &Path) -> Result<Recording, Failure> {
     }
     Ok(r)
 }
+
+/// [`open_recording`] folded as it is read, holding no events (see [`Recording::open_folded`]).
+pub fn open_recording_folded(file: &Path) -> Result<(Recording, crate::state::RunState), Failure> {
+    let (r, state) = Recording::open_folded(file).map_err(|e| Failure::bad_input(e.to_string()))?;
+    if let Some(t) = &r.torn {
+        eprintln!("note: {}: {t}", r.file);
+    }
+    Ok((r, state))
+}

@@ -38,16 +38,46 @@ fn label(spec: &RunSpec, e: &HistoryEntry) -> String {
     }
 }
 
-/// Builds node `i`'s input from the outputs so far.
+/// Token counts of each node's declared-output part (`[id output]` and its output), counted
+/// once: in a layered flow every output is passed to each node of the next layer, and
+/// counting it again for each was most of the tokenizer's work.
+pub(crate) struct DeclaredCounts(Vec<u32>);
+
+impl DeclaredCounts {
+    const UNKNOWN: u32 = u32::MAX;
+
+    pub fn new(nodes: usize) -> DeclaredCounts {
+        DeclaredCounts(vec![Self::UNKNOWN; nodes])
+    }
+
+    fn count(&mut self, node: usize, text: &str) -> u64 {
+        match self.0.get(node).copied() {
+            Some(n) if n != Self::UNKNOWN => u64::from(n),
+            _ => {
+                let n = tokens::count(text);
+                if let Some(slot) = self.0.get_mut(node) {
+                    *slot = n;
+                }
+                u64::from(n)
+            }
+        }
+    }
+}
+
+/// Builds node `i`'s input from the outputs so far. A node's output does not change once it
+/// is there, so neither does the count of its declared part, which `declared` remembers.
 pub(crate) fn build_context(
     spec: &RunSpec,
     i: usize,
     item: Option<&str>,
     outputs: &[Option<Arc<str>>],
     history: &[HistoryEntry],
+    counts: &mut DeclaredCounts,
 ) -> Context {
     let node = &spec.flow.nodes[i];
     let mut texts: Vec<(Origin, Arc<str>)> = Vec::new();
+    // Counts already known, by position in `texts`.
+    let mut known: Vec<(usize, u64)> = Vec::new();
     let inlined: Vec<usize> = node.template.iter().filter_map(|p| if let Piece::Node(u) = p { Some(*u) } else { None }).collect();
     let declared = |u: usize| node.context.contains(&u) || inlined.contains(&u);
 
@@ -58,7 +88,9 @@ pub(crate) fn build_context(
                     continue;
                 }
                 if let Some(out) = &outputs[c] {
-                    texts.push((Origin::Declared(c as u32), Arc::from(format!("[{} output]\n{out}\n\n", spec.flow.nodes[c].id))));
+                    let text: Arc<str> = Arc::from(format!("[{} output]\n{out}\n\n", spec.flow.nodes[c].id));
+                    known.push((texts.len(), counts.count(c, &text)));
+                    texts.push((Origin::Declared(c as u32), text));
                 }
             }
         }
@@ -116,6 +148,17 @@ pub(crate) fn build_context(
         texts.push((Origin::Prompt, prompt.clone()));
     }
 
-    let parts = texts.iter().map(|(origin, t)| Part { origin: *origin, tokens: u64::from(tokens::count(t)) }).collect();
+    let mut known = known.into_iter().peekable();
+    let parts = texts
+        .iter()
+        .enumerate()
+        .map(|(k, (origin, t))| {
+            let tokens = match known.next_if(|&(at, _)| at == k) {
+                Some((_, n)) => n,
+                None => u64::from(tokens::count(t)),
+            };
+            Part { origin: *origin, tokens }
+        })
+        .collect();
     Context { parts, texts: texts.into(), prompt }
 }

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::RunSpec;
 use super::call::{Call, Done};
-use super::context::{HistoryEntry, build_context};
+use super::context::{DeclaredCounts, HistoryEntry, build_context};
 use super::health::Health;
 use super::sink::Sink;
 use super::store::{Query, content_key};
@@ -60,7 +60,8 @@ struct Exec<'a, S> {
     state: Vec<State>,
     outputs: Vec<Option<Arc<str>>>,
     passed: Vec<bool>,
-    groups: Vec<Option<Group>>,
+    /// Boxed: most nodes are not fan-outs, and an empty group inline was 104 bytes a node.
+    groups: Vec<Option<Box<Group>>>,
     ready: BinaryHeap<Reverse<(u32, u32, u32)>>,
     running: usize,
     limit: usize,
@@ -68,7 +69,10 @@ struct Exec<'a, S> {
     reserved: Money,
     budget_hit: bool,
     any_failed: bool,
+    /// Every finished unit's prompt and output, in order: only the full context mode reads it.
     history: Vec<HistoryEntry>,
+    keep_history: bool,
+    declared: DeclaredCounts,
     closed: bool,
     health: Health,
 }
@@ -98,6 +102,8 @@ pub(super) async fn execute<S: Sink>(spec: &RunSpec, providers: &Providers, sink
         budget_hit: false,
         any_failed: false,
         history: Vec::new(),
+        keep_history: spec.strategy.context == crate::routing::ContextMode::Full,
+        declared: DeclaredCounts::new(n),
         closed: false,
         health: Health::default(),
     };
@@ -232,7 +238,7 @@ impl<'a, S: Sink> Exec<'a, S> {
                             g.pending.push_back(k);
                         }
                     }
-                    self.groups[i] = Some(g);
+                    self.groups[i] = Some(Box::new(g));
                 }
             }
         }
@@ -258,7 +264,7 @@ impl<'a, S: Sink> Exec<'a, S> {
         let i = unit.index();
         let node = &spec.flow.nodes[i];
         let item = unit.item.and_then(|k| self.groups[i].as_ref().map(|g| (k, g.items[k as usize].clone())));
-        let ctx = build_context(spec, i, item.as_ref().map(|(_, t)| &**t), &self.outputs, &self.history);
+        let ctx = build_context(spec, i, item.as_ref().map(|(_, t)| &**t), &self.outputs, &self.history, &mut self.declared);
         let input_tokens: u64 = ctx.parts.iter().map(|p| p.tokens).sum();
         let decision = Arc::new(route(&spec.strategy, node, input_tokens));
         // The content key is only needed to look up or keep outputs.
@@ -346,7 +352,9 @@ impl<'a, S: Sink> Exec<'a, S> {
                         self.state[i] = State::Done;
                         self.passed[i] = f.passed;
                         self.outputs[i] = Some(f.output.clone());
-                        self.history.push(HistoryEntry { unit: done.unit, prompt, output: f.output });
+                        if self.keep_history {
+                            self.history.push(HistoryEntry { unit: done.unit, prompt, output: f.output });
+                        }
                     }
                     Err(()) => {
                         self.state[i] = State::Failed;
@@ -367,7 +375,9 @@ impl<'a, S: Sink> Exec<'a, S> {
                         Ok(f) => {
                             g.all_passed &= f.passed;
                             g.outputs[k as usize] = Some(f.output.clone());
-                            self.history.push(HistoryEntry { unit: done.unit, prompt, output: f.output });
+                            if self.keep_history {
+                                self.history.push(HistoryEntry { unit: done.unit, prompt, output: f.output });
+                            }
                         }
                         Err(()) => {
                             g.failed = true;

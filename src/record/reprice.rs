@@ -21,7 +21,9 @@ use crate::state::{RunState, Status};
 /// Serves recorded outputs with the serving model's simulated timing; nodes the recording
 /// never ran are simulated and counted.
 struct RecordedText {
-    texts: HashMap<(String, Option<u32>), String>,
+    /// Shared with the recorded state's outputs rather than copied (a 1M-event recording's
+    /// outputs are about 100 MB).
+    texts: HashMap<(String, Option<u32>), Arc<str>>,
     simulated: std::sync::Mutex<Vec<String>>,
 }
 
@@ -30,7 +32,7 @@ impl Provider for RecordedText {
         let node = &req.flow.nodes[req.node];
         let item = req.item.as_ref().map(|(k, _)| *k);
         match self.texts.get(&(node.id.clone(), item)) {
-            Some(t) => sim::stream_text(&req, t.clone()),
+            Some(t) => sim::stream_text(&req, t.to_string()),
             None => {
                 if let Ok(mut s) = self.simulated.lock() {
                     s.push(match item {
@@ -115,15 +117,25 @@ fn side(s: &RunState) -> Side {
 
 /// Re-prices `rec` under `strategy` with `catalog`'s prices and profiles.
 pub fn reprice(rec: &Recording, strategy: Arc<Strategy>, catalog: Arc<Catalog>) -> std::io::Result<(RepriceReport, RunState)> {
+    reprice_folded(rec, rec.state(), strategy, catalog)
+}
+
+/// [`reprice`] given the recording's folded state (from [`Recording::open_folded`], which
+/// keeps no events).
+pub fn reprice_folded(
+    rec: &Recording,
+    before: RunState,
+    strategy: Arc<Strategy>,
+    catalog: Arc<Catalog>,
+) -> std::io::Result<(RepriceReport, RunState)> {
     // A watched run has no prompts to re-run, but exact reported token counts.
     if rec.header.provider == "watch" {
-        return Ok(reprice_reported(rec, strategy, catalog));
+        return Ok(reported(rec, before, strategy, catalog));
     }
-    let before = rec.state();
     let mut texts = HashMap::new();
     for u in &before.units {
         if matches!(u.status, Status::Done | Status::Cached) {
-            texts.insert((before.flow.nodes[u.unit.index()].id.clone(), u.unit.item), u.output.to_string());
+            texts.insert((before.flow.nodes[u.unit.index()].id.clone(), u.unit.item), u.output.clone());
         }
     }
     let provider = Arc::new(RecordedText { texts, simulated: std::sync::Mutex::new(Vec::new()) });
@@ -240,7 +252,10 @@ pub const WATCHED: &str = "watched";
 
 /// Re-prices a watched recording from its reported token counts (see above).
 pub fn reprice_reported(rec: &Recording, strategy: Arc<Strategy>, catalog: Arc<Catalog>) -> (RepriceReport, RunState) {
-    let before = rec.state();
+    reported(rec, rec.state(), strategy, catalog)
+}
+
+fn reported(rec: &Recording, before: RunState, strategy: Arc<Strategy>, catalog: Arc<Catalog>) -> (RepriceReport, RunState) {
     let keep_models = strategy.name == WATCHED;
     let pick = |node: usize, input: u64| -> Option<Decision> { (!keep_models).then(|| route(&strategy, &rec.flow.nodes[node], input)) };
     // Models recorded unpriced (a dated name the recorded catalog lacked) may match this one.

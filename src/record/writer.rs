@@ -1,26 +1,72 @@
 //! The recorder: a thread that owns the recording file, appends each event as it comes, and
 //! acknowledges the final flush. Lines are written with one `write` per batch straight to the
-//! file (no user-space buffer), so a crash loses at most what was still in the channel and at
-//! worst tears the last line, which the reader reports and skips.
+//! file (the batch is whatever arrived while the previous one was being written), so a crash
+//! loses at most what was still waiting and at worst tears the last line, which the reader
+//! reports and skips.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use super::format::{Header, Line};
 use crate::event::RunEvent;
 use crate::flow::Flow;
 
-enum Msg {
-    Line(Vec<u8>),
-    Finish(SyncSender<io::Result<()>>),
+/// Lines waiting for the writer, appended by the run and taken in one piece by the writer.
+/// A channel of one message per event woke the writer thread for nearly every event (a
+/// quarter of a 100,000-node run went to futex calls and context switches). Now the writer
+/// sleeps until the first bytes arrive, then lets a batch gather for up to [`GATHER`] (or
+/// until [`BATCH`] bytes are waiting) and writes it in one go; the run signals it only when
+/// it is waiting for exactly that.
+#[derive(Default)]
+struct Pending {
+    bytes: Vec<u8>,
+    finish: Option<SyncSender<io::Result<()>>>,
+    /// The recorder was dropped without `finish`: write what is there and stop.
+    closed: bool,
+    /// What the writer sleeps until, if it sleeps.
+    waiting: Waiting,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    /// Busy writing: it looks again when done.
+    #[default]
+    No,
+    /// For any bytes at all.
+    Any,
+    /// For a full batch (or the gathering time to pass).
+    Batch,
+}
+
+/// How long a batch may gather after its first line: the most a recording lags the run.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
+/// A batch this large is written at once.
+const BATCH: usize = 256 << 10;
+
+#[derive(Default)]
+struct Shared {
+    pending: Mutex<Pending>,
+    /// Signalled when `pending` gains its first bytes, a finish request, or closes.
+    ready: Condvar,
+    /// Signalled when the writer takes the bytes (a run far ahead of the disk waits for it).
+    room: Condvar,
+}
+
+/// How far the run may get ahead of the disk before it waits.
+const MAX_PENDING: usize = 8 << 20;
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 pub struct Recorder {
-    tx: SyncSender<Msg>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
     path: PathBuf,
     flow: Arc<Flow>,
@@ -60,23 +106,26 @@ fn remove_unstarted(path: &Path, file: &File) {
     }
 }
 
-fn writer(mut file: File, rx: Receiver<Msg>) {
+fn writer(mut file: File, shared: &Shared) {
     let mut failed: Option<io::Error> = None;
     let mut buf = Vec::with_capacity(64 * 1024);
-    while let Ok(first) = rx.recv() {
-        let mut finish = None;
-        let mut next = Some(first);
-        // Take everything already waiting, then write it in one go.
-        while let Some(m) = next {
-            match m {
-                Msg::Line(l) => buf.extend_from_slice(&l),
-                Msg::Finish(ack) => {
-                    finish = Some(ack);
-                    break;
-                }
+    loop {
+        let (finish, closed) = {
+            let mut p = shared.lock();
+            while p.bytes.is_empty() && p.finish.is_none() && !p.closed {
+                p.waiting = Waiting::Any;
+                p = shared.ready.wait(p).unwrap_or_else(PoisonError::into_inner);
             }
-            next = rx.try_recv().ok();
-        }
+            if p.bytes.len() < BATCH && p.finish.is_none() && !p.closed {
+                p.waiting = Waiting::Batch;
+                p = shared.ready.wait_timeout(p, GATHER).unwrap_or_else(PoisonError::into_inner).0;
+            }
+            p.waiting = Waiting::No;
+            // Everything that arrived while the last batch was written, in one go.
+            std::mem::swap(&mut p.bytes, &mut buf);
+            (p.finish.take(), p.closed)
+        };
+        shared.room.notify_all();
         if failed.is_none()
             && !buf.is_empty()
             && let Err(e) = file.write_all(&buf)
@@ -90,6 +139,9 @@ fn writer(mut file: File, rx: Receiver<Msg>) {
                 None => file.sync_all(),
             };
             let _ = ack.send(result);
+            return;
+        }
+        if closed {
             return;
         }
     }
@@ -110,9 +162,10 @@ impl Recorder {
             return Err(e);
         }
         let identity = file.metadata().ok().and_then(|m| FileId::of(&m));
-        let (tx, rx) = sync_channel(8192);
-        let thread = std::thread::Builder::new().name("baton-recorder".into()).spawn(move || writer(file, rx))?;
-        Ok(Recorder { tx, thread: Some(thread), path: path.to_path_buf(), flow, identity, header: header.clone() })
+        let shared = Arc::new(Shared::default());
+        let theirs = shared.clone();
+        let thread = std::thread::Builder::new().name("baton-recorder".into()).spawn(move || writer(file, &theirs))?;
+        Ok(Recorder { shared, thread: Some(thread), path: path.to_path_buf(), flow, identity, header: header.clone() })
     }
 
     pub fn path(&self) -> &Path {
@@ -125,24 +178,57 @@ impl Recorder {
 
     /// Appends an event (the writer may still be writing the previous ones).
     pub fn record(&self, e: &RunEvent) {
-        if let Ok(mut bytes) = serde_json::to_vec(&Line::from_event(&self.flow, e)) {
-            // A key a server echoed (in an error, in output) is never written down.
-            if crate::sanitize::has_secrets()
-                && let Ok(text) = std::str::from_utf8(&bytes)
-                && let std::borrow::Cow::Owned(clean) = crate::sanitize::redact(text)
-            {
-                bytes = clean.into_bytes();
+        let mut p = self.shared.lock();
+        while p.bytes.len() >= MAX_PENDING && !p.closed {
+            // A writer that died (it never should) will not make room: drop, do not hang.
+            if self.thread.as_ref().is_none_or(JoinHandle::is_finished) {
+                p.bytes.clear();
+                break;
             }
-            bytes.push(b'\n');
-            let _ = self.tx.send(Msg::Line(bytes));
+            p = self.shared.room.wait_timeout(p, std::time::Duration::from_millis(100)).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        let start = p.bytes.len();
+        if serde_json::to_writer(&mut p.bytes, &Line::from_event(&self.flow, e)).is_err() {
+            p.bytes.truncate(start);
+            return;
+        }
+        // A key a server echoed (in an error, in output) is never written down.
+        if crate::sanitize::has_secrets()
+            && let Ok(text) = std::str::from_utf8(&p.bytes[start..])
+            && let std::borrow::Cow::Owned(clean) = crate::sanitize::redact(text)
+        {
+            p.bytes.truncate(start);
+            p.bytes.extend_from_slice(clean.as_bytes());
+        }
+        p.bytes.push(b'\n');
+        let wake = match p.waiting {
+            Waiting::No => false,
+            Waiting::Any => true,
+            Waiting::Batch => p.bytes.len() >= BATCH,
+        };
+        if wake {
+            p.waiting = Waiting::No;
+        }
+        drop(p);
+        if wake {
+            self.shared.ready.notify_one();
         }
     }
 
     /// Writes what is left, syncs the file, and says whether every write succeeded.
     pub fn finish(mut self) -> io::Result<PathBuf> {
         let (ack_tx, ack_rx) = sync_channel(1);
-        self.tx.send(Msg::Finish(ack_tx)).map_err(|_| io::Error::other("the recorder stopped early"))?;
-        let result = ack_rx.recv().map_err(|_| io::Error::other("the recorder stopped early"))?;
+        self.shared.lock().finish = Some(ack_tx);
+        self.shared.ready.notify_one();
+        let stopped = || io::Error::other("the recorder stopped early");
+        let result = loop {
+            match ack_rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                Ok(r) => break r,
+                // A writer that died (it never should) cannot answer: do not wait for it.
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) if !self.thread.as_ref().is_some_and(JoinHandle::is_finished) => {}
+                Err(_) => return Err(stopped()),
+            }
+        };
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -165,6 +251,14 @@ impl Recorder {
             )),
             Ok(_) => Ok(()),
         }
+    }
+}
+
+impl Drop for Recorder {
+    /// Without `finish` (an early return, a panic): the writer writes what it has and stops.
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.ready.notify_one();
     }
 }
 

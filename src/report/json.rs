@@ -128,48 +128,76 @@ pub(super) fn context_of(u: &UnitState) -> ContextReport {
     ContextReport { prompt, declared, history }
 }
 
+/// One listed unit's line in the report.
+fn node_report(s: &RunState, i: usize) -> NodeReport {
+    let u = &s.units[i];
+    let node = &s.flow.nodes[u.unit.index()];
+    NodeReport {
+        id: u.label.clone(),
+        node: node.id.clone(),
+        item: u.unit.item,
+        kind: node.kind.clone(),
+        status: u.status.name(),
+        model: u.model.clone().filter(|_| matches!(u.status, Status::Done | Status::Cached)),
+        requested_model: u.decision.as_ref().map(|d| d.model.clone()),
+        rule: u.decision.as_ref().map(|d| d.rule_label.to_string()),
+        reason: u.decision.as_ref().map(|d| d.reason.to_string()),
+        start_ms: u.started.map(ms),
+        end_ms: u.finished.map(ms),
+        ttft_ms: u.ttft.map(ms),
+        latency_ms: u.latency.map(ms),
+        queued_ms: (u.queued > std::time::Duration::ZERO).then(|| ms(u.queued)),
+        resumed: u.resumed.is_some(),
+        tokens: u.billed_usage,
+        tokens_estimated: u.estimated || u.billed_estimated,
+        context_tokens: context_of(u),
+        cost_usd: usd(u.cost.total()),
+        cost: CostReport::from(&u.cost),
+        checks: u.checks.clone(),
+        retries: u.retries.len(),
+        fallbacks: u.fallbacks.iter().map(|f| format!("{} → {}: {}", f.from, f.to, f.reason)).collect(),
+        skipped: u.skip.as_ref().map(ToString::to_string),
+        error: u.error.clone(),
+    }
+}
+
+/// The run's totals, given the listed units' context tokens summed.
+fn totals_report(s: &RunState, ctx: ContextReport) -> TotalsReport {
+    let t = &s.totals;
+    TotalsReport {
+        cost_usd: usd(t.cost.total()),
+        cost: CostReport::from(&t.cost),
+        wall_ms: ms(s.wall()),
+        critical_path_ms: ms(t.critical_path),
+        critical_path: s.critical_path().into_iter().map(|i| s.units[i].label.clone()).collect(),
+        tokens: t.usage,
+        context_tokens: ctx,
+        checks: ChecksReport { passed: t.checks_passed, total: t.checks_total, pass_rate: t.pass_rate() },
+        nodes: CountsReport { total: t.units_total, done: t.done, cached: t.cached, skipped: t.skipped, failed: t.failed },
+        retries: t.retries,
+        fallbacks: t.fallbacks,
+        budget_usd: s.strategy.budget.map(usd),
+        saved_usd: usd(t.saved),
+    }
+}
+
+/// The listed units' context tokens, summed.
+fn context_total(s: &RunState, units: &[usize]) -> ContextReport {
+    let mut ctx = ContextReport::default();
+    for &i in units {
+        let c = context_of(&s.units[i]);
+        ctx.prompt += c.prompt;
+        ctx.declared += c.declared;
+        ctx.history += c.history;
+    }
+    ctx
+}
+
 impl RunReport {
     pub fn new(s: &RunState) -> RunReport {
-        let mut ctx = ContextReport::default();
-        let nodes: Vec<NodeReport> = listed_units(s)
-            .into_iter()
-            .map(|i| {
-                let u = &s.units[i];
-                let node = &s.flow.nodes[u.unit.index()];
-                let c = context_of(u);
-                ctx.prompt += c.prompt;
-                ctx.declared += c.declared;
-                ctx.history += c.history;
-                NodeReport {
-                    id: u.label.clone(),
-                    node: node.id.clone(),
-                    item: u.unit.item,
-                    kind: node.kind.clone(),
-                    status: u.status.name(),
-                    model: u.model.clone().filter(|_| matches!(u.status, Status::Done | Status::Cached)),
-                    requested_model: u.decision.as_ref().map(|d| d.model.clone()),
-                    rule: u.decision.as_ref().map(|d| d.rule_label.to_string()),
-                    reason: u.decision.as_ref().map(|d| d.reason.to_string()),
-                    start_ms: u.started.map(ms),
-                    end_ms: u.finished.map(ms),
-                    ttft_ms: u.ttft.map(ms),
-                    latency_ms: u.latency.map(ms),
-                    queued_ms: (u.queued > std::time::Duration::ZERO).then(|| ms(u.queued)),
-                    resumed: u.resumed.is_some(),
-                    tokens: u.billed_usage,
-                    tokens_estimated: u.estimated || u.billed_estimated,
-                    context_tokens: c,
-                    cost_usd: usd(u.cost.total()),
-                    cost: CostReport::from(&u.cost),
-                    checks: u.checks.clone(),
-                    retries: u.retries.len(),
-                    fallbacks: u.fallbacks.iter().map(|f| format!("{} → {}: {}", f.from, f.to, f.reason)).collect(),
-                    skipped: u.skip.as_ref().map(ToString::to_string),
-                    error: u.error.clone(),
-                }
-            })
-            .collect();
-        let t = &s.totals;
+        let units = listed_units(s);
+        let ctx = context_total(s, &units);
+        let nodes: Vec<NodeReport> = units.into_iter().map(|i| node_report(s, i)).collect();
         RunReport {
             flow: s.flow.name.clone(),
             strategy: s.strategy.name.clone(),
@@ -177,22 +205,48 @@ impl RunReport {
             input: s.input.clone(),
             status: status_name(s),
             prices_read: s.catalog.prices_read.clone(),
-            totals: TotalsReport {
-                cost_usd: usd(t.cost.total()),
-                cost: CostReport::from(&t.cost),
-                wall_ms: ms(s.wall()),
-                critical_path_ms: ms(t.critical_path),
-                critical_path: s.critical_path().into_iter().map(|i| s.units[i].label.clone()).collect(),
-                tokens: t.usage,
-                context_tokens: ctx,
-                checks: ChecksReport { passed: t.checks_passed, total: t.checks_total, pass_rate: t.pass_rate() },
-                nodes: CountsReport { total: t.units_total, done: t.done, cached: t.cached, skipped: t.skipped, failed: t.failed },
-                retries: t.retries,
-                fallbacks: t.fallbacks,
-                budget_usd: s.strategy.budget.map(usd),
-                saved_usd: usd(t.saved),
-            },
+            totals: totals_report(s, ctx),
             nodes,
         }
+    }
+}
+
+/// The same JSON as [`RunReport`], serialized straight from the state: each node's report is
+/// built as it is written, so a 100,000-node run never holds them all (48 MB) at once.
+pub struct RunReportStream<'a> {
+    state: &'a RunState,
+    units: Vec<usize>,
+}
+
+impl<'a> RunReportStream<'a> {
+    pub fn new(state: &'a RunState) -> RunReportStream<'a> {
+        RunReportStream { state, units: listed_units(state) }
+    }
+}
+
+/// The `nodes` array of a [`RunReportStream`].
+struct NodesStream<'a>(&'a RunState, &'a [usize]);
+
+impl Serialize for NodesStream<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.1.iter().map(|&i| node_report(self.0, i)))
+    }
+}
+
+impl Serialize for RunReportStream<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let s = self.state;
+        // Field for field what `#[derive(Serialize)]` on RunReport writes, in the same order.
+        let mut out = serializer.serialize_struct("RunReport", 8)?;
+        out.serialize_field("flow", &s.flow.name)?;
+        out.serialize_field("strategy", &s.strategy.name)?;
+        out.serialize_field("seed", &s.seed)?;
+        out.serialize_field("input", &s.input)?;
+        out.serialize_field("status", status_name(s))?;
+        out.serialize_field("prices_read", &s.catalog.prices_read)?;
+        out.serialize_field("totals", &totals_report(s, context_total(s, &self.units)))?;
+        out.serialize_field("nodes", &NodesStream(s, &self.units))?;
+        out.end()
     }
 }

@@ -14,7 +14,7 @@ use super::span::hex;
 use crate::diag::Source;
 use crate::engine::RunSpec;
 use crate::event::{Event, Outcome, RunEvent, Unit};
-use crate::flow::{Flow, Node, Piece, SimHints, parse_flow};
+use crate::flow::{Flow, Node, Piece, parse_flow};
 use crate::record::Header;
 use crate::record::reprice::WATCHED;
 use crate::routing::{Catalog, Decision, Strategy, Usage};
@@ -245,7 +245,7 @@ fn convert(conv: &mut Converter, g: &TraceGraph, run_id: u64, receiver: &str, fi
             when: None,
             map: None,
             checks: Vec::new(),
-            sim: SimHints::default(),
+            sim: Box::default(),
             line,
         });
     }

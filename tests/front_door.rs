@@ -1,0 +1,141 @@
+//! The front door's streaming paths give exactly what the whole-value paths gave: the JSON
+//! report written node by node, recordings folded as they are read,
+//! and terminal output cleaned piece by piece. (Their speed and memory are measured by
+//! `bench/front-door.sh`, not here.)
+
+mod common;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use baton::provider::Providers;
+use baton::record::{Header, Recorder, Recording};
+use baton::report::{RunReport, RunReportStream};
+use baton::state::RunState;
+use common::*;
+use proptest::prelude::*;
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("front-door-tests");
+    std::fs::create_dir_all(&dir).expect("tmp");
+    dir.join(format!("{}-{name}", std::process::id()))
+}
+
+fn recorded(flow: &str, strategy: &str, name: &str) -> (PathBuf, RunState) {
+    let s = spec(sample_flow(flow), sample_strategy(strategy), 1);
+    let path = tmp(name);
+    let rec = Recorder::create(&path, &Header::new(&s, "sim"), s.flow.clone()).expect("recorder");
+    let state = baton::headless::run_one_with(&s, &Providers::simulated(), |e| rec.record(e)).expect("run");
+    rec.finish().expect("flushed");
+    (path, state)
+}
+
+fn same_state(a: &RunState, b: &RunState) {
+    assert_eq!(a.units, b.units);
+    assert_eq!(a.nodes, b.nodes);
+    assert_eq!(a.totals, b.totals);
+    assert_eq!(a.status, b.status);
+    assert_eq!(a.events, b.events);
+    assert_eq!(a.wall(), b.wall());
+}
+
+#[test]
+fn the_streamed_report_is_the_report() {
+    for (flow, strategy) in [("research-assistant", "smart"), ("doc-digest", "cascade"), ("code-review", "naive")] {
+        let (_, state) = recorded(flow, strategy, &format!("report-{flow}.jsonl"));
+        let whole = serde_json::to_string_pretty(&RunReport::new(&state)).expect("json");
+        let streamed = serde_json::to_string_pretty(&RunReportStream::new(&state)).expect("json");
+        assert_eq!(streamed, whole, "{flow} under {strategy}");
+        assert!(whole.contains("\"nodes\": ["), "the report lists nodes");
+    }
+}
+
+#[test]
+fn a_recording_folded_as_read_is_the_recording_folded() {
+    for (flow, strategy) in [("research-assistant", "smart"), ("doc-digest", "cascade"), ("support-triage", "smart")] {
+        let (path, live) = recorded(flow, strategy, &format!("fold-{flow}.jsonl"));
+        let whole = Recording::open(&path).expect("opens");
+        let (folded, state) = Recording::open_folded(&path).expect("opens folded");
+        assert!(folded.events.is_empty(), "no events are held");
+        same_state(&state, &whole.state());
+        same_state(&state, &live);
+
+    }
+}
+
+#[test]
+fn a_torn_or_broken_recording_reads_the_same_folded() {
+    let (path, _) = recorded("research-assistant", "smart", "torn-src.jsonl");
+    let bytes = std::fs::read(&path).expect("read");
+    let torn = tmp("torn.jsonl");
+    std::fs::write(&torn, &bytes[..bytes.len() - 20]).expect("write");
+    let whole = Recording::open(&torn).expect("a torn end is not fatal");
+    let (folded, state) = Recording::open_folded(&torn).expect("nor folded");
+    assert!(whole.torn.is_some());
+    assert_eq!(folded.torn, whole.torn);
+    same_state(&state, &whole.state());
+
+    // A bad line with content after it is an error, the same one both ways.
+    let text = String::from_utf8(bytes).expect("utf-8");
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[3] = "{\"not\": \"an event\"}";
+    let broken = tmp("broken.jsonl");
+    std::fs::write(&broken, lines.join("\n")).expect("write");
+    let a = Recording::open(&broken).map(|_| ()).expect_err("a bad line in the middle fails");
+    let b = Recording::open_folded(&broken).map(|_| ()).expect_err("folded too");
+    assert_eq!(a.to_string(), b.to_string());
+    assert!(a.to_string().contains(":4:"), "{a}");
+}
+
+/// Text through the terminal writer, in pieces of the given sizes.
+fn through_writer(text: &str, pieces: &[usize]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut w = baton::sanitize::TerminalWriter::new(&mut out);
+    let mut rest = text.as_bytes();
+    let mut k = 0;
+    while !rest.is_empty() {
+        let n = pieces.get(k % pieces.len().max(1)).copied().unwrap_or(rest.len()).clamp(1, rest.len());
+        w.write_all(&rest[..n]).expect("write");
+        rest = &rest[n..];
+        k += 1;
+    }
+    w.finish().expect("finish");
+    out
+}
+
+#[test]
+fn the_terminal_writer_cleans_like_for_terminal_across_pieces() {
+    let line = "{\"id\": \"n1\", \"text\": \"plain words\"}\n";
+    let clean = line.repeat(5000);
+    // Escape sequences and C1 controls far past the first 64 KB, one spanning lines.
+    let dirty = format!("{clean}\u{1b}[31mred\u{1b}[0m\n\u{9d}0;title\nstill title\u{9c} after\n{clean}\u{9b}2J\n\u{7f}");
+    for text in [clean.as_str(), dirty.as_str(), "", "no newline at the end"] {
+        let want = baton::sanitize::for_terminal(text).into_owned();
+        for pieces in [&[1usize][..], &[7, 300, 70_000], &[usize::MAX]] {
+            assert_eq!(String::from_utf8(through_writer(text, pieces)).expect("utf-8"), want);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Any text, cut anywhere, comes out as `for_terminal` of the whole.
+    #[test]
+    fn any_text_cleans_the_same_in_pieces(
+        parts in prop::collection::vec(prop_oneof![
+            Just("\n".to_string()),
+            Just("\u{1b}[".to_string()),
+            Just("\u{9d}".to_string()),
+            Just("\u{9c}".to_string()),
+            Just("\u{7}".to_string()),
+            "[a-z ]{0,40}",
+            ".{0,8}",
+        ], 0..200),
+        repeat in 1usize..2000,
+        pieces in prop::collection::vec(1usize..100_000, 1..4),
+    ) {
+        let text = parts.concat().repeat(repeat.min(50_000 / (parts.concat().len() + 1) + 1));
+        let want = baton::sanitize::for_terminal(&text).into_owned();
+        prop_assert_eq!(String::from_utf8(through_writer(&text, &pieces)).expect("utf-8"), want);
+    }
+}
