@@ -20,7 +20,11 @@
 //! - [`headless`]: runs without a screen (one run, paced, a batch), folded into state.
 //! - [`estimate`]: what a run will cost before it calls anything (`--dry-run`, live runs).
 //! - [`report`]: the JSON report of a run, text tables, batch totals.
+//! - [`quality`]: pass rates with Wilson intervals, whether two are distinguishable, and the
+//!   checks a task set carries (equals, similar, json_schema, command, judge).
 //! - [`compare`]: strategies side by side: ratios, frontier, breakdowns by kind and node.
+//! - [`optimize`]: `baton optimize`, the search over model assignments for the frontier of
+//!   cost, latency and quality, over outputs each computed once.
 //! - [`tuning`]: edit previews and pinning (toml_edit, comments kept).
 //! - [`shapes`]: synthetic DAG shapes for benchmarks.
 //! - [`watch`]: `baton watch`, an OTLP receiver that turns spans from other orchestrations into
@@ -42,7 +46,9 @@ pub mod flow;
 pub mod headless;
 pub mod load;
 pub mod money;
+pub mod optimize;
 pub mod provider;
+pub mod quality;
 pub mod record;
 pub mod report;
 pub mod routing;

@@ -10,6 +10,7 @@
 //! - `run` (the screen and `run`), `compare`, `recording` (replay, reprice, export), `files`
 //!   (validate, models, doctor): the commands, a file per family.
 //! - `watch`: `baton watch`, the OTLP receiver's command.
+//! - `optimize`: `baton optimize`, the search over model assignments.
 //! - `interrupt`: Ctrl-C for headless runs.
 
 /// `eprintln!` for the whole command line: the same, with the text made safe for a terminal
@@ -25,6 +26,7 @@ mod compare;
 mod error;
 mod files;
 mod interrupt;
+mod optimize;
 mod output;
 mod recording;
 mod run;
@@ -65,6 +67,7 @@ pub fn main() -> ExitCode {
         Some(Command::Export(a)) => recording::export(a),
         Some(Command::Doctor(a)) => files::doctor(a),
         Some(Command::Watch(a)) => Ok(watch::watch(a)),
+        Some(Command::Optimize(a)) => optimize::optimize(a),
     };
     ExitCode::from(match result {
         Ok(code) => code,
