@@ -251,10 +251,18 @@ pub fn optimize(
             break;
         }
     }
-    // Then the frontier: expand its members best first, every step of each.
-    while s.stopped.is_none() {
-        let front = frontier(&s.seen, &s.order, cfg);
-        let Some(next) = front.into_iter().find(|p| !expanded.contains(&p.assignment)) else { break };
+    // Then the frontier: expand its members, every step of each, taking in turn the best
+    // unexpanded member under the objective and under each single figure, so the whole
+    // frontier grows rather than only its cheap end.
+    let turns = [cfg.objective, Objective::Quality, cfg.objective, Objective::Latency, cfg.objective, Objective::Cost];
+    for turn in 0.. {
+        if s.stopped.is_some() {
+            break;
+        }
+        let by = rank(turns[turn % turns.len()], if turn % 2 == 0 { cfg.quality_floor } else { None });
+        let mut front = frontier(&s.seen, &s.order, cfg);
+        front.retain(|p| !expanded.contains(&p.assignment));
+        let Some(next) = front.into_iter().min_by(|a, b| by(&a.search, &b.search)) else { break };
         expanded.insert(next.assignment.clone());
         for n in space::neighbours(&next.assignment, &slots, &models, &cfg.catalog, cfg.cascade) {
             if s.eval(n, "step".into(), &mut on_progress).is_none() {
