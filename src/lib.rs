@@ -17,11 +17,11 @@
 //! - [`cache`]: the content-keyed output cache (memory, disk) and the stores reruns read.
 //! - [`record`]: recordings (versioned JSON lines): writer, reader, resume, re-price, export.
 //! - [`load`]: finding files by path or sample name; embedded samples; config and data dirs.
+//! - [`quality`]: pass rates with Wilson intervals, whether two are distinguishable, and the
+//!   checks a task set carries (equals, similar, json_schema, command, judge).
 //! - [`headless`]: runs without a screen (one run, paced, a batch), folded into state.
 //! - [`estimate`]: what a run will cost before it calls anything (`--dry-run`, live runs).
 //! - [`report`]: the JSON report of a run, text tables, batch totals.
-//! - [`quality`]: pass rates with Wilson intervals, whether two are distinguishable, and the
-//!   checks a task set carries (equals, similar, json_schema, command, judge).
 //! - [`compare`]: strategies side by side: ratios, frontier, breakdowns by kind and node.
 //! - [`optimize`]: `baton optimize`, the search over model assignments for the frontier of
 //!   cost, latency and quality, over outputs each computed once.

@@ -36,6 +36,9 @@ pub struct BatchTotals {
     pub tokens: Usage,
     pub context_tokens: ContextReport,
     pub checks: ChecksReport,
+    /// Tasks whose run completed with every check passed, with the 95% Wilson interval
+    /// (tasks with nothing checked are left out).
+    pub quality: crate::quality::Rate,
     /// Simulated wall time per task.
     pub latency_ms: Percentiles,
     pub critical_path_ms: Percentiles,
@@ -77,6 +80,8 @@ pub struct BatchAccumulator {
     usage: Usage,
     ctx: ContextReport,
     checks: (usize, usize),
+    /// Tasks passed, tasks measured.
+    tasks_passed: (usize, usize),
     walls: Vec<Duration>,
     paths: Vec<Duration>,
     retries: usize,
@@ -101,6 +106,10 @@ impl BatchAccumulator {
         self.usage.add(&t.usage);
         self.checks.0 += t.checks_passed;
         self.checks.1 += t.checks_total;
+        if let Some(p) = crate::quality::task_passed(s) {
+            self.tasks_passed.0 += usize::from(p);
+            self.tasks_passed.1 += 1;
+        }
         self.walls.push(s.wall());
         self.paths.push(t.critical_path);
         self.retries += t.retries;
@@ -160,6 +169,7 @@ impl BatchAccumulator {
                     total: self.checks.1,
                     pass_rate: (self.checks.1 > 0).then(|| self.checks.0 as f64 / self.checks.1 as f64),
                 },
+                quality: crate::quality::Rate::new(self.tasks_passed.0, self.tasks_passed.1),
                 latency_ms: percentiles(&mut self.walls),
                 critical_path_ms: percentiles(&mut self.paths),
                 retries: self.retries,
@@ -201,13 +211,14 @@ pub fn batch_table(b: &BatchReport) -> String {
     );
     let _ = writeln!(
         out,
-        "tokens in {} (cached {}) out {} · checks {}/{} ({}) · retries {} · fallbacks {}",
+        "tokens in {} (cached {}) out {} · checks {}/{} ({}) · tasks passing {} · retries {} · fallbacks {}",
         thousands(t.tokens.total_input()),
         thousands(t.tokens.cached),
         thousands(t.tokens.output),
         t.checks.passed,
         t.checks.total,
         percent(t.checks.pass_rate),
+        t.quality.label(),
         t.retries,
         t.fallbacks
     );
