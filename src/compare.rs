@@ -45,6 +45,9 @@ pub struct SideSummary {
     /// these tasks (Newcombe's interval for the difference contains zero). None for the baseline.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quality_vs_baseline: Option<Verdict>,
+    /// What judging the task set's checks cost, apart from `cost_usd` (batches with judge checks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_cost_usd: Option<f64>,
     pub cost_ratio: Option<f64>,
     pub latency_ratio: Option<f64>,
     /// No other strategy is at least as cheap, as fast and as good, and better at one.
@@ -274,6 +277,7 @@ pub fn compare_batches(batches: &[BatchReport]) -> Comparison {
             pass_rate: b.totals.checks.pass_rate,
             quality: b.totals.quality,
             quality_unit: "tasks".into(),
+            eval_cost_usd: b.totals.eval_cost_usd,
             ..SideSummary::default()
         })
         .collect();

@@ -234,7 +234,7 @@ fn a_live_search_calls_each_task_node_and_model_at_most_once() {
         .expect("strategy")
         .0,
     );
-    let tasks: Vec<Task> = ["alpha", "beta", "gamma", "delta"].iter().map(|t| Task { id: t.to_string(), input: t.to_string() }).collect();
+    let tasks: Vec<Task> = ["alpha", "beta", "gamma", "delta"].iter().map(|t| Task::new(*t, *t)).collect();
     let cfg = Config {
         flow: flow(TWO),
         catalog: cat.clone(),

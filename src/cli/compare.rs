@@ -134,9 +134,13 @@ fn strategies(args: &CompareArgs) -> Result<(Option<Comparison>, Vec<CompareSide
     }
     let providers = providers_for(args.common.live, &specs[0])?;
     let mut comparison = if let Some(tasks) = &tasks {
+        let file = args.tasks.as_deref().unwrap_or_default();
+        let checks = crate::quality::checks::parse_all(tasks, &specs[0].flow, file).map_err(Failure::bad_input)?;
+        let judge = crate::quality::judge::Judge::new(specs[0].catalog.clone(), providers.clone(), args.common.seed);
+        let cancel = tokio_util::sync::CancellationToken::new();
         let batches = specs
             .iter()
-            .map(|spec| crate::headless::run_batch(spec, tasks, &providers))
+            .map(|spec| crate::headless::run_batch_checked(spec, tasks, &checks, &providers, &judge, cancel.clone()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(Failure::runtime)?;
         crate::compare::compare_batches(&batches)

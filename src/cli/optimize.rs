@@ -64,6 +64,7 @@ pub fn optimize(args: OptimizeArgs) -> Exit {
         None => starts[0].clone(),
     };
     let tasks = load::load_tasks(&args.tasks)?;
+    crate::quality::checks::parse_all(&tasks, &flow, &args.tasks).map_err(Failure::bad_input)?;
     let models = crate::optimize::space::candidate_models(&catalog, &args.models).map_err(Failure::bad_input)?;
     if let Some(pick) = args.pick
         && pick == 0

@@ -103,7 +103,11 @@ pub fn run(args: RunArgs) -> Exit {
             ));
         }
         let interrupt = super::interrupt::on_ctrl_c();
-        let b = crate::headless::run_batch_until(&spec, tasks, &providers, interrupt.token.clone()).map_err(Failure::runtime)?;
+        let file = args.tasks.as_deref().unwrap_or_default();
+        let checks = crate::quality::checks::parse_all(tasks, &spec.flow, file).map_err(Failure::bad_input)?;
+        let judge = crate::quality::judge::Judge::new(spec.catalog.clone(), providers.clone(), args.common.seed);
+        let b = crate::headless::run_batch_checked(&spec, tasks, &checks, &providers, &judge, interrupt.token.clone())
+            .map_err(Failure::runtime)?;
         let code = print_out(&match args.format {
             Format::Json => to_json(&b),
             Format::Table => report::batch_table(&b),

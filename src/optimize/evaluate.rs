@@ -1,7 +1,8 @@
 //! A candidate's figures on a set of tasks: each task is run by the engine under the candidate
 //! strategy, on a paused clock, over the memo; the runs are folded and totalled as a batch is.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -12,6 +13,8 @@ use crate::flow::Flow;
 use crate::load::Task;
 use crate::money::Money;
 use crate::provider::Providers;
+use crate::quality::checks::TaskCheck;
+use crate::quality::judge::Judge;
 use crate::quality::{Rate, task_passed};
 use crate::report::BatchAccumulator;
 use crate::routing::{Catalog, Strategy};
@@ -33,6 +36,8 @@ pub struct Figures {
     pub checks_pass_rate: Option<f64>,
     /// Model calls whose output was kept, per task.
     pub calls_per_task: f64,
+    /// What judging the task set's checks cost, apart from `cost_usd`.
+    pub eval_cost_usd: f64,
 }
 
 /// Runs candidates over tasks.
@@ -43,18 +48,38 @@ pub struct Evaluator {
     memo: Memo,
     providers: Providers,
     rt: tokio::runtime::Runtime,
+    judge: Judge,
+    /// Each task's own checks, read once (by task line and id).
+    checks: Mutex<HashMap<(usize, String), Arc<Vec<TaskCheck>>>>,
 }
 
 impl Evaluator {
     /// Every call goes through one memo over `providers`.
     pub fn new(flow: Arc<Flow>, catalog: Arc<Catalog>, seed: u64, providers: Providers) -> std::io::Result<Evaluator> {
-        let memo = Memo::new(providers)?;
+        let memo = Memo::new(providers.clone())?;
+        let judge = Judge::new(catalog.clone(), providers, seed);
         let providers = Providers::only(Arc::new(memo.clone()));
-        Ok(Evaluator { flow, catalog, seed, memo, providers, rt: engine::runtime::build(true)? })
+        Ok(Evaluator { flow, catalog, seed, memo, providers, rt: engine::runtime::build(true)?, judge, checks: Mutex::default() })
     }
 
     pub fn memo(&self) -> &Memo {
         &self.memo
+    }
+
+    /// What the judge has called, and spent.
+    pub fn judge_spent(&self) -> (u64, Money) {
+        self.judge.spent()
+    }
+
+    fn checks_of(&self, task: &Task) -> Arc<Vec<TaskCheck>> {
+        if task.checks.is_empty() {
+            return Arc::default();
+        }
+        let mut map = self.checks.lock().unwrap_or_else(PoisonError::into_inner);
+        map.entry((task.line, task.id.clone()))
+            // A task whose checks do not read was refused before the search; here it has none.
+            .or_insert_with(|| Arc::new(crate::quality::checks::parse(task, &self.flow).unwrap_or_default()))
+            .clone()
     }
 
     /// Runs `strategy` on every task (until `cancel`) and folds the runs into figures.
@@ -62,6 +87,7 @@ impl Evaluator {
         let mut acc = BatchAccumulator::default();
         let (mut passed, mut measured, mut calls) = (0, 0, 0usize);
         let mut cost = Money::ZERO;
+        let mut eval = Money::ZERO;
         self.rt.block_on(async {
             for (k, task) in tasks.iter().enumerate() {
                 if cancel.is_cancelled() {
@@ -75,9 +101,19 @@ impl Evaluator {
                     state.apply(&ev);
                 })
                 .await;
-                if let Some(p) = task_passed(&state) {
+                let own = self.checks_of(task);
+                let verdicts = (!own.is_empty()).then(|| crate::quality::checks::evaluate(task, &own, &state, &self.judge));
+                let run = task_passed(&state);
+                let pass = match (run, &verdicts) {
+                    (None, None) => None,
+                    (r, v) => Some(r.unwrap_or(true) && v.as_ref().is_none_or(|v| v.passed())),
+                };
+                if let Some(p) = pass {
                     measured += 1;
                     passed += usize::from(p);
+                }
+                if let Some(v) = &verdicts {
+                    eval += v.eval_cost;
                 }
                 calls += state.units.iter().filter(|u| matches!(u.status, crate::state::Status::Done)).count();
                 cost += state.totals.cost.total();
@@ -96,6 +132,7 @@ impl Evaluator {
             quality: Rate::new(passed, measured),
             checks_pass_rate: t.checks.pass_rate,
             calls_per_task: if b.tasks == 0 { 0.0 } else { calls as f64 / b.tasks as f64 },
+            eval_cost_usd: eval.usd(),
         }
     }
 }

@@ -118,6 +118,10 @@ pub struct Stats {
     /// no reuse (assignments × search tasks × the mean calls a candidate made per task).
     pub exhaustive_calls: f64,
     pub wall_ms: f64,
+    /// Judge calls made for the task set's `judge` checks, and their cost: evaluation cost,
+    /// apart from `spent_usd`.
+    pub judge_calls: u64,
+    pub eval_spent_usd: f64,
     /// Why the search stopped before running out of candidates, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
@@ -303,6 +307,8 @@ pub fn optimize(
         exhaustive_assignments: assignments,
         exhaustive_calls: assignments * search.len() as f64 * per_task,
         wall_ms: started.elapsed().as_secs_f64() * 1000.0,
+        judge_calls: ev.judge_spent().0,
+        eval_spent_usd: ev.judge_spent().1.usd(),
         stopped,
     };
     Ok(Outcome {

@@ -223,6 +223,14 @@ pub fn table(o: &Outcome) -> String {
         st.exhaustive_assignments,
         st.exhaustive_calls
     );
+    if st.judge_calls > 0 {
+        let _ = writeln!(
+            out,
+            "evaluation: {} judge calls, {} (apart from the flows' cost; each output is judged once)",
+            thousands(st.judge_calls),
+            Money::from_usd(st.eval_spent_usd)
+        );
+    }
     if let Some(why) = &st.stopped {
         let _ = writeln!(out, "stopped early: {why}; the frontier is what was found so far.");
     }

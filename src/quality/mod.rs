@@ -6,6 +6,11 @@
 //! does not. Two rates are "not distinguishable" when Newcombe's interval for their difference
 //! (built from the two Wilson intervals) contains zero.
 
+pub mod checks;
+pub mod judge;
+pub mod schema;
+pub mod similar;
+
 use serde::Serialize;
 
 use crate::event::Outcome;
