@@ -490,6 +490,14 @@ impl Comparison {
             "QUALITY is the share of checks passed in this one run"
         };
         let _ = writeln!(out, "{what}, with its 95% Wilson interval.");
+        for s in self.strategies.iter().filter(|s| s.eval_cost_usd.is_some()) {
+            let cost = Money::from_usd(s.eval_cost_usd.unwrap_or(0.0));
+            let _ = writeln!(
+                out,
+                "{}: evaluation cost {cost} (judge calls, apart from COST; an output judged before is not judged again).",
+                s.strategy
+            );
+        }
         if self.provider == SIMULATED {
             out.push_str(
                 "Quality is simulated: the simulator's model of capability against complexity, not a measurement of real models.\n",
