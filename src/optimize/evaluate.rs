@@ -40,6 +40,9 @@ pub struct Figures {
     pub eval_cost_usd: f64,
 }
 
+/// Each task's checks, by its line and id.
+type ChecksByTask = HashMap<(usize, String), Arc<Vec<TaskCheck>>>;
+
 /// Runs candidates over tasks.
 pub struct Evaluator {
     flow: Arc<Flow>,
@@ -50,7 +53,7 @@ pub struct Evaluator {
     rt: tokio::runtime::Runtime,
     judge: Judge,
     /// Each task's own checks, read once (by task line and id).
-    checks: Mutex<HashMap<(usize, String), Arc<Vec<TaskCheck>>>>,
+    checks: Mutex<ChecksByTask>,
 }
 
 impl Evaluator {

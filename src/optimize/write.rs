@@ -37,7 +37,7 @@ fn reasons(o: &Outcome, p: &Point, k: usize) -> Vec<String> {
     let alts = alternatives(&o.evaluated, &p.assignment, k);
     let chosen = &p.search;
     let mut cheaper: Vec<_> = alts.iter().filter(|(_, f)| f.cost < chosen.cost).collect();
-    cheaper.sort_by(|a, b| b.1.cost.cmp(&a.1.cost));
+    cheaper.sort_by_key(|a| std::cmp::Reverse(a.1.cost));
     let mut better: Vec<_> = alts.iter().filter(|(_, f)| f.cost >= chosen.cost && f.quality.rate > chosen.quality.rate).collect();
     better.sort_by(|a, b| b.1.quality.rate.total_cmp(&a.1.quality.rate).then(a.1.cost.cmp(&b.1.cost)));
     let mut out = Vec::new();

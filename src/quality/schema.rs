@@ -129,10 +129,10 @@ fn check(schema: &Value, v: &Value, at: &str) -> Result<(), String> {
             return fail(format!("'{s}' does not match /{p}/"));
         }
     }
-    if let Some(x) = v.as_f64() {
-        if num("minimum").is_some_and(|m| x < m) || num("maximum").is_some_and(|m| x > m) {
-            return fail(format!("{x} is outside its range"));
-        }
+    if let Some(x) = v.as_f64()
+        && (num("minimum").is_some_and(|m| x < m) || num("maximum").is_some_and(|m| x > m))
+    {
+        return fail(format!("{x} is outside its range"));
     }
     if let Value::Array(items) = v {
         let n = items.len() as f64;
