@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::money::Money;
+use crate::quality::{Rate, Verdict, verdict};
 use crate::report::{BatchReport, ContextReport, Table, listed_units, ms, percent, thousands};
 use crate::routing::Usage;
 use crate::state::{RunState, Status};
@@ -35,6 +36,18 @@ pub struct SideSummary {
     pub checks_passed: usize,
     pub checks_total: usize,
     pub pass_rate: Option<f64>,
+    /// Quality with its 95% Wilson interval: over tasks (each passes when its run completed
+    /// with every check passed) for a task set, over checks for a single run.
+    pub quality: Rate,
+    /// `tasks` or `checks`: what `quality` counts.
+    pub quality_unit: String,
+    /// Against the baseline (the first strategy): better, worse, or not distinguishable on
+    /// these tasks (Newcombe's interval for the difference contains zero). None for the baseline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality_vs_baseline: Option<Verdict>,
+    /// What judging the task set's checks cost, apart from `cost_usd` (batches with judge checks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_cost_usd: Option<f64>,
     pub cost_ratio: Option<f64>,
     pub latency_ratio: Option<f64>,
     /// No other strategy is at least as cheap, as fast and as good, and better at one.
@@ -102,9 +115,13 @@ fn mark_frontier(sides: &mut [SideSummary]) {
     }
 }
 
-/// Ratios to the baseline (the first side), then the frontier.
+/// Ratios to the baseline (the first side), quality against it, then the frontier.
 fn rank(sides: &mut [SideSummary]) {
     ratios(sides);
+    let base = sides[0].quality;
+    for s in sides.iter_mut().skip(1) {
+        s.quality_vs_baseline = Some(verdict(&s.quality, &base));
+    }
     mark_frontier(sides);
 }
 
@@ -146,6 +163,8 @@ pub fn compare_runs(runs: &[(&RunState, Option<String>)]) -> Comparison {
                 checks_passed: t.checks_passed,
                 checks_total: t.checks_total,
                 pass_rate: t.pass_rate(),
+                quality: Rate::new(t.checks_passed, t.checks_total),
+                quality_unit: "checks".into(),
                 ..SideSummary::default()
             }
         })
@@ -256,6 +275,9 @@ pub fn compare_batches(batches: &[BatchReport]) -> Comparison {
             checks_passed: b.totals.checks.passed,
             checks_total: b.totals.checks.total,
             pass_rate: b.totals.checks.pass_rate,
+            quality: b.totals.quality,
+            quality_unit: "tasks".into(),
+            eval_cost_usd: b.totals.eval_cost_usd,
             ..SideSummary::default()
         })
         .collect();
@@ -317,6 +339,7 @@ impl Comparison {
                 "HISTORY",
                 "OUT",
                 "CHECKS",
+                "QUALITY [95%]",
                 "FRONTIER",
             ]
         } else {
@@ -333,6 +356,7 @@ impl Comparison {
                 "HISTORY",
                 "OUT",
                 "CHECKS",
+                "QUALITY [95%]",
                 "FRONTIER",
             ]
         };
@@ -360,6 +384,7 @@ impl Comparison {
                     thousands(c.history),
                     thousands(s.tokens.output),
                     percent(s.pass_rate),
+                    s.quality.label(),
                     if s.frontier { "★".into() } else { String::new() },
                 ]);
                 r
@@ -405,6 +430,7 @@ impl Comparison {
             "\nPROMPT, DECLARED and HISTORY split the input tokens by origin: each node's own prompt, the upstream outputs it declares, and everything else a full-history strategy passes along."
         );
         out.push_str("★ marks the Pareto frontier of cost, latency and check pass rate.\n");
+        out.push_str(&self.quality_notes());
 
         let (kh, krows) = self.kind_rows();
         let kcols: Vec<(&str, bool)> = kh.iter().enumerate().map(|(i, h)| (h.as_str(), i > 0)).collect();
@@ -453,6 +479,50 @@ impl Comparison {
         out
     }
 
+    /// What QUALITY counts, whether it is simulated, and which strategies this task set cannot
+    /// tell apart from the baseline.
+    fn quality_notes(&self) -> String {
+        let mut out = String::new();
+        let unit = self.strategies.first().map_or("tasks", |s| s.quality_unit.as_str());
+        let what = if unit == "tasks" {
+            "QUALITY is the share of tasks whose run completed with every check passing"
+        } else {
+            "QUALITY is the share of checks passed in this one run"
+        };
+        let _ = writeln!(out, "{what}, with its 95% Wilson interval.");
+        for s in self.strategies.iter().filter(|s| s.eval_cost_usd.is_some()) {
+            let cost = Money::from_usd(s.eval_cost_usd.unwrap_or(0.0));
+            let _ = writeln!(
+                out,
+                "{}: evaluation cost {cost} (judge calls, apart from COST; an output judged before is not judged again).",
+                s.strategy
+            );
+        }
+        if self.provider == SIMULATED {
+            out.push_str(
+                "Quality is simulated: the simulator's model of capability against complexity, not a measurement of real models.\n",
+            );
+        }
+        let base = &self.strategies[0];
+        for s in self.strategies.iter().skip(1) {
+            if let Some(v) = s.quality_vs_baseline {
+                let (lo, hi) = crate::quality::difference(&s.quality, &base.quality);
+                let _ = writeln!(
+                    out,
+                    "{} vs {}: quality {} on these {} {unit} ({:+.1} points, 95% interval {:+.1} to {:+.1}).",
+                    s.strategy,
+                    base.strategy,
+                    v.name(),
+                    s.quality.total.max(base.quality.total),
+                    (s.quality.rate - base.quality.rate) * 100.0,
+                    lo * 100.0,
+                    hi * 100.0
+                );
+            }
+        }
+        out
+    }
+
     /// GitHub-flavoured Markdown.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
@@ -481,14 +551,14 @@ impl Comparison {
     /// One row per strategy, with a header row.
     pub fn csv(&self) -> String {
         let mut out = String::from(
-            "strategy,cost_usd,cost_per_1000_usd,cost_ratio,latency_ms,latency_p95_ms,latency_ratio,critical_path_ms,input_tokens,cached_tokens,output_tokens,prompt_tokens,declared_tokens,history_tokens,checks_passed,checks_total,pass_rate,frontier,provider\n",
+            "strategy,cost_usd,cost_per_1000_usd,cost_ratio,latency_ms,latency_p95_ms,latency_ratio,critical_path_ms,input_tokens,cached_tokens,output_tokens,prompt_tokens,declared_tokens,history_tokens,checks_passed,checks_total,pass_rate,quality,quality_low,quality_high,quality_unit,quality_vs_baseline,frontier,provider\n",
         );
         let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
         for s in &self.strategies {
             let q = if s.strategy.contains([',', '"']) { format!("\"{}\"", s.strategy.replace('"', "\"\"")) } else { s.strategy.clone() };
             let _ = writeln!(
                 out,
-                "{q},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{q},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 s.cost_usd,
                 s.cost_per_1000_usd,
                 opt(s.cost_ratio),
@@ -505,6 +575,11 @@ impl Comparison {
                 s.checks_passed,
                 s.checks_total,
                 opt(s.pass_rate),
+                s.quality.rate,
+                s.quality.low,
+                s.quality.high,
+                s.quality_unit,
+                s.quality_vs_baseline.map_or("", Verdict::name),
                 s.frontier,
                 self.provider
             );

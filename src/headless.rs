@@ -159,3 +159,25 @@ pub fn run_batch_with(
     })?;
     Ok(acc.finish())
 }
+
+/// [`run_batch_until`] with the task set's own checks (`checks[k]` for `tasks[k]`), judged by
+/// `judge`; their evaluation cost is totalled apart from the flow's.
+pub fn run_batch_checked(
+    base: &RunSpec,
+    tasks: &[Task],
+    checks: &[Vec<crate::quality::checks::TaskCheck>],
+    providers: &Providers,
+    judge: &crate::quality::judge::Judge,
+    cancel: CancellationToken,
+    progress: &dyn crate::progress::Progress,
+) -> std::io::Result<BatchReport> {
+    let mut acc = BatchAccumulator::default();
+    let mut k = 0;
+    run_tasks_until(base, tasks, providers, cancel, |task, s| {
+        let own = checks.get(k).map(|c| crate::quality::checks::evaluate(task, c, s, judge));
+        acc.add_checked(s, own.as_ref());
+        progress.advance(s.totals.cost.total());
+        k += 1;
+    })?;
+    Ok(acc.finish())
+}

@@ -21,10 +21,14 @@
 //!   came from.
 //! - [`load`]: finding files by path or sample name; embedded samples; config and data dirs.
 //! - [`progress`]: the hook long headless work reports through (tasks done, cost so far).
+//! - [`quality`]: pass rates with Wilson intervals, whether two are distinguishable, and the
+//!   checks a task set carries (equals, similar, json_schema, command, judge).
 //! - [`headless`]: runs without a screen (one run, paced, a batch), folded into state.
 //! - [`estimate`]: what a run will cost before it calls anything (`--dry-run`, live runs).
 //! - [`report`]: the JSON report of a run, text tables, batch totals.
 //! - [`compare`]: strategies side by side: ratios, frontier, breakdowns by kind and node.
+//! - [`optimize`]: `baton optimize`, the search over model assignments for the frontier of
+//!   cost, latency and quality, over outputs each computed once.
 //! - [`tuning`]: edit previews and pinning (toml_edit, comments kept).
 //! - [`shapes`]: synthetic DAG shapes for benchmarks.
 //! - [`history`]: run history: every recording in the data directory, indexed in SQLite
@@ -51,7 +55,9 @@ pub mod history;
 pub mod load;
 pub mod money;
 pub mod progress;
+pub mod optimize;
 pub mod provider;
+pub mod quality;
 pub mod record;
 pub mod report;
 pub mod routing;

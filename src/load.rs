@@ -243,10 +243,23 @@ pub fn load_tasks(arg: &str) -> Result<Vec<Task>, Diagnostics> {
     parse_tasks(&src)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Task {
     pub id: String,
     pub input: String,
+    /// What a right answer is (text or JSON), for `equals`, `similar` and `judge` checks.
+    pub expected: Option<serde_json::Value>,
+    pub tags: Vec<String>,
+    /// The task's own checks, as written; `quality::checks` reads and validates them.
+    pub checks: Vec<serde_json::Value>,
+    /// The task's line in its file (1-based), for messages.
+    pub line: usize,
+}
+
+impl Task {
+    pub fn new(id: impl Into<String>, input: impl Into<String>) -> Task {
+        Task { id: id.into(), input: input.into(), ..Task::default() }
+    }
 }
 
 pub fn parse_tasks(src: &Source) -> Result<Vec<Task>, Diagnostics> {
@@ -266,16 +279,29 @@ pub fn parse_tasks(src: &Source) -> Result<Vec<Task>, Diagnostics> {
                 #[serde(default)]
                 id: Option<String>,
                 input: String,
+                #[serde(default)]
+                expected: Option<serde_json::Value>,
+                #[serde(default)]
+                tags: Vec<String>,
+                #[serde(default)]
+                checks: Vec<serde_json::Value>,
             }
             match serde_json::from_str::<Line>(t) {
-                Ok(l) => tasks.push(Task { id: l.id.unwrap_or_else(|| format!("line {}", n + 1)), input: l.input }),
+                Ok(l) => tasks.push(Task {
+                    id: l.id.unwrap_or_else(|| format!("line {}", n + 1)),
+                    input: l.input,
+                    expected: l.expected,
+                    tags: l.tags,
+                    checks: l.checks,
+                    line: n + 1,
+                }),
                 Err(e) => diags.push(
                     src.error(start..start + line.len(), format!("not a task: {e}"))
-                        .with_help("write one JSON object per line with an \"input\" field, or plain text lines"),
+                        .with_help("write one JSON object per line with an \"input\" field (and optionally id, expected, tags, checks), or plain text lines"),
                 ),
             }
         } else {
-            tasks.push(Task { id: format!("line {}", n + 1), input: t.to_string() });
+            tasks.push(Task { line: n + 1, ..Task::new(format!("line {}", n + 1), t) });
         }
     }
     if diags.has_errors() {

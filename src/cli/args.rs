@@ -70,6 +70,9 @@ pub enum Command {
     Completions(super::shell::CompletionsArgs),
     /// Print the man page (roff) for baton and every command.
     Man,
+    /// Search model assignments for the frontier of cost, latency and quality on a task set,
+    /// and write the chosen point as a commented strategy.
+    Optimize(OptimizeArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -290,4 +293,73 @@ pub struct ModelsArgs {
     pub catalog: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+// `baton optimize` (issue 16).
+
+#[derive(Args, Debug, Clone)]
+pub struct OptimizeArgs {
+    /// Flow: a file or a sample name.
+    #[arg(value_name = "FLOW")]
+    pub flow: String,
+    /// The task set: JSON lines with an "input" field (and optional expected, checks, tags),
+    /// or one input per line.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub tasks: String,
+    #[command(flatten)]
+    pub common: Common,
+    /// A strategy to start from and to measure the result against; repeatable. Defaults to
+    /// the flow's own strategy, else smart.
+    #[arg(short = 's', long = "from", value_name = "S")]
+    pub from: Vec<String>,
+    /// The strategy whose context mode, schedule, retries and budget every candidate keeps
+    /// (default: the first --from).
+    #[arg(long, value_name = "S")]
+    pub base: Option<String>,
+    /// Choose a model per kind of node instead of per node.
+    #[arg(long)]
+    pub per_kind: bool,
+    /// Only these models (comma-separated catalog ids; default: the whole catalog).
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Do not try cascades (a model that escalates to a stronger one when its checks fail).
+    #[arg(long)]
+    pub no_cascade: bool,
+    /// The lowest share of tasks passing every check a result may have: 0.95 or 95%.
+    #[arg(long, value_name = "Q")]
+    pub quality_floor: Option<String>,
+    /// The most the search may spend on model calls, in USD (it stops after the candidate that
+    /// crosses it). Meant for --live.
+    #[arg(long, value_name = "USD")]
+    pub budget: Option<f64>,
+    /// What the best point minimises (cost, latency) or maximises (quality) above the floor.
+    #[arg(long, value_enum, default_value_t = ObjectiveArg::Cost)]
+    pub objective: ObjectiveArg,
+    /// Share of tasks held out of the search and measured afterwards.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.3)]
+    pub held_out: f64,
+    /// Stop after evaluating this many candidates.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_candidates: usize,
+    /// Write the best point (or --pick N) as a strategy file with the reasons for each rule.
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// The frontier point to write, counting from 1 as the table does (default: the best).
+    #[arg(long, value_name = "N")]
+    pub pick: Option<usize>,
+    #[arg(long, value_enum, default_value_t = OptimizeFormat::Table)]
+    pub format: OptimizeFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectiveArg {
+    Cost,
+    Latency,
+    Quality,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptimizeFormat {
+    Table,
+    Json,
 }

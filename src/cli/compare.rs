@@ -141,7 +141,12 @@ fn strategies(args: &CompareArgs) -> Result<(Option<Comparison>, Vec<CompareSide
     let what = if tasks.is_some() { "strategy × task runs" } else { "strategy runs" };
     progress.begin(what, per_side * specs.len() as u64);
     let mut comparison = if let Some(tasks) = &tasks {
-        let run = |spec| crate::headless::run_batch_with(spec, tasks, &providers, CancellationToken::new(), progress.as_ref());
+        let file = args.tasks.as_deref().unwrap_or_default();
+        let checks = crate::quality::checks::parse_all(tasks, &specs[0].flow, file).map_err(Failure::bad_input)?;
+        let judge = crate::quality::judge::Judge::new(specs[0].catalog.clone(), providers.clone(), args.common.seed);
+        let run = |spec| {
+            crate::headless::run_batch_checked(spec, tasks, &checks, &providers, &judge, CancellationToken::new(), progress.as_ref())
+        };
         let batches = if args.common.live {
             specs.iter().map(run).collect::<Result<Vec<_>, _>>()
         } else {

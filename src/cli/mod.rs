@@ -12,6 +12,7 @@
 //! - `watch`: `baton watch`, the OTLP receiver's command.
 //! - `runs`: `baton runs`, the run history.
 //! - `otlp`: the OTLP push flags of `run` and `export`.
+//! - `optimize`: `baton optimize`, the search over model assignments.
 //! - `interrupt`: Ctrl-C for headless runs.
 //! - `progress`: the indicatif bar on stderr behind the core's `progress::Progress` hook.
 //! - `catalog` (`catalog import`, LiteLLM's price table), `config` (the effective settings),
@@ -33,6 +34,7 @@ mod error;
 mod files;
 mod interrupt;
 mod otlp;
+mod optimize;
 mod output;
 mod progress;
 mod recording;
@@ -91,6 +93,7 @@ pub fn main() -> ExitCode {
         Some(Command::Config(a)) => config::config(a),
         Some(Command::Completions(a)) => shell::completions(a),
         Some(Command::Man) => shell::man(),
+        Some(Command::Optimize(a)) => optimize::optimize(a),
     };
     ExitCode::from(match result {
         Ok(code) => code,

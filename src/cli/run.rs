@@ -112,9 +112,12 @@ pub fn run(args: RunArgs) -> Exit {
             ));
         }
         let interrupt = super::interrupt::on_ctrl_c();
+        let file = args.tasks.as_deref().unwrap_or_default();
+        let checks = crate::quality::checks::parse_all(tasks, &spec.flow, file).map_err(Failure::bad_input)?;
+        let judge = crate::quality::judge::Judge::new(spec.catalog.clone(), providers.clone(), args.common.seed);
         let progress = super::progress::for_stderr(args.quiet);
         progress.begin(&format!("{} tasks", spec.strategy.name), tasks.len() as u64);
-        let b = crate::headless::run_batch_with(&spec, tasks, &providers, interrupt.token.clone(), progress.as_ref());
+        let b = crate::headless::run_batch_checked(&spec, tasks, &checks, &providers, &judge, interrupt.token.clone(), progress.as_ref());
         progress.end();
         let b = b.map_err(Failure::runtime)?;
         let code = print_out(&match args.format {

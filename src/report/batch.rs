@@ -36,6 +36,16 @@ pub struct BatchTotals {
     pub tokens: Usage,
     pub context_tokens: ContextReport,
     pub checks: ChecksReport,
+    /// Tasks whose run completed with every check passed, with the 95% Wilson interval
+    /// (tasks with nothing checked are left out).
+    pub quality: crate::quality::Rate,
+    /// The task set's own checks (equals, similar, json_schema, command, judge ...), when it
+    /// has any; they count in `quality`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_checks: Option<ChecksReport>,
+    /// What judging cost, apart from the flow's cost (`cost_usd`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_cost_usd: Option<f64>,
     /// Simulated wall time per task.
     pub latency_ms: Percentiles,
     pub critical_path_ms: Percentiles,
@@ -77,6 +87,10 @@ pub struct BatchAccumulator {
     usage: Usage,
     ctx: ContextReport,
     checks: (usize, usize),
+    /// Tasks passed, tasks measured.
+    tasks_passed: (usize, usize),
+    task_checks: (usize, usize),
+    eval_cost: Money,
     walls: Vec<Duration>,
     paths: Vec<Duration>,
     retries: usize,
@@ -87,6 +101,12 @@ pub struct BatchAccumulator {
 
 impl BatchAccumulator {
     pub fn add(&mut self, s: &RunState) {
+        self.add_checked(s, None);
+    }
+
+    /// Adds a run with what the task's own checks found (a task passes when its run passes
+    /// and every one of them does).
+    pub fn add_checked(&mut self, s: &RunState, task: Option<&crate::quality::checks::Verdicts>) {
         self.flow = s.flow.name.clone();
         self.strategy = s.strategy.name.clone();
         self.seed = s.seed;
@@ -101,6 +121,21 @@ impl BatchAccumulator {
         self.usage.add(&t.usage);
         self.checks.0 += t.checks_passed;
         self.checks.1 += t.checks_total;
+        let own = task.filter(|v| !v.results.is_empty());
+        if let Some(v) = own {
+            self.task_checks.0 += v.results.iter().filter(|r| r.passed).count();
+            self.task_checks.1 += v.results.len();
+            self.eval_cost += v.eval_cost;
+        }
+        let run = crate::quality::task_passed(s);
+        let passed = match (run, own) {
+            (None, None) => None,
+            (r, v) => Some(r.unwrap_or(true) && v.is_none_or(|v| v.passed())),
+        };
+        if let Some(p) = passed {
+            self.tasks_passed.0 += usize::from(p);
+            self.tasks_passed.1 += 1;
+        }
         self.walls.push(s.wall());
         self.paths.push(t.critical_path);
         self.retries += t.retries;
@@ -160,6 +195,13 @@ impl BatchAccumulator {
                     total: self.checks.1,
                     pass_rate: (self.checks.1 > 0).then(|| self.checks.0 as f64 / self.checks.1 as f64),
                 },
+                quality: crate::quality::Rate::new(self.tasks_passed.0, self.tasks_passed.1),
+                task_checks: (self.task_checks.1 > 0).then(|| ChecksReport {
+                    passed: self.task_checks.0,
+                    total: self.task_checks.1,
+                    pass_rate: Some(self.task_checks.0 as f64 / self.task_checks.1 as f64),
+                }),
+                eval_cost_usd: (self.task_checks.1 > 0).then(|| usd(self.eval_cost)),
                 latency_ms: percentiles(&mut self.walls),
                 critical_path_ms: percentiles(&mut self.paths),
                 retries: self.retries,
@@ -201,16 +243,27 @@ pub fn batch_table(b: &BatchReport) -> String {
     );
     let _ = writeln!(
         out,
-        "tokens in {} (cached {}) out {} · checks {}/{} ({}) · retries {} · fallbacks {}",
+        "tokens in {} (cached {}) out {} · checks {}/{} ({}) · tasks passing {} · retries {} · fallbacks {}",
         thousands(t.tokens.total_input()),
         thousands(t.tokens.cached),
         thousands(t.tokens.output),
         t.checks.passed,
         t.checks.total,
         percent(t.checks.pass_rate),
+        t.quality.label(),
         t.retries,
         t.fallbacks
     );
+    if let Some(tc) = &t.task_checks {
+        let _ = writeln!(
+            out,
+            "task checks {}/{} ({}) · evaluation cost {} (judging, apart from the flow's cost)",
+            tc.passed,
+            tc.total,
+            percent(tc.pass_rate),
+            Money::from_usd(t.eval_cost_usd.unwrap_or(0.0))
+        );
+    }
     out.push('\n');
     let mut table = Table::new(&[
         ("KIND", false),
