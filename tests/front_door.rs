@@ -59,7 +59,6 @@ fn a_recording_folded_as_read_is_the_recording_folded() {
         assert!(folded.events.is_empty(), "no events are held");
         same_state(&state, &whole.state());
         same_state(&state, &live);
-
     }
 }
 

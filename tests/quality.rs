@@ -176,7 +176,9 @@ fn a_judge_grades_on_a_loopback_server_and_its_cost_is_kept_apart() {
     let providers = Providers::live(&cat, Duration::from_secs(2)).expect("providers");
     let judge = Judge::new(cat.clone(), providers.clone(), 1);
     let spec = RunSpec::new(f.clone(), s, cat.clone(), String::new(), 1);
-    let b = baton::headless::run_batch_checked(&spec, &tasks, &parsed, &providers, &judge, CancellationToken::new(), &baton::progress::Silent).expect("batch");
+    let b =
+        baton::headless::run_batch_checked(&spec, &tasks, &parsed, &providers, &judge, CancellationToken::new(), &baton::progress::Silent)
+            .expect("batch");
     // alpha's reply names the refund: PASS; beta's does not: FAIL.
     assert_eq!((b.totals.quality.passed, b.totals.quality.total), (1, 2));
     let tc = b.totals.task_checks.as_ref().expect("task checks");
@@ -190,7 +192,9 @@ fn a_judge_grades_on_a_loopback_server_and_its_cost_is_kept_apart() {
     let judged = |s: &Server| s.requests().iter().filter(|r| r.body.contains("You are grading")).count();
     assert_eq!(judged(&server), 2);
     // Again: the same outputs are not judged again (cached), so no evaluation cost.
-    let again = baton::headless::run_batch_checked(&spec, &tasks, &parsed, &providers, &judge, CancellationToken::new(), &baton::progress::Silent).expect("batch");
+    let again =
+        baton::headless::run_batch_checked(&spec, &tasks, &parsed, &providers, &judge, CancellationToken::new(), &baton::progress::Silent)
+            .expect("batch");
     assert_eq!(judged(&server), 2);
     assert_eq!(again.totals.eval_cost_usd, Some(0.0));
     assert_eq!(again.totals.quality, b.totals.quality);

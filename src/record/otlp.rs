@@ -2,7 +2,6 @@
 //! GenAI attributes, their OpenInference mirrors, and Baton's routing decision under `baton.*`,
 //! so Phoenix, Langfuse or otel-tui can open a Baton run.
 
-
 use serde_json::{Value, json};
 
 use super::Recording;

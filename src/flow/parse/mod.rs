@@ -1,110 +1,108 @@
 //! Reading a flow file: TOML into raw spanned structs, then every semantic check with the span
-//! of the offending value.
+//! of the offending value. The pieces of a node are read in `parts.rs`; tests in `tests.rs`.
 
 use std::collections::HashMap;
 use std::ops::Range;
 
-use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::check::{Check, Condition, Test};
 use super::template::{self, Piece, RawPiece};
-use super::{FanOut, Flow, KNOWN_KINDS, Node, SimHints};
+use super::{FanOut, Flow, KNOWN_KINDS, Node};
 use crate::diag::{Diagnostics, Source, nearest};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawFile {
-    flow: RawHeader,
+pub(super) struct RawFile {
+    pub(super) flow: RawHeader,
     #[serde(default)]
-    node: Vec<RawNode>,
+    pub(super) node: Vec<RawNode>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawHeader {
-    name: Spanned<String>,
+pub(super) struct RawHeader {
+    pub(super) name: Spanned<String>,
     #[serde(default)]
-    description: String,
+    pub(super) description: String,
     #[serde(default)]
-    input: String,
+    pub(super) input: String,
     #[serde(default)]
-    strategy: Option<Spanned<String>>,
+    pub(super) strategy: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawNode {
-    id: Spanned<String>,
-    kind: Spanned<String>,
-    complexity: Spanned<i64>,
-    prompt: Spanned<String>,
+pub(super) struct RawNode {
+    pub(super) id: Spanned<String>,
+    pub(super) kind: Spanned<String>,
+    pub(super) complexity: Spanned<i64>,
+    pub(super) prompt: Spanned<String>,
     #[serde(default)]
-    description: String,
+    pub(super) description: String,
     #[serde(default)]
-    after: Vec<Spanned<String>>,
+    pub(super) after: Vec<Spanned<String>>,
     #[serde(default)]
-    context: Option<Vec<Spanned<String>>>,
+    pub(super) context: Option<Vec<Spanned<String>>>,
     #[serde(default)]
-    expected_tokens: Option<Spanned<i64>>,
+    pub(super) expected_tokens: Option<Spanned<i64>>,
     #[serde(default)]
-    max_tokens: Option<Spanned<i64>>,
+    pub(super) max_tokens: Option<Spanned<i64>>,
     #[serde(default)]
-    tags: Vec<String>,
+    pub(super) tags: Vec<String>,
     // The rarely used tables are boxed: a 100,000-node flow holds every raw node at once, and
     // inline they made each one about 770 bytes (half of it absent options).
     #[serde(default)]
-    when: Option<Box<Spanned<RawCondition>>>,
+    pub(super) when: Option<Box<Spanned<RawCondition>>>,
     #[serde(default)]
-    map: Option<Box<Spanned<RawMap>>>,
+    pub(super) map: Option<Box<Spanned<RawMap>>>,
     #[serde(default)]
-    checks: Vec<Spanned<RawCheck>>,
+    pub(super) checks: Vec<Spanned<RawCheck>>,
     #[serde(default)]
-    sim: Option<Box<Spanned<RawSim>>>,
+    pub(super) sim: Option<Box<Spanned<RawSim>>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawCondition {
-    node: Spanned<String>,
-    equals: Option<String>,
-    contains: Option<String>,
-    not_contains: Option<String>,
-    matches: Option<Spanned<String>>,
-    passed: Option<bool>,
+pub(super) struct RawCondition {
+    pub(super) node: Spanned<String>,
+    pub(super) equals: Option<String>,
+    pub(super) contains: Option<String>,
+    pub(super) not_contains: Option<String>,
+    pub(super) matches: Option<Spanned<String>>,
+    pub(super) passed: Option<bool>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawMap {
-    over: Spanned<String>,
-    limit: Option<Spanned<i64>>,
-    max_items: Option<Spanned<i64>>,
+pub(super) struct RawMap {
+    pub(super) over: Spanned<String>,
+    pub(super) limit: Option<Spanned<i64>>,
+    pub(super) max_items: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawCheck {
-    contains: Option<String>,
-    not_contains: Option<String>,
-    regex: Option<Spanned<String>>,
-    json: Option<bool>,
-    max_chars: Option<Spanned<i64>>,
-    min_chars: Option<Spanned<i64>>,
+pub(super) struct RawCheck {
+    pub(super) contains: Option<String>,
+    pub(super) not_contains: Option<String>,
+    pub(super) regex: Option<Spanned<String>>,
+    pub(super) json: Option<bool>,
+    pub(super) max_chars: Option<Spanned<i64>>,
+    pub(super) min_chars: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawSim {
+pub(super) struct RawSim {
     #[serde(default)]
-    labels: Vec<String>,
+    pub(super) labels: Vec<String>,
     #[serde(default)]
-    weights: Option<Spanned<Vec<f64>>>,
+    pub(super) weights: Option<Spanned<Vec<f64>>>,
     #[serde(default)]
-    items: Option<Spanned<Vec<i64>>>,
+    pub(super) items: Option<Spanned<Vec<i64>>>,
     #[serde(default)]
-    sample: Option<String>,
+    pub(super) sample: Option<String>,
 }
 
 const DEFAULT_EXPECTED_TOKENS: u32 = 300;
@@ -572,295 +570,8 @@ impl Ancestry {
 
 /// The span of `len` bytes at offset `at` inside a string value, when the value is written
 /// without escapes (so source and value bytes line up); else the whole value's span.
-fn inner_span(src: &Source, value: &Spanned<String>, at: usize, len: usize) -> Range<usize> {
-    let span = value.span();
-    let raw = src.text.get(span.clone()).unwrap_or("");
-    let v = value.get_ref();
-    let open = if raw.starts_with("\"\"\"\n") && raw.get(4..raw.len().saturating_sub(3)) == Some(v.as_str()) {
-        Some(4)
-    } else if raw.starts_with("\"\"\"") && raw.get(3..raw.len().saturating_sub(3)) == Some(v.as_str()) {
-        Some(3)
-    } else if (raw.starts_with('"') || raw.starts_with('\'')) && raw.get(1..raw.len().saturating_sub(1)) == Some(v.as_str()) {
-        Some(1)
-    } else {
-        None
-    };
-    match open {
-        Some(o) => {
-            let start = span.start + o + at;
-            start..(start + len).min(span.end)
-        }
-        None => span,
-    }
-}
-
-fn known_list(nodes: &[RawNode]) -> String {
-    let ids: Vec<&str> = nodes.iter().take(12).map(|n| n.id.get_ref().as_str()).collect();
-    ids.join(", ")
-}
-
-fn positive(src: &Source, v: Option<&Spanned<i64>>, what: &str, max: i64, default: usize, diags: &mut Diagnostics) -> usize {
-    match v {
-        None => default,
-        Some(s) if (1..=max).contains(s.get_ref()) => *s.get_ref() as usize,
-        Some(s) => {
-            diags.push(
-                src.error(s.span(), format!("{what} {} is out of range", s.get_ref()))
-                    .with_help(format!("use a whole number from 1 to {max}")),
-            );
-            default
-        }
-    }
-}
-
-/// Looks a node name up, reporting an unknown one.
-type Resolve<'a> = dyn Fn(&Spanned<String>, &str, &mut Diagnostics) -> Option<usize> + 'a;
-
-fn parse_condition(src: &Source, w: &Spanned<RawCondition>, id: &str, resolve: &Resolve<'_>, diags: &mut Diagnostics) -> Option<Condition> {
-    let c = w.get_ref();
-    let node = resolve(&c.node, &format!("the condition of node '{id}'"), diags);
-    let mut tests = Vec::new();
-    if let Some(s) = &c.equals {
-        tests.push(Test::Equals(s.clone()));
-    }
-    if let Some(s) = &c.contains {
-        tests.push(Test::Contains(s.clone()));
-    }
-    if let Some(s) = &c.not_contains {
-        tests.push(Test::NotContains(s.clone()));
-    }
-    if let Some(s) = &c.matches {
-        match Regex::new(s.get_ref()) {
-            Ok(r) => tests.push(Test::Matches(r)),
-            Err(e) => {
-                diags.push(src.error(s.span(), format!("invalid regex: {}", first_line(&e.to_string()))));
-                return None;
-            }
-        }
-    }
-    if let Some(b) = c.passed {
-        tests.push(Test::Passed(b));
-    }
-    if tests.len() != 1 {
-        diags.push(
-            src.error(w.span(), format!("the condition of node '{id}' needs exactly one test, found {}", tests.len()))
-                .with_help("use one of equals, contains, not_contains, matches or passed"),
-        );
-        return None;
-    }
-    Some(Condition { node: node?, test: tests.remove(0) })
-}
-
-fn parse_check(src: &Source, c: &Spanned<RawCheck>, diags: &mut Diagnostics) -> Option<Check> {
-    let r = c.get_ref();
-    let mut found = Vec::new();
-    if let Some(s) = &r.contains {
-        found.push(Check::Contains(s.clone()));
-    }
-    if let Some(s) = &r.not_contains {
-        found.push(Check::NotContains(s.clone()));
-    }
-    if let Some(s) = &r.regex {
-        match Regex::new(s.get_ref()) {
-            Ok(re) => found.push(Check::Regex(re)),
-            Err(e) => {
-                diags.push(src.error(s.span(), format!("invalid regex: {}", first_line(&e.to_string()))));
-                return None;
-            }
-        }
-    }
-    match r.json {
-        Some(true) => found.push(Check::Json),
-        Some(false) => {
-            diags.push(src.error(c.span(), "json = false checks nothing").with_help("remove the check, or use json = true"));
-            return None;
-        }
-        None => {}
-    }
-    for (v, ctor, name) in
-        [(&r.max_chars, Check::MaxChars as fn(usize) -> Check, "max_chars"), (&r.min_chars, Check::MinChars, "min_chars")]
-    {
-        if let Some(v) = v {
-            let Ok(n) = usize::try_from(*v.get_ref()) else {
-                diags.push(
-                    src.error(v.span(), format!("{name} {} is out of range", v.get_ref()))
-                        .with_help(format!("use a whole number of characters from 0 to {}", i64::MAX)),
-                );
-                return None;
-            };
-            found.push(ctor(n));
-        }
-    }
-    if found.len() != 1 {
-        diags.push(
-            src.error(c.span(), format!("each check needs exactly one test, found {}", found.len()))
-                .with_help("write one table per check, e.g. checks = [{ contains = \"Source:\" }, { json = true }]"),
-        );
-        return None;
-    }
-    found.pop()
-}
-
-fn parse_sim(src: &Source, s: &Spanned<RawSim>, diags: &mut Diagnostics) -> SimHints {
-    let r = s.get_ref();
-    let mut hints = SimHints { labels: r.labels.clone(), weights: Vec::new(), items: None, sample: r.sample.clone() };
-    if let Some(w) = &r.weights {
-        let ws = w.get_ref();
-        if ws.len() != r.labels.len() {
-            diags.push(
-                src.error(w.span(), format!("{} weights for {} labels", ws.len(), r.labels.len())).with_help("give one weight per label"),
-            );
-        } else if ws.iter().any(|x| !x.is_finite() || *x < 0.0) || ws.iter().sum::<f64>() <= 0.0 {
-            diags.push(
-                src.error(w.span(), "weights must be non-negative and not all zero")
-                    .with_help("give each label a finite weight of 0 or more, e.g. weights = [3, 1]"),
-            );
-        } else {
-            hints.weights = ws.clone();
-        }
-    }
-    if let Some(items) = &r.items {
-        match items.get_ref().as_slice() {
-            [lo, hi] if *lo >= 0 && lo <= hi && *hi <= 10_000 => hints.items = Some((*lo as u32, *hi as u32)),
-            _ => {
-                diags.push(src.error(items.span(), "items must be [min, max] with 0 ≤ min ≤ max ≤ 10000").with_help("e.g. items = [3, 5]"))
-            }
-        }
-    }
-    if hints.items.is_some() && !hints.labels.is_empty() {
-        diags.push(src.error(s.span(), "a node's simulated output is either a list (items) or ends with a label (labels), not both"));
-    }
-    hints
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().last().unwrap_or(s).trim()
-}
-
-/// Kahn's algorithm, taking ready nodes in file order. On a cycle, returns the nodes of one
-/// cycle in dependency order.
-fn topo_order(nodes: &[Node]) -> Result<Vec<usize>, Vec<usize>> {
-    let n = nodes.len();
-    let mut indegree: Vec<usize> = nodes.iter().map(|n| n.after.len()).collect();
-    let mut dependents = vec![Vec::new(); n];
-    for (i, node) in nodes.iter().enumerate() {
-        for &d in &node.after {
-            dependents[d].push(i);
-        }
-    }
-    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> =
-        (0..n).filter(|&i| indegree[i] == 0).map(std::cmp::Reverse).collect();
-    let mut order = Vec::with_capacity(n);
-    while let Some(std::cmp::Reverse(i)) = ready.pop() {
-        order.push(i);
-        for &d in &dependents[i] {
-            indegree[d] -= 1;
-            if indegree[d] == 0 {
-                ready.push(std::cmp::Reverse(d));
-            }
-        }
-    }
-    if order.len() == n {
-        return Ok(order);
-    }
-    // Every node left has an unfinished dependency; walk dependencies until one repeats.
-    let stuck: Vec<bool> = (0..n).map(|i| indegree[i] > 0).collect();
-    let start = (0..n).find(|&i| stuck[i]).unwrap_or(0);
-    let mut path = vec![start];
-    let mut pos = vec![usize::MAX; n];
-    pos[start] = 0;
-    let mut cur = start;
-    loop {
-        let Some(&next) = nodes[cur].after.iter().find(|&&d| stuck[d]) else {
-            return Err(path);
-        };
-        if pos[next] != usize::MAX {
-            let mut cycle = path[pos[next]..].to_vec();
-            // `after` edges point upstream; reverse so the cycle reads in run order.
-            cycle.reverse();
-            return Err(cycle);
-        }
-        pos[next] = path.len();
-        path.push(next);
-        cur = next;
-    }
-}
-
+mod parts;
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    /// Reading one `[[node]]` at a time must give what reading the whole document gives: the
-    /// same flow, and the same errors and warnings at the same places.
-    #[track_caller]
-    fn same_both_ways(text: &str) {
-        let src = Source::new("f.toml", text);
-        let chunked = read_in_chunks(text).expect("reads in chunks");
-        let whole: RawFile = toml::from_str(text).expect("reads whole");
-        let a = validate(&src, chunked).map(|(f, w)| (format!("{f:?}"), w));
-        let b = validate(&src, whole).map(|(f, w)| (format!("{f:?}"), w));
-        if let (Err(a), Err(b)) = (&a, &b) {
-            for (x, y) in a.0.iter().zip(&b.0) {
-                assert_eq!(x, y);
-            }
-        }
-        assert_eq!(a, b);
-    }
-
-    #[test]
-    fn chunked_reading_matches_whole_reading() {
-        for (_, text) in crate::load::SAMPLE_FLOWS {
-            same_both_ways(text);
-        }
-        // Every spanned field, each wrong, across several chunks.
-        same_both_ways(
-            r#"
-[flow]
-name = "bad"
-strategy = "nowhere"
-
-[[node]]
-id = "a"
-kind = "reasonng"
-complexity = 11
-prompt = "uses {{nope}} and {{b}}"
-expected_tokens = 0
-max_tokens = 5
-after = ["a", "zz"]
-context = ["b"]
-checks = [{ regex = "(" }, { max_chars = -1 }]
-sim = { labels = ["x"], weights = [-1.0], items = [9, 1] }
-
-[[node]]
-id = "b"
-kind = "generate"
-complexity = 3
-prompt = "{{item}}"
-after = ["a", "a"]
-when = { node = "a", matches = "[" }
-map = { over = "q", limit = 0, max_items = -1 }
-
-[[node]]
-id = "b"
-kind = "generate"
-complexity = 3
-prompt = "p"
-[node.sim]
-items = [1, 2]
-"#,
-        );
-    }
-
-    #[test]
-    fn unclear_chunks_fall_back_to_the_whole_document() {
-        // A [[node]] line inside a multi-line string is not a boundary.
-        let text = "[flow]\nname = \"f\"\n\n[[node]]\nid = \"a\"\nkind = \"generate\"\ncomplexity = 3\nprompt = \"\"\"\n[[node]]\n\"\"\"\n";
-        assert!(read_in_chunks(text).is_none());
-        // An inline node array before a [[node]] table is an error of the whole document.
-        let text = "node = []\n[flow]\nname = \"f\"\n[[node]]\nid = \"a\"\n";
-        assert!(read_in_chunks(text).is_none());
-        // Two [flow] tables in different chunks.
-        let text = "[flow]\nname = \"f\"\n[[node]]\nid = \"a\"\nkind = \"k\"\ncomplexity = 1\nprompt = \"p\"\n[flow]\nname = \"g\"\n";
-        assert!(read_in_chunks(text).is_none());
-    }
-}
+use parts::*;
