@@ -224,6 +224,32 @@ fn baton_run_with_otlp_endpoint_pushes_to_baton_watch_and_never_prints_the_heade
     same_run(&recording.state(), &w.next());
 }
 
+/// A bare `--otlp-endpoint` sends where config.toml's `otlp_endpoint` says when no OTEL_*
+/// variable is set: set once, used by every push.
+#[test]
+fn a_bare_otlp_endpoint_flag_uses_the_config_files_endpoint() {
+    let dir = tmp("config");
+    let mut w = watch(&dir.join("watched"));
+    let conf = dir.join("conf");
+    std::fs::create_dir_all(&conf).expect("config dir");
+    std::fs::write(conf.join("config.toml"), format!("otlp_endpoint = \"http://{}\"\n", w.http)).expect("config");
+    let rec = dir.join("configured.jsonl");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["run", "research-assistant", "-s", "smart", "--format", "json", "--record"])
+        .arg(&rec)
+        .arg("--otlp-endpoint")
+        .env("BATON_CONFIG_DIR", &conf)
+        .env("BATON_DATA_DIR", dir.join("data"))
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .output()
+        .expect("baton runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(&format!("to http://{}/v1/traces", w.http)), "{stderr}");
+    same_run(&Recording::open(&rec).expect("recorded").state(), &w.next());
+}
+
 #[test]
 fn a_recording_pushed_later_comes_back_the_same_and_as_the_same_trace() {
     let dir = tmp("export");

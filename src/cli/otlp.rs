@@ -12,7 +12,8 @@ use crate::record::stream::StreamReport;
 pub struct OtlpPushArgs {
     /// Push the run's spans over OTLP/HTTP to a collector, Phoenix, Langfuse or `baton watch`:
     /// a base URL (`/v1/traces` is added unless the path ends with it). Without a value, from
-    /// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT.
+    /// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT, else config.toml's
+    /// `otlp_endpoint`.
     #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
     pub otlp_endpoint: Option<String>,
     /// Encoding of the push (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf).
@@ -45,7 +46,17 @@ pub fn config(a: &OtlpPushArgs) -> Result<Option<PushConfig>, Failure> {
         }),
         headers: &a.otlp_header,
     };
-    resolve(&flags, &|k| std::env::var(k).ok()).map(Some).map_err(Failure::bad_input)
+    // config.toml's `otlp_endpoint` is where a bare `--otlp-endpoint` sends when the standard
+    // variables are not set: the variables (set for a session) beat the file (set once).
+    let configured = crate::config::effective().otlp_endpoint;
+    let from_file = (!matches!(configured.from, crate::config::SetBy::Default)).then_some(configured.value).flatten();
+    let env = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| (k == "OTEL_EXPORTER_OTLP_ENDPOINT").then(|| from_file.clone()).flatten())
+    };
+    resolve(&flags, &env).map(Some).map_err(Failure::bad_input)
 }
 
 /// Says how a push during a run went. A failed push never changes the run's exit status:
