@@ -238,3 +238,42 @@ fn the_timeline_plots_spend_over_time_and_it_adds_up() {
     let row = t.lines().find(|l| l.contains(" spend $")).unwrap_or_else(|| panic!("a spend row:\n{t}"));
     assert!(row.contains('█'), "the busiest slice is a full bar: {row}");
 }
+
+/// Stop mid-run, then start again: what had completed on screen is reused, everything else
+/// (cancelled or never started) runs again, and the footer says which.
+#[test]
+fn a_restart_after_stop_reuses_only_what_completed_on_screen() {
+    use baton::provider::Providers;
+    use baton::state::{RunStatus, Status};
+    let s = common::spec(common::sample_flow("research-assistant"), common::sample_strategy("smart"), 1);
+    let mut app = baton::tui::app::App::new(&s, baton::tui::theme::Theme::dark(), baton::tui::keymap::Keymap::default_map(), 1.0, true);
+    app.update(Msg::Term(Event::Resize(160, 48)));
+    let start = |app: &mut baton::tui::app::App, cmds: Vec<Command>| {
+        for c in cmds {
+            if let Command::Start(spec, _) = c {
+                let (events, _) = common::run(&spec, &Providers::simulated());
+                app.update(Msg::Run(events));
+            }
+        }
+    };
+    let cmds = key(&mut app, KeyCode::Char('s'));
+    start(&mut app, cmds);
+    // Four and a half simulated seconds in: the planner is done, the searchers are running.
+    app.update(Msg::Tick(std::time::Duration::from_millis(4500)));
+    let done_before: Vec<String> = app.state().units.iter().filter(|u| u.status == Status::Done).map(|u| u.label.clone()).collect();
+    assert_eq!(done_before, ["planner"], "only the planner finished on screen");
+    assert!(matches!(key(&mut app, KeyCode::Char('s')).as_slice(), [Command::Cancel]));
+    assert_eq!(app.state().status, RunStatus::Finished(baton::event::Outcome::Cancelled));
+
+    let cmds = key(&mut app, KeyCode::Char('s'));
+    assert!(app.message.as_deref().is_some_and(|m| m.contains("1 node(s) that completed before the stop are reused")), "{:?}", app.message);
+    start(&mut app, cmds);
+    app.player.finish();
+    let st = app.state();
+    assert_eq!(st.status, RunStatus::Finished(baton::event::Outcome::Completed));
+    for u in &st.units {
+        let want = if u.label == "planner" { Status::Cached } else { Status::Done };
+        assert_eq!(u.status, want, "{}", u.label);
+    }
+    assert!(st.totals.cost.total() > baton::money::Money::ZERO, "the rest was paid for again");
+}

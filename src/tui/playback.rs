@@ -137,13 +137,22 @@ impl App {
             return vec![Command::Cancel];
         }
         if self.player.at_end() || self.player.state.status == RunStatus::NotStarted && self.player.events.is_empty() {
-            // Finished, stopped or never started: run again from scratch.
+            // Finished, stopped or never started: run again. After a stop, only what had
+            // completed on screen is reused: a simulated run computes ahead of the playhead,
+            // and the session cache must not hand back what the user never saw finish.
+            let stopped = self.player.state.status == RunStatus::Finished(crate::event::Outcome::Cancelled);
             self.run_id += 1;
-            let spec = self.spec();
+            let mut spec = self.spec();
+            let mut note = String::new();
+            if stopped {
+                let kept = crate::record::RecordedOutputs::from_state(&self.player.state, &Default::default());
+                note = format!(": the {} node(s) that completed before the stop are reused, the rest run again", kept.len());
+                spec.store = Some(std::sync::Arc::new(kept));
+            }
             let state = RunState::for_spec(&spec);
             let speed = self.player.speed;
             self.player = Player::new(state, speed, !self.simulated);
-            self.message = Some(format!("run {} started", self.run_id));
+            self.message = Some(format!("run {} started{note}", self.run_id));
             return vec![Command::Start(Box::new(spec), None)];
         }
         self.player.stop();
