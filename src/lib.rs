@@ -3,6 +3,7 @@
 //! # Layout
 //! Dependencies point down this list: a module names only those above it (the screen and the
 //! command line name anything; nothing names them).
+//! - [`dates`]: UTC calendar dates from Unix time (recording names, price-table dates, history).
 //! - [`diag`]: diagnostics with file:line:col and a hint, for every file Baton reads.
 //! - [`money`]: exact money (picodollars), and the token usage, prices and costs every figure
 //!   is made from.
@@ -45,6 +46,7 @@ pub mod cache;
 pub mod cli;
 pub mod compare;
 pub mod config;
+pub mod dates;
 pub mod diag;
 pub mod engine;
 pub mod estimate;

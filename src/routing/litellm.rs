@@ -71,19 +71,7 @@ pub struct Imported {
     pub tier_notes: usize,
 }
 
-/// The UTC date (YYYY-MM-DD) of a Unix time, by Howard Hinnant's days-to-civil algorithm.
-pub fn utc_date(unix_secs: i64) -> String {
-    let z = unix_secs.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
+pub use crate::dates::utc_date;
 
 /// The date a table's prices were read when none is given: the file's modification date, or
 /// today when that is older than LiteLLM's table (a wheel stores 1980 for every file).
