@@ -27,7 +27,7 @@ use serde_json::Value;
 use super::judge::Judge;
 use super::schema;
 use super::similar::{self, Method};
-use crate::flow::{CheckResult, Flow};
+use crate::flow::{Check, CheckResult, Flow};
 use crate::load::Task;
 use crate::money::Money;
 use crate::state::{RunState, Status};
@@ -43,16 +43,22 @@ pub struct TaskCheck {
 #[derive(Debug, Clone)]
 pub enum Kind {
     Equals(Value),
-    Similar { to: String, threshold: f64, method: Method },
+    Similar {
+        to: String,
+        threshold: f64,
+        method: Method,
+    },
     JsonSchema(Value),
-    Command { argv: Vec<String>, timeout: Duration },
-    Judge { rubric: String, model: String },
-    Contains(String),
-    NotContains(String),
-    Regex(Regex),
-    Json,
-    MaxChars(usize),
-    MinChars(usize),
+    Command {
+        argv: Vec<String>,
+        timeout: Duration,
+    },
+    Judge {
+        rubric: String,
+        model: String,
+    },
+    /// The flow's own output checks (contains, not_contains, regex, json, max/min chars).
+    Output(Check),
 }
 
 /// The model a judge uses when the check names none.
@@ -66,12 +72,7 @@ impl TaskCheck {
             Kind::JsonSchema(_) => "json_schema".into(),
             Kind::Command { argv, .. } => format!("command '{}'", short(&argv.join(" "))),
             Kind::Judge { model, .. } => format!("judge ({model})"),
-            Kind::Contains(s) => format!("contains '{s}'"),
-            Kind::NotContains(s) => format!("not_contains '{s}'"),
-            Kind::Regex(r) => format!("regex '{}'", r.as_str()),
-            Kind::Json => "json".into(),
-            Kind::MaxChars(n) => format!("max_chars {n}"),
-            Kind::MinChars(n) => format!("min_chars {n}"),
+            Kind::Output(c) => c.label(),
         }
     }
 }
@@ -170,12 +171,12 @@ fn parse_one(task: &Task, flow: &Flow, raw: &Value) -> Result<TaskCheck, String>
             rubric: str_of(v)?,
             model: map.get("model").map(str_of).transpose()?.unwrap_or_else(|| DEFAULT_JUDGE.to_string()),
         },
-        "contains" => Kind::Contains(str_of(v)?),
-        "not_contains" => Kind::NotContains(str_of(v)?),
-        "regex" => Kind::Regex(Regex::new(&str_of(v)?).map_err(|e| format!("not a valid regex: {e}"))?),
-        "json" => Kind::Json,
-        "max_chars" => Kind::MaxChars(count(v)?),
-        _ => Kind::MinChars(count(v)?),
+        "contains" => Kind::Output(Check::Contains(str_of(v)?)),
+        "not_contains" => Kind::Output(Check::NotContains(str_of(v)?)),
+        "regex" => Kind::Output(Check::Regex(Regex::new(&str_of(v)?).map_err(|e| format!("not a valid regex: {e}"))?)),
+        "json" => Kind::Output(Check::Json),
+        "max_chars" => Kind::Output(Check::MaxChars(count(v)?)),
+        _ => Kind::Output(Check::MinChars(count(v)?)),
     };
     Ok(TaskCheck { node, kind })
 }
@@ -258,15 +259,10 @@ fn run(kind: &Kind, task: &Task, text: &str) -> (bool, Option<String>) {
             Err(e) => (false, Some(format!("not valid JSON: {e}"))),
         },
         Kind::Command { argv, timeout } => command(argv, *timeout, task, text),
-        Kind::Contains(s) => (text.contains(s.as_str()), None),
-        Kind::NotContains(s) => (!text.contains(s.as_str()), None),
-        Kind::Regex(r) => (r.is_match(text), None),
-        Kind::Json => match serde_json::from_str::<Value>(text.trim()) {
-            Ok(_) => (true, None),
-            Err(e) => (false, Some(format!("not valid JSON: {e}"))),
-        },
-        Kind::MaxChars(n) => (text.chars().count() <= *n, None),
-        Kind::MinChars(n) => (text.chars().count() >= *n, None),
+        Kind::Output(c) => {
+            let r = c.evaluate(text);
+            (r.passed, r.detail)
+        }
         Kind::Judge { .. } => (false, Some("a judge needs a model".into())),
     }
 }

@@ -255,13 +255,14 @@ pub enum PushError {
     Encode(String),
 }
 
-/// google.rpc.Status, the body of an OTLP/HTTP error answer in protobuf.
+/// google.rpc.Status, the body of an OTLP/HTTP error answer in protobuf (read here, written by
+/// `baton watch`'s receiver).
 #[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
+pub struct RpcStatus {
     #[prost(int32, tag = "1")]
-    code: i32,
+    pub code: i32,
     #[prost(string, tag = "2")]
-    message: String,
+    pub message: String,
 }
 
 /// The body to send and its content type; the text is redacted first (a key a server echoed

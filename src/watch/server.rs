@@ -65,14 +65,8 @@ pub enum ServeError {
     Bind { what: &'static str, flag: &'static str, addr: SocketAddr, source: std::io::Error },
 }
 
-/// google.rpc.Status, the body OTLP/HTTP errors carry.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
+/// google.rpc.Status, the body OTLP/HTTP errors carry: the push's own type.
+use crate::record::push::RpcStatus;
 
 struct HttpState {
     tx: mpsc::Sender<Batch>,
