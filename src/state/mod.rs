@@ -404,23 +404,7 @@ impl RunState {
             return own;
         }
         let sts: Vec<Status> = inst.iter().map(|&i| self.units[i].status).collect();
-        if sts.contains(&Status::Retrying) {
-            Status::Retrying
-        } else if sts.iter().any(|s| s.is_active()) {
-            Status::Running
-        } else if sts.iter().all(|s| s.is_settled()) {
-            if sts.contains(&Status::Failed) {
-                Status::Failed
-            } else if sts.iter().all(|s| *s == Status::Cached) {
-                Status::Cached
-            } else {
-                Status::Done
-            }
-        } else if sts.iter().any(|s| s.is_settled()) {
-            Status::Running
-        } else {
-            Status::Queued
-        }
+        summary::combined(&sts)
     }
 
     /// Cost of a node, its instances included.
@@ -733,6 +717,9 @@ impl RunState {
         self
     }
 }
+
+mod summary;
+pub use summary::Summary;
 
 #[cfg(test)]
 mod tests;

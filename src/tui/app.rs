@@ -15,7 +15,7 @@ use crossterm::event::{Event as TermEvent, KeyEvent, KeyEventKind};
 
 pub use super::areas::{Areas, Focus, MIN_H, MIN_W, SIDE_PANEL_W, View, areas};
 use super::keymap::{Action, Keymap};
-use super::layout::{BoxKey, Dims, Layout, layout};
+use super::layout::{BoxKey, Dims, Layout, Shape, Siblings, layout};
 use super::player::Player;
 use super::theme::{BUILTIN, Theme};
 use crate::engine::RunSpec;
@@ -119,6 +119,8 @@ pub struct Search {
     /// Still typing: keys go to the query.
     pub typing: bool,
     pub origin: BoxKey,
+    /// Sibling runs this search unfolded to show a match, folded again when it moves on.
+    pub opened: Vec<usize>,
 }
 
 pub struct App {
@@ -143,9 +145,12 @@ pub struct App {
     /// Selected row of the timeline.
     pub timeline_row: usize,
     pub expanded: Vec<bool>,
+    /// The flow's runs of sibling nodes, and which are folded into one box.
+    pub siblings: Siblings,
+    pub folded: Vec<bool>,
     pub compact: bool,
     pub layout: Layout,
-    pub(super) layout_key: (Vec<usize>, Vec<bool>, Dims),
+    pub(super) layout_key: (Vec<usize>, Vec<bool>, Vec<bool>, Dims),
     /// How many layers the flow has (for choosing box widths).
     pub(super) layer_count: usize,
     /// Viewport offset into the graph.
@@ -194,8 +199,11 @@ impl App {
         let state = RunState::for_spec(spec);
         let n = spec.flow.nodes.len();
         let compact = false;
-        let lay = layout(&spec.flow, &vec![0; n], &vec![false; n], Dims::FULL);
-        App {
+        let siblings = Siblings::of_flow(&spec.flow);
+        let folded = siblings.default_folds();
+        let shape = Shape { instances: &vec![0; n], expanded: &vec![false; n], siblings: &siblings, folded: &folded };
+        let lay = layout(&spec.flow, &shape, Dims::FULL);
+        let mut app = App {
             flow: spec.flow.clone(),
             strategy: spec.strategy.clone(),
             catalog: spec.catalog.clone(),
@@ -214,9 +222,11 @@ impl App {
             selected: BoxKey::Node(spec.flow.order.first().copied().unwrap_or(0)),
             timeline_row: 0,
             expanded: vec![false; n],
+            layout_key: (vec![0; n], vec![false; n], folded.clone(), Dims::FULL),
+            siblings,
+            folded,
             compact,
             layout: lay,
-            layout_key: (vec![0; n], vec![false; n], Dims::FULL),
             layer_count: super::layout::layers_of(&spec.flow).1,
             pan: (0, 0),
             panel_scroll: 0,
@@ -240,7 +250,9 @@ impl App {
             search: None,
             scroll_max: (u16::MAX, u16::MAX),
             clip_file: None,
-        }
+        };
+        app.selected = app.shown_box(app.selected.node());
+        app
     }
 
     /// The views Tab cycles through.
@@ -289,12 +301,18 @@ impl App {
         let inst: Vec<usize> = st.nodes.iter().map(|n| n.instances.len()).collect();
         let view_w = self.areas().main.width.saturating_sub(2);
         let dims = if self.is_compact() { Dims::compact(view_w) } else { super::layout::fit_dims(self.layer_count, view_w) };
-        let key = (inst, self.expanded.clone(), dims);
+        let key = (inst, self.expanded.clone(), self.folded.clone(), dims);
         if key != self.layout_key {
-            self.layout = layout(&self.flow, &key.0, &key.1, dims);
+            let shape = Shape { instances: &key.0, expanded: &key.1, siblings: &self.siblings, folded: &key.2 };
+            self.layout = layout(&self.flow, &shape, dims);
             self.layout_key = key;
             if !self.layout.index.contains_key(&self.selected) {
-                self.selected = BoxKey::Node(self.selected.node());
+                // A box that went away: its node's own box, or the folded run it is now in.
+                let n = self.selected.node();
+                self.selected = match self.siblings.of[n] {
+                    Some(g) if self.folded[g] => BoxKey::Group(self.siblings.members[g][0], g),
+                    _ => BoxKey::Node(n),
+                };
             }
             self.keep_selection_in_view();
         }
@@ -498,6 +516,7 @@ impl App {
         match key {
             BoxKey::Node(n) => st.node_status(n),
             BoxKey::Instance(..) => self.unit_for_box(key).map_or(Status::Queued, |u| st.units[u].status),
+            BoxKey::Group(_, g) => st.nodes_summary(&self.siblings.members[g]).status,
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct GraphView<'a> {
 /// What one box says.
 struct Content {
     title: String,
+    /// After a rerun, ` ▲`, ` ▼` or ` =`: kept when a long title is cut.
+    mark: &'static str,
     status: Status,
     lines: [String; 3],
     cost: Option<Money>,
@@ -39,44 +41,70 @@ pub fn side_letter(k: usize) -> char {
     (b'A' + (k as u8).min(25)) as char
 }
 
+/// The units a box stands for in a run: a folded run's nodes' work, a fan-out group's
+/// instances, one instance, or the node's own unit.
+fn box_units(app: &App, st: &RunState, key: BoxKey) -> Vec<usize> {
+    match key {
+        BoxKey::Group(_, g) => app.siblings.members[g].iter().filter(|&&n| n < st.nodes.len()).flat_map(|&n| st.work_units(n)).collect(),
+        BoxKey::Node(n) => {
+            st.nodes.get(n).map(|ns| if ns.instances.is_empty() { vec![ns.unit] } else { ns.instances.clone() }).unwrap_or_default()
+        }
+        BoxKey::Instance(n, k) => st.nodes.get(n).and_then(|ns| ns.instances.get(k).copied()).into_iter().collect(),
+    }
+}
+
+/// "flash-lite", "3 models", or nothing yet.
+fn models_text(models: &[String]) -> Option<String> {
+    match models.len() {
+        0 => None,
+        1 => Some(short_model(&models[0]).to_string()),
+        k => Some(format!("{k} models")),
+    }
+}
+
 /// A side's view of a box: status, model, cost so far, and latency.
-fn side_figures(st: &RunState, key: BoxKey, now: Duration) -> (Status, Option<String>, Money, Option<Duration>) {
+fn side_figures(app: &App, st: &RunState, key: BoxKey, now: Duration) -> (Status, Option<String>, Money, Option<Duration>) {
     let n = key.node();
-    let Some(ns) = st.nodes.get(n) else { return (Status::Queued, None, Money::ZERO, None) };
-    let units: Vec<usize> = match key {
-        BoxKey::Node(_) if !ns.instances.is_empty() => ns.instances.clone(),
-        BoxKey::Node(_) => vec![ns.unit],
-        BoxKey::Instance(_, k) => ns.instances.get(k).copied().into_iter().collect(),
-    };
+    if st.nodes.get(n).is_none() {
+        return (Status::Queued, None, Money::ZERO, None);
+    }
+    let units = box_units(app, st, key);
+    let sum = st.summary(&units);
     let status = match key {
         BoxKey::Node(_) => st.node_status(n),
-        BoxKey::Instance(..) => units.first().map_or(Status::Queued, |&u| st.units[u].status),
+        BoxKey::Instance(..) | BoxKey::Group(..) => sum.status,
     };
-    let mut models: Vec<&str> = units.iter().filter_map(|&u| st.units[u].model.as_deref()).collect();
-    models.dedup();
-    let model = match models.len() {
-        0 => None,
-        1 => Some(short_model(models[0]).to_string()),
-        k => Some(format!("{k} models")),
-    };
-    let cost = units.iter().map(|&u| st.cost_so_far(u)).sum();
     let latency = if units.len() == 1 {
         elapsed(&st.units[units[0]], now)
     } else {
-        match st.node_span(n) {
+        match (sum.start, sum.end) {
             (Some(s), Some(e)) => Some(e.saturating_sub(s)),
             (Some(s), None) => Some(now.saturating_sub(s)),
             _ => None,
         }
     };
-    (status, model, cost, latency)
+    (status, models_text(&sum.models), sum.cost, latency)
+}
+
+/// The title of a box: a node's id, `id[k]` for an instance, `id ×N` for a fan-out group,
+/// `kind ×N` for a folded run of siblings.
+fn box_title(app: &App, key: BoxKey) -> String {
+    let n = key.node();
+    match key {
+        BoxKey::Group(_, g) => format!("{} ×{}", app.flow.nodes[n].kind, app.siblings.members[g].len()),
+        BoxKey::Node(_) if app.flow.nodes[n].map.is_some() => {
+            format!("{} ×{}", app.flow.nodes[n].id, app.player.state.nodes.get(n).map_or(0, |x| x.instances.len()))
+        }
+        BoxKey::Node(_) => app.flow.nodes[n].id.clone(),
+        BoxKey::Instance(_, k) => format!("{}[{k}]", app.flow.nodes[n].id),
+    }
 }
 
 /// A box in compare mode: the baseline and the first other strategy, and the change.
 fn compare_content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Content {
     let now = app.player.playhead;
     let sides: Vec<(Status, Option<String>, Money, Option<Duration>)> =
-        app.players().take(2).map(|p| side_figures(&p.state, key, now)).collect();
+        app.players().take(2).map(|p| side_figures(app, &p.state, key, now)).collect();
     let line = |k: usize| {
         let (st, model, cost, _) = &sides[k];
         let m = model.clone().unwrap_or_else(|| st.name().to_string());
@@ -119,16 +147,9 @@ fn compare_content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize)
         Status::Queued
     };
     let symbols: String = sides.iter().map(|s| status_symbol(s.0)).collect();
-    let n = key.node();
-    let title = match key {
-        BoxKey::Node(_) if app.flow.nodes[n].map.is_some() => {
-            format!("{} ×{}", app.flow.nodes[n].id, app.player.state.nodes[n].instances.len())
-        }
-        BoxKey::Node(_) => app.flow.nodes[n].id.clone(),
-        BoxKey::Instance(_, k) => format!("{}[{k}]", app.flow.nodes[n].id),
-    };
     Content {
-        title,
+        title: box_title(app, key),
+        mark: "",
         status,
         lines: [line(0), line(1), third],
         cost: Some(sides[1].2),
@@ -179,11 +200,7 @@ fn unit_content(st: &RunState, ui: usize, now: Duration, w: usize) -> [String; 3
         _ if !u.fallbacks.is_empty() => format!("⇢ {model}"),
         _ => model.to_string(),
     };
-    let toks = if u.status.is_settled() {
-        u.billed_usage.total_input() + u.billed_usage.output
-    } else {
-        u.input_tokens_estimate + u.streamed_tokens
-    };
+    let toks = st.unit_tokens(ui);
     let line2 = match u.status {
         Status::Queued | Status::Skipped => String::new(),
         Status::Waiting => {
@@ -216,44 +233,28 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
     let st = app.state();
     let now = app.player.playhead;
     let n = key.node();
-    let node_state = &st.nodes[n];
     let status = app.box_status(key);
-    let is_group = matches!(key, BoxKey::Node(_)) && app.flow.nodes[n].map.is_some();
-    if is_group && !node_state.instances.is_empty() {
-        let inst: Vec<&UnitState> = node_state.instances.iter().map(|&i| &st.units[i]).collect();
-        let done = inst.iter().filter(|u| u.status.is_settled()).count();
-        let mut models: Vec<&str> = inst.iter().filter_map(|u| u.model.as_deref()).collect();
-        models.sort_unstable();
-        models.dedup();
-        let line1 = match models.len() {
-            0 => String::new(),
-            1 => short_model(models[0]).to_string(),
-            k => format!("{k} models"),
-        };
-        let toks: u64 = inst
-            .iter()
-            .map(|u| {
-                if u.status.is_settled() {
-                    u.billed_usage.total_input() + u.billed_usage.output
-                } else {
-                    u.input_tokens_estimate + u.streamed_tokens
-                }
-            })
-            .sum();
-        let cost: Money = node_state.instances.iter().map(|&i| st.cost_so_far(i)).sum();
-        let running = inst.iter().any(|u| u.status.is_active());
-        let cost_text = if running { format!("~{}", money(cost)) } else { money(cost) };
-        let (start, end) = st.node_span(n);
-        let span = match (start, end) {
+    let fanned = matches!(key, BoxKey::Node(_)) && app.flow.nodes[n].map.is_some() && !st.nodes[n].instances.is_empty();
+    if fanned || matches!(key, BoxKey::Group(..)) {
+        // Several units as one box: their sum, from the state.
+        let sum = st.summary(&box_units(app, st, key));
+        let cost_text = if sum.active { format!("~{}", money(sum.cost)) } else { money(sum.cost) };
+        let span = match (sum.start, sum.end) {
             (Some(s), Some(e)) => dur(e.saturating_sub(s)),
             (Some(s), None) => dur(now.saturating_sub(s)),
             _ => String::new(),
         };
+        let line1 = match (models_text(&sum.models), key) {
+            (Some(m), _) => m,
+            (None, BoxKey::Group(..)) => format!("{} folded", sum.units),
+            (None, _) => String::new(),
+        };
         return Content {
-            title: format!("{} ×{}", app.flow.nodes[n].id, inst.len()),
+            title: box_title(app, key),
+            mark: "",
             status,
-            lines: [line1, tok_line(toks, &cost_text, w), spread(&span, &format!("{done}/{} done", inst.len()), w)],
-            cost: Some(cost),
+            lines: [line1, tok_line(sum.tokens, &cost_text, w), spread(&span, &format!("{}/{} done", sum.settled, sum.units), w)],
+            cost: Some(sum.cost),
             critical: critical.contains(&key),
             delta: None,
             symbols: None,
@@ -262,6 +263,7 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
     let Some(ui) = app.unit_for_box(key) else {
         return Content {
             title: format!("{}[?]", app.flow.nodes[n].id),
+            mark: "",
             status,
             lines: Default::default(),
             cost: None,
@@ -271,24 +273,30 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
         };
     };
     let u = &st.units[ui];
-    let mut title = if is_group { format!("{} ×?", app.flow.nodes[n].id) } else { u.label.clone() };
+    let title = if app.flow.nodes[n].map.is_some() && matches!(key, BoxKey::Node(_)) {
+        format!("{} ×?", app.flow.nodes[n].id)
+    } else {
+        u.label.clone()
+    };
     // After a rerun: did this node get dearer or cheaper than last attempt?
+    let mut mark = "";
     if let Some(prev) = &app.previous
         && u.status == Status::Done
         && let Some(pi) = prev.units.iter().position(|p| p.label == u.label && p.status.is_settled())
     {
         let was = prev.unit_worth(pi);
         let now_cost = u.cost.total();
-        title.push_str(if now_cost > was {
+        mark = if now_cost > was {
             " ▲"
         } else if now_cost < was {
             " ▼"
         } else {
             " ="
-        });
+        };
     }
     Content {
         title,
+        mark,
         status,
         lines: unit_content(st, ui, now, w),
         cost: Some(st.cost_so_far(ui)),
@@ -298,32 +306,48 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
     }
 }
 
+/// A title cut to `w` columns with its rerun mark kept whole.
+fn titled(c: &Content, w: usize) -> String {
+    let mark_w = c.mark.chars().count();
+    format!("{}{}", clip(&c.title, w.saturating_sub(mark_w)), c.mark)
+}
+
 /// One line for a node in the compact list: status, name, then model, tokens, cost and
 /// latency as the width allows.
 fn compact_line(app: &App, key: BoxKey, c: &Content, w: usize) -> String {
     let st = app.state();
+    let now = app.player.playhead;
     let sym = status_symbol(c.status);
-    let unit = app.unit_for_box(key).map(|u| &st.units[u]);
-    let model = unit.and_then(|u| u.model.as_deref()).map(short_model).unwrap_or("");
-    let cost = c.cost.map(money).unwrap_or_default();
-    let lat = match key {
-        BoxKey::Node(n) if !st.nodes[n].instances.is_empty() => match st.node_span(n) {
-            (Some(s), Some(e)) => dur(e.saturating_sub(s)),
-            (Some(s), None) => dur(app.player.playhead.saturating_sub(s)),
-            _ => String::new(),
-        },
-        _ => unit.and_then(|u| elapsed(u, app.player.playhead)).map(dur).unwrap_or_default(),
+    let (model, toks, lat) = match app.unit_for_box(key).filter(|_| !matches!(key, BoxKey::Node(n) if !st.nodes[n].instances.is_empty())) {
+        Some(ui) => {
+            let u = &st.units[ui];
+            (
+                u.model.as_deref().map(short_model).unwrap_or("").to_string(),
+                st.unit_tokens(ui),
+                elapsed(u, now).map(dur).unwrap_or_default(),
+            )
+        }
+        None => {
+            let sum = st.summary(&box_units(app, st, key));
+            let lat = match (sum.start, sum.end) {
+                (Some(s), Some(e)) => dur(e.saturating_sub(s)),
+                (Some(s), None) => dur(now.saturating_sub(s)),
+                _ => String::new(),
+            };
+            (models_text(&sum.models).unwrap_or_default(), sum.tokens, lat)
+        }
     };
-    let toks = c.lines[1].split_whitespace().next().unwrap_or("").to_string();
+    let cost = c.cost.map(money).unwrap_or_default();
+    let toks = tokens(toks);
     let name_w = 16.min(w.saturating_sub(4));
     let mut right = format!("{cost:>9} {lat:>6}");
     if w >= 48 {
         right = format!("{toks:>6} {right}");
     }
     if w >= 64 {
-        right = format!("{:<16} {right}", clip(model, 16));
+        right = format!("{:<16} {right}", clip(&model, 16));
     }
-    let head = format!("{sym} {}", clip(&c.title, name_w));
+    let head = format!("{sym} {}", titled(c, name_w));
     spread(&head, &right, w)
 }
 
@@ -352,6 +376,7 @@ impl Widget for GraphView<'_> {
             return;
         }
         let (px, py) = app.pan;
+        let whole = inner;
         // A graph shorter than the view sits in its middle.
         let inner = centered(inner, lay.height);
         let edge = t.dim();
@@ -454,7 +479,7 @@ impl Widget for GraphView<'_> {
                 Style::default().fg(t.status_color(c.status))
             };
             let inner_w = w - 2;
-            let head = clip(&c.title, inner_w.saturating_sub(4));
+            let head = titled(&c, inner_w.saturating_sub(4));
             let sym = c.symbols.clone().unwrap_or_else(|| status_symbol(c.status).to_string());
             let sym_w = sym.chars().count();
             let fill = inner_w.saturating_sub(head.chars().count() + 2 + sym_w);
@@ -493,5 +518,6 @@ impl Widget for GraphView<'_> {
             let bottom = format!("└{}┘", "─".repeat(inner_w));
             put(buf, b.x, b.y + b.h - 1, &bottom, bstyle);
         }
+        super::minimap::draw(app, whole, buf);
     }
 }

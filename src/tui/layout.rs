@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use ratatui::layout::Rect;
 
+pub use super::siblings::{FOLD_AT, Siblings};
 use crate::flow::Flow;
 
 /// What a box on screen stands for.
@@ -16,14 +17,30 @@ pub enum BoxKey {
     Node(usize),
     /// One instance of an expanded fan-out node.
     Instance(usize, usize),
+    /// A folded run of sibling nodes: its first node, and the run's index in [`Siblings`].
+    Group(usize, usize),
 }
 
 impl BoxKey {
+    /// The node the box is, or the first of the nodes it stands for.
     pub fn node(self) -> usize {
         match self {
-            BoxKey::Node(n) | BoxKey::Instance(n, _) => n,
+            BoxKey::Node(n) | BoxKey::Instance(n, _) | BoxKey::Group(n, _) => n,
         }
     }
+}
+
+/// What decides the set of boxes: fan-outs' instances (and which are expanded), and which
+/// sibling runs are folded.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape<'a> {
+    /// How many instances each node has expanded into (0 if none yet).
+    pub instances: &'a [usize],
+    /// Whether each fan-out node's instances are shown one by one.
+    pub expanded: &'a [bool],
+    pub siblings: &'a Siblings,
+    /// Whether each sibling run is folded.
+    pub folded: &'a [bool],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,17 +124,22 @@ enum Item {
     Pass(BoxKey, usize),
 }
 
-/// The boxes a node shows: instances when expanded, else one box.
-pub fn boxes_of(node: usize, instances: &[usize], expanded: &[bool]) -> Vec<BoxKey> {
-    if expanded[node] && instances[node] > 0 {
-        (0..instances[node]).map(|k| BoxKey::Instance(node, k)).collect()
+/// The boxes a node shows: instances when expanded, none (or, for its first node, the run's
+/// box) when its sibling run is folded, else one box.
+pub fn boxes_of(node: usize, shape: &Shape) -> Vec<BoxKey> {
+    if let Some(g) = shape.siblings.of.get(node).copied().flatten()
+        && shape.folded.get(g).copied().unwrap_or(false)
+    {
+        let first = shape.siblings.members[g][0];
+        return if first == node { vec![BoxKey::Group(first, g)] } else { Vec::new() };
+    }
+    if shape.expanded[node] && shape.instances[node] > 0 {
+        (0..shape.instances[node]).map(|k| BoxKey::Instance(node, k)).collect()
     } else {
         vec![BoxKey::Node(node)]
     }
 }
 
-/// Lays out `flow`. `instances[n]` is how many instances node n has expanded into (0 if none
-/// yet); `expanded[n]` whether they are shown one by one.
 /// Longest-path layer of each node, and the number of layers.
 pub fn layers_of(flow: &Flow) -> (Vec<usize>, usize) {
     let mut layer_of = vec![0usize; flow.nodes.len()];
@@ -134,9 +156,10 @@ pub fn fit_dims(layers: usize, width: u16) -> Dims {
     if need(Dims::FULL) <= width { Dims::FULL } else { Dims::NARROW }
 }
 
-pub fn layout(flow: &Flow, instances: &[usize], expanded: &[bool], dims: Dims) -> Layout {
+/// Lays out `flow` with the boxes `shape` asks for.
+pub fn layout(flow: &Flow, shape: &Shape, dims: Dims) -> Layout {
     if dims.list {
-        return list_layout(flow, instances, expanded, dims);
+        return list_layout(flow, shape, dims);
     }
     let n = flow.nodes.len();
     let (layer_of, layer_count) = layers_of(flow);
@@ -144,18 +167,31 @@ pub fn layout(flow: &Flow, instances: &[usize], expanded: &[bool], dims: Dims) -
     // Items per layer, starting in file order.
     let mut layers: Vec<Vec<Item>> = vec![Vec::new(); layer_count];
     for i in 0..n {
-        for b in boxes_of(i, instances, expanded) {
+        for b in boxes_of(i, shape) {
             layers[layer_of[i]].push(Item::Box(b));
         }
     }
-    // Box-level edges, and pass-through slots for those that skip layers.
+    // Box-level edges (once each: a folded run's nodes share theirs), and pass-through slots
+    // for those that skip layers.
     let mut edges: Vec<(BoxKey, BoxKey)> = Vec::new();
+    let mut seen: std::collections::HashSet<(BoxKey, BoxKey)> = std::collections::HashSet::new();
     let mut passes: HashMap<(BoxKey, usize), ()> = HashMap::new();
+    let shown = |i: usize| -> Vec<BoxKey> {
+        match shape.siblings.of.get(i).copied().flatten() {
+            Some(g) if shape.folded.get(g).copied().unwrap_or(false) => {
+                let first = shape.siblings.members[g][0];
+                vec![BoxKey::Group(first, g)]
+            }
+            _ => boxes_of(i, shape),
+        }
+    };
     for i in 0..n {
         for &d in &flow.nodes[i].after {
-            for s in boxes_of(d, instances, expanded) {
-                for t in boxes_of(i, instances, expanded) {
-                    edges.push((s, t));
+            for s in shown(d) {
+                for t in shown(i) {
+                    if seen.insert((s, t)) {
+                        edges.push((s, t));
+                    }
                 }
                 for (l, layer) in layers.iter_mut().enumerate().take(layer_of[i]).skip(layer_of[d] + 1) {
                     if passes.insert((s, l), ()).is_none() {
@@ -282,12 +318,12 @@ pub fn layout(flow: &Flow, instances: &[usize], expanded: &[bool], dims: Dims) -
 
 /// One line per box in topological order; `x` carries the depth as indentation. Every box is
 /// in one "layer" so moving up and down walks the list.
-fn list_layout(flow: &Flow, instances: &[usize], expanded: &[bool], dims: Dims) -> Layout {
+fn list_layout(flow: &Flow, shape: &Shape, dims: Dims) -> Layout {
     let (layer_of, _) = layers_of(flow);
     let mut boxes = Vec::new();
     let mut index = HashMap::new();
     for &i in &flow.order {
-        for b in boxes_of(i, instances, expanded) {
+        for b in boxes_of(i, shape) {
             let depth = (layer_of[i] as u16).min(8) + u16::from(matches!(b, BoxKey::Instance(..)));
             index.insert(b, boxes.len());
             boxes.push(Placed { key: b, layer: 0, x: depth, y: boxes.len() as u16, w: dims.box_w.saturating_sub(depth), h: 1 });
@@ -432,7 +468,8 @@ mod tests {
 
     fn lay(f: &Flow) -> Layout {
         let n = f.nodes.len();
-        layout(f, &vec![0; n], &vec![false; n], Dims::FULL)
+        let sib = Siblings::of_flow(f);
+        layout(f, &Shape { instances: &vec![0; n], expanded: &vec![false; n], siblings: &sib, folded: &sib.default_folds() }, Dims::FULL)
     }
 
     #[test]
@@ -465,12 +502,45 @@ mod tests {
             node("a", &[]),
             node("z", &["m"])
         ));
-        let collapsed = layout(&f, &[0, 3, 0], &[false, false, false], Dims::FULL);
+        let sib = Siblings::of_flow(&f);
+        let shape = |expanded: &'static [bool]| Shape { instances: &[0, 3, 0], expanded, siblings: &sib, folded: &[] };
+        let collapsed = layout(&f, &shape(&[false, false, false]), Dims::FULL);
         assert_eq!(collapsed.boxes.len(), 3);
-        let expanded = layout(&f, &[0, 3, 0], &[false, true, false], Dims::FULL);
+        let expanded = layout(&f, &shape(&[false, true, false]), Dims::FULL);
         assert_eq!(expanded.boxes.len(), 5);
         assert_eq!(expanded.routes.len(), 6);
         assert!(expanded.index.contains_key(&BoxKey::Instance(1, 2)));
+    }
+
+    #[test]
+    fn a_run_of_siblings_folds_into_one_box_with_its_edges_once() {
+        // a → b0..b7 → z: eight siblings of one kind waiting on the same node; c is of the same
+        // kind but waits on b0, so it is not one of them.
+        let mut text = format!("[flow]\nname = \"s\"\n{}", node("a", &[]));
+        for k in 0..8 {
+            text.push_str(&node(&format!("b{k}"), &["a"]));
+        }
+        let bs: Vec<String> = (0..8).map(|k| format!("b{k}")).collect();
+        let refs: Vec<&str> = bs.iter().map(String::as_str).collect();
+        text.push_str(&node("z", &refs));
+        text.push_str(&node("c", &["b0"]));
+        let f = flow(&text);
+        let sib = Siblings::of_flow(&f);
+        assert_eq!(sib.members, vec![(1..9).collect::<Vec<_>>()], "b0..b7 are one run; a, z and c are in none");
+        assert_eq!(sib.default_folds(), vec![true], "eight is past FOLD_AT");
+        let n = f.nodes.len();
+        let (inst, exp) = (vec![0; n], vec![false; n]);
+        let folded = layout(&f, &Shape { instances: &inst, expanded: &exp, siblings: &sib, folded: &[true] }, Dims::FULL);
+        assert_eq!(folded.boxes.len(), 4, "a, the run, z, c");
+        assert!(folded.index.contains_key(&BoxKey::Group(1, 0)));
+        assert!(!folded.index.contains_key(&BoxKey::Node(2)), "b1 is inside the folded box");
+        assert_eq!(folded.routes.len(), 3, "a → run, run → z, run → c: each once");
+        let open = layout(&f, &Shape { instances: &inst, expanded: &exp, siblings: &sib, folded: &[false] }, Dims::FULL);
+        assert_eq!(open.boxes.len(), 11);
+        assert_eq!(open.routes.len(), 17);
+        // The compact list folds the same way.
+        let list = layout(&f, &Shape { instances: &inst, expanded: &exp, siblings: &sib, folded: &[true] }, Dims::compact(60));
+        assert_eq!(list.boxes.len(), 4);
     }
 
     #[test]

@@ -56,20 +56,26 @@ impl App {
             Action::Zoom => self.compact = !self.compact,
             Action::Expand => {
                 let n = self.selected.node();
-                if self.flow.nodes[n].map.is_some() {
+                if let BoxKey::Group(first, g) = self.selected {
+                    self.folded[g] = false;
+                    self.selected = BoxKey::Node(first);
+                } else if let (Some(g), None) = (self.siblings.of[n], &self.flow.nodes[n].map) {
+                    self.folded[g] = true;
+                    self.selected = BoxKey::Group(self.siblings.members[g][0], g);
+                } else if self.flow.nodes[n].map.is_some() {
                     self.expanded[n] = !self.expanded[n];
                     self.selected = BoxKey::Node(n);
                     if self.expanded[n] && !self.player.state.nodes[n].instances.is_empty() {
                         self.selected = BoxKey::Instance(n, 0);
                     }
                 } else {
-                    self.message = Some(format!("'{}' does not fan out", self.flow.nodes[n].id));
+                    self.message = Some(format!("'{}' does not fan out and has no siblings to fold", self.flow.nodes[n].id));
                 }
             }
             Action::PanLeft => self.pan.0 = self.pan.0.saturating_sub(8),
-            Action::PanRight => self.pan.0 = (self.pan.0 + 8).min(self.layout.width.saturating_sub(1)),
+            Action::PanRight => self.pan.0 = (self.pan.0 + 8).min(self.pan_limit().0),
             Action::PanUp => self.pan.1 = self.pan.1.saturating_sub(4),
-            Action::PanDown => self.pan.1 = (self.pan.1 + 4).min(self.layout.height.saturating_sub(1)),
+            Action::PanDown => self.pan.1 = (self.pan.1 + 4).min(self.pan_limit().1),
             Action::Critical => self.next_on_critical_path(),
             _ => {}
         }
@@ -172,17 +178,42 @@ impl App {
         let n = u.index();
         match u.item {
             Some(k) if self.expanded[n] => BoxKey::Instance(n, k as usize),
+            _ => self.shown_box(n),
+        }
+    }
+
+    /// The box a node is shown in: its own, or its folded sibling run's.
+    pub fn shown_box(&self, n: usize) -> BoxKey {
+        match self.siblings.of.get(n).copied().flatten() {
+            Some(g) if self.folded[g] => BoxKey::Group(self.siblings.members[g][0], g),
             _ => BoxKey::Node(n),
         }
     }
 
-    /// The unit a box shows (a collapsed group shows its own unit).
+    /// The unit a box shows (a collapsed group shows its own unit; a folded run, none).
     pub fn unit_for_box(&self, key: BoxKey) -> Option<usize> {
         let st = &self.player.state;
         match key {
             BoxKey::Node(n) => Some(st.nodes[n].unit),
             BoxKey::Instance(n, k) => st.nodes[n].instances.get(k).copied(),
+            BoxKey::Group(..) => None,
         }
+    }
+
+    /// How far the graph can pan: until its right and bottom edges meet the view's, never
+    /// past them into empty space (a graph that fits does not pan at all).
+    pub fn pan_limit(&self) -> (u16, u16) {
+        let view = self.areas().main;
+        let (vw, vh) = (view.width.saturating_sub(2), view.height.saturating_sub(2));
+        (self.layout.width.saturating_sub(vw), self.layout.height.saturating_sub(vh))
+    }
+
+    /// Centres the view on a graph point, within the pan limits.
+    fn pan_to(&mut self, x: u16, y: u16) {
+        let view = self.areas().main;
+        let (vw, vh) = (view.width.saturating_sub(2), view.height.saturating_sub(2));
+        let (lx, ly) = self.pan_limit();
+        self.pan = (x.saturating_sub(vw / 2).min(lx), y.saturating_sub(vh / 2).min(ly));
     }
 
     /// Scrolls the graph so the selected box is visible.
@@ -204,6 +235,8 @@ impl App {
         } else if b.y + b.h > self.pan.1 + vh {
             self.pan.1 = (b.y + b.h).saturating_sub(vh);
         }
+        let (lx, ly) = self.pan_limit();
+        self.pan = (self.pan.0.min(lx), self.pan.1.min(ly));
     }
 
     pub(super) fn on_mouse(&mut self, m: MouseEvent) {
@@ -234,6 +267,16 @@ impl App {
                 }
                 if self.view == View::Graph && inside(a.main) {
                     let inner = Rect::new(a.main.x + 1, a.main.y + 1, a.main.width.saturating_sub(2), a.main.height.saturating_sub(2));
+                    // A click on the overview map moves the view there.
+                    if let Some(map) = super::minimap::minimap_rect(inner, self.layout.width, self.layout.height)
+                        && inside(map)
+                    {
+                        if let Some((x, y)) = super::minimap::minimap_to_world(map, self.layout.width, self.layout.height, m.column, m.row)
+                        {
+                            self.pan_to(x, y);
+                        }
+                        return;
+                    }
                     let view = super::layout::centered(inner, self.layout.height);
                     if m.row < view.y || m.column < view.x {
                         return;
@@ -260,8 +303,7 @@ impl App {
                     let top = self.player.cursor.saturating_sub(self.size.1.saturating_sub(6) as usize);
                     self.log_scroll = if down { self.log_scroll.saturating_sub(3) } else { (self.log_scroll + 3).min(top) };
                 } else if self.view == View::Graph {
-                    self.pan.1 =
-                        if down { (self.pan.1 + 3).min(self.layout.height.saturating_sub(1)) } else { self.pan.1.saturating_sub(3) };
+                    self.pan.1 = if down { (self.pan.1 + 3).min(self.pan_limit().1) } else { self.pan.1.saturating_sub(3) };
                 }
             }
             _ => {}

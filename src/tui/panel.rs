@@ -257,6 +257,54 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
     out
 }
 
+/// At most this many rows of a folded run are listed (`/` finds any of them).
+const RUN_ROWS: usize = 300;
+
+/// Lines for a folded run of sibling nodes: what they share, their sum, and one row each.
+fn run_lines(app: &App, st: &crate::state::RunState, g: usize) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let members = &app.siblings.members[g];
+    let first = &st.flow.nodes[members[0]];
+    let sum = st.nodes_summary(members);
+    let mut out = vec![Line::from(vec![
+        Span::styled(
+            format!("{} {} ×{}", status_symbol(sum.status), first.kind, members.len()),
+            t.status(sum.status).add_modifier(Modifier::BOLD),
+        ),
+        Span::styled("  siblings, folded".to_string(), t.dim()),
+    ])];
+    let after: Vec<&str> = first.after.iter().map(|&d| st.flow.nodes[d].id.as_str()).collect();
+    out.push(kv(app, "after", if after.is_empty() { "nothing (they start the flow)".into() } else { after.join(", ") }));
+    out.push(kv(app, "done", format!("{} of {} ({} failed, {} skipped)", sum.settled, sum.units, sum.failed, sum.skipped)));
+    out.push(kv(app, "models", if sum.models.is_empty() { "-".into() } else { sum.models.join(", ") }));
+    out.push(kv(app, "tokens", thousands(sum.tokens)));
+    out.push(kv(app, "cost", format!("{}{}", if sum.active { "~" } else { "" }, money(sum.cost))));
+    if let Some(s) = sum.start {
+        out.push(kv(app, "span", format!("{} → {}", dur(s), sum.end.map(dur).unwrap_or_else(|| "…".into()))));
+    }
+    out.push(Line::default());
+    out.push(heading(app, "Nodes (e unfolds them in the graph)"));
+    for &n in members.iter().take(RUN_ROWS) {
+        let Some(ns) = st.nodes.get(n) else { continue };
+        let u = &st.units[ns.unit];
+        let status = st.node_status(n);
+        out.push(Line::from(vec![
+            Span::styled(format!("{} ", status_symbol(status)), t.status(status)),
+            Span::raw(format!(
+                "{:<16} {:<18} {:>9} {:>7}",
+                super::fmt::clip(&st.flow.nodes[n].id, 16),
+                super::fmt::clip(u.model.as_deref().unwrap_or("-"), 18),
+                money(st.node_cost(n)),
+                u.latency.map(dur).unwrap_or_default()
+            )),
+        ]));
+    }
+    if members.len() > RUN_ROWS {
+        out.push(Line::from(Span::styled(format!("… {} more: / finds one by name", members.len() - RUN_ROWS), t.dim())));
+    }
+    out
+}
+
 /// Lines for a collapsed fan-out group: its totals and one row per instance.
 fn group_lines(app: &App, n: usize) -> Vec<Line<'static>> {
     let st = app.state();
@@ -312,11 +360,17 @@ pub fn panel_lines(app: &App) -> Vec<Line<'static>> {
             let idx = match app.selected {
                 BoxKey::Node(n) => sst.nodes.get(n).map(|x| x.unit),
                 BoxKey::Instance(n, i) => sst.nodes.get(n).and_then(|x| x.instances.get(i).copied()),
+                BoxKey::Group(..) => None,
             };
             out.push(Line::from(Span::styled(
                 format!("━━ {} {} ━━", super::graph::side_letter(k), sst.strategy.name),
                 Style::default().fg(app.theme.title).add_modifier(Modifier::BOLD),
             )));
+            if let BoxKey::Group(_, g) = app.selected {
+                out.extend(run_lines(app, sst, g));
+                out.push(Line::default());
+                continue;
+            }
             match idx {
                 Some(i) => out.extend(unit_lines_in(app, sst, &sst.units[i])),
                 None => out.push(Line::raw("not reached")),
@@ -329,6 +383,7 @@ pub fn panel_lines(app: &App) -> Vec<Line<'static>> {
         return unit_lines(app, &st.units[u]);
     }
     match app.selected {
+        BoxKey::Group(_, g) => run_lines(app, st, g),
         BoxKey::Node(n) if st.flow.nodes[n].map.is_some() => group_lines(app, n),
         key => match app.unit_for_box(key) {
             Some(u) => unit_lines(app, &st.units[u]),

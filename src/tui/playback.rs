@@ -51,7 +51,7 @@ impl App {
                 let n = self.selected.node();
                 let item = match self.selected {
                     BoxKey::Instance(_, k) => Some(k as u32),
-                    BoxKey::Node(_) => None,
+                    BoxKey::Node(_) | BoxKey::Group(..) => None,
                 };
                 let matches = |u: crate::event::Unit| u.node as usize == n && (item.is_none() || u.item == item);
                 let found = if action == Action::NodeStart {

@@ -21,7 +21,7 @@ impl App {
     pub(super) fn search_action(&mut self, action: Action) -> Vec<Command> {
         match action {
             Action::Search => {
-                self.search = Some(Search { query: String::new(), typing: true, origin: self.selected });
+                self.search = Some(Search { query: String::new(), typing: true, origin: self.selected, opened: Vec::new() });
             }
             Action::SearchNext | Action::SearchPrev => self.jump(if action == Action::SearchNext { 1 } else { -1 }),
             Action::Copy | Action::CopyId => return self.copy(action == Action::CopyId),
@@ -36,7 +36,11 @@ impl App {
         match k.code {
             KeyCode::Esc => {
                 self.selected = s.origin;
+                for g in std::mem::take(&mut s.opened) {
+                    self.folded[g] = true;
+                }
                 self.search = None;
+                self.refresh_layout();
                 self.keep_selection_in_view();
             }
             KeyCode::Enter => {
@@ -77,13 +81,36 @@ impl App {
             1 => matches.iter().copied().find(|&n| rank(n) > here).unwrap_or(matches[0]),
             _ => matches.iter().rev().copied().find(|&n| rank(n) < here).unwrap_or(matches[matches.len() - 1]),
         };
-        self.selected = BoxKey::Node(pick);
+        self.show_match(pick);
         self.panel_scroll = 0;
         self.keep_selection_in_view();
         if d != 0 {
             let i = matches.iter().position(|&n| n == pick).unwrap_or(0);
             self.message = Some(format!("{} · match {} of {}", self.flow.nodes[pick].id, i + 1, matches.len()));
         }
+    }
+
+    /// Selects a match, unfolding its sibling run if it is folded, and folding again the run
+    /// the previous match had this search unfold.
+    fn show_match(&mut self, pick: usize) {
+        let run = self.siblings.of[pick];
+        if let Some(s) = self.search.as_mut() {
+            for g in std::mem::take(&mut s.opened) {
+                if Some(g) == run {
+                    s.opened.push(g);
+                } else {
+                    self.folded[g] = true;
+                }
+            }
+            if let Some(g) = run
+                && self.folded[g]
+            {
+                self.folded[g] = false;
+                s.opened.push(g);
+            }
+        }
+        self.selected = BoxKey::Node(pick);
+        self.refresh_layout();
     }
 
     /// What the footer says while a search is on: the query, the count, the keys.

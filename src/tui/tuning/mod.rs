@@ -344,6 +344,8 @@ impl App {
                 Ok((f, _)) => {
                     self.flow = Arc::new(f);
                     self.expanded = vec![false; self.flow.nodes.len()];
+                    self.siblings = super::layout::Siblings::of_flow(&self.flow);
+                    self.folded = self.siblings.default_folds();
                     self.layer_count = super::layout::layers_of(&self.flow).1;
                     self.selected = BoxKey::Node(self.flow.order.first().copied().unwrap_or(0));
                     self.previous = None;
