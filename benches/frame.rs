@@ -83,10 +83,15 @@ fn frame_5000_nodes_10k_events_per_second(bencher: divan::Bencher) {
 }
 
 /// From a parsed 5,000-node flow to its first frame on screen: the screen's state and layout
-/// built, then drawn once.
-#[divan::bench(sample_count = 20, sample_size = 1)]
-fn first_frame_5000_nodes(bencher: divan::Bencher) {
-    let spec = spec(Shape::Layered { layers: 50, width: 100 });
+/// built, then drawn once. Three shapes: 50 layers of 100 (each node after the whole layer
+/// before it: 490,000 edges), 500 layers of 10 (49,500 edges) and a 1 → 4,998 → 1 fan-out.
+#[divan::bench(sample_count = 10, sample_size = 1, args = [
+    Shape::Layered { layers: 50, width: 100 },
+    Shape::Layered { layers: 500, width: 10 },
+    Shape::FanOutIn { width: 4998 },
+])]
+fn first_frame_5000_nodes(bencher: divan::Bencher, shape: Shape) {
+    let spec = spec(shape);
     bencher.bench_local(|| {
         let mut app = App::new(&spec, Theme::dark(), Keymap::default_map(), 1.0, true);
         app.update(Msg::Term(crossterm::event::Event::Resize(160, 48)));
