@@ -1,6 +1,6 @@
 //! The front door's streaming paths give exactly what the whole-value paths gave: the JSON
-//! report written node by node, recordings folded as they are read,
-//! and terminal output cleaned piece by piece. (Their speed and memory are measured by
+//! report written node by node, recordings folded as they are read, the OTLP export written
+//! span by span, and terminal output cleaned piece by piece. (Their speed and memory are measured by
 //! `bench/front-door.sh`, not here.)
 
 mod common;
@@ -84,6 +84,20 @@ fn a_torn_or_broken_recording_reads_the_same_folded() {
     let b = Recording::open_folded(&broken).map(|_| ()).expect_err("folded too");
     assert_eq!(a.to_string(), b.to_string());
     assert!(a.to_string().contains(":4:"), "{a}");
+}
+
+#[test]
+fn the_streamed_export_is_the_export() {
+    for (flow, strategy) in [("research-assistant", "smart"), ("doc-digest", "cascade"), ("code-review", "premium-parallel")] {
+        let (path, _) = recorded(flow, strategy, &format!("export-{flow}.jsonl"));
+        let whole = serde_json::to_string_pretty(&baton::record::otlp::export(&Recording::open(&path).expect("opens"))).expect("json");
+        let (rec, state) = Recording::open_folded(&path).expect("opens folded");
+        let mut streamed = Vec::new();
+        let spans = baton::record::otlp::write_folded(&rec, &state, &mut streamed).expect("written");
+        assert_eq!(String::from_utf8(streamed).expect("utf-8"), whole, "{flow} under {strategy}");
+        assert_eq!(spans, baton::report::listed_units(&state).len() + 1, "the workflow span and one a unit");
+        assert!(whole.contains("\"links\": ["), "unit spans carry their links");
+    }
 }
 
 /// Text through the terminal writer, in pieces of the given sizes.

@@ -72,13 +72,17 @@ pub fn reprice(args: RepriceArgs) -> Exit {
 pub fn export(args: ExportArgs) -> Exit {
     // Settings first: a bad endpoint or header is known before anything is read or written.
     let push = super::otlp::config(&args.push)?;
-    let rec = open_recording(&args.file)?;
-    let doc = crate::record::otlp::export(&rec);
-    let spans = crate::record::otlp::span_count(&doc);
+    // Folded as read: the recording's events are never all held, and the file is written one
+    // span at a time.
+    let (rec, state) = open_recording_folded(&args.file)?;
     if let Some(out) = &args.otlp {
-        let text = serde_json::to_string_pretty(&doc).map_err(|e| Failure::failed(format!("cannot encode the traces: {e}")))?;
+        let mut spans = 0;
         // The output path is the user's: one that cannot be written is bad input.
-        load::write_atomically(out, text.as_bytes()).map_err(|e| {
+        load::write_atomically_with(out, |w| {
+            spans = crate::record::otlp::write_folded(&rec, &state, w)?;
+            Ok(())
+        })
+        .map_err(|e| {
             Failure::bad_input(format!(
                 "cannot write {}: {e}\n  help: give a path in a directory that exists and that you can write",
                 out.display()
@@ -87,6 +91,7 @@ pub fn export(args: ExportArgs) -> Exit {
         eprintln!("wrote {spans} spans to {}", out.display());
     }
     if let Some(cfg) = push {
+        let doc = crate::record::otlp::export_folded(&rec, &state);
         // Delivery failing (refused, an error answer, spans rejected) is exit 1.
         let pushed = crate::record::push::send_blocking(&cfg, &doc).map_err(|e| Failure::failed(e.to_string()))?;
         eprintln!("pushed {} spans to {} ({}, answer {})", pushed.spans, cfg.url, cfg.protocol.name(), pushed.status);

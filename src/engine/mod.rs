@@ -9,6 +9,7 @@
 //! # Layout
 //!
 //! - `schedule`: the task that owns ready, running and spent state, and settles each unit.
+//! - `decisions`: equal routing decisions shared by the units routed alike.
 //! - `context`: what a node receives (its prompt and upstream outputs or the whole history).
 //! - `call`: one unit's calls: retries with backoff, timeouts, fallbacks, escalation, billing.
 //! - `health`: how each model has been doing, and when a failing model rests.
@@ -20,6 +21,7 @@
 
 mod call;
 mod context;
+mod decisions;
 mod health;
 pub mod runtime;
 mod schedule;

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::RunSpec;
 use super::call::{Call, Done};
 use super::context::{DeclaredCounts, HistoryEntry, build_context};
+use super::decisions::Decisions;
 use super::health::Health;
 use super::sink::Sink;
 use super::store::{Query, content_key};
@@ -73,6 +74,8 @@ struct Exec<'a, S> {
     history: Vec<HistoryEntry>,
     keep_history: bool,
     declared: DeclaredCounts,
+    /// Equal decisions share one copy.
+    decisions: Decisions,
     closed: bool,
     health: Health,
 }
@@ -104,6 +107,7 @@ pub(super) async fn execute<S: Sink>(spec: &RunSpec, providers: &Providers, sink
         history: Vec::new(),
         keep_history: spec.strategy.context == crate::routing::ContextMode::Full,
         declared: DeclaredCounts::new(n),
+        decisions: Decisions::default(),
         closed: false,
         health: Health::default(),
     };
@@ -266,7 +270,7 @@ impl<'a, S: Sink> Exec<'a, S> {
         let item = unit.item.and_then(|k| self.groups[i].as_ref().map(|g| (k, g.items[k as usize].clone())));
         let ctx = build_context(spec, i, item.as_ref().map(|(_, t)| &**t), &self.outputs, &self.history, &mut self.declared);
         let input_tokens: u64 = ctx.parts.iter().map(|p| p.tokens).sum();
-        let decision = Arc::new(route(&spec.strategy, node, input_tokens));
+        let decision = self.decisions.share(route(&spec.strategy, node, input_tokens));
         // The content key is only needed to look up or keep outputs.
         let key = if spec.store.is_some() {
             content_key(spec, i, &decision.model, &ctx.texts, self.providers.is_simulated(), self.task, unit.item)

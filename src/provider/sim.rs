@@ -7,12 +7,16 @@
 //! the same task see the same branches and a more capable model passes wherever a weaker one
 //! does. How a model behaves (its wording, speed and faults) is drawn from keys that include it.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::Semaphore;
 
 use super::rng::{Rng, hash_str};
 use super::{CallError, CallRequest, Chunk, ChunkStream, ErrorKind, Provider};
 use crate::flow::{Check, Node};
-use crate::routing::{Model, Usage};
+use crate::routing::{Model, ProviderKind, Usage};
 use crate::tokens;
 
 const SALT_TASK: u64 = 0x7461_736b;
@@ -26,9 +30,54 @@ pub struct SimProvider;
 
 impl Provider for SimProvider {
     fn call(&self, req: CallRequest) -> ChunkStream {
-        let plan = plan(&req);
-        Box::pin(play(plan))
+        limited(req, plan)
     }
+}
+
+thread_local! {
+    /// Each provider's concurrency slots, by provider and `max_concurrent`. Per thread: a
+    /// simulated run is driven on one thread (its own paused clock), so the runs of one thread
+    /// (a batch's tasks, one after another) share a provider's slots as a process's real calls
+    /// do, and runs on other threads (the strategies of `compare`, each on its own clock) do
+    /// not wait for each other.
+    static SLOTS: std::cell::RefCell<std::collections::HashMap<(ProviderKind, u32), Arc<Semaphore>>> = Default::default();
+}
+
+/// Plays the call `make` plans once its provider has a free slot, as the HTTP providers do:
+/// at most `max_concurrent` (the catalog's `[provider.NAME]` limit, 16 unless set) calls of
+/// one provider at once. A call that finds every slot taken says so (`Chunk::Waiting`, shown as `queued`),
+/// waits its turn, then is sent (`Chunk::Sent`); its answer is planned only then, so the
+/// calls queued behind a wide fan-out hold nothing but their request. A call that gets a
+/// slot at once streams exactly what it streamed before providers had limits.
+fn limited(req: CallRequest, make: impl FnOnce(&CallRequest) -> Plan + Send + 'static) -> ChunkStream {
+    let provider = req.model().provider;
+    // The `sim` provider stands for no real service: its calls are limited only when the
+    // catalog gives it a `[provider.sim]` limit.
+    let limit = match provider {
+        ProviderKind::Sim => req.catalog.limits.get(&provider).map(|l| l.max_concurrent),
+        _ => Some(req.catalog.limits(provider).max_concurrent),
+    };
+    let Some(limit) = limit.map(|l| l.max(1)) else { return Box::pin(play(make(&req))) };
+    let slots = SLOTS.with(|s| s.borrow_mut().entry((provider, limit)).or_insert_with(|| Arc::new(Semaphore::new(limit as usize))).clone());
+    if let Ok(permit) = slots.clone().try_acquire_owned() {
+        let plan = make(&req);
+        return Box::pin(play(plan).map(move |c| {
+            let _slot = &permit;
+            c
+        }));
+    }
+    let why = format!("all {limit} {provider} slots are busy (max_concurrent)");
+    let waiting = futures::stream::once(async move { Ok(Chunk::Waiting { why }) });
+    let sent = futures::stream::once(async move {
+        let permit = slots.acquire_owned().await.ok();
+        let plan = make(&req);
+        futures::stream::once(async { Ok(Chunk::Sent) }).chain(play(plan).map(move |c| {
+            let _slot = &permit;
+            c
+        }))
+    })
+    .flatten();
+    Box::pin(waiting.chain(sent))
 }
 
 /// How a call ends early, if it does.
@@ -71,6 +120,10 @@ fn keys(req: &CallRequest, node: &Node) -> [u64; 4] {
 /// Streams a given text with the model's simulated timing and no faults: how a re-priced
 /// recording replays a recorded output on another model.
 pub fn stream_text(req: &CallRequest, text: String) -> ChunkStream {
+    limited(req.clone(), move |req| text_plan(req, text))
+}
+
+fn text_plan(req: &CallRequest, text: String) -> Plan {
     let node = &req.flow.nodes[req.node];
     let model = req.model();
     let [seed, task, node_key, item] = keys(req, node);
@@ -78,7 +131,7 @@ pub fn stream_text(req: &CallRequest, text: String) -> ChunkStream {
     let usage = Usage { input: req.input_tokens, cached: 0, cache_write: 0, output: u64::from(tokens::count(&text)), reasoning: 0 };
     let (ttft, tps) = timing(req, model, &mut call);
     let chunks = split_stream(&text, usage.output, tps);
-    Box::pin(play(Plan { ttft, text, chunks, usage, fault: None }))
+    Plan { ttft, text, chunks, usage, fault: None }
 }
 
 fn timing(req: &CallRequest, model: &Model, call: &mut Rng) -> (Duration, f64) {

@@ -243,7 +243,8 @@ impl RawNode {
 /// Every check on a read flow, with the span of the offending value.
 fn validate(src: &Source, raw: RawFile) -> Result<(Flow, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::default();
-    let mut ids: HashMap<String, usize> = HashMap::new();
+    // Keyed by the raw nodes' own ids, not copies (100,000 copies at 100k nodes).
+    let mut ids: HashMap<&str, usize> = HashMap::with_capacity(raw.node.len());
 
     if raw.node.is_empty() {
         diags.push(
@@ -270,20 +271,20 @@ fn validate(src: &Source, raw: RawFile) -> Result<(Flow, Diagnostics), Diagnosti
         if matches!(id.as_str(), "input" | "item") {
             diags.push(src.error(n.id.span(), format!("'{id}' is reserved for templates")).with_help("choose another id"));
         }
-        if let Some(&first) = ids.get(id) {
+        if let Some(&first) = ids.get(id.as_str()) {
             let (line, _) = src.locate(raw.node[first].id.span().start);
             diags.push(
                 src.error(n.id.span(), format!("duplicate node id '{id}'"))
                     .with_help(format!("the first node with this id is at line {line}; rename one of them")),
             );
         } else {
-            ids.insert(id.clone(), i);
+            ids.insert(id.as_str(), i);
         }
     }
 
     let resolve = |name: &Spanned<String>, what: &str, diags: &mut Diagnostics| -> Option<usize> {
         let key = name.get_ref();
-        if let Some(&i) = ids.get(key) {
+        if let Some(&i) = ids.get(key.as_str()) {
             return Some(i);
         }
         let help = match nearest(key, raw.node.iter().map(|n| n.id.get_ref().as_str())) {
@@ -384,7 +385,7 @@ fn validate(src: &Source, raw: RawFile) -> Result<(Flow, Diagnostics), Diagnosti
                         }
                         Some(Piece::Item)
                     }
-                    RawPiece::Ref(name, at) => match ids.get(&name) {
+                    RawPiece::Ref(name, at) => match ids.get(name.as_str()) {
                         Some(&i) => Some(Piece::Node(i)),
                         None => {
                             let help = match nearest(&name, raw.node.iter().map(|n| n.id.get_ref().as_str())) {

@@ -1,0 +1,68 @@
+//! Routing decisions shared between the units that were routed alike. A decision is a few
+//! strings (rule, reason, model, fallbacks) and the run state keeps one per unit: at 100,000
+//! nodes, one copy each was about 33 MB, while a generated or real flow has a handful of
+//! distinct decisions (same rule, same model, a few input sizes). Units now hold the same
+//! `Arc` when their decisions are equal; what each unit reads is unchanged.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use crate::routing::Decision;
+
+/// How many distinct decisions are remembered; past that (a flow whose every node is routed
+/// differently) new ones are not shared, so the table never outgrows what it saves.
+const MOST: usize = 4096;
+
+#[derive(Default)]
+pub(super) struct Decisions {
+    by_hash: HashMap<u64, Vec<Arc<Decision>>>,
+    len: usize,
+}
+
+impl Decisions {
+    /// The shared decision equal to `d`.
+    pub(super) fn share(&mut self, d: Decision) -> Arc<Decision> {
+        let mut h = DefaultHasher::new();
+        (d.rule, &d.rule_label, &d.reason, &d.model, &d.fallbacks, d.input_tokens).hash(&mut h);
+        let bucket = self.by_hash.entry(h.finish()).or_default();
+        if let Some(same) = bucket.iter().find(|a| ***a == d) {
+            return same.clone();
+        }
+        let a = Arc::new(d);
+        if self.len < MOST {
+            bucket.push(a.clone());
+            self.len += 1;
+        }
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(model: &str, tokens: u64) -> Decision {
+        Decision {
+            rule: Some(1),
+            rule_label: "rule 2 'x'".into(),
+            reason: "kind generate".into(),
+            model: model.into(),
+            fallbacks: vec!["b".into()],
+            input_tokens: tokens,
+        }
+    }
+
+    #[test]
+    fn equal_decisions_share_one_copy_and_different_ones_do_not() {
+        let mut t = Decisions::default();
+        let a = t.share(d("m", 10));
+        let b = t.share(d("m", 10));
+        assert!(Arc::ptr_eq(&a, &b));
+        let c = t.share(d("m", 11));
+        let e = t.share(d("n", 10));
+        assert!(!Arc::ptr_eq(&a, &c) && !Arc::ptr_eq(&a, &e));
+        assert_eq!(*c, d("m", 11));
+        assert_eq!(*e, d("n", 10));
+    }
+}
