@@ -37,6 +37,20 @@ pub fn money(m: Money) -> String {
 
 pub use crate::report::clip;
 
+/// A settled unit whose model the catalog lacks, with tokens: its cost is unknown, not $0
+/// (a watched run calls whatever models the application chose).
+pub fn unpriced(st: &crate::state::RunState, unit: usize) -> bool {
+    let u = &st.units[unit];
+    u.status.is_settled()
+        && u.model.as_deref().is_some_and(|m| m != "-" && st.catalog.get(m).is_none())
+        && u.billed_usage.total_input() + u.billed_usage.output > 0
+}
+
+/// How many settled units are [`unpriced`].
+pub fn unpriced_count(st: &crate::state::RunState) -> usize {
+    (0..st.units.len()).filter(|&u| unpriced(st, u)).count()
+}
+
 /// Left text and right text in exactly `w` characters.
 pub fn spread(left: &str, right: &str, w: usize) -> String {
     let r = right.chars().count();

@@ -191,6 +191,7 @@ fn unit_content(st: &RunState, ui: usize, now: Duration, w: usize) -> [String; 3
         }
         Status::Cached => tok_line(u.usage.output, "cached", w),
         _ if u.status.is_active() => tok_line(toks, &format!("~{}", money(st.cost_so_far(ui))), w),
+        _ if crate::tui::fmt::unpriced(st, ui) => tok_line(toks, "unpriced", w),
         _ => tok_line(toks, &money(u.cost.total()), w),
     };
     let line3 = match (u.status, elapsed(u, now)) {
@@ -243,6 +244,8 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
         let cost: Money = node_state.instances.iter().map(|&i| st.cost_so_far(i)).sum();
         let running = inst.iter().any(|u| u.status.is_active());
         let cost_text = if running { format!("~{}", money(cost)) } else { money(cost) };
+        let cost_text =
+            if node_state.instances.iter().any(|&i| crate::tui::fmt::unpriced(st, i)) { format!("{cost_text}+?") } else { cost_text };
         let (start, end) = st.node_span(n);
         let span = match (start, end) {
             (Some(s), Some(e)) => dur(e.saturating_sub(s)),
