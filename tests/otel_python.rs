@@ -123,6 +123,16 @@ fn a_python_otel_exporter_over_http_and_grpc_with_genai_and_openllmetry_attribut
             assert_eq!(got("input") + got("cached") + got("cache_write"), input, "{service} {id}: input");
             assert_eq!((got("cached"), got("output"), got("reasoning")), (cached, output, reasoning), "{service} {id}");
         }
+        // Time to first token: reported by OpenLLMetry's chunk events (25 ms into each step);
+        // GenAI spans do not say, so the whole latency is the bound.
+        for n in nodes.iter().filter(|n| n["id"] != "research_run") {
+            let (ttft, latency) = (n["ttft_ms"].as_f64().expect("ttft"), n["latency_ms"].as_f64().expect("latency"));
+            if service.starts_with("openllmetry") {
+                assert!((ttft - 25.0).abs() < 0.01, "{service} {}: ttft {ttft}", n["id"]);
+            } else {
+                assert_eq!(ttft, latency, "{service} {}", n["id"]);
+            }
+        }
         let tot = &r["totals"]["tokens"];
         assert_eq!((tot["input"].as_u64(), tot["cached"].as_u64(), tot["output"].as_u64()), (Some(786), Some(64), Some(230)), "{service}");
         // Neither model is in the built-in catalog: unpriced, not $0.

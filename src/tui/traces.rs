@@ -176,7 +176,6 @@ impl Watching {
     pub fn mode(&self) -> Mode {
         match &self.open {
             Some(app) => app.mode(),
-            None if self.help => Mode::Help,
             None => Mode::Traces,
         }
     }

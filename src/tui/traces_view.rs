@@ -228,7 +228,8 @@ fn help(f: &mut Frame, w: &Watching, size: Rect) {
     lines.push(Line::from(Span::styled(" Mouse: wheel moves, click selects, click again opens.", t.dim())));
     lines.push(Line::from(Span::styled(" Costs come from the catalog; a model it lacks shows as unpriced, never $0.", t.dim())));
     let wd = 88.min(size.width.saturating_sub(2));
-    let h = (lines.len() as u16 + 2).min(size.height.saturating_sub(2));
+    let inner = wd.saturating_sub(2);
+    let h = (Paragraph::new(lines.clone()).wrap(Wrap { trim: false }).line_count(inner) as u16 + 2).min(size.height.saturating_sub(2));
     let area = Rect::new((size.width - wd) / 2, (size.height - h) / 2, wd, h);
     f.render_widget(Clear, area);
     f.render_widget(
