@@ -153,8 +153,15 @@ fn waiting(w: &Watching) -> Vec<Line<'static>> {
     let mut lines = vec![Line::default(), Line::from(Span::styled(" Waiting for traces.", Style::default().fg(t.title)))];
     lines.push(Line::default());
     lines.push(Line::from(" Point your application's OpenTelemetry exporter here, then run it:"));
-    let endpoint = w.http.map_or_else(|| "http://127.0.0.1:4318".to_string(), |a| format!("http://{a}"));
-    lines.push(Line::from(Span::styled(format!("   OTEL_EXPORTER_OTLP_ENDPOINT={endpoint} python app.py"), Style::default().fg(t.accent))));
+    if w.listening.is_none() {
+        lines.push(Line::from(Span::styled("   (starting the receivers…)", t.dim())));
+    }
+    if let Some(h) = w.http {
+        lines.push(Line::from(Span::styled(
+            format!("   OTEL_EXPORTER_OTLP_ENDPOINT=http://{h} python app.py"),
+            Style::default().fg(t.accent),
+        )));
+    }
     if let Some(g) = w.grpc {
         lines.push(Line::from(Span::styled(format!("   (gRPC exporters: OTEL_EXPORTER_OTLP_ENDPOINT=http://{g})"), t.dim())));
     }
