@@ -38,7 +38,8 @@
 //!   runs (a third source of events beside the engine and recordings).
 //! - [`cli`]: the command line, a file per command family.
 //! - `tui`: the terminal application; the only module besides `main.rs` that names ratatui or
-//!   crossterm.
+//!   crossterm. `tui::traces` is `baton watch`'s screen (the traces arriving, each opening in
+//!   the same live graph).
 //!
 //! The core never imports the TUI; `tests/files.rs` reads the sources to keep it that way.
 

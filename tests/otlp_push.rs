@@ -135,7 +135,7 @@ impl Watch {
                 Report::Finished(f) => return f,
                 Report::Failed { error, .. } => panic!("{error}"),
                 Report::NotARun { trace, .. } => panic!("trace {trace} was not read as a run"),
-                Report::Listening { .. } => {}
+                Report::Listening { .. } | Report::Live(_) => {}
             }
         }
     }

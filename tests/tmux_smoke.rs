@@ -212,3 +212,64 @@ fn sigterm_restores_the_terminal() {
     let text = std::fs::read_to_string(&runs[0]).expect("recording");
     assert!(text.lines().last().unwrap_or_default().contains("run_finished"), "the recording is complete");
 }
+
+/// Posts a body to `POST /v1/traces` over plain HTTP/1.1; returns the status.
+fn post_traces(addr: &str, content_type: &str, body: &[u8]) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    let head = format!(
+        "POST /v1/traces HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).and_then(|()| s.write_all(body)).expect("send");
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    resp.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn watch_shows_a_trace_filling_in_and_quits_with_it_recorded() {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tmux-watch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).expect("tmp dir");
+    let t = Tmux { socket: format!("baton-watch-test-{}", std::process::id()) };
+    let script = format!(
+        "BATON_DATA_DIR={d} BATON_CONFIG_DIR={d} {bin} watch --http 127.0.0.1:0 --grpc off --settle-ms 1500; echo BATON-EXIT=$?; sleep 60",
+        d = tmp.display(),
+        bin = env!("CARGO_BIN_EXE_baton")
+    );
+    t.cmd(&["new-session", "-d", "-s", "s", "-x", "120", "-y", "30", &script]);
+    // Port 0: the header says which port the system chose.
+    let screen = t.wait_for("OTLP/HTTP 127.0.0.1:", Duration::from_secs(20));
+    let addr = screen
+        .split("OTLP/HTTP ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the header names the address:\n{screen}"))
+        .to_string();
+    // s3 was captured over gRPC, one span per request: the same messages as OTLP/HTTP protobuf.
+    let caps = common::otlp::captures("s3_openai_v2_fanout_grpc");
+    for c in &caps[..2] {
+        assert_eq!(post_traces(&addr, "application/x-protobuf", &c.body), 200);
+    }
+    t.wait_for("live", Duration::from_secs(10));
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("Graph", Duration::from_secs(10));
+    assert!(screen.contains("running"), "the trace is still arriving:\n{screen}");
+    for c in &caps[2..] {
+        assert_eq!(post_traces(&addr, "application/x-protobuf", &c.body), 200);
+    }
+    // The aggregating call arrives last; then the trace settles.
+    t.wait_for("o3-mini", Duration::from_secs(10));
+    let screen = t.wait_for("completed", Duration::from_secs(10));
+    assert!(screen.contains("unpriced") && screen.contains("5 done / 5 nodes"), "{screen}");
+    t.keys(&["Escape"]);
+    let screen = t.wait_for("finished", Duration::from_secs(10));
+    assert!(screen.contains("s3-openai-v2-fanout"), "{screen}");
+    t.keys(&["q"]);
+    let screen = t.wait_for("BATON-EXIT=", Duration::from_secs(10));
+    assert!(screen.contains("BATON-EXIT=0"), "{screen}");
+    assert!(screen.contains("baton watch: 1 run recorded under"), "{screen}");
+    let runs = std::fs::read_dir(tmp.join("runs")).expect("runs dir").count();
+    assert_eq!(runs, 1, "the trace was recorded");
+}

@@ -116,7 +116,7 @@ async fn next_finished(r: &mut Receiver, not_runs: &mut usize) -> Box<Finished> 
             Report::Finished(f) => return f,
             Report::NotARun { .. } => *not_runs += 1,
             Report::Failed { error, .. } => panic!("{error}"),
-            Report::Listening { .. } => {}
+            Report::Listening { .. } | Report::Live(_) => {}
         }
     }
 }

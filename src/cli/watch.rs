@@ -40,9 +40,13 @@ pub struct WatchArgs {
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     pub max_wait_ms: u64,
     /// Output: a line per finished trace, or one JSON object per line (`baton run`'s schema
-    /// plus a `watch` object).
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// plus a `watch` object). Without it, a terminal gets the screen (the traces as they
+    /// arrive) and a pipe gets the lines.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Theme for the screen (as `baton run --theme`).
+    #[arg(long, value_name = "NAME|FILE")]
+    pub theme: Option<String>,
     /// Directory for the recordings (default: the data directory's runs/).
     #[arg(long, value_name = "DIR", conflicts_with = "no_record")]
     pub record: Option<PathBuf>,
@@ -184,6 +188,11 @@ pub fn watch(args: WatchArgs) -> Exit {
         catalog: Arc::clone(&catalog),
         record_dir,
     };
+    // No --format and a terminal: the screen.
+    if args.format.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout()) && args.exit_after.is_none() {
+        return screen(cfg, &args);
+    }
+    let format = args.format.unwrap_or(Format::Table);
     let rt = crate::engine::runtime::serving().map_err(Failure::runtime)?;
     rt.block_on(async move {
         let shutdown = tokio_util::sync::CancellationToken::new();
@@ -217,8 +226,10 @@ pub fn watch(args: WatchArgs) -> Exit {
                     eprintln!("baton watch: trace {trace}: {error}");
                     code = EXIT_RUN_FAILED;
                 }
+                // Only the screen asks for snapshots of traces still arriving.
+                Report::Live(_) => {}
                 Report::Finished(f) => {
-                    let text = match args.format {
+                    let text = match format {
                         Format::Table => line(&f),
                         Format::Json => {
                             let st = f.run.state();
@@ -236,7 +247,7 @@ pub fn watch(args: WatchArgs) -> Exit {
                         shutdown.cancel();
                     }
                     if let Some(Err(e)) = &f.recording
-                        && args.format == Format::Json
+                        && format == Format::Json
                     {
                         eprintln!("baton watch: not recorded: {e}");
                     }
@@ -254,4 +265,23 @@ pub fn watch(args: WatchArgs) -> Exit {
             Err(e) => Err(Failure::failed(format!("the receiver stopped: {e}"))),
         }
     })
+}
+
+/// The screen: the traces as they arrive, each openable in the live graph. After it closes,
+/// stderr says what was recorded.
+fn screen(cfg: WatchConfig, args: &WatchArgs) -> Exit {
+    let (theme, keymap) = super::setup::screen_setup(args.theme.as_deref(), 1.0, "the watch screen needs a terminal")?;
+    let dir = cfg.record_dir.clone();
+    let out = crate::tui::watch_loop::run(cfg, theme, keymap).map_err(|e| Failure::failed(format!("the terminal failed: {e}")))?;
+    if let Some(e) = out.serve_error {
+        return Err(Failure::bad_input(e));
+    }
+    match (&dir, out.recorded.len()) {
+        (None, _) => eprintln!("baton watch: recording was off (--no-record)"),
+        (Some(d), n) => eprintln!("baton watch: {n} run{} recorded under {}", if n == 1 { "" } else { "s" }, d.display()),
+    }
+    for e in &out.not_recorded {
+        eprintln!("baton watch: not recorded: {e}");
+    }
+    Ok(out.code)
 }

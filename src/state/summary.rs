@@ -65,6 +65,20 @@ impl RunState {
         }
     }
 
+    /// A settled unit whose model the catalog does not price, though it used tokens (a
+    /// watched run's unknown model): its cost is unknown, never $0.
+    pub fn unpriced(&self, idx: usize) -> bool {
+        let u = &self.units[idx];
+        u.status.is_settled()
+            && u.model.as_deref().is_some_and(|m| m != "-" && self.catalog.get(m).is_none())
+            && u.billed_usage.total_input() + u.billed_usage.output > 0
+    }
+
+    /// How many settled units are [`RunState::unpriced`].
+    pub fn unpriced_count(&self) -> usize {
+        (0..self.units.len()).filter(|&u| self.unpriced(u)).count()
+    }
+
     /// The units that carry a node's work: its instances once it fanned out, else its own.
     pub fn work_units(&self, node: usize) -> Vec<usize> {
         let n = &self.nodes[node];

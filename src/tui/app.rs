@@ -192,6 +192,8 @@ pub struct App {
     pub scroll_max: (u16, u16),
     /// Where `y` also writes what it copies (the loop sets the data directory's).
     pub clip_file: Option<std::path::PathBuf>,
+    /// A trace watched over OTLP (`baton watch`), read-only: the footer offers its keys.
+    pub watched: bool,
 }
 
 impl App {
@@ -250,6 +252,7 @@ impl App {
             search: None,
             scroll_max: (u16::MAX, u16::MAX),
             clip_file: None,
+            watched: false,
         };
         app.selected = app.shown_box(app.selected.node());
         app
@@ -464,6 +467,8 @@ impl App {
             | Action::RerunNode
             | Action::OpenStrategy
             | Action::OpenFlow => self.tune_action(action),
+            // `baton watch`'s screen handles it around the app.
+            Action::Follow => Vec::new(),
             Action::Search | Action::SearchNext | Action::SearchPrev | Action::Copy | Action::CopyId => self.search_action(action),
             Action::Up
             | Action::Down
@@ -500,6 +505,7 @@ impl App {
                 View::Timeline => Mode::Timeline,
                 View::Log => Mode::Log,
                 _ if self.replay.is_some() => Mode::Replay,
+                _ if self.watched => Mode::Watched,
                 _ => Mode::Graph,
             }
         }

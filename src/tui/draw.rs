@@ -222,6 +222,12 @@ fn header(app: &App) -> Line<'static> {
         (1, vec![Span::styled(status, style), Span::raw(format!(" {}", dur(elapsed)))]),
         (2, {
             let mut v = vec![Span::styled(format!("{}", tot.cost.total()), bold)];
+            // A model the catalog lacks is unpriced, never $0.
+            match st.unpriced_count() {
+                0 => {}
+                n if tot.cost.total().is_zero() => v[0] = Span::styled(format!("unpriced ({n} nodes)"), Style::default().fg(t.retrying)),
+                n => v.push(Span::styled(format!(" + {n} unpriced"), Style::default().fg(t.retrying))),
+            }
             // Until a node settles, a live run's header shows what it expects to spend.
             if let (Some(e), 0) = (app.estimate, settled) {
                 v.push(Span::styled(format!(" (est. ~{e})"), t.dim()));

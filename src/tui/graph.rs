@@ -208,6 +208,7 @@ fn unit_content(st: &RunState, ui: usize, now: Duration, w: usize) -> [String; 3
         }
         Status::Cached => tok_line(u.usage.output, "cached", w),
         _ if u.status.is_active() => tok_line(toks, &format!("~{}", money(st.cost_so_far(ui))), w),
+        _ if st.unpriced(ui) => tok_line(toks, "unpriced", w),
         _ => tok_line(toks, &money(u.cost.total()), w),
     };
     let line3 = match (u.status, elapsed(u, now)) {
@@ -238,7 +239,9 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
     if fanned || matches!(key, BoxKey::Group(..)) {
         // Several units as one box: their sum, from the state.
         let sum = st.summary(&box_units(app, st, key));
+        let units = box_units(app, st, key);
         let cost_text = if sum.active { format!("~{}", money(sum.cost)) } else { money(sum.cost) };
+        let cost_text = if units.iter().any(|&i| st.unpriced(i)) { format!("{cost_text}+?") } else { cost_text };
         let span = match (sum.start, sum.end) {
             (Some(s), Some(e)) => dur(e.saturating_sub(s)),
             (Some(s), None) => dur(now.saturating_sub(s)),

@@ -59,6 +59,8 @@ pub enum Action {
     SearchPrev,
     Copy,
     CopyId,
+    /// `baton watch`: open each new trace as it arrives.
+    Follow,
 }
 
 const NAMES: &[(&str, Action)] = &[
@@ -107,6 +109,7 @@ const NAMES: &[(&str, Action)] = &[
     ("search_prev", Action::SearchPrev),
     ("copy", Action::Copy),
     ("copy_id", Action::CopyId),
+    ("follow", Action::Follow),
 ];
 
 /// A key with its modifiers, as written in keymap files (`ctrl-c`, `shift-tab`, `G`).
@@ -321,7 +324,8 @@ impl Keymap {
             .iter()
             .filter_map(|a| {
                 let b = self.bindings.iter().find(|b| b.action == Some(*a))?;
-                Some((b.keys.first()?.clone(), b.hint.clone().unwrap_or_else(|| b.desc.clone())))
+                let word = mode.word(*a).map(String::from).or_else(|| b.hint.clone());
+                Some((b.keys.first()?.clone(), word.unwrap_or_else(|| b.desc.clone())))
             })
             .collect()
     }
@@ -351,6 +355,10 @@ pub enum Mode {
     /// A recording plays back.
     Replay,
     Help,
+    /// `baton watch`: the list of traces.
+    Traces,
+    /// `baton watch`: one trace open in the graph.
+    Watched,
 }
 
 impl Mode {
@@ -365,6 +373,19 @@ impl Mode {
             Mode::Compare => &[Help, Quit, StartStop, Pause, NextView, Focus, Search],
             Mode::Replay => &[Help, Quit, Pause, SeekBack, SeekForward, Step, WhatIf, NextView, Search],
             Mode::Help => &[Help, Down, PageDown],
+            Mode::Traces => &[Help, Quit, Down, Focus, Follow, Last],
+            Mode::Watched => &[Help, Quit, Back, Follow, Focus, NextView, Search, Expand, Zoom],
+        }
+    }
+
+    /// The footer's word for an action where this mode gives its key another meaning.
+    pub fn word(self, a: Action) -> Option<&'static str> {
+        match (self, a) {
+            (Mode::Traces, Action::Focus) => Some("open"),
+            (Mode::Traces, Action::Down) => Some("move"),
+            (Mode::Traces, Action::Last) => Some("oldest"),
+            (Mode::Watched, Action::Back) => Some("traces"),
+            _ => None,
         }
     }
 }
@@ -425,7 +446,8 @@ mod tests {
     #[test]
     fn every_mode_hints_keys_that_exist() {
         let km = Keymap::default_map();
-        for m in [Mode::Graph, Mode::Timeline, Mode::Log, Mode::Panel, Mode::Compare, Mode::Replay, Mode::Help] {
+        for m in [Mode::Graph, Mode::Timeline, Mode::Log, Mode::Panel, Mode::Compare, Mode::Replay, Mode::Help, Mode::Traces, Mode::Watched]
+        {
             let hints = km.hints(m);
             assert_eq!(hints.len(), m.actions().len(), "{m:?}: every action it names has a key");
             for (k, _) in &hints {

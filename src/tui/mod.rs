@@ -25,7 +25,10 @@ pub mod search;
 pub mod siblings;
 pub mod theme;
 pub mod timeline;
+pub mod traces;
+pub mod traces_view;
 pub mod tuning;
+pub mod watch_loop;
 
 use std::io::{self, Write};
 use std::time::Duration;

@@ -371,6 +371,9 @@ fn convert(conv: &mut Converter, g: &TraceGraph, run_id: u64, receiver: &str, fi
             continue;
         }
         let latency = end.saturating_sub(start);
+        // Time to first token where a span event says when the first chunk came; else the
+        // whole latency is the bound (spans only say when a call ended).
+        let ttft = n.calls.iter().filter_map(|c| c.first_token_ns).min().map(|t| at(t).saturating_sub(start)).filter(|t| *t <= latency);
         let output: Arc<str> = Arc::from(notes.join("\n"));
         evs.push((
             end,
@@ -382,8 +385,7 @@ fn convert(conv: &mut Converter, g: &TraceGraph, run_id: u64, receiver: &str, fi
                     model,
                     usage,
                     estimated: false,
-                    // Spans do not say when the first token came; the whole latency is the bound.
-                    ttft: latency,
+                    ttft: ttft.unwrap_or(latency),
                     latency,
                     output,
                     checks: Vec::new(),

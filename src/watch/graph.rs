@@ -39,6 +39,8 @@ pub struct Call {
     pub end_ns: u64,
     pub scope: Arc<str>,
     pub error: Option<String>,
+    /// When its stream's first chunk came, if the instrumentation said.
+    pub first_token_ns: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,6 +233,7 @@ pub fn build(spans: &[SpanRec], model_key: &dyn Fn(&str) -> String) -> TraceGrap
         end_ns: s.end_ns,
         scope: s.scope.clone(),
         error: s.error.clone(),
+        first_token_ns: s.first_token_ns,
     };
 
     while let Some((i, ctx)) = walk.pop() {

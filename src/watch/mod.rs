@@ -20,7 +20,8 @@
 //! converted once (headless output, recording). A view of a trace still arriving is meant to
 //! convert its current spans again when they change (`to_run` with `finished: false`, missing
 //! parents shown as `running` placeholders); at the measured ~60 µs per 19-span trace that is
-//! cheap. No screen uses it yet. Like core modules, this one never names the TUI.
+//! cheap. `baton watch`'s screen gets such snapshots from [`service::serve`] with `live` on, at
+//! most one per trace per tick. Like core modules, this one never names the TUI.
 
 pub mod assemble;
 pub mod convert;

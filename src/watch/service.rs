@@ -51,6 +51,10 @@ pub enum Report {
         trace: String,
         error: String,
     },
+    /// A trace still arriving, converted from the spans it has so far (`to_run` with
+    /// `finished: false`), sent at most once a tick while it changes; only from [`serve`] with
+    /// `live` on, for a screen that shows traces filling in.
+    Live(Box<WatchedRun>),
 }
 
 /// Converts and records one closed trace.
@@ -79,8 +83,23 @@ fn record(run: &WatchedRun, dir: &std::path::Path) -> Result<PathBuf, String> {
     rec.finish().map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// A snapshot of an open trace, when it is already a run (it has a model call).
+fn snapshot(spans: &[super::span::SpanRec], conv: &mut Converter, receiver: &str) -> Option<WatchedRun> {
+    let g = conv.graph(spans);
+    if !g.is_orchestration() {
+        return None;
+    }
+    conv.convert(&g, 0, receiver, false).ok()
+}
+
 /// Serves until `shutdown`, then closes every open trace and returns.
 pub async fn run(cfg: WatchConfig, reports: mpsc::Sender<Report>, shutdown: CancellationToken) -> Result<(), ServeError> {
+    serve(cfg, false, reports, shutdown).await
+}
+
+/// [`run`], and with `live` also a [`Report::Live`] snapshot of every open trace that changed
+/// since the last tick (a tick is a quarter of the settle window, 10 to 250 ms).
+pub async fn serve(cfg: WatchConfig, live: bool, reports: mpsc::Sender<Report>, shutdown: CancellationToken) -> Result<(), ServeError> {
     let (tx, mut rx) = mpsc::channel::<Batch>(256);
     let receivers = start(&cfg.receivers, tx, shutdown.clone()).await?;
     let receiver = format!(
@@ -95,6 +114,7 @@ pub async fn run(cfg: WatchConfig, reports: mpsc::Sender<Report>, shutdown: Canc
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_run = 1u64;
     let mut conv = Converter::new(cfg.catalog.clone());
+    let mut conv_live = Converter::new(cfg.catalog.clone());
     let mut out = |closed: Vec<ClosedTrace>, next_run: &mut u64| -> Vec<Report> {
         closed
             .into_iter()
@@ -105,19 +125,42 @@ pub async fn run(cfg: WatchConfig, reports: mpsc::Sender<Report>, shutdown: Canc
             })
             .collect()
     };
+    // Traces changed since the last tick, for the live snapshots.
+    let mut changed: std::collections::HashSet<super::span::TraceId> = std::collections::HashSet::new();
     loop {
-        let closed = tokio::select! {
+        let (closed, ticked) = tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
             b = rx.recv() => match b {
-                Some(batch) => asm.add(batch, Instant::now()),
+                Some(batch) => {
+                    if live {
+                        changed.extend(batch.iter().map(|s| s.trace));
+                    }
+                    (asm.add(batch, Instant::now()), false)
+                }
                 None => break,
             },
-            _ = tick.tick() => asm.due(Instant::now()),
+            _ = tick.tick() => (asm.due(Instant::now()), true),
         };
         for r in out(closed, &mut next_run) {
             if reports.send(r).await.is_err() {
                 return Ok(());
+            }
+        }
+        if ticked && !changed.is_empty() {
+            let mut snaps = Vec::new();
+            for t in changed.drain() {
+                if let Some(o) = asm.get(&t)
+                    && let Some(run) = snapshot(&o.spans, &mut conv_live, &receiver)
+                {
+                    snaps.push((o.seq, run));
+                }
+            }
+            snaps.sort_by_key(|s| s.0);
+            for (_, run) in snaps {
+                if reports.send(Report::Live(Box::new(run))).await.is_err() {
+                    return Ok(());
+                }
             }
         }
     }

@@ -114,7 +114,15 @@ pub struct SpanRec {
     /// The span says its child spans are a DAG whose edges are their links (`baton.dag =
     /// "links"`, as Baton's own export writes): it is the run, not a step.
     pub dag_by_links: bool,
+    /// When a streamed call's first chunk came, where the instrumentation records it as a span
+    /// event ([`FIRST_TOKEN_EVENTS`]).
+    pub first_token_ns: Option<u64>,
 }
+
+/// Span events that mark a stream's first chunk: OpenInference's `First Token Stream Event`
+/// (added on the first chunk) and OpenLLMetry's `llm.content.completion.chunk` (one per chunk;
+/// the earliest counts). No GenAI span attribute carries time to first token.
+pub const FIRST_TOKEN_EVENTS: [&str; 2] = ["First Token Stream Event", "llm.content.completion.chunk"];
 
 /// Removes what could drive a terminal: control characters (ESC, so CSI and OSC sequences
 /// lose their introducer; BEL and C1 controls too) and bidirectional overrides; caps length.
@@ -348,6 +356,12 @@ pub fn from_otlp(span: &Span, service: &std::sync::Arc<str>, scope: &std::sync::
             .take(256)
             .collect(),
         dag_by_links,
+        first_token_ns: span
+            .events
+            .iter()
+            .filter(|e| FIRST_TOKEN_EVENTS.contains(&e.name.as_str()) && e.time_unix_nano >= span.start_time_unix_nano)
+            .map(|e| e.time_unix_nano)
+            .min(),
     })
 }
 
@@ -531,5 +545,30 @@ mod tests {
         let u = t.usage();
         assert_eq!((u.input, u.cached, u.output, u.reasoning), (62, 128, 120, 32));
         assert_eq!(u.total_input(), 190);
+    }
+
+    #[test]
+    fn the_first_chunk_event_gives_time_to_first_token() {
+        use opentelemetry_proto::tonic::trace::v1::span::Event;
+        let ev = |name: &str, t: u64| Event { name: name.into(), time_unix_nano: t, ..Default::default() };
+        let mut span = Span {
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            name: "x".into(),
+            start_time_unix_nano: 1_000,
+            end_time_unix_nano: 9_000,
+            ..Default::default()
+        };
+        let read = |s: &Span| from_otlp(s, &"svc".into(), &"scope".into()).expect("valid").first_token_ns;
+        assert_eq!(read(&span), None, "nothing reported");
+        // OpenInference: one event on the first chunk.
+        span.events = vec![ev("First Token Stream Event", 3_000)];
+        assert_eq!(read(&span), Some(3_000));
+        // OpenLLMetry: an event per chunk; the earliest counts, whatever the order sent.
+        span.events = vec![ev("llm.content.completion.chunk", 5_000), ev("llm.content.completion.chunk", 4_000), ev("other", 2_000)];
+        assert_eq!(read(&span), Some(4_000));
+        // An event stamped before the span began is not believed.
+        span.events = vec![ev("First Token Stream Event", 500)];
+        assert_eq!(read(&span), None);
     }
 }

@@ -1,0 +1,204 @@
+//! The loop behind `baton watch`'s screen: the watch service (receivers, assembler, recorder)
+//! runs as a task and reports every trace, live snapshots included; terminal input and a frame
+//! clock come in as for `baton run`'s screen. Quitting stops the service, which closes and
+//! records every trace still open before the terminal is handed back.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::execute;
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::app::Command;
+use super::keymap::Keymap;
+use super::theme::Theme;
+use super::traces::{WatchMsg, Watching};
+use crate::watch::service::{Report, WatchConfig, serve};
+
+const FRAME: Duration = Duration::from_millis(33);
+
+/// How the screen ended.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// 0, or 1 when a trace could not be converted, or 128 + the signal that ended it.
+    pub code: u8,
+    /// The receivers could not start (an address in use, say).
+    pub serve_error: Option<String>,
+    /// Runs recorded, and recordings that failed (with why).
+    pub recorded: Vec<std::path::PathBuf>,
+    pub not_recorded: Vec<String>,
+}
+
+impl Outcome {
+    fn note(&mut self, r: &Report) {
+        match r {
+            Report::Finished(f) => match &f.recording {
+                Some(Ok(p)) => self.recorded.push(p.clone()),
+                Some(Err(e)) => self.not_recorded.push(e.clone()),
+                None => {}
+            },
+            Report::Failed { .. } => self.code = 1,
+            _ => {}
+        }
+    }
+}
+
+fn restore() {
+    let _ = disable_raw_mode();
+    let _ = execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, crossterm::cursor::Show);
+}
+
+/// Runs the screen until the user quits or a signal ends it; the terminal is restored on every
+/// way out, a panic included.
+pub fn run(cfg: WatchConfig, theme: Theme, keymap: Keymap) -> io::Result<Outcome> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        super::log_line(&format!("panic: {info}"));
+        previous(info);
+    }));
+    let rt = crate::engine::runtime::serving()?;
+    enable_raw_mode()?;
+    if let Err(e) = execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture) {
+        restore();
+        return Err(e);
+    }
+    let result = match Terminal::new(CrosstermBackend::new(io::stdout())) {
+        Ok(mut terminal) => rt.block_on(event_loop(&mut terminal, cfg, theme, keymap)),
+        Err(e) => Err(e),
+    };
+    restore();
+    result
+}
+
+async fn event_loop<W: Write>(
+    terminal: &mut Terminal<CrosstermBackend<W>>,
+    cfg: WatchConfig,
+    theme: Theme,
+    keymap: Keymap,
+) -> io::Result<Outcome> {
+    let mut w = Watching::new(theme, keymap);
+    let size = terminal.size()?;
+    w.size = (size.width, size.height);
+    w.clip_file = crate::load::data_dir().map(|d| d.join("clipboard.txt"));
+    let shutdown = CancellationToken::new();
+    let (tx, mut rx) = mpsc::channel::<Report>(256);
+    let mut server = tokio::spawn(serve(cfg, true, tx, shutdown.clone()));
+    let mut server_done = false;
+    let mut input = super::input::Input::start();
+    let mut term_sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hup_sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut out = Outcome::default();
+    let mut dirty = true;
+    let mut next_frame = Instant::now();
+    let mut last_tick = Instant::now();
+    let mut ticking = false;
+    loop {
+        let now = Instant::now();
+        if dirty && now >= next_frame {
+            terminal.draw(|f| super::traces_view::draw(f, &w))?;
+            if let Some(app) = &mut w.open {
+                app.scroll_max = super::draw::scroll_limits(app);
+            }
+            dirty = false;
+            next_frame = now + FRAME;
+        }
+        if w.quit {
+            break;
+        }
+        let wants = w.wants_ticks();
+        if wants && !ticking {
+            last_tick = Instant::now();
+        }
+        ticking = wants;
+        let far = now + Duration::from_secs(3600);
+        let tick_at = if ticking { last_tick + FRAME } else { far };
+        let draw_at = if dirty { next_frame } else { far };
+        let cmds = tokio::select! {
+            biased;
+            _ = term_sig.recv() => {
+                out.code = 128 + 15;
+                break;
+            },
+            _ = hup_sig.recv() => {
+                out.code = 128 + 1;
+                break;
+            },
+            ev = input.rx.recv() => match ev {
+                Some(Ok(e)) => {
+                    dirty = true;
+                    w.update(WatchMsg::Term(e))
+                }
+                Some(Err(e)) => {
+                    shutdown.cancel();
+                    return Err(e);
+                }
+                None => break,
+            },
+            Some(r) = rx.recv() => {
+                out.note(&r);
+                w.update(WatchMsg::Report(r));
+                while let Ok(more) = rx.try_recv() {
+                    out.note(&more);
+                    w.update(WatchMsg::Report(more));
+                }
+                dirty = true;
+                Vec::new()
+            },
+            done = &mut server, if !server_done => {
+                server_done = true;
+                out.serve_error = Some(match done {
+                    Ok(Ok(())) => "the receivers stopped".to_string(),
+                    Ok(Err(e)) => e.to_string(),
+                    Err(e) => format!("the receiver stopped: {e}"),
+                });
+                break;
+            },
+            _ = tokio::time::sleep_until(tick_at), if ticking => {
+                let now = Instant::now();
+                let cmds = w.update(WatchMsg::Tick(now - last_tick));
+                last_tick = now;
+                dirty = true;
+                cmds
+            },
+            _ = tokio::time::sleep_until(draw_at), if dirty => Vec::new(),
+        };
+        for c in cmds {
+            match c {
+                Command::Quit => w.quit = true,
+                c @ Command::Copy { .. } => {
+                    if let Command::Copy { text, .. } = &c {
+                        let b = terminal.backend_mut();
+                        let _ = b.write_all(super::effects::osc52(text).as_bytes()).and_then(|()| b.flush());
+                    }
+                    if let (Some(msg), Some(app)) = (super::effects::perform(&c), &mut w.open) {
+                        app.update(msg);
+                    }
+                    dirty = true;
+                }
+                _ => {}
+            }
+        }
+    }
+    // The service closes and records every trace still open as it stops; wait for it (a few
+    // seconds at most) so quitting never leaves a recording cut short.
+    shutdown.cancel();
+    if !server_done {
+        let drain = async {
+            while let Some(r) = rx.recv().await {
+                out.note(&r);
+            }
+            let _ = server.await;
+        };
+        if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
+            super::log_line("baton watch: the receivers were still closing at exit");
+        }
+    }
+    Ok(out)
+}
