@@ -3,7 +3,9 @@
 //! the gaps between columns. Positions depend only on the flow's shape and which fan-out groups
 //! are expanded, so they stay put while statuses change.
 
-use std::collections::HashMap;
+// Fx hashing: the layout hashes every item of every layer many times, and SipHash was a
+// third of a 5,000-node layout's time; nothing here is keyed by outside input.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use ratatui::layout::Rect;
 
@@ -174,8 +176,8 @@ pub fn layout(flow: &Flow, shape: &Shape, dims: Dims) -> Layout {
     // Box-level edges (once each: a folded run's nodes share theirs), and pass-through slots
     // for those that skip layers.
     let mut edges: Vec<(BoxKey, BoxKey)> = Vec::new();
-    let mut seen: std::collections::HashSet<(BoxKey, BoxKey)> = std::collections::HashSet::new();
-    let mut passes: HashMap<(BoxKey, usize), ()> = HashMap::new();
+    let mut seen: HashSet<(BoxKey, BoxKey)> = HashSet::default();
+    let mut passes: HashMap<(BoxKey, usize), ()> = HashMap::default();
     let shown = |i: usize| -> Vec<BoxKey> {
         match shape.siblings.of.get(i).copied().flatten() {
             Some(g) if shape.folded.get(g).copied().unwrap_or(false) => {
@@ -203,13 +205,13 @@ pub fn layout(flow: &Flow, shape: &Shape, dims: Dims) -> Layout {
     }
 
     // Neighbours of each item in the layer before and the layer after.
-    let mut preds: HashMap<Item, Vec<Item>> = HashMap::new();
-    let mut succs: HashMap<Item, Vec<Item>> = HashMap::new();
+    let mut preds: HashMap<Item, Vec<Item>> = HashMap::default();
+    let mut succs: HashMap<Item, Vec<Item>> = HashMap::default();
     let mut link = |a: Item, b: Item| {
         succs.entry(a).or_default().push(b);
         preds.entry(b).or_default().push(a);
     };
-    let mut linked: HashMap<(Item, Item), ()> = HashMap::new();
+    let mut linked: HashMap<(Item, Item), ()> = HashMap::default();
     for &(s, t) in &edges {
         let (ls, lt) = (layer_of[s.node()], layer_of[t.node()]);
         let mut prev = Item::Box(s);
@@ -226,23 +228,25 @@ pub fn layout(flow: &Flow, shape: &Shape, dims: Dims) -> Layout {
     }
 
     // Barycenter sweeps, down then up, a few times.
-    let mut pos: HashMap<Item, f64> = HashMap::new();
-    let reindex = |layers: &Vec<Vec<Item>>, pos: &mut HashMap<Item, f64>| {
-        for layer in layers {
-            for (k, it) in layer.iter().enumerate() {
-                pos.insert(*it, k as f64);
-            }
+    let mut pos: HashMap<Item, f64> = HashMap::default();
+    // Only the layer just sorted moves, so only its positions are written again (rewriting
+    // every layer after each sort made a 5,000-node layout take seconds).
+    let reindex = |layer: &[Item], pos: &mut HashMap<Item, f64>| {
+        for (k, it) in layer.iter().enumerate() {
+            pos.insert(*it, k as f64);
         }
     };
-    reindex(&layers, &mut pos);
+    for layer in &layers {
+        reindex(layer, &mut pos);
+    }
     for _ in 0..4 {
         for l in 1..layer_count {
             sort_layer(&mut layers[l], &preds, &pos);
-            reindex(&layers, &mut pos);
+            reindex(&layers[l], &mut pos);
         }
         for l in (0..layer_count.saturating_sub(1)).rev() {
             sort_layer(&mut layers[l], &succs, &pos);
-            reindex(&layers, &mut pos);
+            reindex(&layers[l], &mut pos);
         }
     }
 
@@ -256,9 +260,11 @@ pub fn layout(flow: &Flow, shape: &Shape, dims: Dims) -> Layout {
         layers.iter().map(|l| l.iter().map(|it| item_h(it) + dims.gap_y).sum::<u16>().saturating_sub(dims.gap_y)).collect();
     let total_h = heights.iter().copied().max().unwrap_or(0).max(1);
     let mut boxes = Vec::new();
-    let mut index = HashMap::new();
+    let mut index = HashMap::default();
     let mut box_layers: Vec<Vec<usize>> = vec![Vec::new(); layer_count];
-    let mut pass_y: HashMap<(BoxKey, usize), u16> = HashMap::new();
+    let mut pass_y: HashMap<(BoxKey, usize), u16> = HashMap::default();
+    // Each box's place in its layer, for spreading edges over the gap's tracks.
+    let mut slots: Vec<u16> = Vec::new();
     for (l, layer) in layers.iter().enumerate() {
         let x = l as u16 * col_w;
         let mut y = (total_h - heights[l]) / 2;
@@ -266,6 +272,7 @@ pub fn layout(flow: &Flow, shape: &Shape, dims: Dims) -> Layout {
             match it {
                 Item::Box(b) => {
                     index.insert(*b, boxes.len());
+                    slots.push(box_layers[l].len() as u16);
                     box_layers[l].push(boxes.len());
                     boxes.push(Placed { key: *b, layer: l, x, y, w: dims.box_w, h: dims.box_h });
                 }
@@ -288,7 +295,7 @@ pub fn layout(flow: &Flow, shape: &Shape, dims: Dims) -> Layout {
     for &(s, t) in &edges {
         let (Some(&si), Some(&ti)) = (index.get(&s), index.get(&t)) else { continue };
         let (sb, tb) = (boxes[si], boxes[ti]);
-        let slot = box_layers[sb.layer].iter().position(|&b| b == si).unwrap_or(0) as u16;
+        let slot = slots[si];
         let track = 1 + slot % tracks;
         let mut pts = vec![(sb.x + sb.w, sb.mid_y())];
         let mut y = sb.mid_y();
@@ -321,7 +328,7 @@ pub fn layout(flow: &Flow, shape: &Shape, dims: Dims) -> Layout {
 fn list_layout(flow: &Flow, shape: &Shape, dims: Dims) -> Layout {
     let (layer_of, _) = layers_of(flow);
     let mut boxes = Vec::new();
-    let mut index = HashMap::new();
+    let mut index = HashMap::default();
     for &i in &flow.order {
         for b in boxes_of(i, shape) {
             let depth = (layer_of[i] as u16).min(8) + u16::from(matches!(b, BoxKey::Instance(..)));
