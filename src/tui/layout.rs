@@ -240,13 +240,13 @@ pub fn layout(flow: &Flow, shape: &Shape, dims: Dims) -> Layout {
         reindex(layer, &mut pos);
     }
     for _ in 0..4 {
-        for l in 1..layer_count {
-            sort_layer(&mut layers[l], &preds, &pos);
-            reindex(&layers[l], &mut pos);
+        for layer in layers.iter_mut().skip(1) {
+            sort_layer(layer, &preds, &pos);
+            reindex(layer, &mut pos);
         }
-        for l in (0..layer_count.saturating_sub(1)).rev() {
-            sort_layer(&mut layers[l], &succs, &pos);
-            reindex(&layers[l], &mut pos);
+        for layer in layers.iter_mut().rev().skip(1) {
+            sort_layer(layer, &succs, &pos);
+            reindex(layer, &mut pos);
         }
     }
 
