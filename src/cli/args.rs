@@ -146,6 +146,10 @@ pub struct OpenArgs {
     /// Keep node outputs in this directory across runs: unchanged nodes are served from it.
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+    /// The task set `F` (optimize) searches over on the screen; default: the sample set named
+    /// like the flow, if there is one.
+    #[arg(long, value_name = "FILE")]
+    pub tasks: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]

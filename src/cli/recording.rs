@@ -39,6 +39,7 @@ pub fn replay(args: ReplayArgs) -> Exit {
         flow_path: None,
         strategy_path: None,
         cache_dir: None,
+        tasks: None,
     };
     crate::tui::run(opts).map_err(|e| Failure::failed(format!("the terminal failed: {e}")))
 }

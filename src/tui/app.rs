@@ -58,6 +58,11 @@ pub enum Command {
         text: String,
         file: Option<std::path::PathBuf>,
     },
+    /// Start the optimizer's search (number N of the session) on its own thread;
+    /// `Msg::Optimizer` brings its progress.
+    Optimize(Box<crate::optimize::Config>, u64),
+    /// Stop the search (what it found so far stays).
+    StopOptimize,
     /// Cancel the run in progress.
     Cancel,
     Quit,
@@ -96,6 +101,8 @@ pub enum Msg {
     StrategyLoaded(Loaded<(Arc<Strategy>, Option<std::path::PathBuf>, String)>),
     /// A `Command::Reprice` finished: the report and the index of the strategy it used.
     Repriced(Box<Loaded<(crate::record::reprice::RepriceReport, usize)>>),
+    /// The optimizer's search reported progress or finished.
+    Optimizer(Box<super::tuning::frontier::OptimizerMsg>),
     /// A `Command::Copy` finished: what was copied, how long, and the file it is also in.
     Copied {
         what: String,
@@ -187,6 +194,12 @@ pub struct App {
     pub scroll_max: (u16, u16),
     /// Where `y` also writes what it copies (the loop sets the data directory's).
     pub clip_file: Option<std::path::PathBuf>,
+    /// The optimizer's search and pane, and the compare screen's frontier pick.
+    pub frontier: super::tuning::frontier::Frontier,
+    /// Runs whose late events are dropped (the sides of a comparison left for one strategy).
+    pub retired: Vec<u64>,
+    /// The run picker, while it is open.
+    pub runs: Option<super::picker::Picker>,
 }
 
 impl App {
@@ -240,6 +253,9 @@ impl App {
             search: None,
             scroll_max: (u16::MAX, u16::MAX),
             clip_file: None,
+            frontier: Default::default(),
+            retired: Vec::new(),
+            runs: None,
         }
     }
 
@@ -313,7 +329,9 @@ impl App {
             Msg::Run(events) => {
                 // Each run has its own id; in compare mode that says which side it is.
                 let mine = self.player.state.run_id;
-                if self.others.is_empty() || events.first().is_none_or(|e| e.run == mine) {
+                if events.first().is_some_and(|e| e.run != mine && self.retired.contains(&e.run)) {
+                    // A cancelled side of a comparison that was left.
+                } else if self.others.is_empty() || events.first().is_none_or(|e| e.run == mine) {
                     self.player.push(events);
                 } else if let Some(p) = events.first().and_then(|e| self.others.iter_mut().find(|p| p.state.run_id == e.run)) {
                     p.push(events);
@@ -331,6 +349,10 @@ impl App {
                     Ok(x) => self.what_if = Some(x),
                     Err(e) => self.message = Some(format!("what-if failed: {e}")),
                 }
+                Vec::new()
+            }
+            Msg::Optimizer(m) => {
+                self.optimizer_msg(*m);
                 Vec::new()
             }
             Msg::Copied { what, chars, file } => {
@@ -384,6 +406,15 @@ impl App {
                 _ => {}
             }
             return Vec::new();
+        }
+        // The optimizer's pane and the compare screen's frontier pick take their keys first.
+        if self.frontier.open
+            && let Some(cmds) = self.frontier_pane_action(action)
+        {
+            return cmds;
+        }
+        if let Some(cmds) = self.compare_pick_action(action) {
+            return cmds;
         }
         // The screen's own keys here; each mode's in its room.
         match action {
@@ -446,6 +477,12 @@ impl App {
             | Action::RerunNode
             | Action::OpenStrategy
             | Action::OpenFlow => self.tune_action(action),
+            Action::Optimize => self.optimize_action(),
+            Action::Apply => {
+                self.message = Some("a applies a frontier point: F opens the search, or compare's frontier view".into());
+                Vec::new()
+            }
+            Action::Runs => self.open_runs(),
             Action::Search | Action::SearchNext | Action::SearchPrev | Action::Copy | Action::CopyId => self.search_action(action),
             Action::Up
             | Action::Down
@@ -473,6 +510,10 @@ impl App {
         use super::keymap::Mode;
         if self.help {
             Mode::Help
+        } else if self.runs.is_some() {
+            Mode::Runs
+        } else if self.frontier.open {
+            Mode::Optimize
         } else if self.focus == Focus::Panel {
             Mode::Panel
         } else if !self.others.is_empty() {

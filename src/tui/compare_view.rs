@@ -136,55 +136,126 @@ pub struct FrontierView<'a> {
     pub app: &'a App,
 }
 
-impl Widget for FrontierView<'_> {
-    fn render(self, area: Rect, buf: &mut Buffer) {
+/// The two charts' areas: cost against quality, then latency against quality; side by side
+/// when there is room for both, one above the other otherwise.
+pub fn chart_areas(area: Rect) -> [Rect; 2] {
+    if area.width >= 120 || area.height < 16 {
+        let w = area.width / 2;
+        [Rect { width: w, ..area }, Rect { x: area.x + w, width: area.width - w, ..area }]
+    } else {
+        let h = area.height / 2;
+        [Rect { height: h, ..area }, Rect { y: area.y + h, height: area.height - h, ..area }]
+    }
+}
+
+/// Each side's (x, quality) for a chart: x is cost, or latency in seconds.
+fn values(c: &Comparison, latency: bool) -> Vec<(f64, f64)> {
+    c.strategies.iter().map(|s| (if latency { s.latency_ms / 1000.0 } else { s.cost_usd }, s.pass_rate.unwrap_or(1.0) * 100.0)).collect()
+}
+
+/// The chart's bounds: x from 0 to a little past the largest, quality from a little below the
+/// lowest to 100%.
+fn bounds(v: &[(f64, f64)]) -> ([f64; 2], [f64; 2]) {
+    let max_x = v.iter().map(|p| p.0).fold(0.0, f64::max).max(1e-6) * 1.15;
+    let min_q = v.iter().map(|p| p.1).fold(100.0, f64::min);
+    let lo = (min_q - 10.0).clamp(0.0, 90.0).floor();
+    ([0.0, max_x], [lo, 100.0])
+}
+
+/// Where each side sits in a chart, as fractions of its width (from the left) and height (from
+/// the bottom), for picking a point with the mouse.
+pub fn plotted(c: &Comparison, latency: bool) -> Vec<(f64, f64)> {
+    let v = values(c, latency);
+    let (bx, by) = bounds(&v);
+    v.iter().map(|p| (p.0 / bx[1], (p.1 - by[0]) / (by[1] - by[0]).max(1e-9))).collect()
+}
+
+/// The points no other beats on both this chart's x (lower is better) and quality, cheapest
+/// first: the chart's own Pareto frontier, drawn as a line.
+fn frontier_line(v: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut front: Vec<(f64, f64)> =
+        v.iter().filter(|&&(x, q)| !v.iter().any(|&(x2, q2)| x2 <= x && q2 >= q && (x2 < x || q2 > q))).copied().collect();
+    front.sort_by(|a, b| a.0.total_cmp(&b.0));
+    front.dedup();
+    front
+}
+
+impl FrontierView<'_> {
+    fn chart(&self, c: &Comparison, latency: bool, area: Rect, buf: &mut Buffer) {
         let app = self.app;
         let t = &app.theme;
-        let c = comparison(app);
-        let points: Vec<[(f64, f64); 1]> = c.strategies.iter().map(|s| [(s.cost_usd, s.pass_rate.unwrap_or(1.0) * 100.0)]).collect();
-        let max_cost = c.strategies.iter().map(|s| s.cost_usd).fold(0.0, f64::max).max(1e-6) * 1.15;
-        let min_q = c.strategies.iter().filter_map(|s| s.pass_rate).fold(1.0, f64::min) * 100.0;
-        let lo = (min_q - 10.0).clamp(0.0, 90.0).floor();
-        let datasets: Vec<Dataset> = c
-            .strategies
-            .iter()
-            .zip(&points)
-            .enumerate()
-            .map(|(k, (s, p))| {
-                let style =
-                    if s.frontier { Style::default().fg(t.critical).add_modifier(Modifier::BOLD) } else { Style::default().fg(t.dim) };
-                Dataset::default()
-                    .name(format!(
-                        "{} {} · {} · {}{}",
-                        side_letter(k),
-                        s.strategy,
-                        money(crate::money::Money::from_usd(s.cost_usd)),
-                        dur(std::time::Duration::from_secs_f64(s.latency_ms / 1000.0)),
-                        if s.frontier { " ★" } else { "" }
-                    ))
-                    .marker(Marker::Block)
-                    .graph_type(GraphType::Scatter)
-                    .style(style)
-                    .data(p)
-            })
-            .collect();
-        let x_labels = vec![
-            Span::raw("$0"),
-            Span::raw(money(crate::money::Money::from_usd(max_cost / 2.0))),
-            Span::raw(money(crate::money::Money::from_usd(max_cost))),
+        let pick = app.frontier.compare_pick;
+        let v = values(c, latency);
+        let (bx, by) = bounds(&v);
+        let line = frontier_line(&v);
+        let points: Vec<[(f64, f64); 1]> = v.iter().map(|p| [*p]).collect();
+        let mut datasets: Vec<Dataset> = vec![
+            Dataset::default()
+                .name("── Pareto frontier")
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::default().fg(t.critical))
+                .data(&line),
         ];
+        datasets.extend(c.strategies.iter().zip(&points).enumerate().map(|(k, (s, p))| {
+            let mut style =
+                if s.frontier { Style::default().fg(t.critical).add_modifier(Modifier::BOLD) } else { Style::default().fg(t.dim) };
+            if k == pick {
+                style = Style::default().fg(t.selection).add_modifier(Modifier::BOLD | Modifier::REVERSED);
+            }
+            let x = if latency {
+                dur(std::time::Duration::from_secs_f64(s.latency_ms / 1000.0))
+            } else {
+                money(crate::money::Money::from_usd(s.cost_usd))
+            };
+            Dataset::default()
+                .name(format!(
+                    "{}{} {} · {}{}",
+                    if k == pick { "▶ " } else { "" },
+                    side_letter(k),
+                    clip(&s.strategy, 16),
+                    x,
+                    if s.frontier { " ★" } else { "" }
+                ))
+                .marker(if k == pick { Marker::Block } else { Marker::Dot })
+                .graph_type(GraphType::Scatter)
+                .style(style)
+                .data(p)
+        }));
+        let label = |x: f64| if latency { dur(std::time::Duration::from_secs_f64(x)) } else { money(crate::money::Money::from_usd(x)) };
+        let x_labels = vec![Span::raw(label(0.0)), Span::raw(label(bx[1] / 2.0)), Span::raw(label(bx[1]))];
+        let lo = by[0];
         let y_labels = vec![Span::raw(format!("{lo:.0}%")), Span::raw(format!("{:.0}%", (lo + 100.0) / 2.0)), Span::raw("100%")];
+        let title = if latency { " Latency (x) against pass rate (y) " } else { " Cost (x) against pass rate (y) " };
         Chart::new(datasets)
-            .block(
-                Block::bordered()
-                    .title(" Frontier — cost (x) against check pass rate (y); ★ on the Pareto frontier of cost, latency and quality ")
-                    .border_style(Style::default().fg(t.border_focus)),
-            )
-            .x_axis(Axis::default().title("cost").bounds([0.0, max_cost]).labels(x_labels).style(t.dim()))
-            .y_axis(Axis::default().title("pass rate").bounds([lo, 100.0]).labels(y_labels).style(t.dim()))
+            .block(Block::bordered().title(title).border_style(Style::default().fg(t.border_focus)))
+            .x_axis(Axis::default().title(if latency { "time" } else { "cost" }).bounds(bx).labels(x_labels).style(t.dim()))
+            .y_axis(Axis::default().title("pass").bounds(by).labels(y_labels).style(t.dim()))
             .legend_position(Some(ratatui::widgets::LegendPosition::BottomRight))
-            .hidden_legend_constraints((Constraint::Percentage(90), Constraint::Percentage(60)))
+            .hidden_legend_constraints((Constraint::Percentage(90), Constraint::Percentage(70)))
             .render(area, buf);
+    }
+}
+
+impl Widget for FrontierView<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let c = comparison(self.app);
+        let t = &self.app.theme;
+        // One line under the charts says what is marked and how to pick.
+        let note_h = u16::from(area.height > 8);
+        let charts = Rect { height: area.height - note_h, ..area };
+        let [a, b] = chart_areas(charts);
+        self.chart(&c, false, a, buf);
+        self.chart(&c, true, b, buf);
+        if note_h > 0 {
+            let k = self.app.frontier.compare_pick.min(c.strategies.len().saturating_sub(1));
+            let picked = c.strategies.get(k).map(|s| s.strategy.clone()).unwrap_or_default();
+            let note = format!(
+                " ★ on the Pareto frontier of cost, latency and quality; the line joins each chart's own · ▶ {} {picked} · ←/→ or a click picks, a applies and runs it",
+                side_letter(k)
+            );
+            buf.set_string(area.x, area.y + area.height - 1, clip(&note, usize::from(area.width)), t.dim());
+        }
     }
 }
 

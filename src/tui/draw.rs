@@ -78,6 +78,13 @@ pub fn draw(f: &mut Frame, app: &App) {
     if app.picker.is_some() {
         super::tuning::editor_view::draw_picker(f, app, body);
     }
+    // The optimizer's pane and the run picker (their rooms: tuning/frontier_view.rs, picker.rs).
+    if app.frontier.open && !app.editor_open {
+        super::tuning::frontier_view::draw_pane(f, app, body);
+    }
+    if app.runs.is_some() {
+        super::picker::draw(f, app, body);
+    }
     if app.what_if.is_some() {
         what_if(f, app, size);
     }

@@ -57,7 +57,7 @@ pub fn perform(cmd: &Command) -> Option<Msg> {
             });
             Some(Msg::Copied { what: what.clone(), chars: text.chars().count(), file })
         }
-        Command::Start(..) | Command::EditFile(_) | Command::Cancel | Command::Quit => None,
+        Command::Start(..) | Command::EditFile(_) | Command::Optimize(..) | Command::StopOptimize | Command::Cancel | Command::Quit => None,
     }
 }
 

@@ -18,9 +18,11 @@ pub mod layout;
 pub mod log;
 pub mod nav;
 pub mod panel;
+pub mod picker;
 pub mod playback;
 pub mod player;
 pub mod search;
+pub mod search_thread;
 pub mod theme;
 pub mod timeline;
 pub mod tuning;
@@ -64,6 +66,8 @@ pub struct Options {
     pub strategy_path: Option<std::path::PathBuf>,
     /// A directory cache shared across runs (`--cache DIR`); the session's memory otherwise.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// The task set `F` searches over (`--tasks`); None: the sample set named like the flow.
+    pub tasks: Option<tuning::frontier::TaskSet>,
 }
 
 /// One side of a comparison: a run to compute, or a recorded run's events.
@@ -92,6 +96,7 @@ pub fn run_compare(mut sides: Vec<CompareSide>, providers: Providers, theme: The
         flow_path: None,
         strategy_path: None,
         cache_dir: None,
+        tasks: None,
     })
 }
 
@@ -303,6 +308,10 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
     let mut next_watch = Instant::now() + Duration::from_secs(1);
     let providers = opts.providers;
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<RunEvent>>();
+    // The optimizer's search, on its own thread, reports here.
+    app.frontier.tasks = opts.tasks.clone().or_else(|| tuning::frontier::sample_tasks_for(&app.flow.name));
+    let (otx, mut orx) = mpsc::unbounded_channel::<Msg>();
+    let mut optimizing: Option<CancellationToken> = None;
     let compare = !opts.others.is_empty();
     if compare {
         // Every side gets its own run id, so its events find their way to its player.
@@ -396,6 +405,10 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                 Some(Err(e)) => return Err(e),
                 None => break,
             },
+            Some(m) = orx.recv() => {
+                dirty = true;
+                app.update(m)
+            },
             Some(batch) = rx.recv() => {
                 let mut cmds = app.update(Msg::Run(batch));
                 // Drain whatever else is waiting before the next frame.
@@ -454,6 +467,19 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                     }
                     dirty = true;
                 }
+                Command::Optimize(cfg, id) => {
+                    if let Some(c) = optimizing.take() {
+                        c.cancel();
+                    }
+                    let token = CancellationToken::new();
+                    optimizing = Some(token.clone());
+                    search_thread::spawn(*cfg, id, providers.clone(), token, otx.clone());
+                }
+                Command::StopOptimize => {
+                    if let Some(c) = optimizing.take() {
+                        c.cancel();
+                    }
+                }
                 Command::Cancel => {
                     // Cancelled runs still finish their recordings; keep them to wait for.
                     stopping.retain(|r| !r.is_finished());
@@ -507,7 +533,10 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
         }
     }
     // Quitting loses nothing: every run in flight is cancelled and its recording flushed
-    // before the terminal is handed back.
+    // before the terminal is handed back. A search is only cancelled: it records nothing.
+    if let Some(c) = optimizing {
+        c.cancel();
+    }
     for r in running.into_iter().chain(others_running).chain(stopping) {
         r.stop_and_flush().await;
     }
