@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Cell, Chart, Dataset, GraphType, Row, Table, Widget};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Widget};
 
 use super::app::App;
 use super::fmt::{clip, dur, money};
@@ -19,118 +19,7 @@ pub fn comparison(app: &App) -> Comparison {
     compare_runs(&runs)
 }
 
-pub struct CompareView<'a> {
-    pub app: &'a App,
-}
-
-impl Widget for CompareView<'_> {
-    fn render(self, area: Rect, buf: &mut Buffer) {
-        let app = self.app;
-        let t = &app.theme;
-        let c = comparison(app);
-        let n = c.strategies.len();
-        // Narrow screens drop the times and the token split.
-        let wide = area.width >= 120;
-        let mut header = vec![Cell::from("NODE")];
-        for (k, s) in c.strategies.iter().enumerate() {
-            header.push(Cell::from(format!("{} {}", side_letter(k), clip(&s.strategy, 12))));
-            header.push(Cell::from("cost"));
-            if wide {
-                header.push(Cell::from("time"));
-            }
-            if k > 0 {
-                header.push(Cell::from(format!("Δ{}", side_letter(k))));
-            }
-        }
-        if wide {
-            header.push(Cell::from("in p/d/h (A)"));
-        }
-        let delta_style = |d: f64| {
-            if d < 0.0 {
-                Style::default().fg(t.better)
-            } else if d > 0.0 {
-                Style::default().fg(t.worse)
-            } else {
-                t.dim()
-            }
-        };
-        let mut rows: Vec<Row> = c
-            .nodes
-            .iter()
-            .map(|node| {
-                let mut cells = vec![Cell::from(clip(&node.id, 16))];
-                let base = &node.sides[0];
-                for (k, side) in node.sides.iter().enumerate() {
-                    cells.push(Cell::from(clip(side.model.as_deref().unwrap_or(side.status), 18)));
-                    cells.push(Cell::from(money(crate::money::Money::from_usd(side.cost_usd))));
-                    if wide {
-                        cells.push(Cell::from(
-                            side.latency_ms.map(|m| dur(std::time::Duration::from_secs_f64(m / 1000.0))).unwrap_or_default(),
-                        ));
-                    }
-                    if k > 0 {
-                        let d = side.cost_usd - base.cost_usd;
-                        cells.push(Cell::from(format!("{:+}", crate::money::Money::from_usd(d))).style(delta_style(d)));
-                    }
-                }
-                if wide {
-                    // Every strategy's split, in column order: context modes differ by strategy.
-                    let split: Vec<String> = node
-                        .sides
-                        .iter()
-                        .map(|s| format!("{}/{}/{}", s.context_tokens.prompt, s.context_tokens.declared, s.context_tokens.history))
-                        .collect();
-                    cells.push(Cell::from(split.join(" · ")).style(t.dim()));
-                }
-                Row::new(cells)
-            })
-            .collect();
-        // Totals.
-        let mut total = vec![Cell::from("TOTAL").style(Style::default().add_modifier(Modifier::BOLD))];
-        for (k, s) in c.strategies.iter().enumerate() {
-            let pass = s.pass_rate.map(|p| format!(" {:.0}%", p * 100.0)).unwrap_or_default();
-            total.push(Cell::from(format!("{}{}", if s.frontier { "★ " } else { "" }, pass.trim())).style(Style::default().fg(t.critical)));
-            total.push(Cell::from(money(crate::money::Money::from_usd(s.cost_usd))).style(Style::default().add_modifier(Modifier::BOLD)));
-            if wide {
-                total.push(Cell::from(dur(std::time::Duration::from_secs_f64(s.latency_ms / 1000.0))));
-            }
-            if k > 0 {
-                let r = s.cost_ratio.unwrap_or(1.0);
-                total.push(Cell::from(format!("{r:.2}×")).style(delta_style(r - 1.0)));
-            }
-        }
-        if wide {
-            let split: Vec<String> = c
-                .strategies
-                .iter()
-                .map(|s| format!("{}/{}/{}", s.context_tokens.prompt, s.context_tokens.declared, s.context_tokens.history))
-                .collect();
-            total.push(Cell::from(split.join(" · ")));
-        }
-        rows.push(Row::new(Vec::<Cell>::new()));
-        rows.push(Row::new(total));
-        let mut widths = vec![Constraint::Length(if wide { 16 } else { 12 })];
-        for k in 0..n {
-            widths.extend([Constraint::Length(if wide { 18 } else { 14 }), Constraint::Length(9)]);
-            if wide {
-                widths.push(Constraint::Length(6));
-            }
-            if k > 0 {
-                widths.push(Constraint::Length(10));
-            }
-        }
-        if wide {
-            widths.push(Constraint::Min(12));
-        }
-        let block = Block::bordered()
-            .title(" Compare — p/d/h: input tokens from prompt / declared context / history, per strategy in column order ")
-            .border_style(Style::default().fg(t.border_focus));
-        Table::new(rows, widths)
-            .header(Row::new(header).style(Style::default().fg(t.accent).add_modifier(Modifier::BOLD)))
-            .block(block)
-            .render(area, buf);
-    }
-}
+pub use super::compare_table::CompareView;
 
 pub struct FrontierView<'a> {
     pub app: &'a App,
@@ -251,7 +140,7 @@ impl Widget for FrontierView<'_> {
             let k = self.app.frontier.compare_pick.min(c.strategies.len().saturating_sub(1));
             let picked = c.strategies.get(k).map(|s| s.strategy.clone()).unwrap_or_default();
             let note = format!(
-                " ★ on the Pareto frontier of cost, latency and quality; the line joins each chart's own · ▶ {} {picked} · ←/→ or a click picks, a applies and runs it",
+                " ▶ {} {picked} · ←/→ or a click picks, a applies and runs it · ★ Pareto frontier of cost, latency and quality; the line: each chart's own",
                 side_letter(k)
             );
             buf.set_string(area.x, area.y + area.height - 1, clip(&note, usize::from(area.width)), t.dim());
@@ -259,18 +148,36 @@ impl Widget for FrontierView<'_> {
     }
 }
 
-/// The header's comparison: each strategy's cost and time, and the ratio to the baseline.
+/// The header's comparison: each strategy's cost and time, and the ratio to the baseline. When
+/// it does not fit the screen it gives way in steps: the flow's name goes, then the time ratio
+/// is shortened, then strategy names are clipped, so every side's cost stays in view.
 pub fn header_line(app: &App) -> Line<'static> {
+    let width = usize::from(app.size.0);
+    let mut line = Line::default();
+    for step in 0..4 {
+        line = header_at(app, step);
+        if line.width() <= width {
+            break;
+        }
+    }
+    line
+}
+
+fn header_at(app: &App, step: u8) -> Line<'static> {
     let t = &app.theme;
-    let mut spans = vec![Span::styled(format!(" {} ", app.flow.name), Style::default().fg(t.title).add_modifier(Modifier::BOLD))];
+    let mut spans = Vec::new();
+    if step == 0 {
+        spans.push(Span::styled(format!(" {} ", app.flow.name), Style::default().fg(t.title).add_modifier(Modifier::BOLD)));
+    }
     let base = app.player.state.totals.cost.total();
     let base_t = app.player.state.wall();
     for (k, p) in app.players().enumerate() {
         let st = &p.state;
         let cost = st.totals.cost.total();
         let time = if p.at_end() { st.wall() } else { app.player.playhead };
-        spans.push(Span::styled(" │ ", t.dim()));
-        spans.push(Span::styled(format!("{} {} ", side_letter(k), st.strategy.name), Style::default().fg(t.accent)));
+        spans.push(Span::styled(if k == 0 && step > 0 { " " } else { " │ " }, t.dim()));
+        let name = if step >= 3 { clip(&st.strategy.name, 8) } else { st.strategy.name.clone() };
+        spans.push(Span::styled(format!("{} {name} ", side_letter(k)), Style::default().fg(t.accent)));
         spans.push(Span::raw(format!("{cost} {}", dur(time))));
         if k > 0 && p.at_end() && app.player.at_end() {
             let rc = cost.ratio(base).unwrap_or(1.0);
@@ -285,8 +192,12 @@ pub fn header_line(app: &App) -> Line<'static> {
                 })
             };
             spans.push(Span::styled(format!(" cost ×{rc:.2}"), col(rc)));
-            spans.push(Span::styled(" · ".to_string(), t.dim()));
-            spans.push(Span::styled(format!("time ×{rt:.2}"), col(rt)));
+            if step >= 2 {
+                spans.push(Span::styled(format!(" t×{rt:.2}"), col(rt)));
+            } else {
+                spans.push(Span::styled(" · ".to_string(), t.dim()));
+                spans.push(Span::styled(format!("time ×{rt:.2}"), col(rt)));
+            }
         }
     }
     Line::from(spans)

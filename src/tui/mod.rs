@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod areas;
+pub mod compare_table;
 pub mod compare_view;
 pub mod draw;
 pub mod effects;
