@@ -63,6 +63,10 @@ pub enum Command {
     Optimize(Box<crate::optimize::Config>, u64),
     /// Stop the search (what it found so far stays).
     StopOptimize,
+    /// List the recorded runs for the picker; `Msg::RunsListed` brings them.
+    ListRuns,
+    /// Read a recording to replay; `Msg::RecordingOpened` brings it.
+    OpenRecording(std::path::PathBuf),
     /// Cancel the run in progress.
     Cancel,
     Quit,
@@ -101,6 +105,10 @@ pub enum Msg {
     StrategyLoaded(Loaded<(Arc<Strategy>, Option<std::path::PathBuf>, String)>),
     /// A `Command::Reprice` finished: the report and the index of the strategy it used.
     Repriced(Box<Loaded<(crate::record::reprice::RepriceReport, usize)>>),
+    /// A `Command::ListRuns` finished: the directory and its runs, newest first.
+    RunsListed(Loaded<(std::path::PathBuf, Vec<crate::history::RunEntry>)>),
+    /// A `Command::OpenRecording` finished.
+    RecordingOpened(Box<Loaded<Arc<crate::record::Recording>>>),
     /// The optimizer's search reported progress or finished.
     Optimizer(Box<super::tuning::frontier::OptimizerMsg>),
     /// A `Command::Copy` finished: what was copied, how long, and the file it is also in.
@@ -329,8 +337,8 @@ impl App {
             Msg::Run(events) => {
                 // Each run has its own id; in compare mode that says which side it is.
                 let mine = self.player.state.run_id;
-                if events.first().is_some_and(|e| e.run != mine && self.retired.contains(&e.run)) {
-                    // A cancelled side of a comparison that was left.
+                if events.first().is_some_and(|e| self.retired.contains(&e.run) && (e.run != mine || self.replay.is_some())) {
+                    // A run that was left: a side of a comparison, or the run before a replay.
                 } else if self.others.is_empty() || events.first().is_none_or(|e| e.run == mine) {
                     self.player.push(events);
                 } else if let Some(p) = events.first().and_then(|e| self.others.iter_mut().find(|p| p.state.run_id == e.run)) {
@@ -351,6 +359,11 @@ impl App {
                 }
                 Vec::new()
             }
+            Msg::RunsListed(r) => {
+                self.runs_listed(r);
+                Vec::new()
+            }
+            Msg::RecordingOpened(r) => self.recording_opened(*r),
             Msg::Optimizer(m) => {
                 self.optimizer_msg(*m);
                 Vec::new()
@@ -384,6 +397,9 @@ impl App {
         }
         if self.picker.is_some() {
             return self.picker_key(k);
+        }
+        if self.runs.is_some() {
+            return self.runs_key(k);
         }
         if self.editor_open {
             return self.editor_key(k);

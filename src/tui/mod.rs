@@ -457,7 +457,12 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
         }) {
             match c {
                 Command::Quit => app.quit = true,
-                c @ (Command::Write { .. } | Command::LoadNextStrategy { .. } | Command::Reprice { .. } | Command::Copy { .. }) => {
+                c @ (Command::Write { .. }
+                | Command::LoadNextStrategy { .. }
+                | Command::Reprice { .. }
+                | Command::Copy { .. }
+                | Command::ListRuns
+                | Command::OpenRecording(_)) => {
                     if let Command::Copy { text, .. } = &c {
                         // Straight to the terminal, between frames: the clipboard request.
                         let w = terminal.backend_mut();
