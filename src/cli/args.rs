@@ -235,9 +235,10 @@ pub enum CompareFormat {
 
 #[derive(Args, Debug, Clone)]
 pub struct ReplayArgs {
-    /// A recording (.jsonl).
+    /// A recording (.jsonl). Without one, on a terminal, the screen opens on the newest
+    /// recording with the run picker over it.
     #[arg(value_name = "RECORDING")]
-    pub file: std::path::PathBuf,
+    pub file: Option<std::path::PathBuf>,
     /// Print the run's table (or JSON) instead of opening the screen.
     #[arg(long)]
     pub summary: bool,

@@ -52,6 +52,7 @@ pub fn open(args: OpenArgs) -> Exit {
         strategy_path,
         cache_dir: args.cache.clone(),
         tasks,
+        pick_run: false,
     };
     crate::tui::run(opts).map_err(|e| Failure::failed(format!("the terminal failed: {e}")))
 }

@@ -110,7 +110,7 @@ pub enum Msg {
     /// A `Command::OpenRecording` finished.
     RecordingOpened(Box<Loaded<Arc<crate::record::Recording>>>),
     /// The optimizer's search reported progress or finished.
-    Optimizer(Box<super::tuning::frontier::OptimizerMsg>),
+    Optimizer(Box<super::tuning::frontier_state::OptimizerMsg>),
     /// A `Command::Copy` finished: what was copied, how long, and the file it is also in.
     Copied {
         what: String,
@@ -203,11 +203,11 @@ pub struct App {
     /// Where `y` also writes what it copies (the loop sets the data directory's).
     pub clip_file: Option<std::path::PathBuf>,
     /// The optimizer's search and pane, and the compare screen's frontier pick.
-    pub frontier: super::tuning::frontier::Frontier,
+    pub frontier: super::tuning::frontier_state::Frontier,
     /// Runs whose late events are dropped (the sides of a comparison left for one strategy).
     pub retired: Vec<u64>,
     /// The run picker, while it is open.
-    pub runs: Option<super::picker::Picker>,
+    pub runs: Option<super::runs_list::Picker>,
 }
 
 impl App {

@@ -19,8 +19,6 @@ pub fn comparison(app: &App) -> Comparison {
     compare_runs(&runs)
 }
 
-pub use super::compare_table::CompareView;
-
 pub struct FrontierView<'a> {
     pub app: &'a App,
 }

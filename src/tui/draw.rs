@@ -41,7 +41,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             View::Graph => f.render_widget(GraphView { app, focused: main_focus }, a.main),
             View::Timeline => f.render_widget(TimelineView { app, focused: main_focus }, a.main),
             View::Log => f.render_widget(LogView { app, focused: main_focus }, a.main),
-            View::Compare => f.render_widget(super::compare_view::CompareView { app }, a.main),
+            View::Compare => f.render_widget(super::compare_table::CompareView { app }, a.main),
             View::Frontier => f.render_widget(super::compare_view::FrontierView { app }, a.main),
         }
     }

@@ -377,7 +377,7 @@ impl Mode {
             Mode::Replay => &[Help, Quit, Pause, SeekBack, SeekForward, Step, WhatIf, NextView, Search],
             Mode::Help => &[Help, Down, PageDown],
             Mode::Optimize => &[Back, Down, Apply, Optimize, Help, Quit],
-            Mode::Runs => &[Back, Down, Focus, Search, Quit],
+            Mode::Runs => &[Back, Down, Search, Quit],
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod panel;
 pub mod picker;
 pub mod playback;
 pub mod player;
+pub mod runs_list;
 pub mod search;
 pub mod search_thread;
 pub mod theme;
@@ -69,6 +70,8 @@ pub struct Options {
     pub cache_dir: Option<std::path::PathBuf>,
     /// The task set `F` searches over (`--tasks`); None: the sample set named like the flow.
     pub tasks: Option<tuning::frontier::TaskSet>,
+    /// Open with the run picker showing (`baton replay` without a recording).
+    pub pick_run: bool,
 }
 
 /// One side of a comparison: a run to compute, or a recorded run's events.
@@ -98,6 +101,7 @@ pub fn run_compare(mut sides: Vec<CompareSide>, providers: Providers, theme: The
         strategy_path: None,
         cache_dir: None,
         tasks: None,
+        pick_run: false,
     })
 }
 
@@ -353,6 +357,12 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
             Some(r)
         }
     };
+    if opts.pick_run {
+        app.runs = Some(picker::Picker::default());
+        if let Some(m) = effects::perform(&Command::ListRuns) {
+            app.update(m);
+        }
+    }
     let mut input = input::Input::start();
     // A kill or a closing terminal ends the screen like `q` does, then says which it was.
     let mut term_sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -20,61 +20,7 @@ use super::fmt::clip;
 use super::keymap::Action;
 use crate::history::RunEntry;
 
-/// The picker's state.
-#[derive(Debug, Default)]
-pub struct Picker {
-    /// The runs, newest first (`None` while they are being listed), or why they cannot be.
-    pub runs: Option<Result<Vec<RunEntry>, String>>,
-    /// Where they were found.
-    pub dir: Option<std::path::PathBuf>,
-    /// The `/` filter: every word must appear in the row (any case).
-    pub filter: String,
-    pub typing: bool,
-    /// Index into the filtered rows.
-    pub selected: usize,
-}
-
-/// A row's text for filtering and drawing: date, flow, strategy, source, status, cost, tokens,
-/// wall.
-pub fn cells(e: &RunEntry) -> [String; 8] {
-    let unreadable = e.error.is_some();
-    let source = match &e.relation {
-        Some(r) => format!("{} {r}", e.source),
-        None => e.source.clone(),
-    };
-    let wall = if e.wall_ms >= 60_000 {
-        format!("{}m{:02}s", e.wall_ms / 60_000, (e.wall_ms / 1000) % 60)
-    } else {
-        format!("{:.1}s", e.wall_ms as f64 / 1000.0)
-    };
-    [
-        crate::history::summary::minute(e.started_unix_ms),
-        if unreadable { "(unreadable)".into() } else { e.flow.clone() },
-        e.strategy.clone(),
-        source,
-        e.status.clone(),
-        if unreadable { String::new() } else { e.cost_text() },
-        if unreadable { String::new() } else { e.tokens().to_string() },
-        if unreadable { String::new() } else { wall },
-    ]
-}
-
-impl Picker {
-    /// The rows the filter lets through, in order.
-    pub fn shown(&self) -> Vec<&RunEntry> {
-        let words: Vec<String> = self.filter.split_whitespace().map(str::to_lowercase).collect();
-        match &self.runs {
-            Some(Ok(runs)) => runs
-                .iter()
-                .filter(|e| {
-                    let hay = format!("{} {}", cells(e).join(" "), e.path).to_lowercase();
-                    words.iter().all(|w| hay.contains(w.as_str()))
-                })
-                .collect(),
-            _ => Vec::new(),
-        }
-    }
-}
+pub use super::runs_list::{Picker, cells};
 
 impl App {
     /// `ctrl-o`: open the picker and ask for the list.
@@ -217,10 +163,14 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         }
         width
     };
-    let total = |wd: &[usize; 8]| wd.iter().sum::<usize>() + 2 * 8 + 2;
+    let mut gap = 2;
+    let total = |wd: &[usize; 8], gap: usize| wd.iter().sum::<usize>() + gap * 8 + 2;
     let mut width = widths(&head, &rows);
     // Narrow: the year goes, then names give way (to a floor each) so the figures stay whole.
-    if total(&width) > w {
+    if total(&width, gap) > w {
+        gap = 1;
+    }
+    if total(&width, gap) > w {
         head[0] = "UTC";
         for r in &mut rows {
             r[0] = r[0].chars().skip(5).collect();
@@ -228,7 +178,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         width = widths(&head, &rows);
     }
     let floor = [0, 12, 8, 4, 9];
-    while total(&width) > w {
+    while total(&width, gap) > w {
         let Some(k) = [1usize, 2, 3, 4].into_iter().filter(|&k| width[k] > floor[k]).max_by_key(|&k| width[k] - floor[k]) else { break };
         width[k] -= 1;
     }
@@ -237,9 +187,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         for (i, (c, wd)) in r.iter().zip(width).enumerate() {
             let c = clip(c, wd);
             if i >= 5 {
-                s.push_str(&format!("{c:>wd$}  "));
+                s.push_str(&format!("{c:>wd$}{:gap$}", ""));
             } else {
-                s.push_str(&format!("{c:<wd$}  "));
+                s.push_str(&format!("{c:<wd$}{:gap$}", ""));
             }
         }
         s

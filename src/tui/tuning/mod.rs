@@ -15,6 +15,7 @@ use crate::tui::player::Player;
 pub mod editor;
 pub mod editor_view;
 pub mod frontier;
+pub mod frontier_state;
 pub mod frontier_view;
 
 impl App {
