@@ -43,7 +43,7 @@ fn carry_out(app: &mut App, cmds: Vec<Command>, max_candidates: usize) -> usize 
     for p in reports {
         app.update(Msg::Optimizer(Box::new(OptimizerMsg::Progress(id, p))));
     }
-    app.update(Msg::Optimizer(Box::new(OptimizerMsg::Done(id, Ok(outcome)))));
+    app.update(Msg::Optimizer(Box::new(OptimizerMsg::Done(id, Box::new(Ok(outcome))))));
     n
 }
 
@@ -168,11 +168,11 @@ fn esc_stops_the_search_and_a_stopped_searchs_late_reports_are_ignored() {
     let cmds = key(&mut app, KeyCode::Char('F'));
     assert!(matches!(cmds.as_slice(), [Command::Optimize(..)]));
     assert_ne!(app.frontier.search_id, old);
-    app.update(Msg::Optimizer(Box::new(OptimizerMsg::Done(old, Err("stale".into())))));
+    app.update(Msg::Optimizer(Box::new(OptimizerMsg::Done(old, Box::new(Err("stale".into()))))));
     assert!(app.frontier.running && app.frontier.error.is_none());
     // A failure of the current one is shown.
     let id = app.frontier.search_id;
-    app.update(Msg::Optimizer(Box::new(OptimizerMsg::Done(id, Err("no models left".into())))));
+    app.update(Msg::Optimizer(Box::new(OptimizerMsg::Done(id, Box::new(Err("no models left".into()))))));
     assert!(!app.frontier.running);
     assert!(text(&render(&app)).contains("no models left"));
 }

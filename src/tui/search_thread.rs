@@ -25,6 +25,6 @@ pub fn spawn(cfg: Config, id: u64, providers: Providers, cancel: CancellationTok
                 let _ = tx.send(OptimizerMsg::Progress(id, p.clone()).into());
             }
         });
-        let _ = tx.send(OptimizerMsg::Done(id, result.map_err(|e| e.to_string())).into());
+        let _ = tx.send(OptimizerMsg::Done(id, Box::new(result.map_err(|e| e.to_string()))).into());
     });
 }

@@ -137,7 +137,8 @@ impl App {
                     f.selected = f.selected.min(f.points().len().saturating_sub(1));
                 }
             }
-            OptimizerMsg::Done(_, Ok(o)) => {
+            OptimizerMsg::Done(_, r) if r.is_ok() => {
+                let Ok(o) = *r else { return };
                 f.running = false;
                 // Start on the cheapest point at least as good as the strategy searched from.
                 let reference = o.references.first().map(|r| r.search.quality.rate);
@@ -155,7 +156,8 @@ impl App {
                 ));
                 f.outcome = Some(Arc::new(o));
             }
-            OptimizerMsg::Done(_, Err(e)) => {
+            OptimizerMsg::Done(_, r) => {
+                let Err(e) = *r else { return };
                 f.running = false;
                 self.message = Some(format!("the search failed: {e}"));
                 f.error = Some(e);

@@ -13,7 +13,7 @@ use crate::optimize::{Outcome, Point, Progress};
 #[derive(Debug, Clone)]
 pub enum OptimizerMsg {
     Progress(u64, Progress),
-    Done(u64, Result<Outcome, String>),
+    Done(u64, Box<Result<Outcome, String>>),
 }
 
 /// A task set to search over: where it came from, and its tasks.

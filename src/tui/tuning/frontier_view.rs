@@ -150,7 +150,7 @@ pub fn pane_lines(app: &App, width: u16) -> PaneLines {
         // As many per line as fit.
         let mut line = String::from("  ");
         for part in parts {
-            if line.chars().count() + part.chars().count() + 3 > w && line.trim().len() > 0 {
+            if line.chars().count() + part.chars().count() + 3 > w && !line.trim().is_empty() {
                 detail.push(Line::from(std::mem::replace(&mut line, String::from("  "))));
             }
             line.push_str(&format!(" {part} ·"));
