@@ -146,6 +146,10 @@ pub struct OpenArgs {
     /// Keep node outputs in this directory across runs: unchanged nodes are served from it.
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+    /// The task set `F` (optimize) searches over on the screen; default: the sample set named
+    /// like the flow, if there is one.
+    #[arg(long, value_name = "FILE")]
+    pub tasks: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -231,9 +235,10 @@ pub enum CompareFormat {
 
 #[derive(Args, Debug, Clone)]
 pub struct ReplayArgs {
-    /// A recording (.jsonl).
+    /// A recording (.jsonl). Without one, on a terminal, the screen opens on the newest
+    /// recording with the run picker over it.
     #[arg(value_name = "RECORDING")]
-    pub file: std::path::PathBuf,
+    pub file: Option<std::path::PathBuf>,
     /// Print the run's table (or JSON) instead of opening the screen.
     #[arg(long)]
     pub summary: bool,

@@ -14,17 +14,39 @@ use crate::provider::Providers;
 use crate::report::{self, RunReportStream};
 use crate::routing::{Catalog, Strategy};
 
+/// The newest readable recording in the history, for `baton replay` without one.
+fn newest_recording() -> Result<std::path::PathBuf, Failure> {
+    let listing = crate::history::list(&crate::history::Filter::default()).map_err(|e| Failure::bad_input(e.to_string()))?;
+    listing.runs.iter().find(|e| e.error.is_none()).map(|e| std::path::PathBuf::from(&e.path)).ok_or_else(|| {
+        Failure::bad_input(format!(
+            "no readable recording in {}\n  help: `baton run FLOW` records one; `baton replay FILE` opens a file elsewhere",
+            listing.dir.display()
+        ))
+    })
+}
+
 pub fn replay(args: ReplayArgs) -> Exit {
+    use std::io::IsTerminal as _;
+    let pick = args.file.is_none();
+    let file = match &args.file {
+        Some(f) => f.clone(),
+        None if args.summary || !std::io::stdout().is_terminal() => {
+            return Err(Failure::bad_input(
+                "which recording? give one: baton replay FILE\n  help: `baton runs` lists them; on a terminal, `baton replay` alone opens a picker",
+            ));
+        }
+        None => newest_recording()?,
+    };
     if args.summary {
-        let (_, state) = open_recording_folded(&args.file)?;
+        let (_, state) = open_recording_folded(&file)?;
         return Ok(match args.format {
             Format::Json => print_json(&RunReportStream::new(&state)),
             Format::Table => print_out(&report::run_table(&state)),
         });
     }
-    let rec = open_recording(&args.file)?;
+    let rec = open_recording(&file)?;
     let no_terminal =
-        format!("the replay screen needs a terminal\n  help: `baton replay {} --summary` prints the run's table", args.file.display());
+        format!("the replay screen needs a terminal\n  help: `baton replay {} --summary` prints the run's table", file.display());
     let (theme, keymap) = screen_setup(args.screen.theme.as_deref(), args.screen.speed, &no_terminal)?;
     let spec = rec.spec();
     let opts = crate::tui::Options {
@@ -39,6 +61,8 @@ pub fn replay(args: ReplayArgs) -> Exit {
         flow_path: None,
         strategy_path: None,
         cache_dir: None,
+        tasks: None,
+        pick_run: pick,
     };
     crate::tui::run(opts).map_err(|e| Failure::failed(format!("the terminal failed: {e}")))
 }

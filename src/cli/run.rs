@@ -29,6 +29,16 @@ pub fn open(args: OpenArgs) -> Exit {
     let strategy_path = loaded.strategy_origin.path().map(Path::to_path_buf);
     let spec = RunSpec::new(loaded.flow, loaded.strategy, loaded.catalog, input, args.common.seed);
     let providers = providers_for(args.common.live, &spec)?;
+    // The task set is read (and its checks validated) before the screen opens, so a bad file
+    // is an error on the command line, not a message on the screen.
+    let tasks = match &args.tasks {
+        Some(file) => {
+            let tasks = load::load_tasks(file)?;
+            crate::quality::checks::parse_all(&tasks, &spec.flow, file).map_err(Failure::bad_input)?;
+            Some(crate::tui::tuning::frontier::TaskSet { name: file.clone(), tasks: Arc::new(tasks) })
+        }
+        None => None,
+    };
     let opts = crate::tui::Options {
         spec,
         providers,
@@ -41,6 +51,8 @@ pub fn open(args: OpenArgs) -> Exit {
         flow_path,
         strategy_path,
         cache_dir: args.cache.clone(),
+        tasks,
+        pick_run: false,
     };
     crate::tui::run(opts).map_err(|e| Failure::failed(format!("the terminal failed: {e}")))
 }

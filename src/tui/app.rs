@@ -58,6 +58,15 @@ pub enum Command {
         text: String,
         file: Option<std::path::PathBuf>,
     },
+    /// Start the optimizer's search (number N of the session) on its own thread;
+    /// `Msg::Optimizer` brings its progress.
+    Optimize(Box<crate::optimize::Config>, u64),
+    /// Stop the search (what it found so far stays).
+    StopOptimize,
+    /// List the recorded runs for the picker; `Msg::RunsListed` brings them.
+    ListRuns,
+    /// Read a recording to replay; `Msg::RecordingOpened` brings it.
+    OpenRecording(std::path::PathBuf),
     /// Cancel the run in progress.
     Cancel,
     Quit,
@@ -96,6 +105,12 @@ pub enum Msg {
     StrategyLoaded(Loaded<(Arc<Strategy>, Option<std::path::PathBuf>, String)>),
     /// A `Command::Reprice` finished: the report and the index of the strategy it used.
     Repriced(Box<Loaded<(crate::record::reprice::RepriceReport, usize)>>),
+    /// A `Command::ListRuns` finished: the directory and its runs, newest first.
+    RunsListed(Loaded<(std::path::PathBuf, Vec<crate::history::RunEntry>)>),
+    /// A `Command::OpenRecording` finished.
+    RecordingOpened(Box<Loaded<Arc<crate::record::Recording>>>),
+    /// The optimizer's search reported progress or finished.
+    Optimizer(Box<super::tuning::frontier_state::OptimizerMsg>),
     /// A `Command::Copy` finished: what was copied, how long, and the file it is also in.
     Copied {
         what: String,
@@ -194,6 +209,12 @@ pub struct App {
     pub clip_file: Option<std::path::PathBuf>,
     /// A trace watched over OTLP (`baton watch`), read-only: the footer offers its keys.
     pub watched: bool,
+    /// The optimizer's search and pane, and the compare screen's frontier pick.
+    pub frontier: super::tuning::frontier_state::Frontier,
+    /// Runs whose late events are dropped (the sides of a comparison left for one strategy).
+    pub retired: Vec<u64>,
+    /// The run picker, while it is open.
+    pub runs: Option<super::runs_list::Picker>,
 }
 
 impl App {
@@ -253,6 +274,9 @@ impl App {
             scroll_max: (u16::MAX, u16::MAX),
             clip_file: None,
             watched: false,
+            frontier: Default::default(),
+            retired: Vec::new(),
+            runs: None,
         };
         app.selected = app.shown_box(app.selected.node());
         app
@@ -334,7 +358,9 @@ impl App {
             Msg::Run(events) => {
                 // Each run has its own id; in compare mode that says which side it is.
                 let mine = self.player.state.run_id;
-                if self.others.is_empty() || events.first().is_none_or(|e| e.run == mine) {
+                if events.first().is_some_and(|e| self.retired.contains(&e.run) && (e.run != mine || self.replay.is_some())) {
+                    // A run that was left: a side of a comparison, or the run before a replay.
+                } else if self.others.is_empty() || events.first().is_none_or(|e| e.run == mine) {
                     self.player.push(events);
                 } else if let Some(p) = events.first().and_then(|e| self.others.iter_mut().find(|p| p.state.run_id == e.run)) {
                     p.push(events);
@@ -352,6 +378,15 @@ impl App {
                     Ok(x) => self.what_if = Some(x),
                     Err(e) => self.message = Some(format!("what-if failed: {e}")),
                 }
+                Vec::new()
+            }
+            Msg::RunsListed(r) => {
+                self.runs_listed(r);
+                Vec::new()
+            }
+            Msg::RecordingOpened(r) => self.recording_opened(*r),
+            Msg::Optimizer(m) => {
+                self.optimizer_msg(*m);
                 Vec::new()
             }
             Msg::Copied { what, chars, file } => {
@@ -384,6 +419,9 @@ impl App {
         if self.picker.is_some() {
             return self.picker_key(k);
         }
+        if self.runs.is_some() {
+            return self.runs_key(k);
+        }
         if self.editor_open {
             return self.editor_key(k);
         }
@@ -405,6 +443,15 @@ impl App {
                 _ => {}
             }
             return Vec::new();
+        }
+        // The optimizer's pane and the compare screen's frontier pick take their keys first.
+        if self.frontier.open
+            && let Some(cmds) = self.frontier_pane_action(action)
+        {
+            return cmds;
+        }
+        if let Some(cmds) = self.compare_pick_action(action) {
+            return cmds;
         }
         // The screen's own keys here; each mode's in its room.
         match action {
@@ -469,6 +516,12 @@ impl App {
             | Action::OpenFlow => self.tune_action(action),
             // `baton watch`'s screen handles it around the app.
             Action::Follow => Vec::new(),
+            Action::Optimize => self.optimize_action(),
+            Action::Apply => {
+                self.message = Some("a applies a frontier point: F opens the search, or compare's frontier view".into());
+                Vec::new()
+            }
+            Action::Runs => self.open_runs(),
             Action::Search | Action::SearchNext | Action::SearchPrev | Action::Copy | Action::CopyId => self.search_action(action),
             Action::Up
             | Action::Down
@@ -496,6 +549,10 @@ impl App {
         use super::keymap::Mode;
         if self.help {
             Mode::Help
+        } else if self.runs.is_some() {
+            Mode::Runs
+        } else if self.frontier.open {
+            Mode::Optimize
         } else if self.focus == Focus::Panel {
             Mode::Panel
         } else if !self.others.is_empty() {

@@ -41,7 +41,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             View::Graph => f.render_widget(GraphView { app, focused: main_focus }, a.main),
             View::Timeline => f.render_widget(TimelineView { app, focused: main_focus }, a.main),
             View::Log => f.render_widget(LogView { app, focused: main_focus }, a.main),
-            View::Compare => f.render_widget(super::compare_view::CompareView { app }, a.main),
+            View::Compare => f.render_widget(super::compare_table::CompareView { app }, a.main),
             View::Frontier => f.render_widget(super::compare_view::FrontierView { app }, a.main),
         }
     }
@@ -77,6 +77,13 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     if app.picker.is_some() {
         super::tuning::editor_view::draw_picker(f, app, body);
+    }
+    // The optimizer's pane and the run picker (their rooms: tuning/frontier_view.rs, picker.rs).
+    if app.frontier.open && !app.editor_open {
+        super::tuning::frontier_view::draw_pane(f, app, body);
+    }
+    if app.runs.is_some() {
+        super::picker::draw(f, app, body);
     }
     if app.what_if.is_some() {
         what_if(f, app, size);

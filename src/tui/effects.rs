@@ -57,7 +57,14 @@ pub fn perform(cmd: &Command) -> Option<Msg> {
             });
             Some(Msg::Copied { what: what.clone(), chars: text.chars().count(), file })
         }
-        Command::Start(..) | Command::EditFile(_) | Command::Cancel | Command::Quit => None,
+        // The run picker's list, from the history index (brought up to date first).
+        Command::ListRuns => Some(Msg::RunsListed(
+            crate::history::list(&crate::history::Filter::default()).map(|l| (l.dir, l.runs)).map_err(|e| e.to_string()),
+        )),
+        Command::OpenRecording(path) => Some(Msg::RecordingOpened(Box::new(
+            crate::record::Recording::open(path).map(std::sync::Arc::new).map_err(|e| format!("{}: {e}", path.display())),
+        ))),
+        Command::Start(..) | Command::EditFile(_) | Command::Optimize(..) | Command::StopOptimize | Command::Cancel | Command::Quit => None,
     }
 }
 

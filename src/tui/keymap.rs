@@ -61,6 +61,10 @@ pub enum Action {
     CopyId,
     /// `baton watch`: open each new trace as it arrives.
     Follow,
+    // The optimizer's pane, the frontier pick and the run picker (tuning/frontier.rs, picker.rs).
+    Optimize,
+    Apply,
+    Runs,
 }
 
 const NAMES: &[(&str, Action)] = &[
@@ -110,6 +114,9 @@ const NAMES: &[(&str, Action)] = &[
     ("copy", Action::Copy),
     ("copy_id", Action::CopyId),
     ("follow", Action::Follow),
+    ("optimize", Action::Optimize),
+    ("apply", Action::Apply),
+    ("runs", Action::Runs),
 ];
 
 /// A key with its modifiers, as written in keymap files (`ctrl-c`, `shift-tab`, `G`).
@@ -359,6 +366,10 @@ pub enum Mode {
     Traces,
     /// `baton watch`: one trace open in the graph.
     Watched,
+    /// The optimizer's pane (search progress and frontier).
+    Optimize,
+    /// The run picker.
+    Runs,
 }
 
 impl Mode {
@@ -366,15 +377,17 @@ impl Mode {
     pub fn actions(self) -> &'static [Action] {
         use Action::*;
         match self {
-            Mode::Graph => &[Help, Quit, StartStop, Pause, Search, Expand, Zoom, Focus, NextView, EditRules, Rerun],
+            Mode::Graph => &[Help, Quit, StartStop, Pause, Search, Expand, Zoom, Focus, NextView, EditRules, Rerun, Optimize, Runs],
             Mode::Timeline => &[Help, Quit, StartStop, Pause, Down, PageDown, Last, Search, Focus, NextView],
             Mode::Log => &[Help, Quit, PageUp, PageDown, NextView],
             Mode::Panel => &[Back, Down, PageDown, Copy, CopyId, Pin, RerunNode, Help],
-            Mode::Compare => &[Help, Quit, StartStop, Pause, NextView, Focus, Search],
+            Mode::Compare => &[Help, Quit, StartStop, Pause, NextView, Focus, Search, Apply],
             Mode::Replay => &[Help, Quit, Pause, SeekBack, SeekForward, Step, WhatIf, NextView, Search],
             Mode::Help => &[Help, Down, PageDown],
             Mode::Traces => &[Help, Quit, Down, Focus, Follow, Last],
             Mode::Watched => &[Help, Quit, Back, Follow, Focus, NextView, Search, Expand, Zoom],
+            Mode::Optimize => &[Back, Down, Apply, Optimize, Help, Quit],
+            Mode::Runs => &[Back, Down, Search, Quit],
         }
     }
 
@@ -446,7 +459,19 @@ mod tests {
     #[test]
     fn every_mode_hints_keys_that_exist() {
         let km = Keymap::default_map();
-        for m in [Mode::Graph, Mode::Timeline, Mode::Log, Mode::Panel, Mode::Compare, Mode::Replay, Mode::Help, Mode::Traces, Mode::Watched]
+        for m in [
+            Mode::Graph,
+            Mode::Timeline,
+            Mode::Log,
+            Mode::Panel,
+            Mode::Compare,
+            Mode::Replay,
+            Mode::Help,
+            Mode::Traces,
+            Mode::Watched,
+            Mode::Optimize,
+            Mode::Runs,
+        ]
         {
             let hints = km.hints(m);
             assert_eq!(hints.len(), m.actions().len(), "{m:?}: every action it names has a key");

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod areas;
+pub mod compare_table;
 pub mod compare_view;
 pub mod draw;
 pub mod effects;
@@ -19,10 +20,13 @@ pub mod log;
 pub mod minimap;
 pub mod nav;
 pub mod panel;
+pub mod picker;
 pub mod playback;
 pub mod player;
+pub mod runs_list;
 pub mod search;
 pub mod siblings;
+pub mod search_thread;
 pub mod theme;
 pub mod timeline;
 pub mod traces;
@@ -69,6 +73,10 @@ pub struct Options {
     pub strategy_path: Option<std::path::PathBuf>,
     /// A directory cache shared across runs (`--cache DIR`); the session's memory otherwise.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// The task set `F` searches over (`--tasks`); None: the sample set named like the flow.
+    pub tasks: Option<tuning::frontier::TaskSet>,
+    /// Open with the run picker showing (`baton replay` without a recording).
+    pub pick_run: bool,
 }
 
 /// One side of a comparison: a run to compute, or a recorded run's events.
@@ -97,6 +105,8 @@ pub fn run_compare(mut sides: Vec<CompareSide>, providers: Providers, theme: The
         flow_path: None,
         strategy_path: None,
         cache_dir: None,
+        tasks: None,
+        pick_run: false,
     })
 }
 
@@ -308,6 +318,10 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
     let mut next_watch = Instant::now() + Duration::from_secs(1);
     let providers = opts.providers;
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<RunEvent>>();
+    // The optimizer's search, on its own thread, reports here.
+    app.frontier.tasks = opts.tasks.clone().or_else(|| tuning::frontier::sample_tasks_for(&app.flow.name));
+    let (otx, mut orx) = mpsc::unbounded_channel::<Msg>();
+    let mut optimizing: Option<CancellationToken> = None;
     let compare = !opts.others.is_empty();
     if compare {
         // Every side gets its own run id, so its events find their way to its player.
@@ -348,6 +362,12 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
             Some(r)
         }
     };
+    if opts.pick_run {
+        app.runs = Some(picker::Picker::default());
+        if let Some(m) = effects::perform(&Command::ListRuns) {
+            app.update(m);
+        }
+    }
     let mut input = input::Input::start();
     // A kill or a closing terminal ends the screen like `q` does, then says which it was.
     let mut term_sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -401,6 +421,10 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                 Some(Err(e)) => return Err(e),
                 None => break,
             },
+            Some(m) = orx.recv() => {
+                dirty = true;
+                app.update(m)
+            },
             Some(batch) = rx.recv() => {
                 let mut cmds = app.update(Msg::Run(batch));
                 // Drain whatever else is waiting before the next frame.
@@ -448,7 +472,12 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
         }) {
             match c {
                 Command::Quit => app.quit = true,
-                c @ (Command::Write { .. } | Command::LoadNextStrategy { .. } | Command::Reprice { .. } | Command::Copy { .. }) => {
+                c @ (Command::Write { .. }
+                | Command::LoadNextStrategy { .. }
+                | Command::Reprice { .. }
+                | Command::Copy { .. }
+                | Command::ListRuns
+                | Command::OpenRecording(_)) => {
                     if let Command::Copy { text, .. } = &c {
                         // Straight to the terminal, between frames: the clipboard request.
                         let w = terminal.backend_mut();
@@ -458,6 +487,19 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                         pending.extend(app.update(msg));
                     }
                     dirty = true;
+                }
+                Command::Optimize(cfg, id) => {
+                    if let Some(c) = optimizing.take() {
+                        c.cancel();
+                    }
+                    let token = CancellationToken::new();
+                    optimizing = Some(token.clone());
+                    search_thread::spawn(*cfg, id, providers.clone(), token, otx.clone());
+                }
+                Command::StopOptimize => {
+                    if let Some(c) = optimizing.take() {
+                        c.cancel();
+                    }
                 }
                 Command::Cancel => {
                     // Cancelled runs still finish their recordings; keep them to wait for.
@@ -512,7 +554,10 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
         }
     }
     // Quitting loses nothing: every run in flight is cancelled and its recording flushed
-    // before the terminal is handed back.
+    // before the terminal is handed back. A search is only cancelled: it records nothing.
+    if let Some(c) = optimizing {
+        c.cancel();
+    }
     for r in running.into_iter().chain(others_running).chain(stopping) {
         r.stop_and_flush().await;
     }

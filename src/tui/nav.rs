@@ -251,6 +251,10 @@ impl App {
                 }
             }
             MouseEventKind::Down(MouseButton::Left) => {
+                // Compare's frontier charts: a click picks the nearest strategy.
+                if self.compare_click(m.column, m.row) {
+                    return;
+                }
                 if let Some(t) = a.tabs
                     && inside(t)
                 {

@@ -14,6 +14,9 @@ use crate::tui::player::Player;
 
 pub mod editor;
 pub mod editor_view;
+pub mod frontier;
+pub mod frontier_state;
+pub mod frontier_view;
 
 impl App {
     /// Tuning keys: the rules editor, pin, switch strategy, what-if, reruns, $EDITOR.

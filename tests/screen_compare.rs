@@ -1,0 +1,85 @@
+//! The compare screen's key figures at the sizes people use: every side's total cost, its Δ
+//! ratio and pass rate in the table, and every side's cost and ratios in the header, uncut at
+//! 120 columns with three strategies and at 80×24 with two. Drawn into TestBackend.
+
+mod common;
+
+use baton::money::Money;
+use baton::tui::app::{App, Msg, View};
+use baton::tui::fmt::money;
+use baton::tui::keymap::Keymap;
+use baton::tui::theme::Theme;
+use common::screen::*;
+use common::{sample_flow, sample_strategy, sim, spec};
+use crossterm::event::Event;
+
+fn compared(strategies: &[&str], size: (u16, u16)) -> App {
+    let flow = sample_flow("research-assistant");
+    let specs: Vec<_> = strategies
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            let mut sp = spec(flow.clone(), sample_strategy(s), 1);
+            sp.run_id = 1 + k as u64;
+            sp
+        })
+        .collect();
+    let mut app = App::new(&specs[0], Theme::dark(), Keymap::default_map(), 1.0, true);
+    app.update(Msg::Term(Event::Resize(size.0, size.1)));
+    app.compare_with(specs[1..].to_vec());
+    for s in &specs {
+        app.update(Msg::Run(sim(s).0));
+    }
+    app.update(Msg::Tick(std::time::Duration::from_secs(600)));
+    assert!(app.players().all(|p| p.at_end()));
+    app
+}
+
+/// The table's TOTAL line and the header show every side's figures whole.
+fn key_figures_whole(app: &mut App) {
+    app.view = View::Compare;
+    let t = text(&render(app));
+    let c = baton::tui::compare_view::comparison(app);
+    let total = t.lines().find(|l| l.contains("TOTAL")).unwrap_or_else(|| panic!("a TOTAL row: {t}"));
+    let header = t.lines().next().unwrap_or_default();
+    for (k, s) in c.strategies.iter().enumerate() {
+        let cost = money(Money::from_usd(s.cost_usd));
+        assert!(total.contains(&cost), "side {k}'s total {cost} whole in {total:?}\n{t}");
+        if k > 0 {
+            let ratio = format!("{:.2}×", s.cost_ratio.expect("a ratio"));
+            assert!(total.contains(&ratio), "side {k}'s ratio {ratio} in {total:?}");
+            let full = app.players().nth(k).expect("side").state.totals.cost.total().to_string();
+            assert!(header.contains(&full), "side {k}'s cost {full} in the header {header:?}");
+            assert!(header.contains(&format!("cost ×{:.2}", s.cost_ratio.expect("ratio"))), "{header:?}");
+        }
+        let pass = format!("{:.0}%", s.pass_rate.expect("checks ran") * 100.0);
+        assert!(total.contains(&pass), "{total:?}");
+    }
+    for l in t.lines() {
+        assert!(!l.contains("…$") && !l.contains("$…"), "a figure was clipped: {l:?}");
+    }
+}
+
+#[test]
+fn three_strategies_at_120_columns_keep_every_key_figure() {
+    let mut app = compared(&["naive", "smart", "cascade"], (120, 40));
+    key_figures_whole(&mut app);
+    // What gave way is said.
+    let t = text(&render(&app));
+    assert!(t.contains("left out to fit"), "{t}");
+}
+
+#[test]
+fn two_strategies_at_80_by_24_keep_every_key_figure() {
+    let mut app = compared(&["naive", "smart"], (80, 24));
+    key_figures_whole(&mut app);
+}
+
+#[test]
+fn a_wide_screen_shows_times_and_the_token_split() {
+    let mut app = compared(&["naive", "smart"], (200, 48));
+    app.view = View::Compare;
+    let t = text(&render(&app));
+    assert!(t.contains("in p/d/h") && t.contains("time"), "{t}");
+    assert!(!t.contains("left out to fit"), "{t}");
+}
