@@ -471,8 +471,7 @@ mod tests {
             Mode::Watched,
             Mode::Optimize,
             Mode::Runs,
-        ]
-        {
+        ] {
             let hints = km.hints(m);
             assert_eq!(hints.len(), m.actions().len(), "{m:?}: every action it names has a key");
             for (k, _) in &hints {
