@@ -105,6 +105,21 @@ fn forty_siblings_fold_into_one_box_with_their_sum_and_e_opens_them() {
 }
 
 #[test]
+fn a_narrow_box_cuts_the_kind_but_keeps_the_count() {
+    // At 80 columns boxes are 18 wide: "summarize_all_of_it ×998" cannot fit whole.
+    let text = wide(998).replace("kind = \"generate\"", "kind = \"summarize_all_of_it\"");
+    let mut app = app_on(&text, (80, 24), true);
+    let t = text_of(&mut app);
+    let line = t.lines().find(|l| l.contains("×998")).unwrap_or_else(|| panic!("the count is cut:\n{t}"));
+    assert!(line.contains("summ") && line.contains('…'), "{line}");
+    assert!(t.contains("998/998"), "{t}");
+}
+
+fn text_of(app: &mut App) -> String {
+    text(&frame(app))
+}
+
+#[test]
 fn a_short_run_of_siblings_stays_open_but_folds_on_e() {
     let small = FOLD_AT - 1;
     let mut app = app_on(&wide(small), (160, 48), true);

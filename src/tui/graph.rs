@@ -25,8 +25,8 @@ pub struct GraphView<'a> {
 /// What one box says.
 struct Content {
     title: String,
-    /// After a rerun, ` ▲`, ` ▼` or ` =`: kept when a long title is cut.
-    mark: &'static str,
+    /// A group's ` ×N`, or after a rerun ` ▲`, ` ▼` or ` =`: kept when a long title is cut.
+    mark: String,
     status: Status,
     lines: [String; 3],
     cost: Option<Money>,
@@ -86,17 +86,17 @@ fn side_figures(app: &App, st: &RunState, key: BoxKey, now: Duration) -> (Status
     (status, models_text(&sum.models), sum.cost, latency)
 }
 
-/// The title of a box: a node's id, `id[k]` for an instance, `id ×N` for a fan-out group,
-/// `kind ×N` for a folded run of siblings.
-fn box_title(app: &App, key: BoxKey) -> String {
+/// The title of a box and its count, which a narrow box keeps whole: a node's id, `id[k]` for
+/// an instance, `id` and ` ×N` for a fan-out group, `kind` and ` ×N` for a folded run.
+fn box_title(app: &App, key: BoxKey) -> (String, String) {
     let n = key.node();
     match key {
-        BoxKey::Group(_, g) => format!("{} ×{}", app.flow.nodes[n].kind, app.siblings.members[g].len()),
+        BoxKey::Group(_, g) => (app.flow.nodes[n].kind.clone(), format!(" ×{}", app.siblings.members[g].len())),
         BoxKey::Node(_) if app.flow.nodes[n].map.is_some() => {
-            format!("{} ×{}", app.flow.nodes[n].id, app.player.state.nodes.get(n).map_or(0, |x| x.instances.len()))
+            (app.flow.nodes[n].id.clone(), format!(" ×{}", app.player.state.nodes.get(n).map_or(0, |x| x.instances.len())))
         }
-        BoxKey::Node(_) => app.flow.nodes[n].id.clone(),
-        BoxKey::Instance(_, k) => format!("{}[{k}]", app.flow.nodes[n].id),
+        BoxKey::Node(_) => (app.flow.nodes[n].id.clone(), String::new()),
+        BoxKey::Instance(_, k) => (format!("{}[{k}]", app.flow.nodes[n].id), String::new()),
     }
 }
 
@@ -147,9 +147,10 @@ fn compare_content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize)
         Status::Queued
     };
     let symbols: String = sides.iter().map(|s| status_symbol(s.0)).collect();
+    let (title, mark) = box_title(app, key);
     Content {
-        title: box_title(app, key),
-        mark: "",
+        title,
+        mark,
         status,
         lines: [line(0), line(1), third],
         cost: Some(sides[1].2),
@@ -252,11 +253,15 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
             (None, BoxKey::Group(..)) => format!("{} folded", sum.units),
             (None, _) => String::new(),
         };
+        let (title, mark) = box_title(app, key);
+        // "154/998 done", or without "done" where the box is narrow.
+        let done = format!("{}/{}", sum.settled, sum.units);
+        let done = if span.chars().count() + done.chars().count() + 6 <= w { format!("{done} done") } else { done };
         return Content {
-            title: box_title(app, key),
-            mark: "",
+            title,
+            mark,
             status,
-            lines: [line1, tok_line(sum.tokens, &cost_text, w), spread(&span, &format!("{}/{} done", sum.settled, sum.units), w)],
+            lines: [line1, tok_line(sum.tokens, &cost_text, w), spread(&span, &done, w)],
             cost: Some(sum.cost),
             critical: critical.contains(&key),
             delta: None,
@@ -266,7 +271,7 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
     let Some(ui) = app.unit_for_box(key) else {
         return Content {
             title: format!("{}[?]", app.flow.nodes[n].id),
-            mark: "",
+            mark: String::new(),
             status,
             lines: Default::default(),
             cost: None,
@@ -282,7 +287,7 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
         u.label.clone()
     };
     // After a rerun: did this node get dearer or cheaper than last attempt?
-    let mut mark = "";
+    let mut mark = String::new();
     if let Some(prev) = &app.previous
         && u.status == Status::Done
         && let Some(pi) = prev.units.iter().position(|p| p.label == u.label && p.status.is_settled())
@@ -295,7 +300,8 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
             " ▼"
         } else {
             " ="
-        };
+        }
+        .to_string();
     }
     Content {
         title,
