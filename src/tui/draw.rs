@@ -332,17 +332,7 @@ fn footer(app: &App) -> Line<'static> {
         return Line::from(Span::styled(format!(" {line}"), Style::default().fg(t.accent)));
     }
     // The focused mode's keys, from the keymap: a rebinding shows here at once.
-    let mut spans = Vec::new();
-    let mut used = 0;
-    for (k, what) in app.keymap.hints(app.mode()) {
-        let w = k.chars().count() + what.chars().count() + 3;
-        if used + w > app.size.0 as usize {
-            break;
-        }
-        used += w;
-        spans.push(Span::styled(format!(" {k}"), Style::default().fg(t.accent)));
-        spans.push(Span::styled(format!(" {what} "), t.dim()));
-    }
+    let spans = hint_spans(&app.keymap, app.mode(), t, app.size.0);
     Line::from(spans)
 }
 
@@ -392,4 +382,20 @@ fn help(f: &mut Frame, app: &App, size: Rect) {
             .scroll((app.help_scroll, 0)),
         area,
     );
+}
+
+/// A mode's key hints as footer spans, as many as fit in `width`.
+pub fn hint_spans(keymap: &super::keymap::Keymap, mode: super::keymap::Mode, t: &super::theme::Theme, width: u16) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    let mut used = 0;
+    for (k, what) in keymap.hints(mode) {
+        let w = k.chars().count() + what.chars().count() + 3;
+        if used + w > width as usize {
+            break;
+        }
+        used += w;
+        spans.push(Span::styled(format!(" {k}"), Style::default().fg(t.accent)));
+        spans.push(Span::styled(format!(" {what} "), t.dim()));
+    }
+    spans
 }

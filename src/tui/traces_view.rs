@@ -181,17 +181,8 @@ fn footer(w: &Watching) -> Line<'static> {
     if let Some(m) = &w.message {
         return Line::from(Span::styled(format!(" {m}"), Style::default().fg(t.accent)));
     }
-    let mut spans = Vec::new();
-    let mut used = 0;
-    for (k, what) in w.keymap.hints(w.mode()) {
-        let n = k.chars().count() + what.chars().count() + 3;
-        if used + n > w.size.0 as usize {
-            break;
-        }
-        used += n;
-        spans.push(Span::styled(format!(" {k}"), Style::default().fg(t.accent)));
-        spans.push(Span::styled(format!(" {what} "), t.dim()));
-    }
+    let mut spans = super::draw::hint_spans(&w.keymap, w.mode(), t, w.size.0);
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
     if w.not_runs + w.failed > 0 {
         let note = format!(" {} ignored · {} failed", w.not_runs, w.failed);
         if used + note.len() <= w.size.0 as usize {
