@@ -365,12 +365,7 @@ fn help(f: &mut Frame, app: &App, size: Rect) {
     let w = (kw + dw + 6).max(76).min(size.width as usize - 2).max(10) as u16;
     let h = (rows.len() as u16 + 4).min(size.height - 2);
     let area = Rect::new((size.width - w) / 2, (size.height - h) / 2, w, h);
-    let mut lines: Vec<Line> = rows
-        .into_iter()
-        .map(|(k, d)| {
-            Line::from(vec![Span::styled(format!(" {k:<kw$}  "), Style::default().fg(t.accent).add_modifier(Modifier::BOLD)), Span::raw(d)])
-        })
-        .collect();
+    let mut lines = key_rows(rows, kw, t);
     lines.push(Line::default());
     lines.push(Line::from(Span::styled(" keys come from keymap.toml; rebind them in ~/.config/baton/keymap.toml", t.dim())));
     f.render_widget(Clear, area);
@@ -398,4 +393,13 @@ pub fn hint_spans(keymap: &super::keymap::Keymap, mode: super::keymap::Mode, t: 
         spans.push(Span::styled(format!(" {what} "), t.dim()));
     }
     spans
+}
+
+/// Help rows: each key, padded to `kw`, then what it does.
+pub fn key_rows<D: Into<std::borrow::Cow<'static, str>>>(rows: Vec<(String, D)>, kw: usize, t: &super::theme::Theme) -> Vec<Line<'static>> {
+    rows.into_iter()
+        .map(|(k, d)| {
+            Line::from(vec![Span::styled(format!(" {k:<kw$}  "), Style::default().fg(t.accent).add_modifier(Modifier::BOLD)), Span::raw(d)])
+        })
+        .collect()
 }

@@ -216,12 +216,7 @@ fn help(f: &mut Frame, w: &Watching, size: Rect) {
         })
         .collect();
     let kw = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(8);
-    let mut lines: Vec<Line> = rows
-        .into_iter()
-        .map(|(k, d)| {
-            Line::from(vec![Span::styled(format!(" {k:<kw$}  "), Style::default().fg(t.accent).add_modifier(Modifier::BOLD)), Span::raw(d)])
-        })
-        .collect();
+    let mut lines = super::draw::key_rows(rows, kw, t);
     lines.push(Line::default());
     lines.push(Line::from(Span::styled(" Mouse: wheel moves, click selects, click again opens.", t.dim())));
     lines.push(Line::from(Span::styled(" Costs come from the catalog; a model it lacks shows as unpriced, never $0.", t.dim())));
