@@ -38,7 +38,7 @@ fn tape(spec: &baton::engine::RunSpec, seconds: usize) -> Vec<RunEvent> {
     for i in 0..nodes {
         out.push(ev(Duration::ZERO, Event::NodeQueued { unit: Unit::node(i) }));
         let decision = Arc::new(route(&spec.strategy, &spec.flow.nodes[i], 12));
-        out.push(ev(Duration::ZERO, Event::NodeStarted { unit: Unit::node(i), decision, context: Vec::new(), input_tokens: 12 }));
+        out.push(ev(Duration::ZERO, Event::NodeStarted { unit: Unit::node(i), decision, context: Vec::new().into(), input_tokens: 12 }));
     }
     for k in 0..seconds * EVENTS_PER_SECOND {
         let at = Duration::from_secs_f64(k as f64 / EVENTS_PER_SECOND as f64);

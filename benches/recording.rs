@@ -50,7 +50,7 @@ fn fixture() -> PathBuf {
         for w in 0..100 {
             let i = layer * 100 + w;
             let decision = Arc::new(route(&spec.strategy, &spec.flow.nodes[i], 12));
-            rec.record(&ev(t, Event::NodeStarted { unit: Unit::node(i), decision, context: Vec::new(), input_tokens: 12 }));
+            rec.record(&ev(t, Event::NodeStarted { unit: Unit::node(i), decision, context: Vec::new().into(), input_tokens: 12 }));
         }
         for k in 0..DELTAS {
             for w in 0..100 {

@@ -148,7 +148,8 @@ pub enum Event {
     NodeStarted {
         unit: Unit,
         decision: Arc<Decision>,
-        context: Vec<ContextPart>,
+        /// Shared with the unit's state: a node of a layered flow has one part per input.
+        context: std::sync::Arc<[ContextPart]>,
         input_tokens: u64,
     },
     /// The call waits for a provider's concurrency slot or rate-limit window before it is

@@ -58,7 +58,7 @@ fn event() -> impl Strategy<Value = Event> {
                 fallbacks: Vec::new(),
                 input_tokens: 0,
             };
-            Event::NodeStarted { unit, decision: Arc::new(decision), context: Vec::new(), input_tokens: 100 }
+            Event::NodeStarted { unit, decision: Arc::new(decision), context: Vec::new().into(), input_tokens: 100 }
         }),
         (unit.clone(), model.clone(), usage(), any::<bool>()).prop_map(|(unit, model, usage, estimated)| Event::NodeBilled {
             unit,

@@ -299,7 +299,7 @@ impl<'a, S: Sink> Exec<'a, S> {
             self.state[i] = State::Running;
         }
         let parts: Vec<ContextPart> = ctx.parts.iter().map(|p| ContextPart { origin: p.origin, tokens: p.tokens }).collect();
-        self.emit(Event::NodeStarted { unit, decision: decision.clone(), context: parts, input_tokens }).await;
+        self.emit(Event::NodeStarted { unit, decision: decision.clone(), context: parts.into(), input_tokens }).await;
         let prompt = ctx.prompt;
 
         Some(Call {

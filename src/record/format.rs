@@ -384,7 +384,7 @@ impl Line {
                     };
                     parts.push(ContextPart { origin, tokens: c.tokens });
                 }
-                (t, Event::NodeStarted { unit: unit(&node, item)?, decision: Arc::new(decision), context: parts, input_tokens })
+                (t, Event::NodeStarted { unit: unit(&node, item)?, decision: Arc::new(decision), context: parts.into(), input_tokens })
             }
             Line::NodeDelta { t, node, item, text, tokens } => {
                 (t, Event::NodeDelta { unit: unit(&node, item)?, text, output_tokens: tokens })

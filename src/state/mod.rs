@@ -84,7 +84,7 @@ pub struct UnitState {
     pub decision: Option<Arc<Decision>>,
     /// The model that produced the output (differs from the decision's after a fallback).
     pub model: Option<String>,
-    pub context: Vec<ContextPart>,
+    pub context: Arc<[ContextPart]>,
     pub input_tokens_estimate: u64,
     /// Usage of the call whose output was kept.
     pub usage: Usage,
@@ -129,6 +129,12 @@ fn empty_output() -> Arc<str> {
     EMPTY.clone()
 }
 
+/// The context of a unit that has not started: one shared empty list.
+fn no_context() -> Arc<[ContextPart]> {
+    static NONE: std::sync::LazyLock<Arc<[ContextPart]>> = std::sync::LazyLock::new(|| Arc::from([]));
+    NONE.clone()
+}
+
 impl UnitState {
     fn new(unit: Unit, label: String, item: Option<String>) -> UnitState {
         UnitState {
@@ -138,7 +144,7 @@ impl UnitState {
             status: Status::Queued,
             decision: None,
             model: None,
-            context: Vec::new(),
+            context: no_context(),
             input_tokens_estimate: 0,
             usage: Usage::default(),
             billed_usage: Usage::default(),
@@ -178,7 +184,7 @@ impl UnitState {
     /// Input tokens by origin: (prompt, declared upstream outputs, extra history).
     pub fn attribution(&self) -> (u64, u64, u64) {
         let mut a = (0, 0, 0);
-        for p in &self.context {
+        for p in self.context.iter() {
             match p.origin {
                 Origin::Prompt => a.0 += p.tokens,
                 Origin::Declared(_) => a.1 += p.tokens,

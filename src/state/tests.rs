@@ -54,7 +54,7 @@ fn started(unit: Unit, model: &str) -> Event {
         fallbacks: Vec::new(),
         input_tokens: 10,
     };
-    Event::NodeStarted { unit, decision: Arc::new(decision), context: Vec::new(), input_tokens: 10 }
+    Event::NodeStarted { unit, decision: Arc::new(decision), context: Vec::new().into(), input_tokens: 10 }
 }
 
 fn finished(unit: Unit, model: &str, usage: Usage, cached: bool) -> Event {

@@ -82,7 +82,7 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
     if u.context.is_empty() {
         out.push(Line::from(Span::styled("not started".to_string(), t.dim())));
     }
-    for p in &u.context {
+    for p in u.context.iter() {
         let from = match p.origin {
             Origin::Prompt => "prompt".to_string(),
             Origin::Declared(n) => st.flow.nodes.get(n as usize).map_or("?".into(), |n| n.id.clone()),

@@ -245,7 +245,7 @@ fn convert(conv: &mut Converter, g: &TraceGraph, run_id: u64, receiver: &str, fi
             when: None,
             map: None,
             checks: Vec::new(),
-            sim: Box::default(),
+            sim: crate::flow::SimHints::none(),
             line,
         });
     }
@@ -361,7 +361,11 @@ fn convert(conv: &mut Converter, g: &TraceGraph, run_id: u64, receiver: &str, fi
             input_tokens: usage.total_input(),
         });
         let start = at(n.start_ns);
-        evs.push((start, 1, ev(start, Event::NodeStarted { unit, decision, context: Vec::new(), input_tokens: usage.total_input() })));
+        evs.push((
+            start,
+            1,
+            ev(start, Event::NodeStarted { unit, decision, context: Vec::new().into(), input_tokens: usage.total_input() }),
+        ));
         let Some(end_ns) = n.end_ns else { continue };
         let end = at(end_ns);
         let error = n.error.clone().or_else(|| n.calls.iter().find_map(|c| c.error.clone()));

@@ -1,116 +1,19 @@
 //! Reading a flow file: TOML into raw spanned structs, then every semantic check with the span
-//! of the offending value. The pieces of a node are read in `parts.rs`; tests in `tests.rs`.
+//! of the offending value. The TOML is read in `read.rs`, the pieces of a node in `parts.rs`;
+//! tests in `tests.rs`.
 
 use std::collections::HashMap;
 use std::ops::Range;
 
-use serde::Deserialize;
 use toml::Spanned;
 
 use super::template::{self, Piece, RawPiece};
 use super::{FanOut, Flow, KNOWN_KINDS, Node};
 use crate::diag::{Diagnostics, Source, nearest};
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawFile {
-    pub(super) flow: RawHeader,
-    #[serde(default)]
-    pub(super) node: Vec<RawNode>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawHeader {
-    pub(super) name: Spanned<String>,
-    #[serde(default)]
-    pub(super) description: String,
-    #[serde(default)]
-    pub(super) input: String,
-    #[serde(default)]
-    pub(super) strategy: Option<Spanned<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawNode {
-    pub(super) id: Spanned<String>,
-    pub(super) kind: Spanned<String>,
-    pub(super) complexity: Spanned<i64>,
-    pub(super) prompt: Spanned<String>,
-    #[serde(default)]
-    pub(super) description: String,
-    #[serde(default)]
-    pub(super) after: Vec<Spanned<String>>,
-    #[serde(default)]
-    pub(super) context: Option<Vec<Spanned<String>>>,
-    #[serde(default)]
-    pub(super) expected_tokens: Option<Spanned<i64>>,
-    #[serde(default)]
-    pub(super) max_tokens: Option<Spanned<i64>>,
-    #[serde(default)]
-    pub(super) tags: Vec<String>,
-    // The rarely used tables are boxed: a 100,000-node flow holds every raw node at once, and
-    // inline they made each one about 770 bytes (half of it absent options).
-    #[serde(default)]
-    pub(super) when: Option<Box<Spanned<RawCondition>>>,
-    #[serde(default)]
-    pub(super) map: Option<Box<Spanned<RawMap>>>,
-    #[serde(default)]
-    pub(super) checks: Vec<Spanned<RawCheck>>,
-    #[serde(default)]
-    pub(super) sim: Option<Box<Spanned<RawSim>>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawCondition {
-    pub(super) node: Spanned<String>,
-    pub(super) equals: Option<String>,
-    pub(super) contains: Option<String>,
-    pub(super) not_contains: Option<String>,
-    pub(super) matches: Option<Spanned<String>>,
-    pub(super) passed: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawMap {
-    pub(super) over: Spanned<String>,
-    pub(super) limit: Option<Spanned<i64>>,
-    pub(super) max_items: Option<Spanned<i64>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawCheck {
-    pub(super) contains: Option<String>,
-    pub(super) not_contains: Option<String>,
-    pub(super) regex: Option<Spanned<String>>,
-    pub(super) json: Option<bool>,
-    pub(super) max_chars: Option<Spanned<i64>>,
-    pub(super) min_chars: Option<Spanned<i64>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawSim {
-    #[serde(default)]
-    pub(super) labels: Vec<String>,
-    #[serde(default)]
-    pub(super) weights: Option<Spanned<Vec<f64>>>,
-    #[serde(default)]
-    pub(super) items: Option<Spanned<Vec<i64>>>,
-    #[serde(default)]
-    pub(super) sample: Option<String>,
-}
-
 const DEFAULT_EXPECTED_TOKENS: u32 = 300;
 const DEFAULT_MAP_LIMIT: usize = 8;
 const DEFAULT_MAX_ITEMS: usize = 64;
-
-/// Files above this size are read one `[[node]]` table at a time (see [`read_in_chunks`]).
-const CHUNKED_ABOVE: usize = 256 * 1024;
 
 /// Parses and validates a flow. On success the diagnostics hold warnings only.
 pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
@@ -122,129 +25,24 @@ pub fn parse_flow(src: &Source) -> Result<(Flow, Diagnostics), Diagnostics> {
     validate(src, raw)
 }
 
-/// Reads a large flow one `[[node]]` table at a time, shifting each value's span to its place
-/// in the whole file. toml builds a token list, an event list and a table of the whole
-/// document before deserializing it: for a 100,000-node flow that was half a gigabyte, and
-/// faulting those pages in was 40% of the run. Chunks end at lines that are exactly
-/// `[[node]]`; each must parse on its own, `[flow]` must appear once, and top-level values may
-/// only come before the first chunk boundary. Anything else (a boundary line inside a
-/// multi-line string leaves a chunk with an unterminated string; any error) returns `None` and
-/// the caller reads the whole document, so results and errors are exactly the whole-document
-/// ones.
-fn read_in_chunks(text: &str) -> Option<RawFile> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct RawChunk {
-        flow: Option<RawHeader>,
-        #[serde(default)]
-        node: Vec<RawNode>,
-    }
-    let mut starts = vec![0];
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        if offset > 0 && line.trim() == "[[node]]" {
-            starts.push(offset);
-        }
-        offset += line.len();
-    }
-    let mut flow = None;
-    let mut nodes = Vec::with_capacity(starts.len());
-    for (k, &start) in starts.iter().enumerate() {
-        let end = starts.get(k + 1).copied().unwrap_or(text.len());
-        let chunk: RawChunk = toml::from_str(text.get(start..end)?).ok()?;
-        if let Some(h) = chunk.flow {
-            if flow.is_some() {
-                return None;
-            }
-            flow = Some(h.shifted(start));
-        }
-        // Before the first boundary, nodes could be an inline array that a later [[node]]
-        // would conflict with; leave that to the whole-document parse.
-        if k == 0 && starts.len() > 1 && !chunk.node.is_empty() {
-            return None;
-        }
-        nodes.extend(chunk.node.into_iter().map(|n| n.shifted(start)));
-    }
-    Some(RawFile { flow: flow?, node: nodes })
-}
-
-fn shift<T>(v: Spanned<T>, by: usize) -> Spanned<T> {
-    let span = v.span();
-    Spanned::new(span.start + by..span.end + by, v.into_inner())
-}
-
-fn shift_opt<T>(v: Option<Spanned<T>>, by: usize) -> Option<Spanned<T>> {
-    v.map(|v| shift(v, by))
-}
-
-impl RawHeader {
-    fn shifted(self, by: usize) -> RawHeader {
-        RawHeader { name: shift(self.name, by), strategy: shift_opt(self.strategy, by), ..self }
-    }
-}
-
-impl RawNode {
-    fn shifted(self, by: usize) -> RawNode {
-        let list = |v: Vec<Spanned<String>>| v.into_iter().map(|a| shift(a, by)).collect::<Vec<_>>();
-        RawNode {
-            id: shift(self.id, by),
-            kind: shift(self.kind, by),
-            complexity: shift(self.complexity, by),
-            prompt: shift(self.prompt, by),
-            description: self.description,
-            after: list(self.after),
-            context: self.context.map(list),
-            expected_tokens: shift_opt(self.expected_tokens, by),
-            max_tokens: shift_opt(self.max_tokens, by),
-            tags: self.tags,
-            when: self.when.map(|w| {
-                let w = shift(*w, by);
-                let span = w.span();
-                let c = w.into_inner();
-                Box::new(Spanned::new(span, RawCondition { node: shift(c.node, by), matches: shift_opt(c.matches, by), ..c }))
-            }),
-            map: self.map.map(|m| {
-                let m = shift(*m, by);
-                let span = m.span();
-                let r = m.into_inner();
-                Box::new(Spanned::new(
-                    span,
-                    RawMap { over: shift(r.over, by), limit: shift_opt(r.limit, by), max_items: shift_opt(r.max_items, by) },
-                ))
-            }),
-            checks: self
-                .checks
-                .into_iter()
-                .map(|c| {
-                    let c = shift(c, by);
-                    let span = c.span();
-                    let r = c.into_inner();
-                    Spanned::new(
-                        span,
-                        RawCheck {
-                            regex: shift_opt(r.regex, by),
-                            max_chars: shift_opt(r.max_chars, by),
-                            min_chars: shift_opt(r.min_chars, by),
-                            ..r
-                        },
-                    )
-                })
-                .collect(),
-            sim: self.sim.map(|s| {
-                let s = shift(*s, by);
-                let span = s.span();
-                let r = s.into_inner();
-                Box::new(Spanned::new(span, RawSim { weights: shift_opt(r.weights, by), items: shift_opt(r.items, by), ..r }))
-            }),
-        }
-    }
+/// Where in a raw node a late error points.
+enum At {
+    Context(usize),
+    Prompt,
+    When,
+    Map,
 }
 
 /// Every check on a read flow, with the span of the offending value.
-fn validate(src: &Source, raw: RawFile) -> Result<(Flow, Diagnostics), Diagnostics> {
+fn validate(src: &Source, mut raw: RawFile) -> Result<(Flow, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::default();
-    // Keyed by the raw nodes' own ids, not copies (100,000 copies at 100k nodes).
-    let mut ids: HashMap<&str, usize> = HashMap::with_capacity(raw.node.len());
+    // Each raw node is dropped as soon as its node is built, so a large flow is never held
+    // twice (the raw nodes were the larger half of a 100,000-node file's peak). Errors found
+    // after that take their spans from `reread`. The ids are taken out first: the map below
+    // borrows them.
+    let names: Vec<String> = raw.node.iter_mut().map(|n| std::mem::take(n.id.get_mut())).collect();
+    let id_spans: Vec<Range<usize>> = raw.node.iter().map(|n| n.id.span()).collect();
+    let mut ids: HashMap<&str, usize> = HashMap::with_capacity(names.len());
 
     if raw.node.is_empty() {
         diags.push(
@@ -260,21 +58,20 @@ fn validate(src: &Source, raw: RawFile) -> Result<(Flow, Diagnostics), Diagnosti
         );
     }
 
-    for (i, n) in raw.node.iter().enumerate() {
-        let id = n.id.get_ref();
+    for (i, (id, span)) in names.iter().zip(&id_spans).enumerate() {
         if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             diags.push(
-                src.error(n.id.span(), format!("node id '{id}' is not a plain name"))
+                src.error(span.clone(), format!("node id '{id}' is not a plain name"))
                     .with_help("use letters, digits, '-' and '_' only (ids appear in templates as {{id}})"),
             );
         }
         if matches!(id.as_str(), "input" | "item") {
-            diags.push(src.error(n.id.span(), format!("'{id}' is reserved for templates")).with_help("choose another id"));
+            diags.push(src.error(span.clone(), format!("'{id}' is reserved for templates")).with_help("choose another id"));
         }
         if let Some(&first) = ids.get(id.as_str()) {
-            let (line, _) = src.locate(raw.node[first].id.span().start);
+            let (line, _) = src.locate(id_spans[first].start);
             diags.push(
-                src.error(n.id.span(), format!("duplicate node id '{id}'"))
+                src.error(span.clone(), format!("duplicate node id '{id}'"))
                     .with_help(format!("the first node with this id is at line {line}; rename one of them")),
             );
         } else {
@@ -282,25 +79,25 @@ fn validate(src: &Source, raw: RawFile) -> Result<(Flow, Diagnostics), Diagnosti
         }
     }
 
-    let resolve = |name: &Spanned<String>, what: &str, diags: &mut Diagnostics| -> Option<usize> {
-        let key = name.get_ref();
-        if let Some(&i) = ids.get(key.as_str()) {
+    let resolve = |key: &str, span: Range<usize>, what: &str, diags: &mut Diagnostics| -> Option<usize> {
+        if let Some(&i) = ids.get(key) {
             return Some(i);
         }
-        let help = match nearest(key, raw.node.iter().map(|n| n.id.get_ref().as_str())) {
+        let help = match nearest(key, names.iter().map(String::as_str)) {
             Some(best) => format!("did you mean '{best}'?"),
-            None => format!("known nodes: {}", known_list(&raw.node)),
+            None => format!("known nodes: {}", known_list(&names)),
         };
-        diags.push(src.error(name.span(), format!("unknown node '{key}' in {what}")).with_help(help));
+        diags.push(src.error(span, format!("unknown node '{key}' in {what}")).with_help(help));
         None
     };
 
-    let mut nodes = Vec::with_capacity(raw.node.len());
+    let mut nodes = Vec::with_capacity(names.len());
     // `listed[u] == i + 1` when node i already lists u in its after: a set without a per-node
     // allocation (searching the list for each entry was quadratic in a wide fan-in).
-    let mut listed = vec![0usize; raw.node.len()];
-    for (i, n) in raw.node.iter().enumerate() {
-        let id = n.id.get_ref().clone();
+    let mut listed = vec![0usize; names.len()];
+    let mut declared_context = Vec::with_capacity(names.len());
+    for (i, n) in raw.node.into_iter().enumerate() {
+        let id = names[i].clone();
         let complexity = *n.complexity.get_ref();
         if !(1..=10).contains(&complexity) {
             diags.push(
@@ -323,24 +120,27 @@ fn validate(src: &Source, raw: RawFile) -> Result<(Flow, Diagnostics), Diagnosti
             );
         }
 
-        let mut after = Vec::new();
-        for a in &n.after {
-            if a.get_ref() == &id {
+        let mut after = Vec::with_capacity(n.after.len());
+        for (a, span) in n.after.iter() {
+            if a == id {
                 diags.push(
-                    src.error(a.span(), format!("node '{id}' lists itself in after")).with_help("remove it; a node cannot wait for itself"),
+                    src.error(span, format!("node '{id}' lists itself in after")).with_help("remove it; a node cannot wait for itself"),
                 );
-            } else if let Some(u) = resolve(a, &format!("the 'after' of node '{id}'"), &mut diags) {
+            } else if let Some(u) = resolve(a, span.clone(), &format!("the 'after' of node '{id}'"), &mut diags) {
                 if listed[u] == i + 1 {
-                    diags.push(src.warning(a.span(), format!("'{}' is listed twice in after", a.get_ref())));
+                    diags.push(src.warning(span, format!("'{a}' is listed twice in after")));
                 } else {
                     listed[u] = i + 1;
                     after.push(u);
                 }
             }
         }
+        declared_context.push(n.context.is_some());
         let context = match &n.context {
             None => after.clone(),
-            Some(list) => list.iter().filter_map(|c| resolve(c, &format!("the context of node '{id}'"), &mut diags)).collect(),
+            Some(list) => {
+                list.iter().filter_map(|(c, span)| resolve(c, span, &format!("the context of node '{id}'"), &mut diags)).collect()
+            }
         };
 
         let expected_tokens = match &n.expected_tokens {
@@ -388,7 +188,7 @@ fn validate(src: &Source, raw: RawFile) -> Result<(Flow, Diagnostics), Diagnosti
                     RawPiece::Ref(name, at) => match ids.get(name.as_str()) {
                         Some(&i) => Some(Piece::Node(i)),
                         None => {
-                            let help = match nearest(&name, raw.node.iter().map(|n| n.id.get_ref().as_str())) {
+                            let help = match nearest(&name, names.iter().map(String::as_str)) {
                                 Some(best) => format!("did you mean {{{{{best}}}}}?"),
                                 None => "placeholders are {{input}}, {{item}} or a node id".to_string(),
                             };
@@ -410,13 +210,13 @@ fn validate(src: &Source, raw: RawFile) -> Result<(Flow, Diagnostics), Diagnosti
 
         let when = n.when.as_ref().and_then(|w| parse_condition(src, w, &id, &resolve, &mut diags)).map(Box::new);
         let map = n.map.as_ref().and_then(|m| {
-            let over = resolve(&m.get_ref().over, &format!("the map of node '{id}'"), &mut diags)?;
+            let over = resolve(m.get_ref().over.get_ref(), m.get_ref().over.span(), &format!("the map of node '{id}'"), &mut diags)?;
             let limit = positive(src, m.get_ref().limit.as_ref(), "limit", 100_000, DEFAULT_MAP_LIMIT, &mut diags);
             let max_items = positive(src, m.get_ref().max_items.as_ref(), "max_items", 1_000_000, DEFAULT_MAX_ITEMS, &mut diags);
             Some(FanOut { over, limit, max_items })
         });
         let checks = n.checks.iter().filter_map(|c| parse_check(src, c, &mut diags)).collect();
-        let sim = Box::new(n.sim.as_ref().map(|s| parse_sim(src, s, &mut diags)).unwrap_or_default());
+        let sim = n.sim.as_ref().map_or_else(super::SimHints::none, |s| std::sync::Arc::new(parse_sim(src, s, &mut diags)));
 
         nodes.push(Node {
             id,
@@ -452,8 +252,11 @@ fn validate(src: &Source, raw: RawFile) -> Result<(Flow, Diagnostics), Diagnosti
             let names: Vec<&str> = cycle.iter().map(|&i| nodes[i].id.as_str()).collect();
             // Point at the `after` entry that closes the loop.
             let (first, last) = (cycle[0], cycle[cycle.len() - 1]);
-            let span =
-                raw.node[first].after.iter().find(|a| a.get_ref() == &nodes[last].id).map_or(raw.node[first].id.span(), |a| a.span());
+            let again = reread(src);
+            let span = again
+                .get(first)
+                .and_then(|r| r.after.iter().find(|(a, _)| *a == nodes[last].id))
+                .map_or_else(|| id_spans[first].clone(), |(_, span)| span);
             diags.push(
                 src.error(span, format!("the flow has a cycle: {} → {}", names.join(" → "), names[0]))
                     .with_help("a flow must be a DAG; remove one of these dependencies"),
@@ -461,7 +264,14 @@ fn validate(src: &Source, raw: RawFile) -> Result<(Flow, Diagnostics), Diagnosti
             return Err(diags);
         }
     };
-    let mut dependents = vec![Vec::new(); nodes.len()];
+    // Sized before filling: grown a push at a time they kept up to twice their room.
+    let mut count = vec![0usize; nodes.len()];
+    for n in &nodes {
+        for &d in &n.after {
+            count[d] += 1;
+        }
+    }
+    let mut dependents: Vec<Vec<usize>> = count.into_iter().map(Vec::with_capacity).collect();
     for (i, n) in nodes.iter().enumerate() {
         for &d in &n.after {
             dependents[d].push(i);
@@ -481,38 +291,53 @@ fn validate(src: &Source, raw: RawFile) -> Result<(Flow, Diagnostics), Diagnosti
         source_text: String::new(),
     };
 
-    // Everything a node reads must have finished before it starts.
+    // Everything a node reads must have finished before it starts. A node's context is its
+    // after list unless it declares one, and the after list is in order by construction.
     let mut walk = Ancestry::new(flow.nodes.len());
-    for (i, (n, r)) in flow.nodes.iter().zip(&raw.node).enumerate() {
-        let mut must_precede = |upstream: usize, span: Range<usize>, what: &str, diags: &mut Diagnostics| {
+    let mut late: Vec<(usize, usize, At, &str)> = Vec::new();
+    for (i, n) in flow.nodes.iter().enumerate() {
+        let mut must_precede = |upstream: usize, at: At, what: &'static str| {
             if upstream != i && !walk.precedes(&flow.nodes, upstream, i) {
-                let up = &flow.nodes[upstream].id;
-                diags.push(
-                    src.error(span, format!("node '{}' {what} '{up}' but does not run after it", n.id))
-                        .with_help(format!("add '{up}' to the node's after list")),
-                );
+                late.push((i, upstream, at, what));
             }
         };
-        if let Some(ctx) = &r.context {
-            for (c, span) in n.context.iter().zip(ctx.iter().map(Spanned::span)) {
-                must_precede(*c, span, "receives the output of", &mut diags);
+        if declared_context[i] {
+            for (k, c) in n.context.iter().enumerate() {
+                must_precede(*c, At::Context(k), "receives the output of");
             }
         }
         for p in &n.template {
             if let Piece::Node(u) = p {
-                must_precede(*u, r.prompt.span(), "uses in its prompt", &mut diags);
+                must_precede(*u, At::Prompt, "uses in its prompt");
             }
         }
-        if let (Some(w), Some(rw)) = (&n.when, &r.when) {
-            must_precede(w.node, rw.get_ref().node.span(), "has a condition on", &mut diags);
+        if let Some(w) = &n.when {
+            must_precede(w.node, At::When, "has a condition on");
         }
-        if let (Some(m), Some(rm)) = (&n.map, &r.map) {
-            must_precede(m.over, rm.get_ref().over.span(), "maps over", &mut diags);
+        if let Some(m) = &n.map {
+            must_precede(m.over, At::Map, "maps over");
         }
     }
-    // The raw document (every string twice, with spans) is not needed past this point; free it
-    // before the copy of the text below rather than when the function returns.
-    drop(raw.node);
+    if !late.is_empty() {
+        let again = reread(src);
+        for (i, upstream, at, what) in late {
+            let r = again.get(i);
+            let span = match at {
+                At::Context(k) => r.and_then(|r| r.context.as_ref()?.iter().nth(k)).map(|(_, span)| span),
+                At::Prompt => r.map(|r| r.prompt.span()),
+                At::When => r.and_then(|r| Some(r.when.as_ref()?.get_ref().node.span())),
+                At::Map => r.and_then(|r| Some(r.map.as_ref()?.get_ref().over.span())),
+            };
+            let up = &flow.nodes[upstream].id;
+            diags.push(
+                src.error(
+                    span.unwrap_or_else(|| id_spans[i].clone()),
+                    format!("node '{}' {what} '{up}' but does not run after it", flow.nodes[i].id),
+                )
+                .with_help(format!("add '{up}' to the node's after list")),
+            );
+        }
+    }
     if diags.has_errors() {
         return Err(diags);
     }
@@ -572,7 +397,9 @@ impl Ancestry {
 /// The span of `len` bytes at offset `at` inside a string value, when the value is written
 /// without escapes (so source and value bytes line up); else the whole value's span.
 mod parts;
+mod read;
 #[cfg(test)]
 mod tests;
 
 use parts::*;
+use read::*;

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::super::check::{Check, Condition, Test};
 use super::super::{Node, SimHints};
-use super::{RawCheck, RawCondition, RawNode, RawSim};
+use super::{RawCheck, RawCondition, RawSim};
 use crate::diag::{Diagnostics, Source};
 
 pub(super) fn inner_span(src: &Source, value: &Spanned<String>, at: usize, len: usize) -> Range<usize> {
@@ -33,8 +33,8 @@ pub(super) fn inner_span(src: &Source, value: &Spanned<String>, at: usize, len: 
     }
 }
 
-pub(super) fn known_list(nodes: &[RawNode]) -> String {
-    let ids: Vec<&str> = nodes.iter().take(12).map(|n| n.id.get_ref().as_str()).collect();
+pub(super) fn known_list(names: &[String]) -> String {
+    let ids: Vec<&str> = names.iter().take(12).map(String::as_str).collect();
     ids.join(", ")
 }
 
@@ -53,7 +53,7 @@ pub(super) fn positive(src: &Source, v: Option<&Spanned<i64>>, what: &str, max: 
 }
 
 /// Looks a node name up, reporting an unknown one.
-pub(super) type Resolve<'a> = dyn Fn(&Spanned<String>, &str, &mut Diagnostics) -> Option<usize> + 'a;
+pub(super) type Resolve<'a> = dyn Fn(&str, std::ops::Range<usize>, &str, &mut Diagnostics) -> Option<usize> + 'a;
 
 pub(super) fn parse_condition(
     src: &Source,
@@ -63,7 +63,7 @@ pub(super) fn parse_condition(
     diags: &mut Diagnostics,
 ) -> Option<Condition> {
     let c = w.get_ref();
-    let node = resolve(&c.node, &format!("the condition of node '{id}'"), diags);
+    let node = resolve(c.node.get_ref(), c.node.span(), &format!("the condition of node '{id}'"), diags);
     let mut tests = Vec::new();
     if let Some(s) = &c.equals {
         tests.push(Test::Equals(s.clone()));

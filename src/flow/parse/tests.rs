@@ -73,3 +73,31 @@ fn unclear_chunks_fall_back_to_the_whole_document() {
     let text = "[flow]\nname = \"f\"\n[[node]]\nid = \"a\"\nkind = \"k\"\ncomplexity = 1\nprompt = \"p\"\n[flow]\nname = \"g\"\n";
     assert!(read_in_chunks(text).is_none());
 }
+
+/// Errors found after the raw nodes are dropped (a node reading what does not run before it,
+/// a cycle) take their spans from a second read; in a file large enough to be read in chunks
+/// they still point at the right line.
+#[test]
+fn late_errors_in_a_large_file_point_at_their_lines() {
+    let mut text = String::from("[flow]\nname = \"big\"\n");
+    for i in 0..4000 {
+        let after = if i == 0 { String::new() } else { format!("\"n{}\"", i - 1) };
+        text += &format!("\n[[node]]\nid = \"n{i}\"\nkind = \"generate\"\ncomplexity = 2\nprompt = \"step {i}\"\nafter = [{after}]\n");
+    }
+    assert!(text.len() > CHUNKED_ABOVE);
+    let line_of = |text: &str, needle: &str| text[..text.find(needle).expect("in the text")].lines().count() + 1;
+
+    // n10 declares a context from n3000, which runs after it.
+    let late = text.replace("prompt = \"step 10\"\n", "prompt = \"step 10\"\ncontext = [\"n3000\"]\n");
+    let err = parse_flow(&Source::new("big.toml", late.clone())).expect_err("n3000 runs after n10");
+    let d = err.first().expect("an error");
+    assert!(d.message.contains("node 'n10' receives the output of 'n3000' but does not run after it"), "{}", d.message);
+    assert_eq!(d.line, line_of(&late, "context = [\"n3000\"]"), "{d}");
+
+    // n5 waits for n3500, which waits (through the chain) for n5.
+    let cycle = text.replace("after = [\"n4\"]", "after = [\"n4\", \"n3500\"]");
+    let err = parse_flow(&Source::new("big.toml", cycle.clone())).expect_err("a cycle");
+    let d = err.first().expect("an error");
+    assert!(d.message.contains("the flow has a cycle"), "{}", d.message);
+    assert_eq!(d.line, line_of(&cycle, "after = [\"n4\", \"n3500\"]"), "{d}");
+}
