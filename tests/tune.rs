@@ -256,6 +256,11 @@ fn a_switched_strategy_is_marked_not_run_until_rerun() {
     };
     let h = header(&app);
     assert!(h.contains("smart") && h.contains("applied, not run"), "{h}");
+    // Beside it, what this attempt would have cost under the new strategy, labelled a what-if.
+    let projected = baton::tuning::preview(&app.player.final_state(), &app.strategy).cost_after;
+    assert_eq!(app.projection, Some(projected));
+    assert!(h.contains(&format!("what-if {projected} · R reruns")), "{h}");
+    assert_ne!(projected, app.state().totals.cost.total(), "the new strategy routes differently, so the projection differs");
     let cmds = key(&mut app, KeyCode::Char('R'), KeyModifiers::SHIFT);
     carry_out(&mut app, cmds);
     let h = header(&app);

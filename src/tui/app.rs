@@ -215,6 +215,9 @@ pub struct App {
     pub retired: Vec<u64>,
     /// The run picker, while it is open.
     pub runs: Option<super::runs_list::Picker>,
+    /// What the attempt on the screen would have cost under the applied strategy, while that
+    /// strategy has not run (see [`App::apply_strategy`]).
+    pub projection: Option<crate::money::Money>,
 }
 
 impl App {
@@ -277,6 +280,7 @@ impl App {
             frontier: Default::default(),
             retired: Vec::new(),
             runs: None,
+            projection: None,
         };
         app.selected = app.shown_box(app.selected.node());
         app

@@ -221,7 +221,11 @@ fn header(app: &App) -> Line<'static> {
             let mut v = vec![Span::styled(st.strategy.name.clone(), t.dim())];
             // A strategy applied since this attempt ran: its figures are not these.
             if app.others.is_empty() && !std::sync::Arc::ptr_eq(&app.strategy, &st.strategy) {
-                v.push(Span::styled(format!(" (→ {} applied, not run: R reruns)", app.strategy.name), Style::default().fg(t.retrying)));
+                let what_if = app.projection.map(|c| format!("what-if {c} · ")).unwrap_or_default();
+                v.push(Span::styled(
+                    format!(" (→ {} applied, not run: {what_if}R reruns)", app.strategy.name),
+                    Style::default().fg(t.retrying),
+                ));
             }
             v
         }),

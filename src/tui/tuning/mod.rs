@@ -115,7 +115,12 @@ impl App {
     /// Makes `s` the working strategy: the next run or rerun routes with it. The run on the
     /// screen keeps the strategy it ran under, so its figures and its routing explanations are
     /// of the decisions that were made; the header marks the new one as not yet run.
+    /// Until then the header also shows what the attempt on the screen would have cost under
+    /// it: the same token counts routed and priced by the new strategy (a what-if, labelled so).
     pub fn apply_strategy(&mut self, s: Arc<Strategy>) {
+        let shown = self.player.final_state();
+        self.projection = (self.others.is_empty() && shown.totals.done + shown.totals.cached > 0)
+            .then(|| crate::tuning::preview(&shown, &s).cost_after);
         self.strategy = s;
     }
 
