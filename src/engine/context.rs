@@ -79,11 +79,11 @@ pub(crate) fn build_context(
     // Counts already known, by position in `texts`.
     let mut known: Vec<(usize, u64)> = Vec::new();
     let inlined: Vec<usize> = node.template.iter().filter_map(|p| if let Piece::Node(u) = p { Some(*u) } else { None }).collect();
-    let declared = |u: usize| node.context.contains(&u) || inlined.contains(&u);
+    let declared = |u: usize| node.context().contains(&u) || inlined.contains(&u);
 
     match spec.strategy.context {
         ContextMode::Declared => {
-            for &c in &node.context {
+            for &c in node.context() {
                 if inlined.contains(&c) {
                     continue;
                 }

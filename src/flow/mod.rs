@@ -46,8 +46,10 @@ pub struct Node {
     pub prompt: String,
     pub template: Vec<Piece>,
     pub after: Vec<usize>,
-    /// The upstream outputs this node receives in `declared` context mode.
-    pub context: Vec<usize>,
+    /// The upstream outputs this node receives in `declared` context mode, when the file lists
+    /// them; `None` means its `after` list (read it through [`Node::context`]). Not a copy of
+    /// `after`: that was 80 bytes a node of a layered flow.
+    pub declared_context: Option<Vec<usize>>,
     pub expected_tokens: u32,
     pub max_tokens: u32,
     pub tags: Vec<String>,
@@ -83,6 +85,13 @@ pub struct SimHints {
     pub items: Option<(u32, u32)>,
     /// Text a good answer contains, for `regex` checks the simulator cannot otherwise satisfy.
     pub sample: Option<String>,
+}
+
+impl Node {
+    /// The upstream outputs this node receives in `declared` context mode.
+    pub fn context(&self) -> &[usize] {
+        self.declared_context.as_deref().unwrap_or(&self.after)
+    }
 }
 
 impl SimHints {

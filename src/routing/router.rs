@@ -154,7 +154,7 @@ model = "gpt-5-nano"
             prompt: String::new(),
             template: Vec::new(),
             after: Vec::new(),
-            context: Vec::new(),
+            declared_context: None,
             expected_tokens: 100,
             max_tokens: 400,
             tags: tags.iter().map(|t| t.to_string()).collect(),

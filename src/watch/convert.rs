@@ -236,7 +236,7 @@ fn convert(conv: &mut Converter, g: &TraceGraph, run_id: u64, receiver: &str, fi
             complexity: 5,
             template: vec![Piece::Text(prompt.clone())],
             prompt,
-            context: after_idx.clone(),
+            declared_context: None,
             after: after_idx,
             // The parser's defaults for a node that names none.
             expected_tokens: 300,

@@ -95,7 +95,6 @@ fn validate(src: &Source, mut raw: RawFile) -> Result<(Flow, Diagnostics), Diagn
     // `listed[u] == i + 1` when node i already lists u in its after: a set without a per-node
     // allocation (searching the list for each entry was quadratic in a wide fan-in).
     let mut listed = vec![0usize; names.len()];
-    let mut declared_context = Vec::with_capacity(names.len());
     for (i, n) in raw.node.into_iter().enumerate() {
         let id = names[i].clone();
         let complexity = *n.complexity.get_ref();
@@ -135,13 +134,9 @@ fn validate(src: &Source, mut raw: RawFile) -> Result<(Flow, Diagnostics), Diagn
                 }
             }
         }
-        declared_context.push(n.context.is_some());
-        let context = match &n.context {
-            None => after.clone(),
-            Some(list) => {
-                list.iter().filter_map(|(c, span)| resolve(c, span, &format!("the context of node '{id}'"), &mut diags)).collect()
-            }
-        };
+        let declared_context = n.context.as_ref().map(|list| {
+            list.iter().filter_map(|(c, span)| resolve(c, span, &format!("the context of node '{id}'"), &mut diags)).collect()
+        });
 
         let expected_tokens = match &n.expected_tokens {
             None => DEFAULT_EXPECTED_TOKENS,
@@ -226,7 +221,7 @@ fn validate(src: &Source, mut raw: RawFile) -> Result<(Flow, Diagnostics), Diagn
             prompt: n.prompt.get_ref().clone(),
             template,
             after,
-            context,
+            declared_context,
             expected_tokens,
             max_tokens,
             tags: n.tags.clone(),
@@ -291,8 +286,8 @@ fn validate(src: &Source, mut raw: RawFile) -> Result<(Flow, Diagnostics), Diagn
         source_text: String::new(),
     };
 
-    // Everything a node reads must have finished before it starts. A node's context is its
-    // after list unless it declares one, and the after list is in order by construction.
+    // Everything a node reads must have finished before it starts (its after list does, by
+    // construction).
     let mut walk = Ancestry::new(flow.nodes.len());
     let mut late: Vec<(usize, usize, At, &str)> = Vec::new();
     for (i, n) in flow.nodes.iter().enumerate() {
@@ -301,8 +296,8 @@ fn validate(src: &Source, mut raw: RawFile) -> Result<(Flow, Diagnostics), Diagn
                 late.push((i, upstream, at, what));
             }
         };
-        if declared_context[i] {
-            for (k, c) in n.context.iter().enumerate() {
+        if let Some(context) = &n.declared_context {
+            for (k, c) in context.iter().enumerate() {
                 must_precede(*c, At::Context(k), "receives the output of");
             }
         }
