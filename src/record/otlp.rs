@@ -2,6 +2,8 @@
 //! GenAI attributes, their OpenInference mirrors, and Baton's routing decision under `baton.*`,
 //! so Phoenix, Langfuse or otel-tui can open a Baton run.
 
+use std::borrow::Cow;
+
 use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
 
@@ -13,20 +15,69 @@ use crate::report::listed_units;
 use crate::routing::ProviderKind;
 use crate::state::{RunState, Status};
 
-fn s(k: &str, v: impl Into<String>) -> Value {
-    json!({"key": k, "value": {"stringValue": v.into()}})
+/// One span attribute, `{"key": k, "value": {"<type>Value": v}}` in OTLP/JSON. Strings are
+/// borrowed where they can be: a unit's output is most of an export's bytes, and building a
+/// `Value` tree per attribute (then copying the output into it) was most of `export`'s time.
+struct Attr<'a> {
+    key: &'static str,
+    value: AttrValue<'a>,
 }
 
-fn i(k: &str, v: u64) -> Value {
-    json!({"key": k, "value": {"intValue": v.to_string()}})
+enum AttrValue<'a> {
+    Str(Cow<'a, str>),
+    /// OTLP/JSON writes 64-bit integers as strings.
+    Int(u64),
+    Double(f64),
+    Bool(bool),
 }
 
-fn f(k: &str, v: f64) -> Value {
-    json!({"key": k, "value": {"doubleValue": v}})
+impl Serialize for Attr<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        struct Typed<'b, 'a>(&'b AttrValue<'a>);
+        impl Serialize for Typed<'_, '_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                let mut m = serializer.serialize_map(Some(1))?;
+                match self.0 {
+                    AttrValue::Str(v) => m.serialize_entry("stringValue", v)?,
+                    AttrValue::Int(v) => m.serialize_entry("intValue", &Decimal(*v))?,
+                    AttrValue::Double(v) => m.serialize_entry("doubleValue", v)?,
+                    AttrValue::Bool(v) => m.serialize_entry("boolValue", v)?,
+                }
+                m.end()
+            }
+        }
+        let mut m = serializer.serialize_map(Some(2))?;
+        m.serialize_entry("key", self.key)?;
+        m.serialize_entry("value", &Typed(&self.value))?;
+        m.end()
+    }
 }
 
-fn b(k: &str, v: bool) -> Value {
-    json!({"key": k, "value": {"boolValue": v}})
+/// A number written as a JSON string.
+struct Decimal(u64);
+
+impl Serialize for Decimal {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+fn s<'a>(key: &'static str, v: impl Into<Cow<'a, str>>) -> Attr<'a> {
+    Attr { key, value: AttrValue::Str(v.into()) }
+}
+
+fn i(key: &'static str, v: u64) -> Attr<'static> {
+    Attr { key, value: AttrValue::Int(v) }
+}
+
+fn f(key: &'static str, v: f64) -> Attr<'static> {
+    Attr { key, value: AttrValue::Double(v) }
+}
+
+fn b(key: &'static str, v: bool) -> Attr<'static> {
+    Attr { key, value: AttrValue::Bool(v) }
 }
 
 fn provider_name(p: ProviderKind) -> &'static str {
@@ -218,6 +269,46 @@ pub fn dependencies(st: &RunState, idx: usize) -> Vec<usize> {
 
 /// A unit's span (its model call), linked to the spans of the units it depended on.
 pub fn unit_span(st: &RunState, trace: &Trace, idx: usize) -> Value {
+    serde_json::to_value(unit_span_of(st, trace, idx)).unwrap_or_default()
+}
+
+/// A unit's span as written: fields in the order serde_json's sorted objects give them, so
+/// writing it and writing its [`Value`] give the same bytes.
+#[derive(Serialize)]
+struct UnitSpan<'a> {
+    attributes: Vec<Attr<'a>>,
+    #[serde(rename = "endTimeUnixNano")]
+    end: String,
+    kind: u8,
+    links: Vec<Link>,
+    name: String,
+    #[serde(rename = "parentSpanId")]
+    parent: String,
+    #[serde(rename = "spanId")]
+    span: String,
+    #[serde(rename = "startTimeUnixNano")]
+    start: String,
+    status: SpanStatus<'a>,
+    #[serde(rename = "traceId")]
+    trace: String,
+}
+
+#[derive(Serialize)]
+struct Link {
+    #[serde(rename = "spanId")]
+    span: String,
+    #[serde(rename = "traceId")]
+    trace: String,
+}
+
+#[derive(Serialize)]
+struct SpanStatus<'a> {
+    code: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+}
+
+fn unit_span_of<'a>(st: &'a RunState, trace: &Trace, idx: usize) -> UnitSpan<'a> {
     let u = &st.units[idx];
     let node = &st.flow.nodes[u.unit.index()];
     let start = u.started.or(u.finished).unwrap_or_default();
@@ -225,12 +316,12 @@ pub fn unit_span(st: &RunState, trace: &Trace, idx: usize) -> Value {
     let parent_node = node.after.first().map_or_else(|| st.flow.name.clone(), |&d| st.flow.nodes[d].id.clone());
     let mut attrs = vec![
         s("gen_ai.operation.name", "chat"),
-        s("gen_ai.agent.name", u.label.clone()),
+        s("gen_ai.agent.name", u.label.as_str()),
         i("gen_ai.request.max_tokens", u64::from(node.max_tokens)),
         s("openinference.span.kind", "LLM"),
-        s("graph.node.id", u.label.clone()),
+        s("graph.node.id", u.label.as_str()),
         s("graph.node.parent_id", parent_node),
-        s("baton.node.kind", node.kind.clone()),
+        s("baton.node.kind", node.kind.as_str()),
         i("baton.node.complexity", u64::from(node.complexity)),
         s("baton.status", u.status.name()),
         i("baton.retries", u.retries.len() as u64),
@@ -266,7 +357,7 @@ pub fn unit_span(st: &RunState, trace: &Trace, idx: usize) -> Value {
             f("llm.cost.prompt", (u.cost.input + u.cost.cached).usd()),
             f("llm.cost.completion", u.cost.output.usd()),
             f("llm.cost.total", u.cost.total().usd()),
-            s("output.value", u.output.to_string()),
+            s("output.value", &*u.output),
             i("baton.checks.passed", u.checks_passed() as u64),
             i("baton.checks.total", u.checks.len() as u64),
         ]);
@@ -288,26 +379,25 @@ pub fn unit_span(st: &RunState, trace: &Trace, idx: usize) -> Value {
         attrs.push(s("baton.skip_reason", r.to_string()));
     }
     let status = match u.status {
-        Status::Failed => json!({"code": 2, "message": u.error.clone().unwrap_or_default()}),
-        Status::Done | Status::Cached => json!({"code": 1}),
-        _ => json!({"code": 0}),
+        Status::Failed => SpanStatus { code: 2, message: Some(u.error.as_deref().unwrap_or_default()) },
+        Status::Done | Status::Cached => SpanStatus { code: 1, message: None },
+        _ => SpanStatus { code: 0, message: None },
     };
-    let links: Vec<Value> = dependencies(st, idx)
-        .into_iter()
-        .map(|d| json!({"traceId": trace.trace_id(), "spanId": trace.unit_id(st.units[d].unit)}))
-        .collect();
-    json!({
-        "traceId": trace.trace_id(),
-        "spanId": trace.unit_id(u.unit),
-        "parentSpanId": trace.root_id(),
-        "name": format!("chat {}", u.label),
-        "kind": 3,
-        "startTimeUnixNano": trace.ns(start),
-        "endTimeUnixNano": trace.ns(end),
-        "attributes": attrs,
-        "links": links,
-        "status": status,
-    })
+    let trace_id = trace.trace_id();
+    let links =
+        dependencies(st, idx).into_iter().map(|d| Link { span: trace.unit_id(st.units[d].unit), trace: trace_id.clone() }).collect();
+    UnitSpan {
+        attributes: attrs,
+        end: trace.ns(end),
+        kind: 3,
+        links,
+        name: format!("chat {}", u.label),
+        parent: trace.root_id(),
+        span: trace.unit_id(u.unit),
+        start: trace.ns(start),
+        status,
+        trace: trace_id,
+    }
 }
 
 /// A one-element JSON array.
@@ -361,9 +451,31 @@ impl Serialize for SpansOf<'_> {
         seq.serialize_element(&root_span(self.st, &self.trace))?;
         self.count.set(1);
         for idx in listed_units(self.st) {
-            seq.serialize_element(&unit_span(self.st, &self.trace, idx))?;
+            seq.serialize_element(&unit_span_of(self.st, &self.trace, idx))?;
             self.count.set(self.count.get() + 1);
         }
         seq.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The OTLP/JSON shapes of the four kinds of attribute, as the `Value` helpers wrote them
+    /// before attributes were written straight to the output.
+    #[test]
+    fn attributes_keep_their_otlp_json_form() {
+        let cases = [
+            (s("a.b", "x \"y\"\n"), json!({"key": "a.b", "value": {"stringValue": "x \"y\"\n"}})),
+            (i("n", u64::MAX), json!({"key": "n", "value": {"intValue": "18446744073709551615"}})),
+            (f("c", 0.1 + 0.2), json!({"key": "c", "value": {"doubleValue": 0.1 + 0.2}})),
+            (f("nan", f64::NAN), json!({"key": "nan", "value": {"doubleValue": null}})),
+            (b("t", true), json!({"key": "t", "value": {"boolValue": true}})),
+        ];
+        for (attr, want) in cases {
+            assert_eq!(serde_json::to_value(&attr).expect("value"), want);
+            assert_eq!(serde_json::to_string_pretty(&attr).expect("text"), serde_json::to_string_pretty(&want).expect("text"));
+        }
     }
 }

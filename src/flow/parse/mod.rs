@@ -134,9 +134,10 @@ fn validate(src: &Source, mut raw: RawFile) -> Result<(Flow, Diagnostics), Diagn
                 }
             }
         }
-        let declared_context = n.context.as_ref().map(|list| {
-            list.iter().filter_map(|(c, span)| resolve(c, span, &format!("the context of node '{id}'"), &mut diags)).collect()
-        });
+        let declared_context = n
+            .context
+            .as_ref()
+            .map(|list| list.iter().filter_map(|(c, span)| resolve(c, span, &format!("the context of node '{id}'"), &mut diags)).collect());
 
         let expected_tokens = match &n.expected_tokens {
             None => DEFAULT_EXPECTED_TOKENS,

@@ -119,8 +119,8 @@ impl App {
     /// it: the same token counts routed and priced by the new strategy (a what-if, labelled so).
     pub fn apply_strategy(&mut self, s: Arc<Strategy>) {
         let shown = self.player.final_state();
-        self.projection = (self.others.is_empty() && shown.totals.done + shown.totals.cached > 0)
-            .then(|| crate::tuning::preview(&shown, &s).cost_after);
+        self.projection =
+            (self.others.is_empty() && shown.totals.done + shown.totals.cached > 0).then(|| crate::tuning::preview(&shown, &s).cost_after);
         self.strategy = s;
     }
 
