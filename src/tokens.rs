@@ -59,14 +59,19 @@ pub fn warm_up() {
 
 static VOCABULARY: LazyLock<Vocabulary> = LazyLock::new(Vocabulary::load);
 
-/// The merge ranks of o200k_base: every token's bytes back to back in rank order, and a hash
-/// table of ranks keyed by those bytes (4 bytes a slot rather than a key and a value).
+/// The merge ranks of o200k_base: every token's bytes back to back in rank order (decoded from
+/// the vendored file at build time, see `build.rs`), and a hash table of ranks keyed by those
+/// bytes (4 bytes a slot rather than a key and a value).
 struct Vocabulary {
-    bytes: Box<[u8]>,
-    /// Where token `r` starts in `bytes`; it ends where `r + 1` starts.
-    starts: Box<[u32]>,
+    bytes: &'static [u8],
+    /// Where token `r` starts in `bytes` (little-endian `u32` number `r`); it ends where `r + 1`
+    /// starts.
+    starts: &'static [u8],
     table: hashbrown::HashTable<u32>,
 }
+
+static BYTES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_bytes.bin"));
+static STARTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_starts.bin"));
 
 fn hash(bytes: &[u8]) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
@@ -76,18 +81,8 @@ fn hash(bytes: &[u8]) -> u64 {
 
 impl Vocabulary {
     fn load() -> Vocabulary {
-        let text = include_str!("tokens/o200k_base.tiktoken");
-        // The file lists every token once, in rank order from 0 (a test checks the ranks), so a
-        // token's rank is its line number and its bytes follow the previous token's.
-        let mut bytes = Vec::with_capacity(text.len() * 3 / 8);
-        let mut starts = Vec::with_capacity(200_001);
-        for line in text.lines() {
-            starts.push(bytes.len() as u32);
-            decode_base64(line.split(' ').next().unwrap_or_default().as_bytes(), &mut bytes);
-        }
-        starts.push(bytes.len() as u32);
-        let mut v = Vocabulary { bytes: bytes.into_boxed_slice(), starts: starts.into_boxed_slice(), table: hashbrown::HashTable::new() };
-        let n = v.starts.len() - 1;
+        let mut v = Vocabulary { bytes: BYTES, starts: STARTS, table: hashbrown::HashTable::new() };
+        let n = v.len();
         let mut table = hashbrown::HashTable::with_capacity(n);
         for r in 0..n as u32 {
             table.insert_unique(hash(v.token(r)), r, |&r| hash(v.token(r)));
@@ -96,9 +91,19 @@ impl Vocabulary {
         v
     }
 
+    /// Number of tokens.
+    fn len(&self) -> usize {
+        self.starts.len() / 4 - 1
+    }
+
+    fn start(&self, rank: usize) -> usize {
+        let at = rank * 4;
+        self.starts.get(at..at + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    }
+
     fn token(&self, rank: u32) -> &[u8] {
         let r = rank as usize;
-        &self.bytes[self.starts[r] as usize..self.starts[r + 1] as usize]
+        &self.bytes[self.start(r)..self.start(r + 1)]
     }
 
     fn rank(&self, bytes: &[u8]) -> u32 {
@@ -149,28 +154,6 @@ impl Vocabulary {
     }
 }
 
-/// Standard base64 (with padding) appended to `out`; other bytes are skipped.
-fn decode_base64(src: &[u8], out: &mut Vec<u8>) {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for v in src.iter().filter_map(|&c| value(c)) {
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -198,6 +181,7 @@ mod tests {
         assert!(file.lines().enumerate().all(|(i, l)| l.split(' ').nth(1) == Some(i.to_string().as_str())), "ranks in line order");
         let v = &*VOCABULARY;
         assert_eq!(v.table.len(), 199_998);
+        assert_eq!(v.len(), 199_998);
         assert!((0..199_998).all(|r| v.rank(v.token(r)) == r));
         assert_eq!(v.rank(b"hello"), 24912);
         assert_eq!(v.rank(b"no such token at all"), u32::MAX);

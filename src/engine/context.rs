@@ -75,7 +75,8 @@ pub(crate) fn build_context(
     counts: &mut DeclaredCounts,
 ) -> Context {
     let node = &spec.flow.nodes[i];
-    let mut texts: Vec<(Origin, Arc<str>)> = Vec::new();
+    // Room for the declared parts and the prompt's pieces (a full history grows it).
+    let mut texts: Vec<(Origin, Arc<str>)> = Vec::with_capacity(node.context.len() + node.template.len() + 1);
     // Counts already known, by position in `texts`.
     let mut known: Vec<(usize, u64)> = Vec::new();
     let inlined: Vec<usize> = node.template.iter().filter_map(|p| if let Piece::Node(u) = p { Some(*u) } else { None }).collect();
