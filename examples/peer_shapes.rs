@@ -35,8 +35,7 @@ fn main() {
     let usage = || fail("usage: peer_shapes emit SHAPES.json DIR | peer_shapes serve SHAPES.json".into());
     let (Some(mode), Some(path)) = (args.get(1), args.get(2)) else { usage() };
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| fail(format!("cannot read {path}: {e}")));
-    let shapes: Vec<Shape> =
-        serde_json::from_str(&text).unwrap_or_else(|e| fail(format!("{path} is not a list of shapes: {e}")));
+    let shapes: Vec<Shape> = serde_json::from_str(&text).unwrap_or_else(|e| fail(format!("{path} is not a list of shapes: {e}")));
     match mode.as_str() {
         "emit" => emit(&shapes, Path::new(args.get(3).unwrap_or_else(|| usage()))),
         "serve" => serve(&shapes),
@@ -61,10 +60,8 @@ fn serve(shapes: &[Shape]) {
     baton::tokens::warm_up();
     let catalog = instant_catalog();
     let providers = Providers::simulated();
-    let specs: Vec<RunSpec> = shapes
-        .iter()
-        .map(|shape| RunSpec::new(shape.flow(1), strategy(&catalog, "instant"), catalog.clone(), "go".into(), 1))
-        .collect();
+    let specs: Vec<RunSpec> =
+        shapes.iter().map(|shape| RunSpec::new(shape.flow(1), strategy(&catalog, "instant"), catalog.clone(), "go".into(), 1)).collect();
     let mut out = std::io::stdout().lock();
     for line in std::io::stdin().lock().lines() {
         let line = line.unwrap_or_else(|e| fail(format!("stdin: {e}")));

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::RunSpec;
-use crate::event::{Origin, Unit};
+use crate::event::{ContextPart, Origin, Unit};
 use crate::flow::Piece;
 use crate::routing::ContextMode;
 use crate::tokens;
@@ -17,13 +17,9 @@ pub(crate) struct HistoryEntry {
     pub output: Arc<str>,
 }
 
-pub struct Part {
-    pub origin: Origin,
-    pub tokens: u64,
-}
-
 pub struct Context {
-    pub parts: Vec<Part>,
+    /// Each part's origin and tokens, as the `NodeStarted` event carries them.
+    pub parts: Vec<ContextPart>,
     /// The same parts' text, in order; concatenated they are the message sent.
     pub texts: Arc<[(Origin, Arc<str>)]>,
     /// The rendered template alone, for later nodes' history.
@@ -158,7 +154,7 @@ pub(crate) fn build_context(
                 Some((_, n)) => n,
                 None => u64::from(tokens::count(t)),
             };
-            Part { origin: *origin, tokens }
+            ContextPart { origin: *origin, tokens }
         })
         .collect();
     Context { parts, texts: texts.into(), prompt }

@@ -20,7 +20,7 @@ use super::decisions::Decisions;
 use super::health::Health;
 use super::sink::Sink;
 use super::store::{Query, content_key};
-use crate::event::{ContextPart, Event, Outcome, RunEvent, SkipReason, Unit};
+use crate::event::{Event, Outcome, RunEvent, SkipReason, Unit};
 use crate::flow::list_items;
 use crate::money::Money;
 use crate::provider::Providers;
@@ -309,8 +309,7 @@ impl<'a, S: Sink> Exec<'a, S> {
         if unit.item.is_none() {
             self.state[i] = State::Running;
         }
-        let parts: Vec<ContextPart> = ctx.parts.iter().map(|p| ContextPart { origin: p.origin, tokens: p.tokens }).collect();
-        self.emit(Event::NodeStarted { unit, decision: decision.clone(), context: parts, input_tokens }).await;
+        self.emit(Event::NodeStarted { unit, decision: decision.clone(), context: ctx.parts, input_tokens }).await;
         let prompt = ctx.prompt;
 
         Some(Call {
