@@ -3,9 +3,10 @@
 //! outputs and prompt templates again and again.
 //!
 //! Counting needs only half of a tokenizer: the pre-tokenizing pattern and the merge ranks. So
-//! the vocabulary (vendored in `src/tokens/`, see its README) is read into one byte arena and a
-//! rank table, about 8 MB, where a full encoder/decoder keeps about 50 MB; that difference is
-//! half of a 10,000-node run's memory budget.
+//! the vocabulary (vendored in `src/tokens/`, see its README) is turned at build time into one
+//! byte arena, its offsets and a rank table, about 5 MB in the binary, where a full
+//! encoder/decoder keeps about 50 MB on the heap; that difference is half of a 10,000-node run's
+//! memory budget.
 
 use std::collections::HashMap;
 use std::hash::Hasher;
@@ -13,6 +14,7 @@ use std::sync::{LazyLock, Mutex, OnceLock};
 
 use rustc_hash::FxBuildHasher;
 
+mod slot;
 mod split;
 
 const CACHE_LIMIT: usize = 100_000;
@@ -52,57 +54,63 @@ pub fn count(text: &str) -> u32 {
     n
 }
 
-/// Loads the tokenizer tables now rather than on the first count (they take a moment to build).
+/// Gets the tokenizer ready now rather than on the first count (its pre-tokenizing pattern takes
+/// a moment to build).
 pub fn warm_up() {
-    LazyLock::force(&VOCABULARY);
+    VOCABULARY.count("warm up");
 }
 
 static VOCABULARY: LazyLock<Vocabulary> = LazyLock::new(Vocabulary::load);
 
-/// The merge ranks of o200k_base: every token's bytes back to back in rank order, and a hash
-/// table of ranks keyed by those bytes (4 bytes a slot rather than a key and a value).
+/// The merge ranks of o200k_base, decoded from the vendored file at build time (see `build.rs`):
+/// every token's bytes back to back in rank order, where each starts, and a hash table from a
+/// token's bytes to its rank. Nothing is built at run time, so a run's first count is as cheap
+/// as any other (it was 40 ms of every `baton run`).
 struct Vocabulary {
-    bytes: Box<[u8]>,
-    /// Where token `r` starts in `bytes`; it ends where `r + 1` starts.
-    starts: Box<[u32]>,
-    table: hashbrown::HashTable<u32>,
+    bytes: &'static [u8],
+    /// Where token `r` starts in `bytes` (little-endian `u32` number `r`); it ends where `r + 1`
+    /// starts.
+    starts: &'static [u8],
+    /// 2^[`slot::BITS`] little-endian `u32`s: a token's rank + 1 at or after its
+    /// [`slot::home`] slot (linear probing), 0 for an empty slot.
+    table: &'static [u8],
 }
 
-fn hash(bytes: &[u8]) -> u64 {
-    let mut h = rustc_hash::FxHasher::default();
-    h.write(bytes);
-    h.finish()
+static BYTES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_bytes.bin"));
+static STARTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_starts.bin"));
+static TABLE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_table.bin"));
+
+/// The `u32` number `i` of a little-endian table, 0 past its end.
+fn word(table: &[u8], i: usize) -> u32 {
+    table.get(4 * i..4 * i + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 impl Vocabulary {
     fn load() -> Vocabulary {
-        let text = include_str!("tokens/o200k_base.tiktoken");
-        // The file lists every token once, in rank order from 0 (a test checks the ranks), so a
-        // token's rank is its line number and its bytes follow the previous token's.
-        let mut bytes = Vec::with_capacity(text.len() * 3 / 8);
-        let mut starts = Vec::with_capacity(200_001);
-        for line in text.lines() {
-            starts.push(bytes.len() as u32);
-            decode_base64(line.split(' ').next().unwrap_or_default().as_bytes(), &mut bytes);
-        }
-        starts.push(bytes.len() as u32);
-        let mut v = Vocabulary { bytes: bytes.into_boxed_slice(), starts: starts.into_boxed_slice(), table: hashbrown::HashTable::new() };
-        let n = v.starts.len() - 1;
-        let mut table = hashbrown::HashTable::with_capacity(n);
-        for r in 0..n as u32 {
-            table.insert_unique(hash(v.token(r)), r, |&r| hash(v.token(r)));
-        }
-        v.table = table;
-        v
+        Vocabulary { bytes: BYTES, starts: STARTS, table: TABLE }
+    }
+
+    /// Number of tokens.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.starts.len() / 4 - 1
     }
 
     fn token(&self, rank: u32) -> &[u8] {
         let r = rank as usize;
-        &self.bytes[self.starts[r] as usize..self.starts[r + 1] as usize]
+        &self.bytes[word(self.starts, r) as usize..word(self.starts, r + 1) as usize]
     }
 
     fn rank(&self, bytes: &[u8]) -> u32 {
-        self.table.find(hash(bytes), |&r| self.token(r) == bytes).copied().unwrap_or(u32::MAX)
+        let mask = (1usize << slot::BITS) - 1;
+        let mut i = slot::home(bytes);
+        loop {
+            match word(self.table, i) {
+                0 => return u32::MAX,
+                r if self.token(r - 1) == bytes => return r - 1,
+                _ => i = (i + 1) & mask,
+            }
+        }
     }
 
     fn count(&self, text: &str) -> u32 {
@@ -149,28 +157,6 @@ impl Vocabulary {
     }
 }
 
-/// Standard base64 (with padding) appended to `out`; other bytes are skipped.
-fn decode_base64(src: &[u8], out: &mut Vec<u8>) {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for v in src.iter().filter_map(|&c| value(c)) {
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -197,7 +183,8 @@ mod tests {
         let file = include_str!("tokens/o200k_base.tiktoken");
         assert!(file.lines().enumerate().all(|(i, l)| l.split(' ').nth(1) == Some(i.to_string().as_str())), "ranks in line order");
         let v = &*VOCABULARY;
-        assert_eq!(v.table.len(), 199_998);
+        assert_eq!(v.table.len(), 4 << slot::BITS);
+        assert_eq!(v.len(), 199_998);
         assert!((0..199_998).all(|r| v.rank(v.token(r)) == r));
         assert_eq!(v.rank(b"hello"), 24912);
         assert_eq!(v.rank(b"no such token at all"), u32::MAX);

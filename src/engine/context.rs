@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::RunSpec;
-use crate::event::{Origin, Unit};
+use crate::event::{ContextPart, Origin, Unit};
 use crate::flow::Piece;
 use crate::routing::ContextMode;
 use crate::tokens;
@@ -17,13 +17,9 @@ pub(crate) struct HistoryEntry {
     pub output: Arc<str>,
 }
 
-pub struct Part {
-    pub origin: Origin,
-    pub tokens: u64,
-}
-
 pub struct Context {
-    pub parts: Vec<Part>,
+    /// Each part's origin and tokens, as the `NodeStarted` event carries them.
+    pub parts: Arc<[ContextPart]>,
     /// The same parts' text, in order; concatenated they are the message sent.
     pub texts: Arc<[(Origin, Arc<str>)]>,
     /// The rendered template alone, for later nodes' history.
@@ -75,7 +71,8 @@ pub(crate) fn build_context(
     counts: &mut DeclaredCounts,
 ) -> Context {
     let node = &spec.flow.nodes[i];
-    let mut texts: Vec<(Origin, Arc<str>)> = Vec::new();
+    // Room for the declared parts and the prompt's pieces (a full history grows it).
+    let mut texts: Vec<(Origin, Arc<str>)> = Vec::with_capacity(node.context().len() + node.template.len() + 1);
     // Counts already known, by position in `texts`.
     let mut known: Vec<(usize, u64)> = Vec::new();
     let inlined: Vec<usize> = node.template.iter().filter_map(|p| if let Piece::Node(u) = p { Some(*u) } else { None }).collect();
@@ -157,7 +154,7 @@ pub(crate) fn build_context(
                 Some((_, n)) => n,
                 None => u64::from(tokens::count(t)),
             };
-            Part { origin: *origin, tokens }
+            ContextPart { origin: *origin, tokens }
         })
         .collect();
     Context { parts, texts: texts.into(), prompt }

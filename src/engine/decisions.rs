@@ -5,8 +5,10 @@
 //! `Arc` when their decisions are equal; what each unit reads is unchanged.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+
+use rustc_hash::{FxBuildHasher, FxHasher};
 
 use crate::routing::Decision;
 
@@ -16,24 +18,36 @@ const MOST: usize = 4096;
 
 #[derive(Default)]
 pub(super) struct Decisions {
-    by_hash: HashMap<u64, Vec<Arc<Decision>>>,
+    by_hash: HashMap<u64, Vec<Arc<Decision>>, FxBuildHasher>,
     len: usize,
+    /// The decision shared last: consecutive units are mostly routed alike, and comparing
+    /// with it costs less than hashing (this runs once per unit).
+    last: Option<Arc<Decision>>,
 }
 
 impl Decisions {
     /// The shared decision equal to `d`.
     pub(super) fn share(&mut self, d: Decision) -> Arc<Decision> {
-        let mut h = DefaultHasher::new();
+        if let Some(last) = &self.last
+            && **last == d
+        {
+            return last.clone();
+        }
+        let mut h = FxHasher::default();
         (d.rule, &d.rule_label, &d.reason, &d.model, &d.fallbacks, d.input_tokens).hash(&mut h);
         let bucket = self.by_hash.entry(h.finish()).or_default();
-        if let Some(same) = bucket.iter().find(|a| ***a == d) {
-            return same.clone();
-        }
-        let a = Arc::new(d);
-        if self.len < MOST {
-            bucket.push(a.clone());
-            self.len += 1;
-        }
+        let a = match bucket.iter().find(|a| ***a == d) {
+            Some(same) => same.clone(),
+            None => {
+                let a = Arc::new(d);
+                if self.len < MOST {
+                    bucket.push(a.clone());
+                    self.len += 1;
+                }
+                a
+            }
+        };
+        self.last = Some(a.clone());
         a
     }
 }
@@ -64,5 +78,8 @@ mod tests {
         assert!(!Arc::ptr_eq(&a, &c) && !Arc::ptr_eq(&a, &e));
         assert_eq!(*c, d("m", 11));
         assert_eq!(*e, d("n", 10));
+        // Back to an earlier one, past the last shared: the same copy again.
+        assert!(Arc::ptr_eq(&t.share(d("m", 10)), &a));
+        assert!(Arc::ptr_eq(&t.share(d("m", 11)), &c));
     }
 }

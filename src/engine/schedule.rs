@@ -20,7 +20,7 @@ use super::decisions::Decisions;
 use super::health::Health;
 use super::sink::Sink;
 use super::store::{Query, content_key};
-use crate::event::{ContextPart, Event, Outcome, RunEvent, SkipReason, Unit};
+use crate::event::{Event, Outcome, RunEvent, SkipReason, Unit};
 use crate::flow::list_items;
 use crate::money::Money;
 use crate::provider::Providers;
@@ -78,6 +78,9 @@ struct Exec<'a, S> {
     decisions: Decisions,
     closed: bool,
     health: Health,
+    /// Nodes whose dependencies have all settled, not yet looked at (a stack, reused so that
+    /// settling a node allocates nothing).
+    work: Vec<usize>,
 }
 
 /// Runs a flow to the end, or until `cancel` fires or nobody listens, handing every event to
@@ -110,6 +113,7 @@ pub(super) async fn execute<S: Sink>(spec: &RunSpec, providers: &Providers, sink
         decisions: Decisions::default(),
         closed: false,
         health: Health::default(),
+        work: Vec::new(),
     };
     ex.emit(Event::RunStarted {
         flow: flow.name.clone(),
@@ -121,10 +125,9 @@ pub(super) async fn execute<S: Sink>(spec: &RunSpec, providers: &Providers, sink
     for i in 0..n {
         ex.emit(Event::NodeQueued { unit: Unit::node(i) }).await;
     }
-    let roots: Vec<usize> = (0..n).filter(|&i| flow.nodes[i].after.is_empty()).collect();
-    for r in roots {
-        ex.became_ready(r).await;
-    }
+    let mut roots: Vec<usize> = (0..n).filter(|&i| flow.nodes[i].after.is_empty()).collect();
+    roots.reverse();
+    ex.became_ready(roots).await;
 
     let mut inflight = FuturesUnordered::new();
     let cancelled = loop {
@@ -195,9 +198,17 @@ impl<'a, S: Sink> Exec<'a, S> {
         }
     }
 
-    /// All of a node's dependencies have settled: skip it, expand it, or queue it.
-    async fn became_ready(&mut self, first: usize) {
-        let mut work = vec![first];
+    /// Node `i` settled: every dependent that no longer waits is skipped, expanded or queued.
+    async fn settled(&mut self, i: usize) {
+        let mut work = std::mem::take(&mut self.work);
+        self.settle(i, &mut work);
+        self.became_ready(work).await;
+    }
+
+    /// All of these nodes' dependencies have settled (`work` is a stack: the last is looked at
+    /// first): skip each, expand it, or queue it. A skip settles its dependents in turn, which
+    /// are looked at before the rest of `work`.
+    async fn became_ready(&mut self, mut work: Vec<usize>) {
         let spec = self.spec;
         while let Some(i) = work.pop() {
             let node = &spec.flow.nodes[i];
@@ -213,7 +224,7 @@ impl<'a, S: Sink> Exec<'a, S> {
             if let Some(reason) = skip {
                 self.state[i] = State::Skipped;
                 self.emit(Event::NodeSkipped { unit: Unit::node(i), reason }).await;
-                work.extend(self.settle(i));
+                self.settle(i, &mut work);
                 continue;
             }
             match &node.map {
@@ -227,7 +238,7 @@ impl<'a, S: Sink> Exec<'a, S> {
                     if items.is_empty() {
                         self.state[i] = State::Skipped;
                         self.emit(Event::NodeSkipped { unit: Unit::node(i), reason: SkipReason::NoItems }).await;
-                        work.extend(self.settle(i));
+                        self.settle(i, &mut work);
                         continue;
                     }
                     self.state[i] = State::Running;
@@ -246,20 +257,20 @@ impl<'a, S: Sink> Exec<'a, S> {
                 }
             }
         }
+        self.work = work;
     }
 
-    /// A node reached Done, Skipped or Failed: returns the dependents that are now ready.
-    fn settle(&mut self, i: usize) -> Vec<usize> {
-        let mut ready = Vec::new();
+    /// A node reached Done, Skipped or Failed: pushes the dependents that are now ready onto
+    /// the `work` stack, last first, so that it pops them in file order.
+    fn settle(&mut self, i: usize, work: &mut Vec<usize>) {
+        let from = work.len();
         for &d in &self.spec.flow.dependents[i] {
             self.remaining[d] -= 1;
             if self.remaining[d] == 0 {
-                ready.push(d);
+                work.push(d);
             }
         }
-        // Reverse so the work stack pops them in file order.
-        ready.reverse();
-        ready
+        work[from..].reverse();
     }
 
     /// Builds the unit's input, routes it, checks the budget and returns the call's future.
@@ -298,8 +309,7 @@ impl<'a, S: Sink> Exec<'a, S> {
         if unit.item.is_none() {
             self.state[i] = State::Running;
         }
-        let parts: Vec<ContextPart> = ctx.parts.iter().map(|p| ContextPart { origin: p.origin, tokens: p.tokens }).collect();
-        self.emit(Event::NodeStarted { unit, decision: decision.clone(), context: parts.into(), input_tokens }).await;
+        self.emit(Event::NodeStarted { unit, decision: decision.clone(), context: ctx.parts, input_tokens }).await;
         let prompt = ctx.prompt;
 
         Some(Call {
@@ -328,10 +338,7 @@ impl<'a, S: Sink> Exec<'a, S> {
         match unit.item {
             None => {
                 self.state[i] = State::Skipped;
-                let next = self.settle(i);
-                for d in next.into_iter().rev() {
-                    self.became_ready(d).await;
-                }
+                self.settled(i).await;
             }
             Some(_) => {
                 if let Some(g) = self.groups[i].as_mut() {
@@ -365,10 +372,7 @@ impl<'a, S: Sink> Exec<'a, S> {
                         self.any_failed = true;
                     }
                 }
-                let next = self.settle(i);
-                for d in next.into_iter().rev() {
-                    self.became_ready(d).await;
-                }
+                self.settled(i).await;
             }
             Some(k) => {
                 let ok = done.result.is_ok();
@@ -417,9 +421,6 @@ impl<'a, S: Sink> Exec<'a, S> {
             self.passed[i] = passed;
             self.outputs[i] = Some(Arc::from(joined));
         }
-        let next = self.settle(i);
-        for d in next.into_iter().rev() {
-            self.became_ready(d).await;
-        }
+        self.settled(i).await;
     }
 }
