@@ -118,17 +118,19 @@ fn keys(req: &CallRequest, node: &Node) -> [u64; 4] {
 }
 
 /// Streams a given text with the model's simulated timing and no faults: how a re-priced
-/// recording replays a recorded output on another model.
-pub fn stream_text(req: &CallRequest, text: String) -> ChunkStream {
-    limited(req.clone(), move |req| text_plan(req, text))
+/// recording replays a recorded output on another model. `output_tokens` is the text's count
+/// when it is already known (the recording has it); counted here otherwise.
+pub fn stream_text(req: &CallRequest, text: String, output_tokens: Option<u64>) -> ChunkStream {
+    limited(req.clone(), move |req| text_plan(req, text, output_tokens))
 }
 
-fn text_plan(req: &CallRequest, text: String) -> Plan {
+fn text_plan(req: &CallRequest, text: String, output_tokens: Option<u64>) -> Plan {
     let node = &req.flow.nodes[req.node];
     let model = req.model();
     let [seed, task, node_key, item] = keys(req, node);
     let mut call = Rng::keyed(&[seed, task, node_key, item, hash_str(&model.id), u64::from(req.try_no), SALT_CALL]);
-    let usage = Usage { input: req.input_tokens, cached: 0, cache_write: 0, output: u64::from(tokens::count(&text)), reasoning: 0 };
+    let output = output_tokens.unwrap_or_else(|| u64::from(tokens::count(&text)));
+    let usage = Usage { input: req.input_tokens, cached: 0, cache_write: 0, output, reasoning: 0 };
     let (ttft, tps) = timing(req, model, &mut call);
     let chunks = split_stream(&text, usage.output, tps);
     Plan { ttft, text, chunks, usage, fault: None }

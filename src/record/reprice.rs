@@ -22,8 +22,9 @@ use crate::state::{RunState, Status};
 /// never ran are simulated and counted.
 struct RecordedText {
     /// Shared with the recorded state's outputs rather than copied (a 1M-event recording's
-    /// outputs are about 100 MB).
-    texts: HashMap<(String, Option<u32>), Arc<str>>,
+    /// outputs are about 100 MB), with their recorded output tokens: counting 100 MB of text
+    /// again was a fifth of `reprice` (perf), and the recorded count is the provider's own.
+    texts: HashMap<(String, Option<u32>), (Arc<str>, Option<u64>)>,
     simulated: std::sync::Mutex<Vec<String>>,
 }
 
@@ -32,7 +33,7 @@ impl Provider for RecordedText {
         let node = &req.flow.nodes[req.node];
         let item = req.item.as_ref().map(|(k, _)| *k);
         match self.texts.get(&(node.id.clone(), item)) {
-            Some(t) => sim::stream_text(&req, t.to_string()),
+            Some((t, tokens)) => sim::stream_text(&req, t.to_string(), *tokens),
             None => {
                 if let Ok(mut s) = self.simulated.lock() {
                     s.push(match item {
@@ -135,7 +136,9 @@ pub fn reprice_folded(
     let mut texts = HashMap::new();
     for u in &before.units {
         if matches!(u.status, Status::Done | Status::Cached) {
-            texts.insert((before.flow.nodes[u.unit.index()].id.clone(), u.unit.item), u.output.clone());
+            // A call without the provider's usage was counted by Baton's estimate; count again.
+            let tokens = (!u.estimated && (u.usage.output > 0 || u.output.is_empty())).then_some(u.usage.output);
+            texts.insert((before.flow.nodes[u.unit.index()].id.clone(), u.unit.item), (u.output.clone(), tokens));
         }
     }
     let provider = Arc::new(RecordedText { texts, simulated: std::sync::Mutex::new(Vec::new()) });
