@@ -214,23 +214,25 @@ fn validate(src: &Source, mut raw: RawFile) -> Result<(Flow, Diagnostics), Diagn
         let checks = n.checks.iter().filter_map(|c| parse_check(src, c, &mut diags)).collect();
         let sim = n.sim.as_ref().map_or_else(super::SimHints::none, |s| std::sync::Arc::new(parse_sim(src, s, &mut diags)));
 
+        // The raw node's strings move into the node rather than being copied.
+        let line = src.locate(n.id.span().start).0;
         nodes.push(Node {
             id,
             kind,
-            description: n.description.clone(),
+            description: n.description,
             complexity: complexity.clamp(1, 10) as u8,
-            prompt: n.prompt.get_ref().clone(),
+            prompt: n.prompt.into_inner(),
             template,
             after,
             declared_context,
             expected_tokens,
             max_tokens,
-            tags: n.tags.clone(),
+            tags: n.tags,
             when,
             map,
             checks,
             sim,
-            line: src.locate(n.id.span().start).0,
+            line,
         });
     }
 
