@@ -171,6 +171,9 @@ fn live_exchange_through(provider: &'static str) {
     assert!(screen.contains("try 1 on m1 · HTTP 500"), "{screen}");
     assert!(screen.contains("failed: 500 from m1"), "{screen}");
     assert!(screen.contains("node a: hello"), "the message as a person reads it:\n{screen}");
+    for section in ["Request — the body as sent", "Response — as received", "Usage — as the provider sent it"] {
+        assert!(screen.contains(section), "{section}:\n{screen}");
+    }
     assert!(screen.contains("[redacted]"), "{screen}");
     assert!(screen.contains("esc close"), "the footer says how to close it:\n{screen}");
     // Scrolled to its end, it stops there: the last try's usage is on screen.
@@ -181,7 +184,10 @@ fn live_exchange_through(provider: &'static str) {
     key(&mut app, KeyCode::PageDown);
     assert_eq!(app.inspect_scroll, end, "scrolling stops at the end");
     let screen = text(&frame(&mut app));
-    assert!(screen.contains("try 2 on m1 · HTTP 200") || screen.contains("Usage — as the provider sent it"), "{screen}");
+    let last_usage = if provider == "anthropic" { "\"output_tokens\": 15" } else { "\"completion_tokens\": 30" };
+    assert!(screen.contains(last_usage), "the end is the last try's usage:\n{screen}");
+    key(&mut app, KeyCode::Char('g'));
+    assert_eq!(app.inspect_scroll, 0);
     assert!(!screen.contains(SECRET));
     key(&mut app, KeyCode::Esc);
     assert!(!app.inspect);
@@ -236,6 +242,12 @@ fn a_try_the_engine_times_out_still_shows_what_it_sent() {
     assert_eq!(st.exchanges.len(), 3);
     let a = st.units[0].unit;
     assert_eq!(st.exchanges_of(a).count(), 2);
+    // A run without a screen keeps none: only the recording does.
+    let mut quiet = baton::state::RunState::new(st.flow.clone(), st.strategy.clone(), st.catalog.clone(), st.run_id, st.attempt);
+    quiet.live_text = false;
+    let quiet = quiet.fold(&events);
+    assert!(quiet.exchanges.is_empty());
+    assert_eq!(quiet.totals, st.totals);
 }
 
 #[test]

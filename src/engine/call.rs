@@ -58,6 +58,10 @@ pub(super) struct Call<'a, S> {
     pub(super) health: Health,
 }
 
+/// One try's request body and, once it came, its response (HTTP providers only). Boxed: most
+/// calls are simulated and never have one, and thousands of calls can be in flight.
+type Wire = (String, Option<Box<Response>>);
+
 /// A failed call, and what the provider bills for it (`true`: a tokenizer estimate).
 type CallFailure = (CallError, Option<(Usage, bool)>);
 
@@ -290,7 +294,8 @@ impl<S: Sink> Call<'_, S> {
         let (model, try_no) = (req.model, req.try_no);
         let mut wire = None;
         let result = self.stream_call(provider, req, &mut wire).await;
-        if let Some((request, response)) = wire {
+        if let Some(w) = wire {
+            let (request, response) = *w;
             let response = response.unwrap_or_default();
             let exchange = Exchange {
                 model: self.spec.catalog.models[model].id.clone(),
@@ -314,7 +319,7 @@ impl<S: Sink> Call<'_, S> {
         &self,
         provider: &dyn crate::provider::Provider,
         req: CallRequest,
-        wire: &mut Option<(String, Option<Box<Response>>)>,
+        wire: &mut Option<Box<Wire>>,
     ) -> Result<Answer, CallFailure> {
         let retry = self.spec.strategy.retry;
         let deltas = self.spec.options.deltas;
@@ -363,10 +368,10 @@ impl<S: Sink> Call<'_, S> {
                 None => break,
                 Some(Err(e)) => return Err(billed(e, ttft, &text)),
                 Some(Ok(Chunk::Usage(u))) => usage = Some(u),
-                Some(Ok(Chunk::Request(body))) => *wire = Some((body, None)),
+                Some(Ok(Chunk::Request(body))) => *wire = Some(Box::new((body, None))),
                 Some(Ok(Chunk::Response(r))) => {
-                    if let Some((_, slot)) = wire {
-                        *slot = Some(r);
+                    if let Some(w) = wire {
+                        w.1 = Some(r);
                     }
                 }
                 Some(Ok(Chunk::Waiting { why })) => {
