@@ -65,7 +65,7 @@ fn echoing_server(provider: &'static str) -> Server {
     let calls = AtomicUsize::new(0);
     Server::func(move |seen| {
         if seen.body.contains("node a") && calls.fetch_add(1, Ordering::SeqCst) == 0 {
-            let presented = seen.header("authorization").or(seen.header("x-api-key")).unwrap_or("none");
+            let presented = ["authorization", "x-api-key", "x-goog-api-key"].iter().find_map(|h| seen.header(h)).unwrap_or("none");
             return Reply::status(500, &format!(r#"{{"error":{{"message":"overloaded, key {presented}"}}}}"#));
         }
         Reply::sse(ok(provider))
@@ -75,8 +75,16 @@ fn echoing_server(provider: &'static str) -> Server {
 fn ok(provider: &str) -> String {
     match provider {
         "anthropic" => transcript::anthropic(&["Hel", "lo"], 25, 15, 2000, 1000),
+        "gemini" => transcript::gemini(&["Hel", "lo"], 1200, 40, 1000, 100),
         _ => transcript::openai(&["Hel", "lo"], 120, 30, 20, 5),
     }
+}
+
+/// The first message's text in a request body (Gemini calls messages `contents`).
+fn first_message(provider: &str, body: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(body).expect("the request is JSON");
+    let text = if provider == "gemini" { &v["contents"][0]["parts"][0]["text"] } else { &v["messages"][0]["content"] };
+    text.as_str().expect("text").to_string()
 }
 
 /// Runs FLOW through `baton run --live` against `server`, with the key in the environment and
@@ -122,7 +130,11 @@ fn live_exchange_through(provider: &'static str) {
     assert!(printed.contains("\"status\": \"completed\""), "{provider}: {printed}");
     // The key was sent, in a header...
     let sent = server.requests();
-    let header = if provider == "anthropic" { "x-api-key" } else { "authorization" };
+    let header = match provider {
+        "anthropic" => "x-api-key",
+        "gemini" => "x-goog-api-key",
+        _ => "authorization",
+    };
     assert!(sent.iter().all(|r| r.header(header).is_some_and(|v| v.contains(SECRET))), "{provider}");
     // ...and is nowhere in what Baton kept or printed.
     let file = std::fs::read_to_string(&rec).expect("recording");
@@ -139,9 +151,7 @@ fn live_exchange_through(provider: &'static str) {
     assert!(failed.response.contains("overloaded, key") && failed.response.contains("[redacted]"), "{}", failed.response);
     // The request exactly as sent: the server saw these very bytes.
     assert_eq!(failed.request, sent[0].body, "{provider}: the body as sent");
-    let body: serde_json::Value = serde_json::from_str(&xs[1].request).expect("the request is JSON");
-    assert_eq!(body["messages"][0]["content"], "node a: hello", "{provider}");
-    assert_eq!(body["model"], "m1-api");
+    assert_eq!(first_message(provider, &xs[1].request), "node a: hello", "{provider}");
     // The raw response as received, and the usage payload as the provider sent it.
     assert_eq!((xs[1].try_no, xs[1].status, xs[1].error.as_deref()), (2, Some(200), None));
     assert_eq!(xs[1].response, as_kept(&ok(provider)), "{provider}: the stream as received");
@@ -152,11 +162,11 @@ fn live_exchange_through(provider: &'static str) {
             assert_eq!(usage[0]["cache_read_input_tokens"], 2000);
             assert_eq!(usage[1]["output_tokens"], 15);
         }
+        "gemini" => assert_eq!(usage[0]["thoughtsTokenCount"], 100),
         _ => assert_eq!(usage[0]["prompt_tokens_details"]["cached_tokens"], 20),
     }
     // b's request carries the context assembled for it: a's output.
-    let b: serde_json::Value = serde_json::from_str(&xs[2].request).expect("JSON");
-    let content = b["messages"][0]["content"].as_str().expect("text");
+    let content = first_message(provider, &xs[2].request);
     assert!(content.contains("[a output]\nHello") && content.contains("node b, go on from a"), "{content}");
 
     // A replay of the recording shows them on the screen, and no key.
@@ -184,7 +194,11 @@ fn live_exchange_through(provider: &'static str) {
     key(&mut app, KeyCode::PageDown);
     assert_eq!(app.inspect_scroll, end, "scrolling stops at the end");
     let screen = text(&frame(&mut app));
-    let last_usage = if provider == "anthropic" { "\"output_tokens\": 15" } else { "\"completion_tokens\": 30" };
+    let last_usage = match provider {
+        "anthropic" => "\"output_tokens\": 15",
+        "gemini" => "\"thoughtsTokenCount\": 100",
+        _ => "\"completion_tokens\": 30",
+    };
     assert!(screen.contains(last_usage), "the end is the last try's usage:\n{screen}");
     key(&mut app, KeyCode::Char('g'));
     assert_eq!(app.inspect_scroll, 0);
@@ -194,7 +208,7 @@ fn live_exchange_through(provider: &'static str) {
 }
 
 fn replay_app(recording: Recording) -> baton::tui::app::App {
-    let mut app = common::screen::app_with("research-assistant", "smart", 1, &Providers::simulated(), (110, 40));
+    let mut app = common::screen::app_with("research-assistant", "smart", 1, &Providers::simulated(), (110, 30));
     app.update(Msg::RecordingOpened(Box::new(Ok(Arc::new(recording)))));
     app.player.finish();
     app.refresh_layout();
@@ -210,6 +224,11 @@ fn openai_exchanges_reach_the_recording_and_the_screen_without_the_key() {
 #[test]
 fn anthropic_exchanges_reach_the_recording_and_the_screen_without_the_key() {
     live_exchange_through("anthropic");
+}
+
+#[test]
+fn gemini_exchanges_reach_the_recording_and_the_screen_without_the_key() {
+    live_exchange_through("gemini");
 }
 
 fn loopback_catalog(server: &Server) -> Arc<Catalog> {

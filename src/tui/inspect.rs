@@ -21,9 +21,10 @@ use crate::report::thousands;
 use crate::routing::ProviderKind;
 use crate::state::{RunState, Status, UnitState};
 
-/// Where the overlay goes on a screen of `size`: all of it but a margin.
+/// Where the overlay goes on a screen of `size`: everything between the header line and the
+/// footer, which keeps naming the overlay's keys.
 pub fn area(size: Rect) -> Rect {
-    Rect::new(size.x + 1, size.y + 1, size.width.saturating_sub(2), size.height.saturating_sub(2))
+    Rect::new(size.x, size.y + 1, size.width, size.height.saturating_sub(2))
 }
 
 /// How far the overlay can scroll on a screen of `size`: its wrapped height less what fits.
@@ -206,7 +207,7 @@ fn unsent_lines(app: &App, st: &RunState, u: &UnitState) -> Vec<Line<'static>> {
     }
     for p in &u.context {
         let (from, text) = match p.origin {
-            Origin::Prompt => ("prompt".to_string(), None),
+            Origin::Prompt => ("prompt: the template above, filled in".to_string(), None),
             Origin::History => ("history (full context mode: earlier prompts and outputs)".to_string(), None),
             Origin::Declared(n) => {
                 let id = st.flow.nodes.get(n as usize).map_or_else(|| "?".to_string(), |x| x.id.clone());
