@@ -439,11 +439,11 @@ impl App {
         self.message = None;
         if self.help && !matches!(action, Action::Help | Action::Back | Action::Quit) {
             // The overlay scrolls; everything else waits until it closes.
-            scroll_overlay(&mut self.help_scroll, self.scroll_max.1, action);
+            super::nav::scroll_overlay(&mut self.help_scroll, self.scroll_max.1, action);
             return Vec::new();
         }
         if self.inspect && !matches!(action, Action::Help | Action::Back | Action::Quit | Action::Inspect) {
-            scroll_overlay(&mut self.inspect_scroll, self.scroll_max.2, action);
+            super::nav::scroll_overlay(&mut self.inspect_scroll, self.scroll_max.2, action);
             return Vec::new();
         }
         // The optimizer's pane and the compare screen's frontier pick take their keys first.
@@ -464,11 +464,6 @@ impl App {
             Action::Help => {
                 self.help = !self.help;
                 self.help_scroll = 0;
-                Vec::new()
-            }
-            Action::Inspect => {
-                self.inspect = !self.inspect;
-                self.inspect_scroll = 0;
                 Vec::new()
             }
             Action::Back => {
@@ -546,7 +541,8 @@ impl App {
             | Action::PanRight
             | Action::PanUp
             | Action::PanDown
-            | Action::Critical => {
+            | Action::Critical
+            | Action::Inspect => {
                 self.nav_action(action);
                 Vec::new()
             }
@@ -592,17 +588,6 @@ impl App {
             BoxKey::Instance(..) => self.unit_for_box(key).map_or(Status::Queued, |u| st.units[u].status),
             BoxKey::Group(_, g) => st.nodes_summary(&self.siblings.members[g]).status,
         }
-    }
-}
-
-/// Scrolls an overlay (help, raw exchange) by a scrolling key, stopping at `max`, its end.
-fn scroll_overlay(pos: &mut u16, max: u16, action: Action) {
-    match action {
-        Action::Down | Action::PageDown => *pos = pos.saturating_add(if action == Action::Down { 1 } else { 8 }).min(max),
-        Action::Last => *pos = max,
-        Action::First => *pos = 0,
-        Action::Up | Action::PageUp => *pos = pos.saturating_sub(if action == Action::Up { 1 } else { 8 }),
-        _ => {}
     }
 }
 

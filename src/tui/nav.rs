@@ -9,6 +9,17 @@ use super::areas::{Focus, View};
 use super::keymap::Action;
 use super::layout::BoxKey;
 
+/// Scrolls an overlay (help, raw exchange) by a scrolling key, stopping at `max`, its end.
+pub(super) fn scroll_overlay(pos: &mut u16, max: u16, action: Action) {
+    match action {
+        Action::Down | Action::PageDown => *pos = pos.saturating_add(if action == Action::Down { 1 } else { 8 }).min(max),
+        Action::Last => *pos = max,
+        Action::First => *pos = 0,
+        Action::Up | Action::PageUp => *pos = pos.saturating_sub(if action == Action::Up { 1 } else { 8 }),
+        _ => {}
+    }
+}
+
 impl App {
     /// Navigation keys: moving the selection, scrolling, zoom, expanding a fan-out, panning.
     pub(super) fn nav_action(&mut self, action: Action) {
@@ -77,6 +88,11 @@ impl App {
             Action::PanUp => self.pan.1 = self.pan.1.saturating_sub(4),
             Action::PanDown => self.pan.1 = (self.pan.1 + 4).min(self.pan_limit().1),
             Action::Critical => self.next_on_critical_path(),
+            // The raw exchange overlay opens on the selection (inspect.rs draws it).
+            Action::Inspect => {
+                self.inspect = !self.inspect;
+                self.inspect_scroll = 0;
+            }
             _ => {}
         }
         if self.focus == Focus::Main
