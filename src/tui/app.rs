@@ -439,11 +439,11 @@ impl App {
         self.message = None;
         if self.help && !matches!(action, Action::Help | Action::Back | Action::Quit) {
             // The overlay scrolls; everything else waits until it closes.
-            super::nav::scroll_overlay(&mut self.help_scroll, self.scroll_max.1, action);
+            self.scroll_overlay(action);
             return Vec::new();
         }
         if self.inspect && !matches!(action, Action::Help | Action::Back | Action::Quit | Action::Inspect) {
-            super::nav::scroll_overlay(&mut self.inspect_scroll, self.scroll_max.2, action);
+            self.scroll_overlay(action);
             return Vec::new();
         }
         // The optimizer's pane and the compare screen's frontier pick take their keys first.

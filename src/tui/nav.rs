@@ -9,18 +9,20 @@ use super::areas::{Focus, View};
 use super::keymap::Action;
 use super::layout::BoxKey;
 
-/// Scrolls an overlay (help, raw exchange) by a scrolling key, stopping at `max`, its end.
-pub(super) fn scroll_overlay(pos: &mut u16, max: u16, action: Action) {
-    match action {
-        Action::Down | Action::PageDown => *pos = pos.saturating_add(if action == Action::Down { 1 } else { 8 }).min(max),
-        Action::Last => *pos = max,
-        Action::First => *pos = 0,
-        Action::Up | Action::PageUp => *pos = pos.saturating_sub(if action == Action::Up { 1 } else { 8 }),
-        _ => {}
-    }
-}
-
 impl App {
+    /// Scrolls the overlay in front (the help, else the raw exchange) by a scrolling key,
+    /// stopping at its end.
+    pub(super) fn scroll_overlay(&mut self, action: Action) {
+        let (pos, max) = if self.help { (&mut self.help_scroll, self.scroll_max.1) } else { (&mut self.inspect_scroll, self.scroll_max.2) };
+        match action {
+            Action::Down | Action::PageDown => *pos = pos.saturating_add(if action == Action::Down { 1 } else { 8 }).min(max),
+            Action::Last => *pos = max,
+            Action::First => *pos = 0,
+            Action::Up | Action::PageUp => *pos = pos.saturating_sub(if action == Action::Up { 1 } else { 8 }),
+            _ => {}
+        }
+    }
+
     /// Navigation keys: moving the selection, scrolling, zoom, expanding a fan-out, panning.
     pub(super) fn nav_action(&mut self, action: Action) {
         match action {
