@@ -115,6 +115,49 @@ impl Outcome {
     }
 }
 
+/// What went over the wire for one try of a call, so a person can see exactly what was asked
+/// and what came back. Only the HTTP providers report one (the simulator sends nothing, so a
+/// simulated run's events and recordings are as they were). Keys never appear: headers are
+/// not kept, and every text is redacted of the keys this process read; each text is capped at
+/// [`Exchange::CAP`] bytes and says how much was cut.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Exchange {
+    pub model: String,
+    /// The try on this model, from 1.
+    pub try_no: u32,
+    /// The request body exactly as sent: the JSON with the assembled messages.
+    pub request: String,
+    /// The HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// The response as received: the server-sent events' names and data in order (keep-alive
+    /// comments dropped), or the body of an error status.
+    pub response: String,
+    /// The provider's usage payload as JSON, when it sent one (Anthropic's start and latest
+    /// delta, one a line).
+    pub usage: Option<String>,
+    /// How the try failed, when it did.
+    pub error: Option<String>,
+}
+
+impl Exchange {
+    /// The most of each text kept.
+    pub const CAP: usize = 256 * 1024;
+
+    /// `text` cut to [`Exchange::CAP`] bytes (on a character boundary), saying how much was cut.
+    pub fn capped(mut text: String) -> String {
+        if text.len() > Exchange::CAP {
+            let mut end = Exchange::CAP;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let cut = text.len() - end;
+            text.truncate(end);
+            text.push_str(&format!("\n… {cut} bytes cut"));
+        }
+        text
+    }
+}
+
 /// An event with its envelope: which run and attempt it belongs to and when it happened.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunEvent {
@@ -229,6 +272,12 @@ pub enum Event {
         unit: Unit,
         reason: SkipReason,
     },
+    /// One try's raw exchange with an HTTP provider, emitted as the try ends (before the
+    /// retry, fallback, finish or failure it leads to).
+    NodeExchange {
+        unit: Unit,
+        exchange: Arc<Exchange>,
+    },
     NodeFailed {
         unit: Unit,
         error: String,
@@ -261,6 +310,7 @@ impl Event {
             | Event::NodeEscalated { unit, .. }
             | Event::NodeFinished { unit, .. }
             | Event::NodeSkipped { unit, .. }
+            | Event::NodeExchange { unit, .. }
             | Event::NodeFailed { unit, .. } => Some(*unit),
             Event::NodeExpanded { node, .. } => Some(Unit { node: *node, item: None }),
             Event::RunStarted { .. } | Event::RunFinished { .. } | Event::ModelCooldown { .. } => None,
@@ -283,6 +333,7 @@ impl Event {
             Event::NodeEscalated { .. } => "node_escalated",
             Event::NodeFinished { .. } => "node_finished",
             Event::NodeSkipped { .. } => "node_skipped",
+            Event::NodeExchange { .. } => "node_exchange",
             Event::NodeFailed { .. } => "node_failed",
             Event::ModelCooldown { .. } => "model_cooldown",
             Event::RunFinished { .. } => "run_finished",

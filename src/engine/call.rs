@@ -13,11 +13,11 @@ use super::RunSpec;
 use super::health::Health;
 use super::sink::Sink;
 use super::store::{Query, Served};
-use crate::event::{Event, Origin, RunEvent, Unit};
+use crate::event::{Event, Exchange, Origin, RunEvent, Unit};
 use crate::flow::CheckResult;
 use crate::money::Money;
 use crate::provider::rng::{Rng, hash_str};
-use crate::provider::{CallError, CallRequest, Chunk, ErrorKind, Providers};
+use crate::provider::{CallError, CallRequest, Chunk, ErrorKind, Providers, Response};
 use crate::routing::{Decision, Usage};
 
 /// What a finished unit hands back to the scheduler.
@@ -57,6 +57,10 @@ pub(super) struct Call<'a, S> {
     pub(super) key: u64,
     pub(super) health: Health,
 }
+
+/// One try's request body and, once it came, its response (HTTP providers only). Boxed: most
+/// calls are simulated and never have one, and thousands of calls can be in flight.
+type Wire = (String, Option<Box<Response>>);
 
 /// A failed call, and what the provider bills for it (`true`: a tokenizer estimate).
 type CallFailure = (CallError, Option<(Usage, bool)>);
@@ -284,10 +288,39 @@ impl<S: Sink> Call<'_, S> {
         jittered.max(e.retry_after.unwrap_or(Duration::ZERO))
     }
 
-    /// One call: stream it, timing the first token and policing the gaps. A failure comes with
-    /// what the provider will bill for it: its reported usage, else (when tokens streamed) the
-    /// tokenizer's estimate of the prompt and the streamed output.
+    /// One call, and its raw exchange when the provider reports one (HTTP providers: the body
+    /// they sent and what came back), as its own event before what the try leads to.
     async fn call_once(&self, provider: &dyn crate::provider::Provider, req: CallRequest) -> Result<Answer, CallFailure> {
+        let (model, try_no) = (req.model, req.try_no);
+        let mut wire = None;
+        let result = self.stream_call(provider, req, &mut wire).await;
+        if let Some(w) = wire {
+            let (request, response) = *w;
+            let response = response.unwrap_or_default();
+            let exchange = Exchange {
+                model: self.spec.catalog.models[model].id.clone(),
+                try_no,
+                request,
+                status: response.status,
+                response: response.body,
+                usage: response.usage,
+                error: result.as_ref().err().map(|(e, _)| e.message.clone()),
+            };
+            self.emit(Event::NodeExchange { unit: self.unit, exchange: Arc::new(exchange) }).await;
+        }
+        result
+    }
+
+    /// Streams one call, timing the first token and policing the gaps. A failure comes with
+    /// what the provider will bill for it: its reported usage, else (when tokens streamed) the
+    /// tokenizer's estimate of the prompt and the streamed output. `wire` gets the request's
+    /// body and the raw response as the provider reports them.
+    async fn stream_call(
+        &self,
+        provider: &dyn crate::provider::Provider,
+        req: CallRequest,
+        wire: &mut Option<Box<Wire>>,
+    ) -> Result<Answer, CallFailure> {
         let retry = self.spec.strategy.retry;
         let deltas = self.spec.options.deltas;
         let input_tokens = req.input_tokens;
@@ -335,6 +368,12 @@ impl<S: Sink> Call<'_, S> {
                 None => break,
                 Some(Err(e)) => return Err(billed(e, ttft, &text)),
                 Some(Ok(Chunk::Usage(u))) => usage = Some(u),
+                Some(Ok(Chunk::Request(body))) => *wire = Some(Box::new((body, None))),
+                Some(Ok(Chunk::Response(r))) => {
+                    if let Some(w) = wire {
+                        w.1 = Some(r);
+                    }
+                }
                 Some(Ok(Chunk::Waiting { why })) => {
                     if waiting.is_none() {
                         waiting = Some(Instant::now());

@@ -165,7 +165,8 @@ async fn collect(mut stream: ChunkStream, estimate: u64) -> Result<Entry, CallEr
     while let Some(chunk) = stream.next().await {
         match chunk? {
             Chunk::Sent => t0 = tokio::time::Instant::now(),
-            Chunk::Waiting { .. } => {}
+            // The raw exchange is the first call's: a replayed answer sends nothing.
+            Chunk::Waiting { .. } | Chunk::Request(_) | Chunk::Response(_) => {}
             Chunk::Usage(u) => usage = Some(u),
             Chunk::Text { text: piece, .. } => {
                 first.get_or_insert_with(tokio::time::Instant::now);

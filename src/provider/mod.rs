@@ -30,6 +30,21 @@ pub enum Chunk {
     Waiting { why: String },
     /// The request has gone out: timeouts and time to first token count from here.
     Sent,
+    /// The body of the request about to be sent (HTTP providers only, redacted): the first
+    /// half of the try's [`crate::event::Exchange`], so a try the engine times out still shows
+    /// what it asked.
+    Request(String),
+    /// What came back for the request (HTTP providers only, redacted and capped), sent as the
+    /// try ends, before its error if it failed.
+    Response(Box<Response>),
+}
+
+/// The raw answer to one request: see [`crate::event::Exchange`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Response {
+    pub status: Option<u16>,
+    pub body: String,
+    pub usage: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{ContextPart, Event, Origin, Outcome, RunEvent, SkipReason, Unit};
+use crate::event::{ContextPart, Event, Exchange, Origin, Outcome, RunEvent, SkipReason, Unit};
 use crate::flow::{CheckResult, Flow};
 use crate::routing::{Catalog, Decision, Usage};
 
@@ -251,6 +251,23 @@ pub enum Line {
         item: Option<u32>,
         error: String,
     },
+    /// One try's raw exchange with an HTTP provider (never written for simulated calls).
+    NodeExchange {
+        t: u64,
+        node: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<u32>,
+        model: String,
+        try_no: u32,
+        request: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        response: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        usage: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     ModelCooldown {
         t: u64,
         model: String,
@@ -356,6 +373,22 @@ impl Line {
                 let (node, item) = id(flow, *unit);
                 Line::NodeFailed { t, node, item, error: error.clone() }
             }
+            Event::NodeExchange { unit, exchange } => {
+                let (node, item) = id(flow, *unit);
+                let x = &**exchange;
+                Line::NodeExchange {
+                    t,
+                    node,
+                    item,
+                    model: x.model.clone(),
+                    try_no: x.try_no,
+                    request: x.request.clone(),
+                    status: x.status,
+                    response: x.response.clone(),
+                    usage: x.usage.clone(),
+                    error: x.error.clone(),
+                }
+            }
             Event::ModelCooldown { model, until, reason } => {
                 Line::ModelCooldown { t, model: model.clone(), until_us: us(*until), reason: reason.clone() }
             }
@@ -422,6 +455,10 @@ impl Line {
             ),
             Line::NodeSkipped { t, node, item, reason } => (t, Event::NodeSkipped { unit: unit(&node, item)?, reason }),
             Line::NodeFailed { t, node, item, error } => (t, Event::NodeFailed { unit: unit(&node, item)?, error }),
+            Line::NodeExchange { t, node, item, model, try_no, request, status, response, usage, error } => {
+                let exchange = Exchange { model, try_no, request, status, response, usage, error };
+                (t, Event::NodeExchange { unit: unit(&node, item)?, exchange: Arc::new(exchange) })
+            }
             Line::ModelCooldown { t, model, until_us, reason } => (t, Event::ModelCooldown { model, until: at(until_us), reason }),
             Line::RunFinished { t, outcome } => (t, Event::RunFinished { outcome }),
         };

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::event::{ContextPart, Event, Origin, Outcome, RunEvent, SkipReason, Unit};
+use crate::event::{ContextPart, Event, Exchange, Origin, Outcome, RunEvent, SkipReason, Unit};
 use crate::flow::{CheckResult, Flow};
 use crate::money::Money;
 use crate::routing::{Catalog, Cost, Decision, Strategy, Usage};
@@ -70,6 +70,15 @@ pub struct FallbackNote {
     pub reason: String,
     /// Set when the move was an escalation after failed checks, with that call's cost.
     pub escalation_cost: Option<Money>,
+}
+
+/// One try's raw exchange with a provider, as the fold keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExchangeNote {
+    pub unit: Unit,
+    /// When the try ended.
+    pub at: Duration,
+    pub exchange: Arc<Exchange>,
 }
 
 /// One unit: a node, or one instance of a fan-out node.
@@ -267,6 +276,10 @@ pub struct RunState {
     /// a screen turn this off: the kept outputs are all they report, and a wide fan-out would
     /// otherwise hold every in-flight output twice, once here and once in the engine.
     pub live_text: bool,
+    /// Every try's raw exchange with an HTTP provider, in order (kept while `live_text` is on).
+    /// A side table rather than a field of each unit: most runs have none, and a unit's state
+    /// is what a 100,000-node run holds 100,000 of.
+    pub exchanges: Vec<ExchangeNote>,
 }
 
 impl RunState {
@@ -290,12 +303,18 @@ impl RunState {
             totals,
             events: 0,
             live_text: true,
+            exchanges: Vec::new(),
         }
     }
 
     /// The state before any of `spec`'s events.
     pub fn for_spec(spec: &crate::engine::RunSpec) -> RunState {
         RunState::new(spec.flow.clone(), spec.strategy.clone(), spec.catalog.clone(), spec.run_id, spec.attempt)
+    }
+
+    /// A unit's raw exchanges, oldest first.
+    pub fn exchanges_of(&self, u: Unit) -> impl Iterator<Item = &ExchangeNote> {
+        self.exchanges.iter().filter(move |x| x.unit == u)
     }
 
     /// Index of a unit's state.
@@ -644,6 +663,11 @@ impl RunState {
                 u.skip = Some(reason.clone());
                 if u.finished.is_none() {
                     u.finished = Some(ev.at);
+                }
+            }
+            Event::NodeExchange { unit, exchange } => {
+                if self.live_text {
+                    self.exchanges.push(ExchangeNote { unit: *unit, at: ev.at, exchange: exchange.clone() });
                 }
             }
             Event::NodeFailed { unit, error } => {

@@ -156,6 +156,9 @@ pub struct App {
     pub focus: Focus,
     pub help: bool,
     pub help_scroll: u16,
+    /// The raw exchange overlay for the selected node is open, and how far it is scrolled.
+    pub inspect: bool,
+    pub inspect_scroll: u16,
     pub selected: BoxKey,
     /// Selected row of the timeline.
     pub timeline_row: usize,
@@ -203,8 +206,9 @@ pub struct App {
     pub estimate: Option<crate::money::Money>,
     /// The `/` search, while it is on.
     pub search: Option<Search>,
-    /// How far the panel and the help can scroll (set by the loop after each frame).
-    pub scroll_max: (u16, u16),
+    /// How far the panel, the help and the raw exchange overlay can scroll (set by the loop
+    /// after each frame).
+    pub scroll_max: (u16, u16, u16),
     /// Where `y` also writes what it copies (the loop sets the data directory's).
     pub clip_file: Option<std::path::PathBuf>,
     /// A trace watched over OTLP (`baton watch`), read-only: the footer offers its keys.
@@ -245,6 +249,8 @@ impl App {
             focus: Focus::Main,
             help: false,
             help_scroll: 0,
+            inspect: false,
+            inspect_scroll: 0,
             selected: BoxKey::Node(spec.flow.order.first().copied().unwrap_or(0)),
             timeline_row: 0,
             expanded: vec![false; n],
@@ -274,7 +280,7 @@ impl App {
             preview: None,
             estimate: None,
             search: None,
-            scroll_max: (u16::MAX, u16::MAX),
+            scroll_max: (u16::MAX, u16::MAX, u16::MAX),
             clip_file: None,
             watched: false,
             frontier: Default::default(),
@@ -437,15 +443,11 @@ impl App {
         self.message = None;
         if self.help && !matches!(action, Action::Help | Action::Back | Action::Quit) {
             // The overlay scrolls; everything else waits until it closes.
-            match action {
-                Action::Down | Action::PageDown => {
-                    self.help_scroll = self.help_scroll.saturating_add(if action == Action::Down { 1 } else { 8 }).min(self.scroll_max.1)
-                }
-                Action::Last => self.help_scroll = self.scroll_max.1,
-                Action::First => self.help_scroll = 0,
-                Action::Up | Action::PageUp => self.help_scroll = self.help_scroll.saturating_sub(if action == Action::Up { 1 } else { 8 }),
-                _ => {}
-            }
+            self.scroll_overlay(action);
+            return Vec::new();
+        }
+        if self.inspect && !matches!(action, Action::Help | Action::Back | Action::Quit | Action::Inspect) {
+            self.scroll_overlay(action);
             return Vec::new();
         }
         // The optimizer's pane and the compare screen's frontier pick take their keys first.
@@ -471,6 +473,8 @@ impl App {
             Action::Back => {
                 if self.help {
                     self.help = false;
+                } else if self.inspect {
+                    self.inspect = false;
                 } else if self.search.is_some() {
                     self.search = None;
                 } else if self.what_if.is_some() {
@@ -541,7 +545,8 @@ impl App {
             | Action::PanRight
             | Action::PanUp
             | Action::PanDown
-            | Action::Critical => {
+            | Action::Critical
+            | Action::Inspect => {
                 self.nav_action(action);
                 Vec::new()
             }
@@ -553,6 +558,8 @@ impl App {
         use super::keymap::Mode;
         if self.help {
             Mode::Help
+        } else if self.inspect {
+            Mode::Inspect
         } else if self.runs.is_some() {
             Mode::Runs
         } else if self.frontier.open {

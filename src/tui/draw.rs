@@ -88,6 +88,9 @@ pub fn draw(f: &mut Frame, app: &App) {
     if app.what_if.is_some() {
         what_if(f, app, size);
     }
+    if app.inspect {
+        super::inspect::draw(f, app, size);
+    }
     if app.help {
         help(f, app, size);
     }
@@ -340,10 +343,10 @@ fn footer(app: &App) -> Line<'static> {
     Line::from(spans)
 }
 
-/// How far the node panel and the help overlay can scroll on this screen: their content's
-/// height (wrapped) less what fits. The loop stores it after each frame so scrolling stops at
-/// the end instead of running past it.
-pub fn scroll_limits(app: &App) -> (u16, u16) {
+/// How far the node panel, the help overlay and the raw exchange overlay can scroll on this
+/// screen: their content's height (wrapped) less what fits. The loop stores it after each
+/// frame so scrolling stops at the end instead of running past it.
+pub fn scroll_limits(app: &App) -> (u16, u16, u16) {
     let a = app.areas();
     let panel = a.panel.map_or(0, |r| {
         let (w, h) = (r.width.saturating_sub(2), r.height.saturating_sub(2));
@@ -352,7 +355,8 @@ pub fn scroll_limits(app: &App) -> (u16, u16) {
     });
     let rows = app.keymap.bindings.iter().filter(|b| b.action.is_some() && !b.keys.is_empty()).count() as u16 + 2;
     let h = (rows + 2).min(app.size.1.saturating_sub(2));
-    (panel, rows.saturating_sub(h.saturating_sub(2)))
+    let inspect = super::inspect::scroll_limit(app, Rect::new(0, 0, app.size.0, app.size.1));
+    (panel, rows.saturating_sub(h.saturating_sub(2)), inspect)
 }
 
 fn help(f: &mut Frame, app: &App, size: Rect) {

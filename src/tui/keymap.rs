@@ -59,6 +59,8 @@ pub enum Action {
     SearchPrev,
     Copy,
     CopyId,
+    /// The selected node's raw exchange with its provider, try by try.
+    Inspect,
     /// `baton watch`: open each new trace as it arrives.
     Follow,
     // The optimizer's pane, the frontier pick and the run picker (tuning/frontier.rs, picker.rs).
@@ -113,6 +115,7 @@ const NAMES: &[(&str, Action)] = &[
     ("search_prev", Action::SearchPrev),
     ("copy", Action::Copy),
     ("copy_id", Action::CopyId),
+    ("inspect", Action::Inspect),
     ("follow", Action::Follow),
     ("optimize", Action::Optimize),
     ("apply", Action::Apply),
@@ -362,6 +365,8 @@ pub enum Mode {
     /// A recording plays back.
     Replay,
     Help,
+    /// The raw exchange overlay.
+    Inspect,
     /// `baton watch`: the list of traces.
     Traces,
     /// `baton watch`: one trace open in the graph.
@@ -380,10 +385,11 @@ impl Mode {
             Mode::Graph => &[Help, Quit, StartStop, Pause, Search, Expand, Zoom, Focus, NextView, EditRules, Rerun, Optimize, Runs],
             Mode::Timeline => &[Help, Quit, StartStop, Pause, Down, PageDown, Last, Search, Focus, NextView],
             Mode::Log => &[Help, Quit, PageUp, PageDown, NextView],
-            Mode::Panel => &[Back, Down, PageDown, Copy, CopyId, Pin, RerunNode, Help],
+            Mode::Panel => &[Back, Down, PageDown, Inspect, Copy, CopyId, Pin, RerunNode, Help],
             Mode::Compare => &[Help, Quit, StartStop, Pause, NextView, Focus, Search, Apply],
-            Mode::Replay => &[Help, Quit, Pause, SeekBack, SeekForward, Step, WhatIf, NextView, Search],
+            Mode::Replay => &[Help, Quit, Pause, SeekBack, SeekForward, Step, WhatIf, Inspect, NextView, Search],
             Mode::Help => &[Help, Down, PageDown],
+            Mode::Inspect => &[Back, Down, PageDown, Last, Quit],
             Mode::Traces => &[Help, Quit, Down, Focus, Follow, Last],
             Mode::Watched => &[Help, Quit, Back, Follow, Focus, NextView, Search, Expand, Zoom],
             Mode::Optimize => &[Back, Down, Apply, Optimize, Help, Quit],
@@ -398,6 +404,7 @@ impl Mode {
             (Mode::Traces, Action::Down) => Some("move"),
             (Mode::Traces, Action::Last) => Some("oldest"),
             (Mode::Watched, Action::Back) => Some("traces"),
+            (Mode::Inspect, Action::Back) => Some("close"),
             _ => None,
         }
     }
@@ -467,6 +474,7 @@ mod tests {
             Mode::Compare,
             Mode::Replay,
             Mode::Help,
+            Mode::Inspect,
             Mode::Traces,
             Mode::Watched,
             Mode::Optimize,

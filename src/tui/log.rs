@@ -65,6 +65,10 @@ pub fn describe(st: &RunState, e: &RunEvent) -> Option<(String, String)> {
             )
         }
         Event::NodeSkipped { reason, .. } => format!("⊘ skipped: {reason}"),
+        Event::NodeExchange { exchange: x, .. } => {
+            let status = x.status.map_or_else(|| "no response".to_string(), |s| format!("HTTP {s}"));
+            format!("⇄ try {} on {}: {status}, sent {} bytes, got {}", x.try_no, x.model, x.request.len(), x.response.len())
+        }
         Event::NodeFailed { error, .. } => format!("✗ failed: {error}"),
         Event::ModelCooldown { model, until, reason } => format!("⏸ {model} rests until {}: {reason}", dur(*until)),
         Event::RunFinished { outcome } => format!("finished: {}", outcome.name()),

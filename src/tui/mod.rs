@@ -14,6 +14,7 @@ pub mod effects;
 pub mod fmt;
 pub mod graph;
 pub mod input;
+pub mod inspect;
 pub mod keymap;
 pub mod layout;
 pub mod log;

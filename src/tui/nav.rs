@@ -10,6 +10,19 @@ use super::keymap::Action;
 use super::layout::BoxKey;
 
 impl App {
+    /// Scrolls the overlay in front (the help, else the raw exchange) by a scrolling key,
+    /// stopping at its end.
+    pub(super) fn scroll_overlay(&mut self, action: Action) {
+        let (pos, max) = if self.help { (&mut self.help_scroll, self.scroll_max.1) } else { (&mut self.inspect_scroll, self.scroll_max.2) };
+        match action {
+            Action::Down | Action::PageDown => *pos = pos.saturating_add(if action == Action::Down { 1 } else { 8 }).min(max),
+            Action::Last => *pos = max,
+            Action::First => *pos = 0,
+            Action::Up | Action::PageUp => *pos = pos.saturating_sub(if action == Action::Up { 1 } else { 8 }),
+            _ => {}
+        }
+    }
+
     /// Navigation keys: moving the selection, scrolling, zoom, expanding a fan-out, panning.
     pub(super) fn nav_action(&mut self, action: Action) {
         match action {
@@ -77,6 +90,11 @@ impl App {
             Action::PanUp => self.pan.1 = self.pan.1.saturating_sub(4),
             Action::PanDown => self.pan.1 = (self.pan.1 + 4).min(self.pan_limit().1),
             Action::Critical => self.next_on_critical_path(),
+            // The raw exchange overlay opens on the selection (inspect.rs draws it).
+            Action::Inspect => {
+                self.inspect = !self.inspect;
+                self.inspect_scroll = 0;
+            }
             _ => {}
         }
         if self.focus == Focus::Main

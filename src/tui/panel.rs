@@ -130,6 +130,13 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
         )));
     }
 
+    let tries = st.exchanges_of(u.unit).count();
+    if tries > 0 {
+        let key = app.keymap.key_for(super::keymap::Action::Inspect).unwrap_or("inspect");
+        let what = if tries == 1 { "1 try" } else { &format!("{tries} tries") };
+        out.push(kv(app, "wire", format!("{what} kept as sent and received: {key} shows the requests, responses and usage")));
+    }
+
     out.push(Line::default());
     out.push(heading(app, "Tokens and cost"));
     if u.status.is_settled() && u.status != Status::Skipped {

@@ -425,7 +425,9 @@ impl Watching {
                 self.toggle_follow();
                 Vec::new()
             }
-            Some(Action::Back) if !app.help && app.search.is_none() && app.what_if.is_none() && app.focus == Focus::Main => {
+            Some(Action::Back)
+                if !app.help && !app.inspect && app.search.is_none() && app.what_if.is_none() && app.focus == Focus::Main =>
+            {
                 // Back to the list; following would open the next trace at once, so it stops.
                 self.theme = app.theme.clone();
                 self.open = None;
@@ -486,6 +488,8 @@ fn carry(old: &App, new: &mut App) {
     new.focus = old.focus;
     new.help = old.help;
     new.help_scroll = old.help_scroll;
+    new.inspect = old.inspect;
+    new.inspect_scroll = old.inspect_scroll;
     new.compact = old.compact;
     new.pan = old.pan;
     new.panel_scroll = old.panel_scroll;

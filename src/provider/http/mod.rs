@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::{CallError, CallRequest, Chunk, ChunkStream, ErrorKind, Provider};
+use super::{CallError, CallRequest, Chunk, ChunkStream, ErrorKind, Provider, Response};
+use crate::event::Exchange;
 use crate::routing::catalog::Limits;
 use crate::routing::{Catalog, Model, ProviderKind, Usage};
 
@@ -157,11 +158,16 @@ fn base_url(m: &Model) -> String {
     m.base_url.clone().or_else(|| m.provider.default_base_url().map(str::to_string)).unwrap_or_default().trim_end_matches('/').to_string()
 }
 
-/// The request for one call.
-fn request(client: &reqwest::Client, m: &Model, req: &CallRequest, key: Option<&str>) -> reqwest::RequestBuilder {
+/// The request for one call, and its body's text (what is sent, byte for byte).
+fn request(client: &reqwest::Client, m: &Model, req: &CallRequest, key: Option<&str>) -> (reqwest::RequestBuilder, String) {
     let prompt = req.prompt_text();
     let base = base_url(m);
-    match m.provider {
+    // The body goes out as the very text the exchange keeps.
+    let json = |r: reqwest::RequestBuilder, body: &Value| {
+        let text = body.to_string();
+        (r.header(reqwest::header::CONTENT_TYPE, "application/json").body(text.clone()), text)
+    };
+    let (r, text) = match m.provider {
         ProviderKind::Anthropic => {
             let body = json!({
                 "model": m.api_model,
@@ -169,22 +175,22 @@ fn request(client: &reqwest::Client, m: &Model, req: &CallRequest, key: Option<&
                 "stream": true,
                 "messages": [{"role": "user", "content": prompt}],
             });
-            let mut r = client.post(format!("{base}/messages")).header("anthropic-version", "2023-06-01").json(&body);
+            let (mut r, text) = json(client.post(format!("{base}/messages")).header("anthropic-version", "2023-06-01"), &body);
             if let Some(k) = key {
                 r = r.header("x-api-key", k);
             }
-            r
+            (r, text)
         }
         ProviderKind::Gemini => {
             let body = json!({
                 "contents": [{"role": "user", "parts": [{"text": prompt}]}],
                 "generationConfig": {"maxOutputTokens": req.max_tokens},
             });
-            let mut r = client.post(format!("{base}/models/{}:streamGenerateContent?alt=sse", m.api_model)).json(&body);
+            let (mut r, text) = json(client.post(format!("{base}/models/{}:streamGenerateContent?alt=sse", m.api_model)), &body);
             if let Some(k) = key {
                 r = r.header("x-goog-api-key", k);
             }
-            r
+            (r, text)
         }
         ProviderKind::Openai | ProviderKind::Sim => {
             // OpenAI's own API wants max_completion_tokens (its reasoning models refuse
@@ -197,13 +203,15 @@ fn request(client: &reqwest::Client, m: &Model, req: &CallRequest, key: Option<&
                 "messages": [{"role": "user", "content": prompt}],
             });
             body[limit_field] = json!(req.max_tokens);
-            let mut r = client.post(format!("{base}/chat/completions")).json(&body);
+            let (mut r, text) = json(client.post(format!("{base}/chat/completions")), &body);
             if let Some(k) = key {
                 r = r.bearer_auth(k);
             }
-            r
+            (r, text)
         }
-    }
+    };
+    // Keys travel in headers, never in the body; a prompt that quotes one is redacted all the same.
+    (r, Exchange::capped(crate::sanitize::redact(&text).into_owned()))
 }
 
 type Events = std::pin::Pin<Box<dyn Stream<Item = Result<Sse, EventStreamError<reqwest::Error>>> + Send>>;
@@ -217,13 +225,23 @@ enum Step {
     /// A slot is held; the engine is told the request goes out, then it does.
     Send(Call, Option<OwnedSemaphorePermit>),
     Request(Call, Option<OwnedSemaphorePermit>),
+    /// The engine has the body; now it goes out.
+    Post(Box<(reqwest::RequestBuilder, Model)>, Option<OwnedSemaphorePermit>),
     Streaming {
         events: Events,
         st: StreamState,
         kind: ProviderKind,
+        status: u16,
         _permit: Option<OwnedSemaphorePermit>,
     },
+    /// The try's response has been reported; what ends the stream follows, if anything.
+    Finish(Option<Result<Chunk, CallError>>),
     Done,
+}
+
+/// Ends a try: first what came back (for the exchange), then `last`.
+fn finish(st: &mut StreamState, status: u16, last: Option<Result<Chunk, CallError>>) -> Option<(Result<Chunk, CallError>, Step)> {
+    Some((Ok(Chunk::Response(Box::new(st.response(status)))), Step::Finish(last)))
 }
 
 impl Provider for Http {
@@ -240,6 +258,7 @@ impl Provider for Http {
             loop {
                 match step {
                     Step::Done => return None,
+                    Step::Finish(last) => return last.map(|x| (x, Step::Done)),
                     Step::Start(ctx) => {
                         let tokens = ctx.3.input_tokens + u64::from(ctx.3.max_tokens);
                         match ctx.1.try_now(tokens) {
@@ -265,7 +284,12 @@ impl Provider for Http {
                             Ok(k) => k,
                             Err(e) => return Some((Err(e), Step::Done)),
                         };
-                        let resp = match request(&client, &model, &req, key.as_deref()).send().await {
+                        let (r, body) = request(&client, &model, &req, key.as_deref());
+                        return Some((Ok(Chunk::Request(body)), Step::Post(Box::new((r, model)), permit)));
+                    }
+                    Step::Post(ctx, permit) => {
+                        let (r, model) = *ctx;
+                        let resp = match r.send().await {
                             Ok(r) => r,
                             // reqwest's messages name the URL, never the headers the key is in.
                             Err(e) => return Some((Err(send_error(&e, &base_url(&model))), Step::Done)),
@@ -274,48 +298,63 @@ impl Provider for Http {
                         if !(200..300).contains(&status) {
                             let after = retry_after(resp.headers());
                             let body = resp.text().await.unwrap_or_default();
-                            return Some((Err(status_error(&model, status, &body, after)), Step::Done));
+                            let e = status_error(&model, status, &body, after);
+                            let raw = Response {
+                                status: Some(status),
+                                body: Exchange::capped(crate::sanitize::redact(&body).into_owned()),
+                                usage: None,
+                            };
+                            return Some((Ok(Chunk::Response(Box::new(raw))), Step::Finish(Some(Err(e)))));
                         }
                         step = Step::Streaming {
                             events: Box::pin(resp.bytes_stream().eventsource()),
                             st: StreamState::default(),
                             kind: model.provider,
+                            status,
                             _permit: permit,
                         };
                     }
-                    Step::Streaming { mut events, mut st, kind, _permit } => match events.next().await {
+                    Step::Streaming { mut events, mut st, kind, status, _permit } => match events.next().await {
                         None if st.complete() => {
-                            return st.has_usage.then_some((Ok(Chunk::Usage(st.usage)), Step::Done));
+                            let usage = st.has_usage.then_some(Ok(Chunk::Usage(st.usage)));
+                            return finish(&mut st, status, usage);
                         }
                         None => {
                             let e = cut_short(&st, "the stream ended before the model finished (no finish reason or end marker)".into());
-                            return Some((Err(e), Step::Done));
+                            return finish(&mut st, status, Some(Err(e)));
                         }
                         // The answer and its usage are all there: a connection that drops now
                         // loses nothing, and retrying would bill the call twice.
                         Some(Err(_)) if st.complete() => {
-                            return st.has_usage.then_some((Ok(Chunk::Usage(st.usage)), Step::Done));
+                            let usage = st.has_usage.then_some(Ok(Chunk::Usage(st.usage)));
+                            return finish(&mut st, status, usage);
                         }
                         Some(Err(EventStreamError::Transport(e))) => {
                             let why = format!("the connection broke mid-stream before the model finished: {e}");
-                            return Some((Err(cut_short(&st, crate::sanitize::redact(&why).into_owned())), Step::Done));
+                            let e = cut_short(&st, crate::sanitize::redact(&why).into_owned());
+                            return finish(&mut st, status, Some(Err(e)));
                         }
                         Some(Err(e)) => {
                             let mut err = CallError::new(ErrorKind::Protocol, format!("not a valid event stream: {e}"));
                             err.usage = st.has_usage.then_some(st.usage);
-                            return Some((Err(err), Step::Done));
+                            return finish(&mut st, status, Some(Err(err)));
                         }
-                        Some(Ok(ev)) => match on_event(kind, &mut st, &ev) {
-                            Err(e) => return Some((Err(e), Step::Done)),
-                            Ok(Some(text)) => {
-                                let text = crate::sanitize::redact(&text).into_owned();
-                                return Some((Ok(Chunk::Text { text, tokens: None }), Step::Streaming { events, st, kind, _permit }));
+                        Some(Ok(ev)) => {
+                            st.keep(&ev);
+                            match on_event(kind, &mut st, &ev) {
+                                Err(e) => return finish(&mut st, status, Some(Err(e))),
+                                Ok(Some(text)) => {
+                                    let text = crate::sanitize::redact(&text).into_owned();
+                                    let next = Step::Streaming { events, st, kind, status, _permit };
+                                    return Some((Ok(Chunk::Text { text, tokens: None }), next));
+                                }
+                                Ok(None) if st.finished => {
+                                    let usage = st.has_usage.then_some(Ok(Chunk::Usage(st.usage)));
+                                    return finish(&mut st, status, usage);
+                                }
+                                Ok(None) => step = Step::Streaming { events, st, kind, status, _permit },
                             }
-                            Ok(None) if st.finished => {
-                                return st.has_usage.then_some((Ok(Chunk::Usage(st.usage)), Step::Done));
-                            }
-                            Ok(None) => step = Step::Streaming { events, st, kind, _permit },
-                        },
+                        }
                     },
                 }
             }

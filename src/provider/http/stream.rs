@@ -12,9 +12,45 @@ pub(super) struct StreamState {
     /// The model finished its answer (a finish or stop reason, or OpenAI's closing usage
     /// chunk): the text is complete even if the connection drops before the end marker.
     pub(super) answered: bool,
+    /// The events as received, for the try's exchange: up to [`Exchange::CAP`] bytes, then
+    /// only a count of what was cut.
+    pub(super) raw: String,
+    pub(super) raw_cut: usize,
+    /// The usage payloads as received: the latest (Anthropic: its start's, then its latest
+    /// delta's).
+    pub(super) usage_raw: [Option<String>; 2],
 }
 
 impl StreamState {
+    /// Keeps an event's name and data as the server sent them.
+    pub(super) fn keep(&mut self, ev: &Sse) {
+        let named = !ev.event.is_empty() && ev.event != "message";
+        let len = ev.data.len() + if named { ev.event.len() + 8 } else { 0 } + 8;
+        if self.raw_cut > 0 || self.raw.len() + len > Exchange::CAP {
+            self.raw_cut += len;
+            return;
+        }
+        if named {
+            self.raw.push_str("event: ");
+            self.raw.push_str(&ev.event);
+            self.raw.push('\n');
+        }
+        self.raw.push_str("data: ");
+        self.raw.push_str(&ev.data);
+        self.raw.push_str("\n\n");
+    }
+
+    /// What came back, for the exchange (redacted: a server may echo a key).
+    pub(super) fn response(&mut self, status: u16) -> Response {
+        let mut body = crate::sanitize::redact(&std::mem::take(&mut self.raw)).into_owned();
+        if self.raw_cut > 0 {
+            body.push_str(&format!("… {} bytes cut", self.raw_cut));
+        }
+        let usage: Vec<String> = self.usage_raw.iter_mut().filter_map(Option::take).collect();
+        let usage = (!usage.is_empty()).then(|| crate::sanitize::redact(&usage.join("\n")).into_owned());
+        Response { status: Some(status), body, usage }
+    }
+
     pub(super) fn complete(&self) -> bool {
         self.finished || self.answered
     }
@@ -61,6 +97,7 @@ pub(super) fn on_event(kind: ProviderKind, st: &mut StreamState, ev: &Sse) -> Re
                 st.answered = true;
             }
             if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
+                st.usage_raw[0] = Some(u.to_string());
                 // The closing usage chunk has no choices; servers that report usage on every
                 // chunk (vLLM's continuous stats) send it beside choices, which is not the end.
                 if choices.is_none_or(|cs| cs.is_empty()) {
@@ -91,6 +128,7 @@ pub(super) fn on_event(kind: ProviderKind, st: &mut StreamState, ev: &Sse) -> Re
             // counts in message_delta; taking the latest value never counts a field twice.
             "message_start" => {
                 if let Some(u) = v.pointer("/message/usage") {
+                    st.usage_raw[0] = Some(u.to_string());
                     anthropic_usage(&mut st.usage, u);
                     st.has_usage = true;
                 }
@@ -99,6 +137,7 @@ pub(super) fn on_event(kind: ProviderKind, st: &mut StreamState, ev: &Sse) -> Re
             "content_block_delta" => Ok(v.pointer("/delta/text").and_then(Value::as_str).map(str::to_string)),
             "message_delta" => {
                 if let Some(u) = v.get("usage") {
+                    st.usage_raw[1] = Some(u.to_string());
                     anthropic_usage(&mut st.usage, u);
                     st.has_usage = true;
                 }
@@ -118,6 +157,7 @@ pub(super) fn on_event(kind: ProviderKind, st: &mut StreamState, ev: &Sse) -> Re
                 st.answered = true;
             }
             if let Some(u) = v.get("usageMetadata") {
+                st.usage_raw[0] = Some(u.to_string());
                 // promptTokenCount includes cached content; thoughts are billed as output.
                 let cached = n(u, "/cachedContentTokenCount");
                 let thoughts = n(u, "/thoughtsTokenCount");
