@@ -205,7 +205,7 @@ fn unsent_lines(app: &App, st: &RunState, u: &UnitState) -> Vec<Line<'static>> {
     if u.context.is_empty() {
         out.push(Line::from(Span::styled("  no context yet".to_string(), t.dim())));
     }
-    for p in &u.context {
+    for p in u.context.iter() {
         let (from, text) = match p.origin {
             Origin::Prompt => ("prompt: the template above, filled in".to_string(), None),
             Origin::History => ("history (full context mode: earlier prompts and outputs)".to_string(), None),
