@@ -243,7 +243,7 @@ mod tests {
             let fast = delta(line.as_bytes(), 7, 2, &lookup).expect("the fast path reads it");
             assert_eq!(fast, general(line, &lookup).expect("the general path reads it"), "{line}");
         }
-        assert!(matches!(&delta(lines[2].as_bytes(), 7, 2, &lookup).unwrap().kind,
+        assert!(matches!(&delta(lines[2].as_bytes(), 7, 2, &lookup).expect("reads").kind,
             crate::event::Event::NodeDelta { text, .. } if text == "say \"hi\"\n\u{e9}\u{1b}[2J"));
     }
 
@@ -261,7 +261,11 @@ mod tests {
             assert_eq!(delta(line.as_bytes(), 7, 2, &lookup), None, "{line}");
         }
         // And the general path still says what is wrong with them.
-        assert!(general(r#"{"ev":"node_delta","t":1,"node":"zz","text":"","tokens":0}"#, &lookup).unwrap_err().contains("no node 'zz'"));
-        assert!(general(r#"{"ev":"node_delta","t":1,"node":"a","tokens":0}"#, &lookup).unwrap_err().contains("text"));
+        assert!(
+            general(r#"{"ev":"node_delta","t":1,"node":"zz","text":"","tokens":0}"#, &lookup)
+                .expect_err("no such node")
+                .contains("no node 'zz'")
+        );
+        assert!(general(r#"{"ev":"node_delta","t":1,"node":"a","tokens":0}"#, &lookup).expect_err("no text").contains("text"));
     }
 }

@@ -18,13 +18,16 @@ use crate::report::listed_units;
 use crate::routing::{Catalog, Decision, Strategy, Usage, route};
 use crate::state::{RunState, Status};
 
+/// A recorded output and its recorded output tokens (`None`: count it).
+type Recorded = (Arc<str>, Option<u64>);
+
 /// Serves recorded outputs with the serving model's simulated timing; nodes the recording
 /// never ran are simulated and counted.
 struct RecordedText {
     /// Shared with the recorded state's outputs rather than copied (a 1M-event recording's
     /// outputs are about 100 MB), with their recorded output tokens: counting 100 MB of text
     /// again was a fifth of `reprice` (perf), and the recorded count is the provider's own.
-    texts: HashMap<(String, Option<u32>), (Arc<str>, Option<u64>)>,
+    texts: HashMap<(String, Option<u32>), Recorded>,
     simulated: std::sync::Mutex<Vec<String>>,
 }
 
