@@ -14,7 +14,16 @@ use crate::flow::{CheckResult, Flow};
 use crate::routing::{Catalog, Decision, Usage};
 
 pub const FORMAT: &str = "baton-recording";
-pub const VERSION: u32 = 1;
+/// The newest format version this Baton reads. Version 2 added `node_exchange` lines (what a
+/// live call sent and received); only live runs write them, so only their recordings say 2, and
+/// an older Baton given one says to upgrade instead of failing on the first such line.
+/// Simulated and watched runs still write version 1, which every Baton reads.
+pub const VERSION: u32 = 2;
+
+/// The version a run of `provider` is recorded as (see [`VERSION`]).
+fn version_for(provider: &str) -> u32 {
+    if provider == "live" { 2 } else { 1 }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Embedded {
@@ -87,7 +96,7 @@ impl Header {
             .collect();
         Header {
             format: FORMAT.to_string(),
-            version: VERSION,
+            version: version_for(provider),
             baton_version: env!("CARGO_PKG_VERSION").to_string(),
             created_unix_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
             run: spec.run_id,
