@@ -248,13 +248,18 @@ fn a_switched_strategy_is_marked_not_run_until_rerun() {
     carry_out(&mut app, cmds);
     assert_ne!(app.strategy.name, "smart");
     assert_eq!(app.state().strategy.name, "smart", "the run shown is still smart's");
-    let header = |app: &App| {
-        let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 48)).expect("terminal");
+    let header_at = |app: &mut App, w: u16| {
+        app.update(Msg::Term(Event::Resize(w, 48)));
+        let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, 48)).expect("terminal");
         term.draw(|f| baton::tui::draw::draw(f, app)).expect("draw");
         let buf = term.backend().buffer().clone();
         (0..buf.area.width).map(|x| buf[(x, 0)].symbol().to_string()).collect::<String>()
     };
-    let h = header(&app);
+    // On a narrow line the mark shortens rather than going (it went whole before, and the node
+    // counts with it), and the figures it qualifies stay.
+    let narrow = header_at(&mut app, 80);
+    assert!(narrow.contains("smart → ") && narrow.contains(" not run") && narrow.contains(" │ $"), "{narrow}");
+    let h = header_at(&mut app, 200);
     assert!(h.contains("smart") && h.contains("applied, not run"), "{h}");
     // Beside it, what this attempt would have cost under the new strategy, labelled a what-if.
     let projected = baton::tuning::preview(&app.player.final_state(), &app.strategy).cost_after;
@@ -263,6 +268,6 @@ fn a_switched_strategy_is_marked_not_run_until_rerun() {
     assert_ne!(projected, app.state().totals.cost.total(), "the new strategy routes differently, so the projection differs");
     let cmds = key(&mut app, KeyCode::Char('R'), KeyModifiers::SHIFT);
     carry_out(&mut app, cmds);
-    let h = header(&app);
+    let h = header_at(&mut app, 200);
     assert!(!h.contains("applied, not run") && h.contains(&app.strategy.name), "{h}");
 }

@@ -217,21 +217,26 @@ fn header(app: &App) -> Line<'static> {
         None => " · live".to_string(),
     };
     let bold = Style::default().fg(t.title).add_modifier(Modifier::BOLD);
+    // A strategy applied since this attempt ran: its figures are not these. On a narrow line
+    // the mark shortens before anything else gives way, and never disappears before the name.
+    let stale = app.others.is_empty() && !std::sync::Arc::ptr_eq(&app.strategy, &st.strategy);
+    let strategy = |long: bool| {
+        let mut v = vec![Span::styled(st.strategy.name.clone(), t.dim())];
+        if stale {
+            let what_if = app.projection.map(|c| format!("what-if {c} · ")).unwrap_or_default();
+            let mark = if long {
+                format!(" (→ {} applied, not run: {what_if}R reruns)", app.strategy.name)
+            } else {
+                format!(" → {} not run", app.strategy.name)
+            };
+            v.push(Span::styled(mark, Style::default().fg(t.retrying)));
+        }
+        v
+    };
     // Segments in order of importance; the least important go first when the line is short.
     let segments: Vec<(u8, Vec<Span<'static>>)> = vec![
         (0, vec![Span::styled(st.flow.name.clone(), bold)]),
-        (3, {
-            let mut v = vec![Span::styled(st.strategy.name.clone(), t.dim())];
-            // A strategy applied since this attempt ran: its figures are not these.
-            if app.others.is_empty() && !std::sync::Arc::ptr_eq(&app.strategy, &st.strategy) {
-                let what_if = app.projection.map(|c| format!("what-if {c} · ")).unwrap_or_default();
-                v.push(Span::styled(
-                    format!(" (→ {} applied, not run: {what_if}R reruns)", app.strategy.name),
-                    Style::default().fg(t.retrying),
-                ));
-            }
-            v
-        }),
+        (3, strategy(true)),
         (7, vec![Span::styled(source, t.dim())]),
         (1, vec![Span::styled(status, style), Span::raw(format!(" {}", dur(elapsed)))]),
         (2, {
@@ -275,19 +280,35 @@ fn header(app: &App) -> Line<'static> {
     let width = app.size.0 as usize;
     let len =
         |segs: &[&(u8, Vec<Span>)]| segs.iter().map(|(_, s)| s.iter().map(|x| x.content.chars().count()).sum::<usize>() + 3).sum::<usize>();
-    let mut keep: Vec<&(u8, Vec<Span>)> = segments.iter().collect();
+    // The strategy's short form, for when the long one does not fit.
+    let short = (3u8, strategy(false));
+    // Each segment's form on the line, by its place in `segments`; `None` when it gave way.
+    let mut forms: Vec<Option<&(u8, Vec<Span>)>> = segments.iter().map(Some).collect();
+    fn shown<'a, 'b>(forms: &[Option<&'a (u8, Vec<Span<'b>>)>]) -> Vec<&'a (u8, Vec<Span<'b>>)> {
+        forms.iter().flatten().copied().collect()
+    }
     let mut with_badge = true;
-    while len(&keep) + if with_badge { 8 } else { 0 } > width {
+    while len(&shown(&forms)) + if with_badge { 8 } else { 0 } > width {
         if with_badge {
             with_badge = false;
             continue;
         }
-        let Some(worst) = keep.iter().enumerate().max_by_key(|(_, s)| s.0).map(|(i, _)| i) else { break };
-        if keep[worst].0 == 0 {
-            break;
-        }
-        keep.remove(worst);
+        let worst = forms.iter().enumerate().filter_map(|(i, f)| f.map(|f| (i, f.0))).filter(|(_, p)| *p > 0).max_by_key(|(_, p)| *p);
+        let Some((worst, _)) = worst else { break };
+        forms[worst] = None;
     }
+    // What gave way may come back, most important first, where it now fits: a long strategy
+    // mark going can leave room for the counts that went before it, or for its short form.
+    let mut gone: Vec<usize> = (0..segments.len()).filter(|&i| forms[i].is_none()).collect();
+    gone.sort_by_key(|&i| segments[i].0);
+    for i in gone {
+        // `segments[1]` is the strategy's.
+        forms[i] = Some(if i == 1 { &short } else { &segments[i] });
+        if len(&shown(&forms)) + if with_badge { 8 } else { 0 } > width {
+            forms[i] = None;
+        }
+    }
+    let keep = shown(&forms);
     // Still too long: the flow's name gives way.
     let over = len(&keep).saturating_sub(width);
     let mut keep: Vec<(u8, Vec<Span<'static>>)> = keep.into_iter().cloned().collect();
