@@ -201,8 +201,7 @@ impl App {
         ed.validate(&catalog);
         match ed.candidate.clone() {
             Some(s) => {
-                self.preview = Some(crate::tuning::preview(&self.player.final_state(), &s));
-                self.apply_strategy(s);
+                self.preview = Some(self.apply_strategy(s));
                 self.message = Some(format!("{what} · R reruns the flow under it · E shows its rules (ctrl-u there undoes, ctrl-s saves)"));
             }
             None => {

@@ -117,11 +117,13 @@ impl App {
     /// of the decisions that were made; the header marks the new one as not yet run.
     /// Until then the header also shows what the attempt on the screen would have cost under
     /// it: the same token counts routed and priced by the new strategy (a what-if, labelled so).
-    pub fn apply_strategy(&mut self, s: Arc<Strategy>) {
+    /// Returns that preview, for the callers that show what the switch changes.
+    pub fn apply_strategy(&mut self, s: Arc<Strategy>) -> crate::tuning::Preview {
         let shown = self.player.final_state();
-        self.projection =
-            (self.others.is_empty() && shown.totals.done + shown.totals.cached > 0).then(|| crate::tuning::preview(&shown, &s).cost_after);
+        let preview = crate::tuning::preview(&shown, &s);
+        self.projection = (self.others.is_empty() && shown.totals.done + shown.totals.cached > 0).then_some(preview.cost_after);
         self.strategy = s;
+        preview
     }
 
     /// Asks for the editor's text to be written to the strategy's file (a sample is saved
@@ -209,8 +211,7 @@ impl App {
         match Strategy::parse(&crate::diag::Source::new(name.clone(), text.clone()), &self.catalog) {
             Ok((s, _)) => {
                 let s = Arc::new(s);
-                self.preview = Some(crate::tuning::preview(&self.player.final_state(), &s));
-                self.apply_strategy(s);
+                self.preview = Some(self.apply_strategy(s));
                 self.editor = Some(editor::Editor::new(&name, &text, &self.catalog));
                 if let Some(ed) = self.editor.as_mut() {
                     ed.dirty = self.strategy_path.is_none();
@@ -246,10 +247,9 @@ impl App {
     pub(super) fn strategy_loaded(&mut self, r: Loaded<(Arc<Strategy>, Option<std::path::PathBuf>, String)>) {
         match r {
             Ok((s, path, name)) => {
-                self.preview = Some(crate::tuning::preview(&self.player.final_state(), &s));
                 self.strategy_path = path;
                 self.editor = None;
-                self.apply_strategy(s);
+                self.preview = Some(self.apply_strategy(s));
                 self.message = Some(format!("strategy {name} · R reruns the flow under it"));
             }
             Err(e) => self.message = Some(e),
@@ -332,8 +332,7 @@ impl App {
             match Strategy::parse(&src, &self.catalog) {
                 Ok((s, _)) => {
                     let s = Arc::new(s);
-                    self.preview = Some(crate::tuning::preview(&self.player.final_state(), &s));
-                    self.apply_strategy(s);
+                    self.preview = Some(self.apply_strategy(s));
                     self.editor = None;
                     self.message = Some(format!("reloaded {} · r/R rerun under it", path.display()));
                 }
