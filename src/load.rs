@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::diag::{Diagnostic, Diagnostics, Source};
-use crate::flow::{Flow, parse_flow};
+use crate::flow::{Flow, parse_flow_owned};
 use crate::routing::{Catalog, Strategy};
 
 /// Sample flows compiled into the binary, so `baton` works from any directory.
@@ -140,7 +140,7 @@ pub fn flow_source(arg: &str) -> Result<(Source, Origin), Diagnostics> {
 
 pub fn load_flow(arg: &str) -> Result<(Arc<Flow>, Origin, Diagnostics), Diagnostics> {
     let (src, origin) = flow_source(arg)?;
-    let (flow, warnings) = parse_flow(&src)?;
+    let (flow, warnings) = parse_flow_owned(src)?;
     Ok((Arc::new(flow), origin, warnings))
 }
 

@@ -169,7 +169,7 @@ fn conditions_take_both_branches_across_seeds() {
             Status::Done => ran += 1,
             Status::Skipped => {
                 skipped += 1;
-                assert!(matches!(st.units[synth].skip, Some(SkipReason::Condition { .. })), "{:?}", st.units[synth].skip);
+                assert!(matches!(st.units[synth].skip.as_deref(), Some(SkipReason::Condition { .. })), "{:?}", st.units[synth].skip);
             }
             other => panic!("seed {seed}: synthesizer {other:?}"),
         }
@@ -182,12 +182,12 @@ fn budget_stops_scheduling_and_says_so_on_each_node() {
     let s = one_model("claude-opus-4-1", "budget_usd = 0.02");
     let (_, st) = sim(&spec(sample_flow("research-assistant"), strategy(&s), 1));
     assert_eq!(st.status, RunStatus::Finished(Outcome::BudgetExceeded));
-    let budget_skips = st.units.iter().filter(|u| matches!(u.skip, Some(SkipReason::Budget { .. }))).count();
+    let budget_skips = st.units.iter().filter(|u| matches!(u.skip.as_deref(), Some(SkipReason::Budget { .. }))).count();
     assert!(budget_skips >= 1);
     assert!(st.totals.skipped >= budget_skips);
     assert!(st.totals.done >= 1, "the planner fits the budget");
     let text =
-        st.units.iter().find_map(|u| u.skip.as_ref().filter(|r| matches!(r, SkipReason::Budget { .. }))).expect("reason").to_string();
+        st.units.iter().find_map(|u| u.skip.as_deref().filter(|r| matches!(r, SkipReason::Budget { .. }))).expect("reason").to_string();
     assert!(text.contains("would exceed $0.0200"), "{text}");
 }
 
@@ -210,7 +210,7 @@ fn cancellation_ends_the_run_cleanly() {
     assert!(matches!(events.last().map(|e| &e.kind), Some(Event::RunFinished { outcome: Outcome::Cancelled })));
     let st = baton::state::RunState::new(s.flow.clone(), s.strategy.clone(), s.catalog.clone(), 1, 1).fold(&events);
     assert!(st.totals.done >= 1);
-    assert!(st.units.iter().any(|u| u.skip == Some(SkipReason::Cancelled)));
+    assert!(st.units.iter().any(|u| u.skip.as_deref() == Some(&SkipReason::Cancelled)));
     assert_eq!(st.totals.running, 0);
 }
 
@@ -257,7 +257,7 @@ fn auth_errors_are_not_retried_and_failures_skip_only_dependents() {
     let a = &st.units[0];
     assert_eq!(a.status, Status::Failed);
     assert!(a.error.as_deref().is_some_and(|e| e.contains("OPENAI_API_KEY")), "{:?}", a.error);
-    assert_eq!(st.units[1].skip, Some(SkipReason::Upstream { node: "a".into(), failed: true }));
+    assert_eq!(st.units[1].skip.as_deref(), Some(&SkipReason::Upstream { node: "a".into(), failed: true }));
     // The independent branch still ran and kept its output.
     assert_eq!(st.units[2].status, Status::Done);
     assert_eq!(&*st.units[2].output, "ok");

@@ -37,26 +37,44 @@ fn label(spec: &RunSpec, e: &HistoryEntry) -> String {
 /// Token counts of each node's declared-output part (`[id output]` and its output), counted
 /// once: in a layered flow every output is passed to each node of the next layer, and
 /// counting it again for each was most of the tokenizer's work.
-pub(crate) struct DeclaredCounts(Vec<u32>);
+pub(crate) struct DeclaredCounts {
+    counts: Vec<u32>,
+    /// The last declared part built, shared with the next node that receives the same output:
+    /// the nodes of a fan-out start one after another, and one text each was most of what
+    /// 100,000 waiting calls held.
+    last: Option<(usize, Arc<str>)>,
+}
 
 impl DeclaredCounts {
     const UNKNOWN: u32 = u32::MAX;
 
     pub fn new(nodes: usize) -> DeclaredCounts {
-        DeclaredCounts(vec![Self::UNKNOWN; nodes])
+        DeclaredCounts { counts: vec![Self::UNKNOWN; nodes], last: None }
     }
 
     fn count(&mut self, node: usize, text: &str) -> u64 {
-        match self.0.get(node).copied() {
+        match self.counts.get(node).copied() {
             Some(n) if n != Self::UNKNOWN => u64::from(n),
             _ => {
                 let n = tokens::count(text);
-                if let Some(slot) = self.0.get_mut(node) {
+                if let Some(slot) = self.counts.get_mut(node) {
                     *slot = n;
                 }
                 u64::from(n)
             }
         }
+    }
+
+    /// Node `node`'s output as a declared part: `[id output]`, the output, a blank line.
+    fn part(&mut self, node: usize, id: &str, output: &str) -> Arc<str> {
+        if let Some((n, text)) = &self.last
+            && *n == node
+        {
+            return text.clone();
+        }
+        let text: Arc<str> = Arc::from(format!("[{id} output]\n{output}\n\n"));
+        self.last = Some((node, text.clone()));
+        text
     }
 }
 
@@ -85,7 +103,7 @@ pub(crate) fn build_context(
                     continue;
                 }
                 if let Some(out) = &outputs[c] {
-                    let text: Arc<str> = Arc::from(format!("[{} output]\n{out}\n\n", spec.flow.nodes[c].id));
+                    let text = counts.part(c, &spec.flow.nodes[c].id, out);
                     known.push((texts.len(), counts.count(c, &text)));
                     texts.push((Origin::Declared(c as u32), text));
                 }
@@ -158,4 +176,22 @@ pub(crate) fn build_context(
         })
         .collect();
     Context { parts, texts: texts.into(), prompt }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeclaredCounts;
+    use std::sync::Arc;
+
+    #[test]
+    fn consecutive_receivers_of_one_output_share_its_part() {
+        let mut counts = DeclaredCounts::new(3);
+        let a = counts.part(0, "plan", "three steps");
+        let b = counts.part(0, "plan", "three steps");
+        assert_eq!(&*a, "[plan output]\nthree steps\n\n");
+        assert!(Arc::ptr_eq(&a, &b), "the second receiver got its own copy");
+        let c = counts.part(1, "draft", "text");
+        assert_eq!(&*c, "[draft output]\ntext\n\n");
+        assert!(!Arc::ptr_eq(&a, &c));
+    }
 }

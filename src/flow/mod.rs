@@ -6,7 +6,7 @@ mod parse;
 pub mod template;
 
 pub use check::{Check, CheckResult, Condition, Test, list_items};
-pub use parse::parse_flow;
+pub use parse::{parse_flow, parse_flow_owned};
 pub use template::Piece;
 
 use petgraph::graph::DiGraph;

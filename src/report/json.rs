@@ -153,11 +153,11 @@ fn node_report(s: &RunState, i: usize) -> NodeReport {
         context_tokens: context_of(u),
         cost_usd: usd(u.cost.total()),
         cost: CostReport::from(&u.cost),
-        checks: u.checks.clone(),
+        checks: u.checks.to_vec(),
         retries: u.retries.len(),
         fallbacks: u.fallbacks.iter().map(|f| format!("{} → {}: {}", f.from, f.to, f.reason)).collect(),
         skipped: u.skip.as_ref().map(ToString::to_string),
-        error: u.error.clone(),
+        error: u.error.as_deref().map(str::to_string),
     }
 }
 

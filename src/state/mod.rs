@@ -88,7 +88,7 @@ pub struct UnitState {
     /// `searcher[2]` for instances, the node id otherwise.
     pub label: String,
     /// For instances, the item they were given.
-    pub item: Option<String>,
+    pub item: Option<Box<str>>,
     pub status: Status,
     pub decision: Option<Arc<Decision>>,
     /// The model that produced the output (differs from the decision's after a fallback).
@@ -109,7 +109,8 @@ pub struct UnitState {
     /// Time spent waiting for a provider's slot or rate window, over all tries.
     pub queued: Duration,
     /// While waiting: since when, and for what.
-    pub waiting: Option<(Duration, String)>,
+    /// Boxed: set only while waiting, and inline it was 40 of every unit's bytes.
+    pub waiting: Option<Box<(Duration, String)>>,
     pub started: Option<Duration>,
     pub finished: Option<Duration>,
     pub ttft: Option<Duration>,
@@ -122,14 +123,15 @@ pub struct UnitState {
     /// The current call's output as it streams.
     pub streaming: String,
     pub streamed_tokens: u64,
-    pub retries: Vec<RetryNote>,
-    pub fallbacks: Vec<FallbackNote>,
-    pub checks: Vec<CheckResult>,
-    pub error: Option<String>,
-    pub skip: Option<SkipReason>,
+    pub retries: Notes<RetryNote>,
+    pub fallbacks: Notes<FallbackNote>,
+    pub checks: Notes<CheckResult>,
+    pub error: Option<Box<str>>,
+    /// Boxed, like `waiting`: most units are not skipped.
+    pub skip: Option<Box<SkipReason>>,
     /// Longest dependency chain ending here (sum of spans), and the unit before it on it.
     pub chain: Duration,
-    pub chain_prev: Option<usize>,
+    pub chain_prev: Option<u32>,
 }
 
 /// The output of a unit that has none yet: one shared empty string, not one per unit.
@@ -149,7 +151,7 @@ impl UnitState {
         UnitState {
             unit,
             label,
-            item,
+            item: item.map(String::into_boxed_str),
             status: Status::Queued,
             decision: None,
             model: None,
@@ -171,9 +173,9 @@ impl UnitState {
             output: empty_output(),
             streaming: String::new(),
             streamed_tokens: 0,
-            retries: Vec::new(),
-            fallbacks: Vec::new(),
-            checks: Vec::new(),
+            retries: Notes::default(),
+            fallbacks: Notes::default(),
+            checks: Notes::default(),
             error: None,
             skip: None,
             chain: Duration::ZERO,
@@ -341,7 +343,7 @@ impl RunState {
         let mut cur = self.totals.critical_end;
         while let Some(i) = cur {
             path.push(i);
-            cur = self.units[i].chain_prev;
+            cur = self.units[i].chain_prev.map(|p| p as usize);
         }
         path.reverse();
         path
@@ -481,10 +483,10 @@ impl RunState {
                     if self.units[i].status.is_active() {
                         if *outcome == Outcome::Cancelled {
                             self.set_status(i, Status::Skipped);
-                            self.units[i].skip = Some(SkipReason::Cancelled);
+                            self.units[i].skip = Some(Box::new(SkipReason::Cancelled));
                         } else {
                             self.set_status(i, Status::Failed);
-                            self.units[i].error.get_or_insert_with(|| "the run ended first".to_string());
+                            self.units[i].error.get_or_insert_with(|| "the run ended first".into());
                         }
                     }
                 }
@@ -544,7 +546,7 @@ impl RunState {
             Event::NodeWaiting { unit, why } => {
                 let Some(i) = self.unit_index(*unit) else { return true };
                 self.set_status(i, Status::Waiting);
-                self.units[i].waiting = Some((ev.at, why.clone()));
+                self.units[i].waiting = Some(Box::new((ev.at, why.clone())));
             }
             Event::NodeSent { unit, queued } => {
                 let Some(i) = self.unit_index(*unit) else { return true };
@@ -639,10 +641,10 @@ impl RunState {
                 u.output = output.clone();
                 u.streaming = String::new();
                 u.streamed_tokens = usage.output;
-                u.checks = checks.clone();
+                u.checks = checks.clone().into();
                 let span = ev.at.saturating_sub(u.started.unwrap_or(ev.at));
                 u.chain = chain_from.0 + span;
-                u.chain_prev = chain_from.1;
+                u.chain_prev = chain_from.1.map(|p| p as u32);
                 if u.chain >= self.totals.critical_path {
                     self.totals.critical_path = u.chain;
                     self.totals.critical_end = Some(i);
@@ -660,7 +662,7 @@ impl RunState {
                 let Some(i) = self.unit_index(*unit) else { return true };
                 self.set_status(i, Status::Skipped);
                 let u = &mut self.units[i];
-                u.skip = Some(reason.clone());
+                u.skip = Some(Box::new(reason.clone()));
                 if u.finished.is_none() {
                     u.finished = Some(ev.at);
                 }
@@ -674,7 +676,7 @@ impl RunState {
                 let Some(i) = self.unit_index(*unit) else { return true };
                 self.set_status(i, Status::Failed);
                 let u = &mut self.units[i];
-                u.error = Some(error.clone());
+                u.error = Some(error.as_str().into());
                 u.finished = Some(ev.at);
             }
         }
@@ -748,7 +750,10 @@ impl RunState {
     }
 }
 
+mod notes;
 mod summary;
+
+pub use notes::Notes;
 pub use summary::Summary;
 
 #[cfg(test)]

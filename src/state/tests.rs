@@ -196,7 +196,7 @@ fn queued_time_accumulates_over_tries() {
     let unit = Unit::node(0);
     fold(&mut st, [run_started(), started(unit, NANO), Event::NodeWaiting { unit, why: "rate limit".into() }]);
     assert_eq!(st.units[0].status, Status::Waiting);
-    assert_eq!(st.units[0].waiting.as_ref().map(|(_, why)| why.as_str()), Some("rate limit"));
+    assert_eq!(st.units[0].waiting.as_deref().map(|(_, why)| why.as_str()), Some("rate limit"));
     assert_eq!(st.totals.running, 1, "a waiting unit has started");
     fold(
         &mut st,
@@ -241,7 +241,7 @@ fn cancelling_turns_running_units_into_skipped() {
     for u in [Unit::node(1), each(1)] {
         let us = st.unit(u).expect("unit");
         assert_eq!(us.status, Status::Skipped, "{}", us.label);
-        assert_eq!(us.skip, Some(SkipReason::Cancelled));
+        assert_eq!(us.skip.as_deref(), Some(&SkipReason::Cancelled));
     }
     assert_eq!((st.totals.running, st.totals.skipped, st.totals.done, st.totals.failed), (0, 2, 2, 0));
 }

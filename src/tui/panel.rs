@@ -44,7 +44,7 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
         Span::styled(format!("  {} · complexity {} · {}", node.kind, node.complexity, u.status.name()), t.dim()),
     ]));
     if let Some(item) = &u.item {
-        out.push(kv(app, "item", item.clone()));
+        out.push(kv(app, "item", item.to_string()));
     }
     if !node.description.is_empty() {
         out.push(Line::from(Span::styled(node.description.clone(), t.dim())));
@@ -111,7 +111,7 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
     };
     out.push(kv(app, "latency", lat));
     // Time spent waiting for a provider's slot: part of the latency, never of a timeout.
-    match &u.waiting {
+    match u.waiting.as_deref() {
         Some((since, why)) => out.push(kv(app, "queued", format!("{} so far: {why}", dur(u.queued + now.saturating_sub(*since))))),
         None if u.queued > std::time::Duration::ZERO => out.push(kv(app, "queued", format!("{} for a provider slot", dur(u.queued)))),
         None => {}
@@ -344,7 +344,7 @@ fn group_lines(app: &App, n: usize) -> Vec<Line<'static>> {
         out.push(Line::from(vec![
             Span::styled(format!("{} ", status_symbol(iu.status)), t.status(iu.status)),
             Span::raw(format!("{:<14} {:>8} {:>7}  ", iu.label, money(iu.cost.total()), iu.latency.map(dur).unwrap_or_default())),
-            Span::styled(iu.item.clone().unwrap_or_default(), t.dim()),
+            Span::styled(iu.item.as_deref().unwrap_or_default().to_string(), t.dim()),
         ]));
     }
     if ns.instances.is_empty() {
