@@ -165,3 +165,22 @@ fn the_readme_exit_code_table_is_true() {
     }
     assert!(checked >= 15, "only {checked} rows run; did the table move?");
 }
+
+#[test]
+fn a_recording_of_a_flow_file_embeds_the_files_text() {
+    // `baton run` moves the flow's text into the header instead of holding it through the run;
+    // the recording must still carry it whole, or replay and resume cannot rebuild the flow.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("embeds-text");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let flow = dir.join("two.toml");
+    let src = "[flow]\nname = \"two\"\n\n[[node]]\nid = \"a\"\nkind = \"generate\"\ncomplexity = 2\nprompt = \"say hi\"\n\n[[node]]\nid = \"b\"\nkind = \"summarize\"\ncomplexity = 3\nprompt = \"shorten {{a}}\"\nafter = [\"a\"]\n";
+    std::fs::write(&flow, src).expect("write flow");
+    let rec = dir.join("two.jsonl");
+    let o = baton(&["run", flow.to_str().expect("utf-8"), "--record", rec.to_str().expect("utf-8"), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let recorded = std::fs::read_to_string(&rec).expect("recording");
+    let header: serde_json::Value = serde_json::from_str(recorded.lines().next().expect("header")).expect("json");
+    assert_eq!(header["flow"]["text"].as_str(), Some(src));
+    let r = baton(&["replay", rec.to_str().expect("utf-8"), "--summary", "--format", "json"]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+}

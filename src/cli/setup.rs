@@ -90,6 +90,7 @@ pub fn providers_for(live: bool, spec: &RunSpec) -> Result<Providers, Failure> {
 /// recording, which is said.
 pub fn open_recorder(
     spec: &RunSpec,
+    flow_text: Option<String>,
     explicit: Option<&Path>,
     off: bool,
     parent: Option<Parent>,
@@ -105,7 +106,7 @@ pub fn open_recorder(
             None => return Ok(None),
         },
     };
-    match crate::record::start::recorder(spec, live, parent, &path) {
+    match crate::record::start::recorder_with_text(spec, flow_text, live, parent, &path) {
         Ok(r) => Ok(Some(r)),
         Err(e) if explicit.is_some() => Err(Failure::bad_input(format!(
             "cannot record to {}: {e}\n  help: choose another --record path, or --no-record",

@@ -15,7 +15,22 @@ pub fn default_path(spec: &RunSpec) -> Option<PathBuf> {
 /// Opens a recorder for `spec` at `path`, its header saying whether the run is `live` and
 /// what it continues. On failure, the path it tried with the error.
 pub fn recorder(spec: &RunSpec, live: bool, parent: Option<Parent>, path: &Path) -> Result<Recorder, std::io::Error> {
+    recorder_with_text(spec, None, live, parent, path)
+}
+
+/// [`recorder`] for a caller that took the flow's text out of the flow, so that a long run
+/// does not hold it: the header embeds `flow_text` instead.
+pub fn recorder_with_text(
+    spec: &RunSpec,
+    flow_text: Option<String>,
+    live: bool,
+    parent: Option<Parent>,
+    path: &Path,
+) -> Result<Recorder, std::io::Error> {
     let mut header = Header::new(spec, if live { "live" } else { "sim" });
+    if let Some(text) = flow_text {
+        header.flow.text = text;
+    }
     header.parent = parent;
     Recorder::create(path, &header, spec.flow.clone())
 }
