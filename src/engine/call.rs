@@ -10,6 +10,7 @@ use futures::StreamExt;
 use tokio::time::Instant;
 
 use super::RunSpec;
+use super::clock::Clock;
 use super::health::Health;
 use super::sink::Sink;
 use super::store::{Query, Served};
@@ -43,7 +44,7 @@ pub(super) struct Call<'a, S> {
     pub(super) spec: &'a RunSpec,
     pub(super) providers: &'a Providers,
     pub(super) sink: &'a S,
-    pub(super) start: Instant,
+    pub(super) clock: &'a Clock,
     pub(super) unit: Unit,
     pub(super) decision: Arc<Decision>,
     pub(super) parts: Arc<[(Origin, Arc<str>)]>,
@@ -74,7 +75,7 @@ struct Answer {
 
 impl<S: Sink> Call<'_, S> {
     fn emit(&self, kind: Event) -> impl Future<Output = ()> + '_ {
-        self.emit_at(self.start.elapsed(), kind)
+        self.emit_at(self.clock.elapsed(), kind)
     }
 
     /// Emits with a time already read: reading the clock is not free (a paused clock takes a
@@ -129,7 +130,7 @@ impl<S: Sink> Call<'_, S> {
             return (Money::ZERO, Ok(Finished { output: hit.output.clone(), passed }));
         }
         let retry = spec.strategy.retry;
-        let started = self.start.elapsed();
+        let started = self.clock.elapsed();
         let mut candidate = next_candidate(&self.decision, 0);
         let mut cost = Money::ZERO;
         let mut last_error = String::from("no model could serve the node");
@@ -154,7 +155,7 @@ impl<S: Sink> Call<'_, S> {
             // A model that keeps failing rests; its fallbacks serve meanwhile (the last
             // candidate is tried all the same: better a tired model than none).
             let resting = self.health.resting_until(model_id);
-            let now = if resting.is_some() { self.start.elapsed() } else { Duration::ZERO };
+            let now = if resting.is_some() { self.clock.elapsed() } else { Duration::ZERO };
             if let (Some(until), Some(_)) = (resting.filter(|u| *u > now), next) {
                 last_error = format!("{model_id} is resting after repeated failures");
                 let reason = format!("{model_id} is cooling down for another {:.1} s", (until - now).as_secs_f64());
@@ -203,7 +204,7 @@ impl<S: Sink> Call<'_, S> {
                             continue 'models;
                         }
                         cost += call_cost;
-                        let finished = self.start.elapsed();
+                        let finished = self.clock.elapsed();
                         let latency = finished.saturating_sub(started);
                         let output: Arc<str> = Arc::from(answer.text);
                         if let Some(store) = &spec.store {
@@ -270,7 +271,7 @@ impl<S: Sink> Call<'_, S> {
     /// A model gave up on a call: count it, and rest the model when it keeps failing.
     async fn failed(&self, model: &str, provider: crate::routing::ProviderKind, e: &CallError) {
         let limits = self.spec.catalog.limits(provider);
-        let now = self.start.elapsed();
+        let now = self.clock.elapsed();
         if let Some(until) = self.health.failed(model, limits, now) {
             let reason = format!("{} calls in a row failed (last: {e})", limits.cooldown_after);
             self.emit(Event::ModelCooldown { model: model.to_string(), until, reason }).await;
@@ -324,7 +325,7 @@ impl<S: Sink> Call<'_, S> {
         let retry = self.spec.strategy.retry;
         let deltas = self.spec.options.deltas;
         let input_tokens = req.input_tokens;
-        let mut t0 = Instant::now();
+        let mut t0 = self.clock.now();
         let mut call_deadline = t0 + retry.total_timeout;
         let mut stream = provider.call(req);
         let mut text = String::new();
@@ -347,7 +348,7 @@ impl<S: Sink> Call<'_, S> {
                 Some(next) => next,
                 None if waiting.is_some() => stream.next().await,
                 None => {
-                    let gap_deadline = Instant::now() + limit;
+                    let gap_deadline = self.clock.now() + limit;
                     let deadline = gap_deadline.min(call_deadline);
                     match tokio::time::timeout_at(deadline, stream.next()).await {
                         Ok(next) => next,
@@ -376,22 +377,22 @@ impl<S: Sink> Call<'_, S> {
                 }
                 Some(Ok(Chunk::Waiting { why })) => {
                     if waiting.is_none() {
-                        waiting = Some(Instant::now());
+                        waiting = Some(self.clock.now());
                         self.emit(Event::NodeWaiting { unit: self.unit, why }).await;
                     }
                 }
                 Some(Ok(Chunk::Sent)) => {
                     // The call's clocks start now; time spent queued is the node's, not the call's.
-                    t0 = Instant::now();
+                    t0 = self.clock.now();
                     call_deadline = t0 + retry.total_timeout;
                     if let Some(since) = waiting.take() {
-                        self.emit_at(t0 - self.start, Event::NodeSent { unit: self.unit, queued: t0 - since }).await;
+                        self.emit_at(t0 - self.clock.start(), Event::NodeSent { unit: self.unit, queued: t0 - since }).await;
                     }
                 }
                 Some(Ok(Chunk::Text { text: piece, tokens })) => {
                     // One clock read serves both the first token's time and its event's; a
                     // later chunk nobody streams needs none.
-                    let now = (ttft.is_none() || deltas).then(Instant::now);
+                    let now = (ttft.is_none() || deltas).then(|| self.clock.now());
                     if ttft.is_none() {
                         ttft = now.map(|n| n - t0);
                     }
@@ -403,7 +404,8 @@ impl<S: Sink> Call<'_, S> {
                     }
                     text.push_str(&piece);
                     if let (true, Some(now)) = (deltas, now) {
-                        self.emit_at(now - self.start, Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed }).await;
+                        self.emit_at(now - self.clock.start(), Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed })
+                            .await;
                     }
                 }
             }

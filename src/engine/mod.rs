@@ -20,6 +20,7 @@
 //! This file holds what callers use: [`RunSpec`] and the `run*` entry points.
 
 mod call;
+mod clock;
 mod context;
 mod decisions;
 mod health;

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::RunSpec;
 use super::call::{Call, Done};
+use super::clock::Clock;
 use super::context::{DeclaredCounts, HistoryEntry, build_context};
 use super::decisions::Decisions;
 use super::health::Health;
@@ -54,7 +54,7 @@ struct Exec<'a, S> {
     spec: &'a RunSpec,
     providers: &'a Providers,
     sink: &'a S,
-    start: Instant,
+    clock: &'a Clock,
     task: u64,
     rank: Vec<u32>,
     remaining: Vec<usize>,
@@ -86,13 +86,25 @@ struct Exec<'a, S> {
 /// Runs a flow to the end, or until `cancel` fires or nobody listens, handing every event to
 /// `sink`. Returns how the run ended.
 pub(super) async fn execute<S: Sink>(spec: &RunSpec, providers: &Providers, sink: &S, cancel: CancellationToken) -> Outcome {
+    // Every model simulated means the runtime's clock is paused (`runtime::build`).
+    let clock = Clock::new(providers.is_simulated());
+    let mut run = std::pin::pin!(run_on(spec, providers, sink, cancel, &clock));
+    // A wake-up may find the clock moved; within one poll it cannot have (see `clock`).
+    std::future::poll_fn(|cx| {
+        clock.forget();
+        run.as_mut().poll(cx)
+    })
+    .await
+}
+
+async fn run_on<S: Sink>(spec: &RunSpec, providers: &Providers, sink: &S, cancel: CancellationToken, clock: &Clock) -> Outcome {
     let flow = &spec.flow;
     let n = flow.nodes.len();
     let mut ex = Exec {
         spec,
         providers,
         sink,
-        start: Instant::now(),
+        clock,
         task: hash_str(&spec.input),
         rank: flow.topo_rank(),
         remaining: flow.nodes.iter().map(|n| n.after.len()).collect(),
@@ -185,7 +197,7 @@ pub(super) async fn execute<S: Sink>(spec: &RunSpec, providers: &Providers, sink
 
 impl<'a, S: Sink> Exec<'a, S> {
     fn now(&self) -> Duration {
-        self.start.elapsed()
+        self.clock.elapsed()
     }
 
     async fn emit(&mut self, kind: Event) {
@@ -316,7 +328,7 @@ impl<'a, S: Sink> Exec<'a, S> {
             spec,
             providers: self.providers,
             sink: self.sink,
-            start: self.start,
+            clock: self.clock,
             unit,
             decision,
             parts: ctx.texts,
