@@ -11,6 +11,7 @@ use super::{EXIT_OK, ExportArgs, Failure, Format, ReplayArgs, RepriceArgs};
 use crate::diag::Source;
 use crate::load;
 use crate::provider::Providers;
+use crate::record::Recording;
 use crate::report::{self, RunReportStream};
 use crate::routing::{Catalog, Strategy};
 
@@ -38,7 +39,7 @@ pub fn replay(args: ReplayArgs) -> Exit {
         None => newest_recording()?,
     };
     if args.summary {
-        let (_, state) = open_recording_folded(&file)?;
+        let (_, state) = open_recording_folded(&file, Recording::open_folded_without_outputs)?;
         return Ok(match args.format {
             Format::Json => print_json(&RunReportStream::new(&state)),
             Format::Table => print_out(&report::run_table(&state)),
@@ -68,7 +69,8 @@ pub fn replay(args: ReplayArgs) -> Exit {
 }
 
 pub fn reprice(args: RepriceArgs) -> Exit {
-    let (rec, before) = open_recording_folded(&args.file)?;
+    // Folded without the outputs, which are read from the file as the re-run serves them.
+    let (rec, before, outputs) = open_indexed(&args.file)?;
     let catalog = match &args.catalog {
         None => rec.catalog.clone(),
         Some(path) => {
@@ -86,24 +88,56 @@ pub fn reprice(args: RepriceArgs) -> Exit {
             s
         }
     };
-    let (report, _) = crate::record::reprice::reprice_folded(&rec, before, strategy, catalog).map_err(Failure::runtime)?;
+    let (report, _) = if rec.header.provider == "watch" {
+        // A watched run is re-priced from its events (its reported counts): read it whole
+        // (already read once: any torn end has been told).
+        let whole = Recording::open(&args.file).map_err(|e| Failure::bad_input(e.to_string()))?;
+        let before = whole.state();
+        crate::record::reprice::reprice_folded(&whole, before, strategy, catalog)
+    } else {
+        crate::record::reprice::reprice_indexed(&rec, before, outputs, strategy, catalog)
+    }
+    .map_err(Failure::runtime)?;
     Ok(match args.format {
         Format::Json => print_json(&report),
         Format::Table => print_out(&crate::record::reprice::table(&report)),
     })
 }
 
+/// A recording folded without its outputs, and where they are (see
+/// [`Recording::open_folded_indexed`]).
+fn open_indexed(file: &Path) -> Result<(Recording, crate::state::RunState, crate::record::reader::OutputIndex), Failure> {
+    let (rec, state, index) = Recording::open_folded_indexed(file).map_err(|e| Failure::bad_input(e.to_string()))?;
+    if let Some(t) = &rec.torn {
+        eprintln!("note: {}: {t}", rec.file);
+    }
+    Ok((rec, state, index))
+}
+
 pub fn export(args: ExportArgs) -> Exit {
     // Settings first: a bad endpoint or header is known before anything is read or written.
     let push = super::otlp::config(&args.push)?;
     // Folded as read: the recording's events are never all held, and the file is written one
-    // span at a time.
-    let (rec, state) = open_recording_folded(&args.file)?;
+    // span at a time. Without a push, not even the outputs are held: each is read from the
+    // recording as its span is written.
+    let (rec, state, index) = match push {
+        Some(_) => {
+            let (rec, state) = open_recording_folded(&args.file, Recording::open_folded)?;
+            (rec, state, None)
+        }
+        None => {
+            let (rec, state, index) = open_indexed(&args.file)?;
+            (rec, state, Some(index))
+        }
+    };
     if let Some(out) = &args.otlp {
         let mut spans = 0;
         // The output path is the user's: one that cannot be written is bad input.
         load::write_atomically_with(out, |w| {
-            spans = crate::record::otlp::write_folded(&rec, &state, w)?;
+            spans = match &index {
+                Some(index) => crate::record::otlp::write_indexed(&rec, &state, index, w)?,
+                None => crate::record::otlp::write_folded(&rec, &state, w)?,
+            };
             Ok(())
         })
         .map_err(|e| {

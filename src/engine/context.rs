@@ -60,6 +60,13 @@ impl DeclaredCounts {
     }
 }
 
+/// The context part that passes a unit's output on, as declared context or as history:
+/// `label` is the node's id, with `[item]` for a fan-out's instance. (Re-pricing counts these
+/// ahead of the engine on another thread.)
+pub fn output_part(label: &str, output: &str) -> String {
+    format!("[{label} output]\n{output}\n\n")
+}
+
 /// Builds node `i`'s input from the outputs so far. A node's output does not change once it
 /// is there, so neither does the count of its declared part, which `declared` remembers.
 pub(crate) fn build_context(
@@ -85,7 +92,7 @@ pub(crate) fn build_context(
                     continue;
                 }
                 if let Some(out) = &outputs[c] {
-                    let text: Arc<str> = Arc::from(format!("[{} output]\n{out}\n\n", spec.flow.nodes[c].id));
+                    let text: Arc<str> = Arc::from(output_part(&spec.flow.nodes[c].id, out));
                     known.push((texts.len(), counts.count(c, &text)));
                     texts.push((Origin::Declared(c as u32), text));
                 }
@@ -99,7 +106,7 @@ pub(crate) fn build_context(
                 let l = label(spec, e);
                 texts.push((Origin::History, Arc::from(format!("[{l} prompt]\n{}\n\n", e.prompt))));
                 let origin = if declared(e.unit.index()) { Origin::Declared(e.unit.node) } else { Origin::History };
-                texts.push((origin, Arc::from(format!("[{l} output]\n{}\n\n", e.output))));
+                texts.push((origin, Arc::from(output_part(&l, &e.output))));
             }
         }
     }

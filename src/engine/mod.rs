@@ -21,6 +21,7 @@
 
 mod call;
 mod context;
+pub(crate) use context::output_part;
 mod decisions;
 mod health;
 pub mod runtime;

@@ -8,6 +8,7 @@
 //!   and `stream`: the same while a run goes.
 
 pub mod format;
+mod lines;
 pub mod reader;
 pub mod start;
 pub mod store;
