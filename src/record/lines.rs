@@ -23,11 +23,14 @@ use crate::routing::Usage;
 pub(super) struct Reading<'a> {
     pub run: u64,
     pub attempt: u32,
-    pub lookup: &'a dyn Fn(&str) -> Option<u32>,
+    pub lookup: &'a (dyn Fn(&str) -> Option<u32> + Sync),
     /// `None`: outputs are kept. `Some(empty)`: every finished node's output is this empty
     /// text instead, for a fold whose report reads no output (`replay --summary`): a
     /// 1M-event recording's outputs are about 160 MB.
     pub drop_outputs: Option<Arc<str>>,
+    /// Streamed text is left out of `node_delta` events (empty), for a fold that does not
+    /// gather it (`live_text` off): about 150 MB of small strings for 1M events.
+    pub drop_text: bool,
 }
 
 impl Reading<'_> {
@@ -56,7 +59,8 @@ impl Reading<'_> {
             return None;
         }
         let unit = self.unit(&d.node, d.item)?;
-        Some(self.event(d.t, Event::NodeDelta { unit, text: d.text.into_owned(), output_tokens: d.tokens }))
+        let text = if self.drop_text { String::new() } else { d.text.into_owned() };
+        Some(self.event(d.t, Event::NodeDelta { unit, text, output_tokens: d.tokens }))
     }
 
     fn finished(&self, buf: &[u8]) -> Option<RunEvent> {
@@ -85,10 +89,28 @@ impl Reading<'_> {
         ))
     }
 
+    /// A line's event, by the fast path where it can, else the general one (whose error
+    /// says what is wrong with the line).
+    pub fn line(&self, buf: &[u8]) -> Result<RunEvent, String> {
+        if let Some(e) = self.fast(buf) {
+            return Ok(e);
+        }
+        serde_json::from_slice::<super::format::Line>(buf)
+            .map_err(|e| e.to_string())
+            .and_then(|l| l.into_event(self.run, self.attempt, self.lookup))
+            .map(|e| self.general(e))
+    }
+
     /// An event read by the general path, its output dropped if outputs are not kept.
     pub fn general(&self, mut e: RunEvent) -> RunEvent {
-        if let (Some(empty), Event::NodeFinished { output, .. }) = (&self.drop_outputs, &mut e.kind) {
-            *output = empty.clone();
+        match &mut e.kind {
+            Event::NodeFinished { output, .. } => {
+                if let Some(empty) = &self.drop_outputs {
+                    *output = empty.clone();
+                }
+            }
+            Event::NodeDelta { text, .. } if self.drop_text => text.clear(),
+            _ => {}
         }
         e
     }
@@ -218,7 +240,7 @@ mod tests {
     }
 
     fn reading(drop_outputs: bool) -> Reading<'static> {
-        Reading { run: 7, attempt: 2, lookup: &lookup, drop_outputs: drop_outputs.then(|| Arc::from("")) }
+        Reading { run: 7, attempt: 2, lookup: &lookup, drop_outputs: drop_outputs.then(|| Arc::from("")), drop_text: drop_outputs }
     }
 
     fn general(line: &str) -> Result<RunEvent, String> {
@@ -276,7 +298,7 @@ mod tests {
     #[test]
     fn a_line_the_fast_path_cannot_read_is_left_to_the_general_one() {
         let lookup = |id: &str| (id == "a").then_some(0);
-        let r = Reading { run: 7, attempt: 2, lookup: &lookup, drop_outputs: None };
+        let r = Reading { run: 7, attempt: 2, lookup: &lookup, drop_outputs: None, drop_text: false };
         let finished = |rest: &str| {
             format!(
                 r#"{{"ev":"node_finished","t":1,"node":"a","model":"m","usage":{{"input":1,"output":2}},"estimated":false,"ttft_us":1,"latency_us":2,{rest}}}"#

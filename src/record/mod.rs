@@ -7,6 +7,7 @@
 //!   `otlp`: what a recording can be turned into; `push`: OTLP/HTTP delivery of those spans,
 //!   and `stream`: the same while a run goes.
 
+mod blocks;
 pub mod format;
 mod lines;
 pub mod reader;

@@ -7,7 +7,7 @@ use std::io::BufRead;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::format::{FORMAT, Header, Line, VERSION};
+use super::format::{FORMAT, Header, VERSION};
 pub use super::lines::OutputIndex;
 use super::lines::Reading;
 use crate::diag::Source;
@@ -55,7 +55,7 @@ impl Recording {
         let mut lines = bytes;
         let mut rec = read_header(file, &mut lines)?;
         let mut events = Vec::new();
-        rec.torn = read_events(&rec, &mut lines, Outputs::Keep, 0, |e, _, _| events.push(e))?;
+        rec.torn = read_events(&rec, &mut lines, Read::Whole, Outputs::Keep, 0, |e, _, _| events.push(e))?;
         rec.events = events;
         Ok(rec)
     }
@@ -109,7 +109,7 @@ impl Recording {
             live_text: false,
             ..crate::state::RunState::new(rec.flow.clone(), rec.strategy.clone(), rec.catalog.clone(), rec.header.run, rec.header.attempt)
         };
-        rec.torn = read_events(&rec, &mut reader, outputs, start, |e, line, len| {
+        rec.torn = read_events(&rec, &mut reader, Read::Folded, outputs, start, |e, line, len| {
             each(&e, line, len);
             state.apply(&e);
         })?;
@@ -142,6 +142,14 @@ impl Recording {
 enum Outputs {
     Keep,
     Drop,
+}
+
+/// How a read goes: every event kept, one thread; or folded as read (no streamed text is
+/// kept, which a fold with `live_text` off ignores), on two threads when there are two cores.
+#[derive(Clone, Copy)]
+enum Read {
+    Whole,
+    Folded,
 }
 
 /// The next line without its newline into `buf`; how many bytes it took (0 at the end of the
@@ -201,6 +209,7 @@ fn read_header(file: &str, r: &mut impl BufRead) -> Result<Recording, ReadError>
 fn read_events(
     rec: &Recording,
     r: &mut impl BufRead,
+    read: Read,
     outputs: Outputs,
     start: u64,
     mut on_event: impl FnMut(RunEvent, u64, usize),
@@ -209,7 +218,16 @@ fn read_events(
     let lookup = |id: &str| index.get(id).copied();
     let (run, attempt) = (rec.header.run, rec.header.attempt);
     let drop_outputs = matches!(outputs, Outputs::Drop).then(|| Arc::from(""));
-    let reading = Reading { run, attempt, lookup: &lookup, drop_outputs };
+    let reading = Reading { run, attempt, lookup: &lookup, drop_outputs, drop_text: matches!(read, Read::Folded) };
+    let torn =
+        |(line, why): (usize, String)| format!("line {line} is incomplete and was skipped ({why}); the run was probably interrupted");
+    if matches!(read, Read::Folded) && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
+        return match super::blocks::read(r, start, &reading, on_event) {
+            Err(source) => Err(ReadError::Io { file: rec.file.clone(), source }),
+            Ok(Err((line, why))) => Err(ReadError::BadLine { file: rec.file.clone(), line, why }),
+            Ok(Ok(pending)) => Ok(pending.map(torn)),
+        };
+    }
     // A line that did not read, and its number: an error if any content follows.
     let mut failed: Option<(usize, String)> = None;
     let mut buf = Vec::new();
@@ -229,14 +247,10 @@ fn read_events(
         if let Some((line, why)) = failed.take() {
             return Err(ReadError::BadLine { file: rec.file.clone(), line, why });
         }
-        if let Some(e) = reading.fast(&buf) {
-            on_event(e, line_at, buf.len());
-            continue;
-        }
-        match serde_json::from_slice::<Line>(&buf).map_err(|e| e.to_string()).and_then(|l| l.into_event(run, attempt, &lookup)) {
-            Ok(e) => on_event(reading.general(e), line_at, buf.len()),
+        match reading.line(&buf) {
+            Ok(e) => on_event(e, line_at, buf.len()),
             Err(why) => failed = Some((n + 1, why)),
         }
     }
-    Ok(failed.map(|(line, why)| format!("line {line} is incomplete and was skipped ({why}); the run was probably interrupted")))
+    Ok(failed.map(torn))
 }
