@@ -7,6 +7,8 @@ use std::borrow::Cow;
 use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
 
+mod parallel;
+
 use super::Recording;
 use super::reader::OutputIndex;
 use crate::event::Origin;
@@ -185,7 +187,11 @@ pub fn write_folded(rec: &Recording, st: &RunState, out: impl std::io::Write) ->
 
 /// [`write_folded`] from a state folded without outputs, each unit's output read from the
 /// recording as its span is written (see [`Recording::open_folded_indexed`]): the same bytes.
+/// With a core to spare, the spans are built on two threads (see `parallel`).
 pub fn write_indexed(rec: &Recording, st: &RunState, outputs: &OutputIndex, out: impl std::io::Write) -> std::io::Result<usize> {
+    if std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
+        return parallel::write(rec, st, outputs, out);
+    }
     write_spans(SpansOf { st, trace: Trace::of(rec), outputs: Some(outputs), count: std::cell::Cell::new(0) }, out)
 }
 
