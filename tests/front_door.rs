@@ -100,6 +100,69 @@ fn the_streamed_export_is_the_export() {
     }
 }
 
+#[test]
+fn a_recording_folded_without_outputs_differs_only_in_them() {
+    for (flow, strategy) in [("research-assistant", "smart"), ("doc-digest", "cascade")] {
+        let (path, live) = recorded(flow, strategy, &format!("lean-{flow}.jsonl"));
+        let (_, mut kept) = Recording::open_folded(&path).expect("opens folded");
+        let (_, lean) = Recording::open_folded_without_outputs(&path).expect("opens without outputs");
+        let (_, indexed, _) = Recording::open_folded_indexed(&path).expect("opens indexed");
+        assert!(live.units.iter().any(|u| !u.output.is_empty()), "the run has outputs");
+        assert!(lean.units.iter().chain(&indexed.units).all(|u| u.output.is_empty()), "none is kept");
+        for u in &mut kept.units {
+            u.output = std::sync::Arc::from("");
+        }
+        same_state(&lean, &kept);
+        same_state(&indexed, &kept);
+        // The summary report reads no output.
+        let report = |s: &RunState| serde_json::to_string_pretty(&RunReportStream::new(s)).expect("json");
+        assert_eq!(report(&lean), report(&live), "{flow} under {strategy}");
+    }
+}
+
+#[test]
+fn the_export_with_outputs_read_from_the_recording_is_the_export() {
+    for (flow, strategy) in [("research-assistant", "smart"), ("doc-digest", "cascade"), ("support-triage", "smart")] {
+        let (path, _) = recorded(flow, strategy, &format!("indexed-{flow}.jsonl"));
+        let whole = serde_json::to_string_pretty(&baton::record::otlp::export(&Recording::open(&path).expect("opens"))).expect("json");
+        let (rec, state, outputs) = Recording::open_folded_indexed(&path).expect("opens indexed");
+        let mut streamed = Vec::new();
+        let spans = baton::record::otlp::write_indexed(&rec, &state, &outputs, &mut streamed).expect("written");
+        assert_eq!(String::from_utf8(streamed).expect("utf-8"), whole, "{flow} under {strategy}");
+        assert_eq!(spans, baton::report::listed_units(&state).len() + 1);
+        assert!(whole.contains("output.value"), "outputs are exported");
+    }
+}
+
+#[test]
+fn an_output_whose_line_changed_since_it_was_read_is_an_error() {
+    let (path, _) = recorded("research-assistant", "smart", "changed.jsonl");
+    let (rec, state, outputs) = Recording::open_folded_indexed(&path).expect("opens indexed");
+    // Every line moves by one byte: no finish is where it was.
+    let text = std::fs::read_to_string(&path).expect("read");
+    let (header, events) = text.split_once('\n').expect("lines");
+    std::fs::write(&path, format!("{header}\n\n{events}")).expect("write");
+    let err = baton::record::otlp::write_indexed(&rec, &state, &outputs, &mut Vec::new()).expect_err("the file changed");
+    assert!(err.to_string().contains("changed while it was read"), "{err}");
+}
+
+#[test]
+fn a_reprice_with_outputs_read_from_the_recording_is_the_reprice() {
+    for (flow, recorded_under, under) in
+        [("research-assistant", "smart", "naive"), ("doc-digest", "cascade", "cascade"), ("code-review", "naive", "premium-parallel")]
+    {
+        let (path, _) = recorded(flow, recorded_under, &format!("reprice-{flow}.jsonl"));
+        let whole = Recording::open(&path).expect("opens");
+        let strategy = sample_strategy(under);
+        let (want, want_state) = baton::record::reprice::reprice(&whole, strategy.clone(), whole.catalog.clone()).expect("reprices");
+        let (rec, before, outputs) = Recording::open_folded_indexed(&path).expect("opens indexed");
+        let (got, got_state) =
+            baton::record::reprice::reprice_indexed(&rec, before, outputs, strategy, rec.catalog.clone()).expect("reprices");
+        assert_eq!(got, want, "{flow} recorded under {recorded_under}, re-priced under {under}");
+        same_state(&got_state, &want_state);
+    }
+}
+
 /// Text through the terminal writer, in pieces of the given sizes.
 fn through_writer(text: &str, pieces: &[usize]) -> Vec<u8> {
     let mut out = Vec::new();

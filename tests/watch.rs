@@ -347,6 +347,12 @@ fn the_command_prints_json_records_and_the_recording_replays_reprices_exports() 
     assert_eq!(r["totals"]["cost_usd"], v["totals"]["cost_usd"]);
     let reprice = baton(&["reprice", &rec, "--catalog", catalog.to_str().expect("utf8")], &dir);
     assert!(reprice.status.success(), "{}", String::from_utf8_lossy(&reprice.stderr));
+    // Re-priced from its reported counts at the prices it was recorded with: the same cost
+    // (a watched run is re-priced from its events, which a folded read does not keep).
+    let reprice = baton(&["reprice", &rec, "--catalog", catalog.to_str().expect("utf8"), "--format", "json"], &dir);
+    let p: Value = serde_json::from_slice(&reprice.stdout).expect("json");
+    assert_eq!(p["repriced"]["cost_usd"], v["totals"]["cost_usd"], "{p}");
+    assert_eq!(p["repriced"]["tokens"]["cached"], 32, "{p}");
     let otlp = dir.join("out.json");
     let export = baton(&["export", &rec, "--otlp", otlp.to_str().expect("utf8")], &dir);
     assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));

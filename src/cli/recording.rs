@@ -11,6 +11,7 @@ use super::{EXIT_OK, ExportArgs, Failure, Format, ReplayArgs, RepriceArgs};
 use crate::diag::Source;
 use crate::load;
 use crate::provider::Providers;
+use crate::record::Recording;
 use crate::report::{self, RunReportStream};
 use crate::routing::{Catalog, Strategy};
 
@@ -38,7 +39,7 @@ pub fn replay(args: ReplayArgs) -> Exit {
         None => newest_recording()?,
     };
     if args.summary {
-        let (_, state) = open_recording_folded(&file)?;
+        let (_, state) = open_recording_folded(&file, Recording::open_folded_without_outputs)?;
         return Ok(match args.format {
             Format::Json => print_json(&RunReportStream::new(&state)),
             Format::Table => print_out(&report::run_table(&state)),
@@ -68,7 +69,8 @@ pub fn replay(args: ReplayArgs) -> Exit {
 }
 
 pub fn reprice(args: RepriceArgs) -> Exit {
-    let (rec, before) = open_recording_folded(&args.file)?;
+    // Folded without the outputs, which are read from the file as the re-run serves them.
+    let (rec, before, outputs) = open_indexed(&args.file)?;
     let catalog = match &args.catalog {
         None => rec.catalog.clone(),
         Some(path) => {
@@ -86,24 +88,56 @@ pub fn reprice(args: RepriceArgs) -> Exit {
             s
         }
     };
-    let (report, _) = crate::record::reprice::reprice_folded(&rec, before, strategy, catalog).map_err(Failure::runtime)?;
+    let (report, _) = if rec.header.provider == "watch" {
+        // A watched run is re-priced from its events (its reported counts): read it whole
+        // (already read once: any torn end has been told).
+        let whole = Recording::open(&args.file).map_err(|e| Failure::bad_input(e.to_string()))?;
+        let before = whole.state();
+        crate::record::reprice::reprice_folded(&whole, before, strategy, catalog)
+    } else {
+        crate::record::reprice::reprice_indexed(&rec, before, outputs, strategy, catalog)
+    }
+    .map_err(Failure::runtime)?;
     Ok(match args.format {
         Format::Json => print_json(&report),
         Format::Table => print_out(&crate::record::reprice::table(&report)),
     })
 }
 
+/// A recording folded without its outputs, and where they are (see
+/// [`Recording::open_folded_indexed`]).
+fn open_indexed(file: &Path) -> Result<(Recording, crate::state::RunState, crate::record::reader::OutputIndex), Failure> {
+    let (rec, state, index) = Recording::open_folded_indexed(file).map_err(|e| Failure::bad_input(e.to_string()))?;
+    if let Some(t) = &rec.torn {
+        eprintln!("note: {}: {t}", rec.file);
+    }
+    Ok((rec, state, index))
+}
+
 pub fn export(args: ExportArgs) -> Exit {
     // Settings first: a bad endpoint or header is known before anything is read or written.
     let push = super::otlp::config(&args.push)?;
     // Folded as read: the recording's events are never all held, and the file is written one
-    // span at a time.
-    let (rec, state) = open_recording_folded(&args.file)?;
+    // span at a time. Without a push, not even the outputs are held: each is read from the
+    // recording as its span is written.
+    let (rec, state, index) = match push {
+        Some(_) => {
+            let (rec, state) = open_recording_folded(&args.file, Recording::open_folded)?;
+            (rec, state, None)
+        }
+        None => {
+            let (rec, state, index) = open_indexed(&args.file)?;
+            (rec, state, Some(index))
+        }
+    };
     if let Some(out) = &args.otlp {
         let mut spans = 0;
         // The output path is the user's: one that cannot be written is bad input.
         load::write_atomically_with(out, |w| {
-            spans = crate::record::otlp::write_folded(&rec, &state, w)?;
+            spans = handed_off(w.get_ref(), |w| match &index {
+                Some(index) => crate::record::otlp::write_indexed(&rec, &state, index, w),
+                None => crate::record::otlp::write_folded(&rec, &state, w),
+            })?;
             Ok(())
         })
         .map_err(|e| {
@@ -121,4 +155,76 @@ pub fn export(args: ExportArgs) -> Exit {
         eprintln!("pushed {} spans to {} ({}, answer {})", pushed.spans, cfg.url, cfg.protocol.name(), pushed.status);
     }
     Ok(EXIT_OK)
+}
+
+/// Runs `write` with a writer that hands what it is given, a megabyte at a time, to another
+/// thread that writes it to `file` and has it written back to disk every 32 MB as it goes. An
+/// export (360 MB for a 1M-event recording) is built on this thread while the file takes it on
+/// that one, and the sync that makes the file whole before it is renamed into place finds
+/// little left to write (it took 0.22 s of a 1.5 s export, with 0.1 s in `write` calls).
+fn handed_off<T>(file: &std::fs::File, write: impl FnOnce(&mut Handoff) -> std::io::Result<T>) -> std::io::Result<T> {
+    use std::io::Write as _;
+    const SYNC_EVERY: usize = 32 << 20;
+    let mut f = file.try_clone()?;
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let (back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+        let writer = s.spawn(move || -> std::io::Result<()> {
+            let mut unsynced = 0;
+            for buf in rx {
+                f.write_all(&buf)?;
+                unsynced += buf.len();
+                if unsynced >= SYNC_EVERY {
+                    f.sync_data()?;
+                    unsynced = 0;
+                }
+                let _ = back.send(buf);
+            }
+            Ok(())
+        });
+        let mut h = Handoff { buf: Vec::with_capacity(Handoff::SIZE), to: Some(tx), spare };
+        let wrote = write(&mut h);
+        let sent = h.send();
+        h.to = None;
+        let written = writer.join().unwrap_or_else(|_| Err(std::io::Error::other("the thread writing the file failed")));
+        // The file's own error first: a send fails only because the writer stopped.
+        written.and(sent).and(wrote)
+    })
+}
+
+/// The writing side of [`handed_off`].
+struct Handoff {
+    buf: Vec<u8>,
+    to: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    /// Buffers the writer is done with.
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+impl Handoff {
+    const SIZE: usize = 1 << 20;
+
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let mut next = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(Self::SIZE));
+        next.clear();
+        let full = std::mem::replace(&mut self.buf, next);
+        let stopped = || std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the file's writer stopped");
+        self.to.as_ref().ok_or_else(stopped)?.send(full).map_err(|_| stopped())
+    }
+}
+
+impl std::io::Write for Handoff {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= Self::SIZE {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

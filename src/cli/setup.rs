@@ -139,9 +139,13 @@ pub fn open_recording(file: &Path) -> Result<Recording, Failure> {
     Ok(r)
 }
 
-/// [`open_recording`] folded as it is read, holding no events (see [`Recording::open_folded`]).
-pub fn open_recording_folded(file: &Path) -> Result<(Recording, crate::state::RunState), Failure> {
-    let (r, state) = Recording::open_folded(file).map_err(|e| Failure::bad_input(e.to_string()))?;
+/// A way to read a recording folded (see [`Recording::open_folded`]).
+pub type FoldedOpen = fn(&Path) -> Result<(Recording, crate::state::RunState), crate::record::ReadError>;
+
+/// [`open_recording`] folded as it is read by `open` ([`Recording::open_folded`] or
+/// [`Recording::open_folded_without_outputs`]), holding no events.
+pub fn open_recording_folded(file: &Path, open: FoldedOpen) -> Result<(Recording, crate::state::RunState), Failure> {
+    let (r, state) = open(file).map_err(|e| Failure::bad_input(e.to_string()))?;
     if let Some(t) = &r.torn {
         eprintln!("note: {}: {t}", r.file);
     }

@@ -72,10 +72,17 @@ impl DeclaredCounts {
         {
             return text.clone();
         }
-        let text: Arc<str> = Arc::from(format!("[{id} output]\n{output}\n\n"));
+        let text: Arc<str> = Arc::from(output_part(id, output));
         self.last = Some((node, text.clone()));
         text
     }
+}
+
+/// The context part that passes a unit's output on, as declared context or as history:
+/// `label` is the node's id, with `[item]` for a fan-out's instance. (Re-pricing counts these
+/// ahead of the engine on another thread.)
+pub fn output_part(label: &str, output: &str) -> String {
+    format!("[{label} output]\n{output}\n\n")
 }
 
 /// Builds node `i`'s input from the outputs so far. A node's output does not change once it
@@ -117,7 +124,7 @@ pub(crate) fn build_context(
                 let l = label(spec, e);
                 texts.push((Origin::History, Arc::from(format!("[{l} prompt]\n{}\n\n", e.prompt))));
                 let origin = if declared(e.unit.index()) { Origin::Declared(e.unit.node) } else { Origin::History };
-                texts.push((origin, Arc::from(format!("[{l} output]\n{}\n\n", e.output))));
+                texts.push((origin, Arc::from(output_part(&l, &e.output))));
             }
         }
     }

@@ -22,6 +22,7 @@
 mod call;
 mod clock;
 mod context;
+pub(crate) use context::output_part;
 mod decisions;
 mod health;
 pub mod runtime;

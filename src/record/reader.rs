@@ -2,13 +2,14 @@
 //! mid-write) is reported and skipped; anything else that is not a recording is an error that
 //! says what the file is and what to do.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::format::{FORMAT, Header, Line, VERSION};
+use super::format::{FORMAT, Header, VERSION};
+pub use super::lines::OutputIndex;
+use super::lines::Reading;
 use crate::diag::Source;
 use crate::event::RunEvent;
 use crate::flow::{Flow, parse_flow};
@@ -54,20 +55,53 @@ impl Recording {
         let mut lines = bytes;
         let mut rec = read_header(file, &mut lines)?;
         let mut events = Vec::new();
-        rec.torn = read_events(&rec, &mut lines, |e| events.push(e))?;
+        rec.torn = read_events(&rec, &mut lines, Read::Whole, Outputs::Keep, 0, |e, _, _| events.push(e))?;
         rec.events = events;
         Ok(rec)
     }
 
     /// Reads a recording and folds it as it goes, never holding its events or its text: what
-    /// `replay --summary`, `reprice` and `export` need (a 1,000,000-event recording held whole
-    /// took over 0.6 GB). The same checks and errors as [`Recording::open`]; the returned
-    /// recording's `events` is empty, and the state is what [`Recording::state`] would give.
+    /// `reprice` and `export` need (a 1,000,000-event recording held whole took over 0.6 GB).
+    /// The same checks and errors as [`Recording::open`]; the returned recording's `events` is
+    /// empty, and the state is what [`Recording::state`] would give.
     pub fn open_folded(path: &Path) -> Result<(Recording, crate::state::RunState), ReadError> {
+        Recording::fold_file(path, Outputs::Keep, |_, _, _| {})
+    }
+
+    /// [`Recording::open_folded`] without the nodes' outputs: every finished unit's `output`
+    /// is empty, all else is the same. What `replay --summary` needs (its report reads no
+    /// output): a 1M-event recording's outputs are about 160 MB.
+    pub fn open_folded_without_outputs(path: &Path) -> Result<(Recording, crate::state::RunState), ReadError> {
+        Recording::fold_file(path, Outputs::Drop, |_, _, _| {})
+    }
+
+    /// [`Recording::open_folded_without_outputs`], and where each unit's output is in the file
+    /// ([`OutputIndex`]): for a command that writes the outputs one at a time (`export`) and
+    /// need not hold them all.
+    pub fn open_folded_indexed(path: &Path) -> Result<(Recording, crate::state::RunState, OutputIndex), ReadError> {
+        let mut at = HashMap::new();
+        let (rec, state) = Recording::fold_file(path, Outputs::Drop, |e, line, len| {
+            if let crate::event::Event::NodeFinished { unit, .. } = &e.kind {
+                // A unit's output is its last finish's.
+                at.insert(*unit, (line, len));
+            }
+        })?;
+        let index = OutputIndex::open(path, &rec, at).map_err(|source| ReadError::Io { file: rec.file.clone(), source })?;
+        Ok((rec, state, index))
+    }
+
+    fn fold_file(
+        path: &Path,
+        outputs: Outputs,
+        mut each: impl FnMut(&RunEvent, u64, usize),
+    ) -> Result<(Recording, crate::state::RunState), ReadError> {
+        use std::io::Seek as _;
         let file = path.display().to_string();
-        let f = std::fs::File::open(path).map_err(|source| ReadError::Io { file: file.clone(), source })?;
+        let io = |source| ReadError::Io { file: file.clone(), source };
+        let f = std::fs::File::open(path).map_err(io)?;
         let mut reader = std::io::BufReader::with_capacity(1 << 16, f);
         let mut rec = read_header(&file, &mut reader)?;
+        let start = reader.stream_position().map_err(io)?;
         // Nothing headless reads a stream in progress: a node's deltas are counted, and their
         // text (most of a recording's bytes) is not gathered into a string that its finish
         // replaces anyway.
@@ -75,7 +109,8 @@ impl Recording {
             live_text: false,
             ..crate::state::RunState::new(rec.flow.clone(), rec.strategy.clone(), rec.catalog.clone(), rec.header.run, rec.header.attempt)
         };
-        rec.torn = read_events(&rec, &mut reader, |e| {
+        rec.torn = read_events(&rec, &mut reader, Read::Folded, outputs, start, |e, line, len| {
+            each(&e, line, len);
             state.apply(&e);
         })?;
         Ok((rec, state))
@@ -102,14 +137,30 @@ impl Recording {
     }
 }
 
-/// The next line without its newline into `buf`; false at the end of the input.
-fn next_line(file: &str, r: &mut impl BufRead, buf: &mut Vec<u8>) -> Result<bool, ReadError> {
+/// Whether a read keeps the nodes' outputs.
+#[derive(Clone, Copy)]
+enum Outputs {
+    Keep,
+    Drop,
+}
+
+/// How a read goes: every event kept, one thread; or folded as read (no streamed text is
+/// kept, which a fold with `live_text` off ignores), on two threads when there are two cores.
+#[derive(Clone, Copy)]
+enum Read {
+    Whole,
+    Folded,
+}
+
+/// The next line without its newline into `buf`; how many bytes it took (0 at the end of the
+/// input).
+fn next_line(file: &str, r: &mut impl BufRead, buf: &mut Vec<u8>) -> Result<usize, ReadError> {
     buf.clear();
     let n = r.read_until(b'\n', buf).map_err(|source| ReadError::Io { file: file.to_string(), source })?;
     if buf.last() == Some(&b'\n') {
         buf.pop();
     }
-    Ok(n > 0)
+    Ok(n)
 }
 
 /// Reads and checks the first line, and the flow, strategy and catalog it embeds.
@@ -151,56 +202,44 @@ fn read_header(file: &str, r: &mut impl BufRead) -> Result<Recording, ReadError>
     })
 }
 
-/// A streamed piece of output as the recorder writes it, borrowed from the line.
-#[derive(serde::Deserialize)]
-struct DeltaLine<'a> {
-    #[serde(borrow)]
-    ev: &'a str,
-    t: u64,
-    #[serde(borrow)]
-    node: Cow<'a, str>,
-    #[serde(default)]
-    item: Option<u32>,
-    #[serde(borrow)]
-    text: Cow<'a, str>,
-    tokens: u64,
-}
-
-/// Reads a `node_delta` line (nine lines in ten of a recording) straight into its event.
-/// Through [`Line`], serde first copies every field of an internally tagged enum into a tree
-/// of owned values and then reads the variant from that: `perf` put that at a third of
-/// `replay --summary`. `None` for any other line, or any this cannot read (a missing field,
-/// a node the flow lacks): the general path reads those and reports their errors, so a line
-/// reads to the same event, or fails with the same message, either way.
-fn delta(buf: &[u8], run: u64, attempt: u32, lookup: &dyn Fn(&str) -> Option<u32>) -> Option<RunEvent> {
-    if !buf.starts_with(br#"{"ev":"node_delta","#) {
-        return None;
-    }
-    let d: DeltaLine = serde_json::from_slice(buf).ok()?;
-    if d.ev != "node_delta" {
-        return None;
-    }
-    let unit = crate::event::Unit { node: lookup(&d.node)?, item: d.item };
-    Some(RunEvent {
-        run,
-        attempt,
-        at: std::time::Duration::from_micros(d.t),
-        kind: crate::event::Event::NodeDelta { unit, text: d.text.into_owned(), output_tokens: d.tokens },
-    })
-}
-
-/// Hands every event after the header to `on_event`, in order. A line that does not read is an
+/// Hands every event after the header to `on_event`, in order, with where its line starts
+/// (counting from `start`, where the events begin) and its length. A line that does not read is an
 /// error, unless no line with content follows it: then it is a torn end (a run killed
 /// mid-write), skipped and described in the result.
-fn read_events(rec: &Recording, r: &mut impl BufRead, mut on_event: impl FnMut(RunEvent)) -> Result<Option<String>, ReadError> {
+fn read_events(
+    rec: &Recording,
+    r: &mut impl BufRead,
+    read: Read,
+    outputs: Outputs,
+    start: u64,
+    mut on_event: impl FnMut(RunEvent, u64, usize),
+) -> Result<Option<String>, ReadError> {
     let index: HashMap<&str, u32> = rec.flow.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i as u32)).collect();
     let lookup = |id: &str| index.get(id).copied();
     let (run, attempt) = (rec.header.run, rec.header.attempt);
+    let drop_outputs = matches!(outputs, Outputs::Drop).then(|| Arc::from(""));
+    let reading = Reading { run, attempt, lookup: &lookup, drop_outputs, drop_text: matches!(read, Read::Folded) };
+    let torn =
+        |(line, why): (usize, String)| format!("line {line} is incomplete and was skipped ({why}); the run was probably interrupted");
+    if matches!(read, Read::Folded) && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
+        return match super::blocks::read(r, start, &reading, on_event) {
+            Err(source) => Err(ReadError::Io { file: rec.file.clone(), source }),
+            Ok(Err((line, why))) => Err(ReadError::BadLine { file: rec.file.clone(), line, why }),
+            Ok(Ok(pending)) => Ok(pending.map(torn)),
+        };
+    }
     // A line that did not read, and its number: an error if any content follows.
     let mut failed: Option<(usize, String)> = None;
     let mut buf = Vec::new();
     let mut n = 0;
-    while next_line(&rec.file, r, &mut buf)? {
+    let mut at = start;
+    loop {
+        let took = next_line(&rec.file, r, &mut buf)?;
+        if took == 0 {
+            break;
+        }
+        let line_at = at;
+        at += took as u64;
         n += 1;
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -208,64 +247,10 @@ fn read_events(rec: &Recording, r: &mut impl BufRead, mut on_event: impl FnMut(R
         if let Some((line, why)) = failed.take() {
             return Err(ReadError::BadLine { file: rec.file.clone(), line, why });
         }
-        if let Some(e) = delta(&buf, run, attempt, &lookup) {
-            on_event(e);
-            continue;
-        }
-        match serde_json::from_slice::<Line>(&buf).map_err(|e| e.to_string()).and_then(|l| l.into_event(run, attempt, &lookup)) {
-            Ok(e) => on_event(e),
+        match reading.line(&buf) {
+            Ok(e) => on_event(e, line_at, buf.len()),
             Err(why) => failed = Some((n + 1, why)),
         }
     }
-    Ok(failed.map(|(line, why)| format!("line {line} is incomplete and was skipped ({why}); the run was probably interrupted")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn general(line: &str, lookup: &dyn Fn(&str) -> Option<u32>) -> Result<RunEvent, String> {
-        serde_json::from_str::<Line>(line).map_err(|e| e.to_string()).and_then(|l| l.into_event(7, 2, lookup))
-    }
-
-    #[test]
-    fn a_delta_reads_to_the_same_event_by_either_path() {
-        let lookup = |id: &str| ["a", "b"].iter().position(|n| *n == id).map(|i| i as u32);
-        let lines = [
-            r#"{"ev":"node_delta","t":256000,"node":"b","text":"Needs than late","tokens":28}"#,
-            r#"{"ev":"node_delta","t":1,"node":"a","item":3,"text":"","tokens":0}"#,
-            // Escapes are decoded, not borrowed.
-            r#"{"ev":"node_delta","t":9,"node":"a","text":"say \"hi\"\n\u00e9\u001b[2J","tokens":4}"#,
-            // Fields in another order, and one the reader does not know.
-            r#"{"ev":"node_delta","tokens":5,"text":"x","node":"b","t":3,"extra":true}"#,
-        ];
-        for line in lines {
-            let fast = delta(line.as_bytes(), 7, 2, &lookup).expect("the fast path reads it");
-            assert_eq!(fast, general(line, &lookup).expect("the general path reads it"), "{line}");
-        }
-        assert!(matches!(&delta(lines[2].as_bytes(), 7, 2, &lookup).expect("reads").kind,
-            crate::event::Event::NodeDelta { text, .. } if text == "say \"hi\"\n\u{e9}\u{1b}[2J"));
-    }
-
-    #[test]
-    fn a_delta_the_fast_path_cannot_read_is_left_to_the_general_one() {
-        let lookup = |id: &str| (id == "a").then_some(0);
-        for line in [
-            r#"{"ev":"node_delta","t":1,"node":"zz","text":"","tokens":0}"#,
-            r#"{"ev":"node_delta","t":1,"node":"a","tokens":0}"#,
-            r#"{"ev":"node_delta","t":"soon","node":"a","text":"","tokens":0}"#,
-            r#"{"ev":"node_delta","ev":"node_failed","t":1,"node":"a","text":"","tokens":0}"#,
-            r#"{"ev":"node_delta","t":1,"node":"a","text":"","tokens":0"#,
-            r#"{"ev":"node_queued","t":1,"node":"a"}"#,
-        ] {
-            assert_eq!(delta(line.as_bytes(), 7, 2, &lookup), None, "{line}");
-        }
-        // And the general path still says what is wrong with them.
-        assert!(
-            general(r#"{"ev":"node_delta","t":1,"node":"zz","text":"","tokens":0}"#, &lookup)
-                .expect_err("no such node")
-                .contains("no node 'zz'")
-        );
-        assert!(general(r#"{"ev":"node_delta","t":1,"node":"a","tokens":0}"#, &lookup).expect_err("no text").contains("text"));
-    }
+    Ok(failed.map(torn))
 }
