@@ -26,14 +26,6 @@ pub struct Context {
     pub prompt: Arc<str>,
 }
 
-fn label(spec: &RunSpec, e: &HistoryEntry) -> String {
-    let id = &spec.flow.nodes[e.unit.index()].id;
-    match e.unit.item {
-        Some(k) => format!("{id}[{k}]"),
-        None => id.clone(),
-    }
-}
-
 /// Token counts of each node's declared-output part (`[id output]` and its output), counted
 /// once: in a layered flow every output is passed to each node of the next layer, and
 /// counting it again for each was most of the tokenizer's work.
@@ -121,7 +113,7 @@ pub(crate) fn build_context(
                 texts.push((Origin::History, Arc::from(format!("[input]\n{}\n\n", spec.input))));
             }
             for e in history {
-                let l = label(spec, e);
+                let l = spec.flow.unit_label(e.unit);
                 texts.push((Origin::History, Arc::from(format!("[{l} prompt]\n{}\n\n", e.prompt))));
                 let origin = if declared(e.unit.index()) { Origin::Declared(e.unit.node) } else { Origin::History };
                 texts.push((origin, Arc::from(output_part(&l, &e.output))));

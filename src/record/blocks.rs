@@ -126,10 +126,17 @@ fn read_in(
         let mut end = false;
         while !end || folded < sent {
             if !end && sent - folded < AHEAD {
-                let mut bytes = free.pop().unwrap_or_default();
-                bytes.clear();
-                bytes.extend_from_slice(&carry);
-                carry.clear();
+                // The rest of a line goes in front of the next block. A line longer than a
+                // block is itself the buffer, read on: copied, it was copied again each block.
+                let mut bytes = if carry.len() >= block {
+                    std::mem::take(&mut carry)
+                } else {
+                    let mut bytes = free.pop().unwrap_or_default();
+                    bytes.clear();
+                    bytes.extend_from_slice(&carry);
+                    carry.clear();
+                    bytes
+                };
                 let old = bytes.len();
                 bytes.resize(old + block, 0);
                 let n = read_full(r, &mut bytes[old..])?;

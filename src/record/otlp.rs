@@ -463,6 +463,20 @@ struct SpansOf<'a> {
     count: std::cell::Cell<usize>,
 }
 
+/// Hands unit `idx`'s output to `f`: a finished unit's read from the recording (the state was
+/// folded without outputs), any other's from the state.
+fn with_output<T>(st: &RunState, outputs: &OutputIndex, idx: usize, mut f: impl FnMut(&str) -> T) -> std::io::Result<T> {
+    let u = &st.units[idx];
+    if !matches!(u.status, Status::Done | Status::Cached) {
+        return Ok(f(&u.output));
+    }
+    // A unit done without a finish of its own (a fan-out's group) has no output.
+    Ok(match outputs.with_output(u.unit, &mut f)? {
+        Some(r) => r,
+        None => f(""),
+    })
+}
+
 impl Serialize for SpansOf<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
@@ -470,19 +484,10 @@ impl Serialize for SpansOf<'_> {
         seq.serialize_element(&root_span(self.st, &self.trace))?;
         self.count.set(1);
         for idx in listed_units(self.st) {
-            let u = &self.st.units[idx];
+            let mut element = |out: &str| seq.serialize_element(&unit_span_of(self.st, &self.trace, idx, out));
             match self.outputs {
-                Some(outputs) if matches!(u.status, Status::Done | Status::Cached) => {
-                    let written = outputs
-                        .with_output(u.unit, |out| seq.serialize_element(&unit_span_of(self.st, &self.trace, idx, out)))
-                        .map_err(serde::ser::Error::custom)?;
-                    match written {
-                        Some(r) => r?,
-                        // A unit done without a finish of its own (a fan-out's group) has no output.
-                        None => seq.serialize_element(&unit_span_of(self.st, &self.trace, idx, ""))?,
-                    }
-                }
-                _ => seq.serialize_element(&unit_span_of(self.st, &self.trace, idx, &u.output))?,
+                Some(outputs) => with_output(self.st, outputs, idx, &mut element).map_err(serde::ser::Error::custom)??,
+                None => element(&self.st.units[idx].output)?,
             }
             self.count.set(self.count.get() + 1);
         }

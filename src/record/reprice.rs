@@ -43,7 +43,6 @@ struct RecordedText {
 
 impl Provider for RecordedText {
     fn call(&self, req: CallRequest) -> ChunkStream {
-        let node = &req.flow.nodes[req.node];
         let item = req.item.as_ref().map(|(k, _)| *k);
         let unit = Unit { node: req.node as u32, item };
         match self.finished.get(&unit) {
@@ -64,10 +63,7 @@ impl Provider for RecordedText {
             }
             None => {
                 if let Ok(mut s) = self.simulated.lock() {
-                    s.push(match item {
-                        Some(k) => format!("{}[{k}]", node.id),
-                        None => node.id.clone(),
-                    });
+                    s.push(req.flow.unit_label(unit));
                 }
                 sim::SimProvider.call(req)
             }
@@ -277,11 +273,7 @@ fn count_ahead(flow: &crate::flow::Flow, index: OutputIndex, done: &std::sync::a
         if done.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
-        let id = &flow.nodes[unit.index()].id;
-        let label = match unit.item {
-            Some(k) => format!("{id}[{k}]"),
-            None => id.clone(),
-        };
+        let label = flow.unit_label(unit);
         if index.with_output(unit, |out| crate::tokens::count(&crate::engine::output_part(&label, out))).is_err() {
             return;
         }

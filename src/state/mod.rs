@@ -498,10 +498,10 @@ impl RunState {
                 if n >= self.nodes.len() || !self.nodes[n].instances.is_empty() {
                     return true;
                 }
-                let id = self.flow.nodes[n].id.clone();
                 for (k, item) in items.iter().enumerate() {
                     let idx = self.units.len();
-                    self.units.push(UnitState::new(Unit::instance(n, k), format!("{id}[{k}]"), Some(item.clone())));
+                    let unit = Unit::instance(n, k);
+                    self.units.push(UnitState::new(unit, self.flow.unit_label(unit), Some(item.clone())));
                     self.nodes[n].instances.push(idx);
                 }
                 self.nodes[n].dropped = *dropped;

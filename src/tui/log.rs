@@ -18,13 +18,7 @@ pub struct LogView<'a> {
 
 fn label(st: &RunState, e: &Event) -> String {
     match e.unit() {
-        Some(u) => {
-            let id = st.flow.nodes.get(u.index()).map_or("?", |n| n.id.as_str());
-            match u.item {
-                Some(k) => format!("{id}[{k}]"),
-                None => id.to_string(),
-            }
-        }
+        Some(u) => st.flow.unit_label(u),
         None => "run".to_string(),
     }
 }

@@ -80,16 +80,7 @@ pub(super) fn write(rec: &Recording, st: &RunState, outputs: &OutputIndex, mut o
 
 /// A unit's span as pretty JSON, its output read from the recording.
 fn span(st: &RunState, trace: &Trace, outputs: &OutputIndex, idx: usize, buf: &mut Vec<u8>) -> std::io::Result<()> {
-    let u = &st.units[idx];
-    if matches!(u.status, Status::Done | Status::Cached) {
-        let written = outputs.with_output(u.unit, |out| serde_json::to_writer_pretty(&mut *buf, &unit_span_of(st, trace, idx, out)))?;
-        return match written {
-            Some(r) => Ok(r?),
-            // A unit done without a finish of its own (a fan-out's group) has no output.
-            None => Ok(serde_json::to_writer_pretty(buf, &unit_span_of(st, trace, idx, ""))?),
-        };
-    }
-    Ok(serde_json::to_writer_pretty(buf, &unit_span_of(st, trace, idx, &u.output))?)
+    Ok(with_output(st, outputs, idx, |out| serde_json::to_writer_pretty(&mut *buf, &unit_span_of(st, trace, idx, out)))??)
 }
 
 /// `sep`, then `json` at the spans' depth.
