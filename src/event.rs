@@ -21,6 +21,16 @@ pub struct Unit {
 }
 
 impl Unit {
+    /// Its name on screens and in reports and prompts: its node's id in `flow`, with `[k]`
+    /// for instance k of a fan-out (`?` for a node the flow lacks).
+    pub fn label(self, flow: &crate::flow::Flow) -> String {
+        let id = flow.nodes.get(self.index()).map_or("?", |n| n.id.as_str());
+        match self.item {
+            Some(k) => format!("{id}[{k}]"),
+            None => id.to_string(),
+        }
+    }
+
     pub fn node(node: usize) -> Unit {
         Unit { node: node as u32, item: None }
     }

@@ -113,7 +113,7 @@ pub(crate) fn build_context(
                 texts.push((Origin::History, Arc::from(format!("[input]\n{}\n\n", spec.input))));
             }
             for e in history {
-                let l = spec.flow.unit_label(e.unit);
+                let l = e.unit.label(&spec.flow);
                 texts.push((Origin::History, Arc::from(format!("[{l} prompt]\n{}\n\n", e.prompt))));
                 let origin = if declared(e.unit.index()) { Origin::Declared(e.unit.node) } else { Origin::History };
                 texts.push((origin, Arc::from(output_part(&l, &e.output))));

@@ -104,16 +104,6 @@ impl SimHints {
 }
 
 impl Flow {
-    /// A unit's name on screens and in reports and prompts: its node's id, with `[k]` for
-    /// instance k of a fan-out (`?` for a node the flow lacks).
-    pub fn unit_label(&self, unit: crate::event::Unit) -> String {
-        let id = self.nodes.get(unit.index()).map_or("?", |n| n.id.as_str());
-        match unit.item {
-            Some(k) => format!("{id}[{k}]"),
-            None => id.to_string(),
-        }
-    }
-
     pub fn node_index(&self, id: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.id == id)
     }

@@ -63,7 +63,7 @@ impl Provider for RecordedText {
             }
             None => {
                 if let Ok(mut s) = self.simulated.lock() {
-                    s.push(req.flow.unit_label(unit));
+                    s.push(unit.label(&req.flow));
                 }
                 sim::SimProvider.call(req)
             }
@@ -273,7 +273,7 @@ fn count_ahead(flow: &crate::flow::Flow, index: OutputIndex, done: &std::sync::a
         if done.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
-        let label = flow.unit_label(unit);
+        let label = unit.label(flow);
         if index.with_output(unit, |out| crate::tokens::count(&crate::engine::output_part(&label, out))).is_err() {
             return;
         }

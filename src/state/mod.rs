@@ -501,7 +501,7 @@ impl RunState {
                 for (k, item) in items.iter().enumerate() {
                     let idx = self.units.len();
                     let unit = Unit::instance(n, k);
-                    self.units.push(UnitState::new(unit, self.flow.unit_label(unit), Some(item.clone())));
+                    self.units.push(UnitState::new(unit, unit.label(&self.flow), Some(item.clone())));
                     self.nodes[n].instances.push(idx);
                 }
                 self.nodes[n].dropped = *dropped;

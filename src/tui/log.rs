@@ -18,7 +18,7 @@ pub struct LogView<'a> {
 
 fn label(st: &RunState, e: &Event) -> String {
     match e.unit() {
-        Some(u) => st.flow.unit_label(u),
+        Some(u) => u.label(&st.flow),
         None => "run".to_string(),
     }
 }
