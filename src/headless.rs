@@ -16,12 +16,13 @@ fn headless_state(spec: &RunSpec) -> RunState {
     RunState { live_text: false, ..RunState::for_spec(spec) }
 }
 
-/// Runs once on a paused clock and returns the folded state.
+/// Runs once on virtual time (when simulated) and returns the folded state.
 pub fn run_one(spec: &RunSpec, providers: &Providers) -> std::io::Result<RunState> {
     run_one_with(spec, providers, |_| {})
 }
 
-/// Runs once on a paused clock, showing every event to `on_event` before folding it.
+/// Runs once on virtual time (when simulated), showing every event to `on_event` before
+/// folding it.
 pub fn run_one_with(spec: &RunSpec, providers: &Providers, on_event: impl FnMut(&RunEvent)) -> std::io::Result<RunState> {
     run_one_until(spec, providers, CancellationToken::new(), on_event)
 }
@@ -42,7 +43,7 @@ pub fn run_one_until(
     Ok(state)
 }
 
-/// Runs on a paused clock but hands events over at `speed` times real time, as the live
+/// Runs on virtual time but hands events over at `speed` times real time, as the live
 /// screen shows them: a run stopped half-way (Ctrl-C, a kill) leaves a recording cut at that
 /// moment, exactly like an interrupted live run.
 pub fn run_paced(
@@ -96,7 +97,7 @@ pub fn run_paced(
     Ok(state)
 }
 
-/// Runs every task in turn on one runtime (with a paused clock when simulated), handing each
+/// Runs every task in turn on one runtime (virtual time when simulated), handing each
 /// folded run to `each`.
 /// Deltas are off: a batch reports totals, not streams.
 pub fn run_tasks(base: &RunSpec, tasks: &[Task], providers: &Providers, each: impl FnMut(&Task, &RunState)) -> std::io::Result<()> {
@@ -112,8 +113,7 @@ pub fn run_tasks_until(
     cancel: CancellationToken,
     mut each: impl FnMut(&Task, &RunState),
 ) -> std::io::Result<()> {
-    let rt = engine::runtime::build(providers.is_simulated())?;
-    rt.block_on(async {
+    engine::runtime::drive(providers.is_simulated(), async {
         for (k, task) in tasks.iter().enumerate() {
             if cancel.is_cancelled() {
                 break;
@@ -129,8 +129,7 @@ pub fn run_tasks_until(
             .await;
             each(task, &state);
         }
-    });
-    Ok(())
+    })
 }
 
 /// Runs every task and totals them as the batch report does.

@@ -151,7 +151,7 @@ fn strategies(args: &CompareArgs) -> Result<(Option<Comparison>, Vec<CompareSide
             specs.iter().map(run).collect::<Result<Vec<_>, _>>()
         } else {
             // Simulated strategies share nothing but the (immutable) flow and catalog, and each
-            // runs on its own paused clock: one thread each gives the same reports sooner.
+            // runs on its own virtual time: one thread each gives the same reports sooner.
             std::thread::scope(|scope| {
                 let running: Vec<_> = specs.iter().map(|spec| scope.spawn(|| run(spec))).collect();
                 running

@@ -54,7 +54,7 @@ pub fn doctor(args: DoctorArgs) -> Exit {
         }
     }
     let mut t = Table::new(&[("PROVIDER", false), ("BASE URL", false), ("KEY", false), ("MODELS", true), ("SERVER", false)]);
-    let rt = crate::engine::runtime::build(false);
+    let rt = crate::engine::runtime::build();
     let client = if args.check {
         crate::provider::http::install_crypto();
         reqwest::Client::builder()

@@ -21,14 +21,14 @@ impl Interrupt {
 }
 
 /// Takes over SIGINT for the rest of the process. The listener lives on a thread of its own
-/// with a small runtime, so it works whatever runtime (paused clock or real) the run uses.
+/// with a small runtime, so it works whatever drives the run (virtual time or a runtime).
 pub fn on_ctrl_c() -> Interrupt {
     let token = CancellationToken::new();
     let fired = Arc::new(AtomicBool::new(false));
     let (t, f) = (token.clone(), fired.clone());
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new().name("baton-ctrl-c".into()).spawn(move || {
-        let Ok(rt) = crate::engine::runtime::build(false) else {
+        let Ok(rt) = crate::engine::runtime::build() else {
             let _ = ready_tx.send(());
             return;
         };

@@ -6,20 +6,19 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
-use tokio::time::Instant;
-
 use super::RunSpec;
 use super::clock::Clock;
 use super::health::Health;
 use super::sink::Sink;
 use super::store::{Query, Served};
+use super::vtime;
 use crate::event::{Event, Exchange, Origin, RunEvent, Unit};
 use crate::flow::CheckResult;
 use crate::money::Money;
 use crate::provider::rng::{Rng, hash_str};
 use crate::provider::{CallError, CallRequest, Chunk, ErrorKind, Providers, Response};
 use crate::routing::{Decision, Usage};
+use futures::StreamExt;
 
 /// What a finished unit hands back to the scheduler.
 pub(super) struct Done {
@@ -78,8 +77,7 @@ impl<S: Sink> Call<'_, S> {
         self.emit_at(self.clock.elapsed(), kind)
     }
 
-    /// Emits with a time already read: reading the clock is not free (a paused clock takes a
-    /// lock), so a moment read for a measurement is reused for its event.
+    /// Emits with a time already read, so a moment read for a measurement is its event's too.
     ///
     /// Not an `async fn`: the event goes to the sink before the future is returned, so a call
     /// waiting here holds only the sink's future (nothing, for a headless run) rather than a
@@ -251,7 +249,7 @@ impl<S: Sink> Call<'_, S> {
                                 backoff,
                             })
                             .await;
-                            tokio::time::sleep(backoff).await;
+                            self.clock.sleep(backoff).await;
                             continue;
                         }
                         if e.retryable() || e.kind == ErrorKind::Auth {
@@ -325,15 +323,15 @@ impl<S: Sink> Call<'_, S> {
         let retry = self.spec.strategy.retry;
         let deltas = self.spec.options.deltas;
         let input_tokens = req.input_tokens;
-        let mut t0 = self.clock.now();
-        let mut call_deadline = t0 + retry.total_timeout;
+        let mut t0 = self.clock.elapsed();
+        let mut call_deadline = t0.saturating_add(retry.total_timeout);
         let mut stream = provider.call(req);
         let mut text = String::new();
         let mut streamed: u64 = 0;
         let mut ttft = None;
         let mut usage = None;
         // Waiting for a provider's slot: no timeout runs until the request is sent.
-        let mut waiting: Option<Instant> = None;
+        let mut waiting: Option<Duration> = None;
         let billed = |e: CallError, ttft: Option<Duration>, text: &str| -> CallFailure {
             let usage = e.usage.map(|u| (u, false)).or_else(|| {
                 ttft.map(|_| (Usage { input: input_tokens, output: u64::from(crate::tokens::count(text)), ..Usage::default() }, true))
@@ -348,9 +346,9 @@ impl<S: Sink> Call<'_, S> {
                 Some(next) => next,
                 None if waiting.is_some() => stream.next().await,
                 None => {
-                    let gap_deadline = self.clock.now() + limit;
+                    let gap_deadline = self.clock.elapsed().saturating_add(limit);
                     let deadline = gap_deadline.min(call_deadline);
-                    match tokio::time::timeout_at(deadline, stream.next()).await {
+                    match vtime::timeout(self.clock.sleep_until(deadline), stream.next()).await {
                         Ok(next) => next,
                         Err(_) if call_deadline < gap_deadline => {
                             let total = retry.total_timeout.as_secs_f64();
@@ -377,24 +375,24 @@ impl<S: Sink> Call<'_, S> {
                 }
                 Some(Ok(Chunk::Waiting { why })) => {
                     if waiting.is_none() {
-                        waiting = Some(self.clock.now());
+                        waiting = Some(self.clock.elapsed());
                         self.emit(Event::NodeWaiting { unit: self.unit, why }).await;
                     }
                 }
                 Some(Ok(Chunk::Sent)) => {
                     // The call's clocks start now; time spent queued is the node's, not the call's.
-                    t0 = self.clock.now();
-                    call_deadline = t0 + retry.total_timeout;
+                    t0 = self.clock.elapsed();
+                    call_deadline = t0.saturating_add(retry.total_timeout);
                     if let Some(since) = waiting.take() {
-                        self.emit_at(t0 - self.clock.start(), Event::NodeSent { unit: self.unit, queued: t0 - since }).await;
+                        self.emit_at(t0, Event::NodeSent { unit: self.unit, queued: t0.saturating_sub(since) }).await;
                     }
                 }
                 Some(Ok(Chunk::Text { text: piece, tokens })) => {
                     // One clock read serves both the first token's time and its event's; a
                     // later chunk nobody streams needs none.
-                    let now = (ttft.is_none() || deltas).then(|| self.clock.now());
+                    let now = (ttft.is_none() || deltas).then(|| self.clock.elapsed());
                     if ttft.is_none() {
-                        ttft = now.map(|n| n - t0);
+                        ttft = now.map(|n| n.saturating_sub(t0));
                     }
                     streamed += u64::from(tokens.unwrap_or_else(|| crate::tokens::count(&piece)));
                     // Grow by a quarter rather than double: thousands of calls can be
@@ -404,8 +402,7 @@ impl<S: Sink> Call<'_, S> {
                     }
                     text.push_str(&piece);
                     if let (true, Some(now)) = (deltas, now) {
-                        self.emit_at(now - self.clock.start(), Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed })
-                            .await;
+                        self.emit_at(now, Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed }).await;
                     }
                 }
             }
@@ -414,7 +411,7 @@ impl<S: Sink> Call<'_, S> {
             Some(u) => (u, false),
             None => (Usage { input: input_tokens, output: u64::from(crate::tokens::count(&text)), ..Usage::default() }, true),
         };
-        Ok(Answer { ttft: ttft.unwrap_or_else(|| t0.elapsed()), text, usage, estimated })
+        Ok(Answer { ttft: ttft.unwrap_or_else(|| self.clock.elapsed().saturating_sub(t0)), text, usage, estimated })
     }
 }
 

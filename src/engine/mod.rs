@@ -1,9 +1,10 @@
-//! The engine: runs a flow under a strategy on tokio and emits [`RunEvent`]s.
+//! The engine: runs a flow under a strategy, as one future (on virtual time when every model is
+//! simulated, on tokio otherwise), and emits [`RunEvent`]s.
 //!
 //! One task owns the scheduling state: which nodes wait for what, what is ready, what runs, what
 //! has been spent. Calls run as futures polled by that task, so the scheduling state needs no
 //! lock; the one shared piece, provider health, is explained in `health`. Ready work is started
-//! in topological order, so with the same inputs and a paused clock a run is reproducible event
+//! in topological order, so with the same inputs on virtual time a run is reproducible event
 //! for event.
 //!
 //! # Layout
@@ -15,7 +16,8 @@
 //! - `health`: how each model has been doing, and when a failing model rests.
 //! - `store`: output reuse ([`OutputStore`], [`Query`], [`Served`]) and the content key.
 //! - `sink`: where events go (a channel, or a function on the engine's task).
-//! - [`runtime`]: the tokio runtime a run is driven on, paused for the simulator.
+//! - [`runtime`]: what a run is driven on: virtual time for the simulator, tokio otherwise.
+//! - `vtime`: virtual time, its executor and its timers.
 //!
 //! This file holds what callers use: [`RunSpec`] and the `run*` entry points.
 
@@ -29,6 +31,7 @@ pub mod runtime;
 mod schedule;
 mod sink;
 mod store;
+pub(crate) mod vtime;
 
 use std::sync::Arc;
 
@@ -41,6 +44,7 @@ use crate::provider::Providers;
 use crate::routing::{Catalog, Strategy};
 
 pub use store::{OutputStore, Query, Served};
+pub use vtime::{Sleep, sleep};
 
 use schedule::execute;
 use sink::Inline;
@@ -86,15 +90,14 @@ pub async fn run(spec: &RunSpec, providers: &Providers, tx: mpsc::Sender<RunEven
     execute(spec, providers, &tx, cancel).await
 }
 
-/// Runs a flow on a current-thread runtime with a paused clock: simulated seconds cost no wall
-/// time, and every reported time is the simulated one. Events go to `on_event` as they come.
+/// Runs a flow on virtual time: simulated seconds cost no wall time, and every reported time
+/// is the simulated one. Events go to `on_event` as they come.
 pub fn run_virtual(spec: &RunSpec, providers: &Providers, on_event: impl FnMut(RunEvent)) -> std::io::Result<Outcome> {
-    let rt = runtime::build(true)?;
-    Ok(rt.block_on(run_collect(spec, providers, CancellationToken::new(), on_event)))
+    runtime::drive(true, run_collect(spec, providers, CancellationToken::new(), on_event))
 }
 
-/// Runs a flow to the end on this thread: on a paused clock when every model is simulated,
-/// in real time when any real provider is involved (a paused clock would fire timeouts while
+/// Runs a flow to the end on this thread: on virtual time when every model is simulated, in
+/// real time when any real provider is involved (virtual time would fire timeouts while
 /// waiting on the network).
 pub fn run_blocking(spec: &RunSpec, providers: &Providers, on_event: impl FnMut(RunEvent)) -> std::io::Result<Outcome> {
     run_blocking_until(spec, providers, CancellationToken::new(), on_event)
@@ -107,8 +110,7 @@ pub fn run_blocking_until(
     cancel: CancellationToken,
     on_event: impl FnMut(RunEvent),
 ) -> std::io::Result<Outcome> {
-    let rt = runtime::build(providers.is_simulated())?;
-    Ok(rt.block_on(run_collect(spec, providers, cancel, on_event)))
+    runtime::drive(providers.is_simulated(), run_collect(spec, providers, cancel, on_event))
 }
 
 /// Runs the engine and hands each event to `on_event` on the same task.

@@ -1,19 +1,22 @@
-//! The tokio runtime a run is driven on, built in one place.
+//! What a run is driven on, chosen in one place: virtual time for the simulator, a tokio
+//! runtime in real time for anything that calls a real provider.
 
+use std::future::Future;
 use std::io;
 
 use tokio::runtime::{Builder, Runtime};
 
-/// A current-thread runtime for driving runs on this thread. For the simulator (`simulated`)
-/// its clock is paused: simulated seconds cost no wall time and every reported time is the
-/// simulated one. Otherwise it runs in real time with I/O enabled, since a paused clock would
+/// Drives `fut` on this thread: on virtual time when every model is simulated (`simulated`):
+/// simulated seconds cost no wall time and every reported time is the simulated one.
+/// Otherwise on a current-thread tokio runtime in real time with I/O, since virtual time would
 /// fire timeouts while waiting on the network.
-pub fn build(simulated: bool) -> io::Result<Runtime> {
-    if simulated {
-        Builder::new_current_thread().enable_time().start_paused(true).build()
-    } else {
-        Builder::new_current_thread().enable_all().build()
-    }
+pub fn drive<F: Future>(simulated: bool, fut: F) -> io::Result<F::Output> {
+    if simulated { Ok(super::vtime::block_on(fut)) } else { Ok(build()?.block_on(fut)) }
+}
+
+/// A current-thread runtime in real time, with I/O.
+pub fn build() -> io::Result<Runtime> {
+    Builder::new_current_thread().enable_all().build()
 }
 
 /// A two-worker runtime with I/O, for what serves while something else draws or reads: the

@@ -86,15 +86,8 @@ struct Exec<'a, S> {
 /// Runs a flow to the end, or until `cancel` fires or nobody listens, handing every event to
 /// `sink`. Returns how the run ended.
 pub(super) async fn execute<S: Sink>(spec: &RunSpec, providers: &Providers, sink: &S, cancel: CancellationToken) -> Outcome {
-    // Every model simulated means the runtime's clock is paused (`runtime::build`).
-    let clock = Clock::new(providers.is_simulated());
-    let mut run = std::pin::pin!(run_on(spec, providers, sink, cancel, &clock));
-    // A wake-up may find the clock moved; within one poll it cannot have (see `clock`).
-    std::future::poll_fn(|cx| {
-        clock.forget();
-        run.as_mut().poll(cx)
-    })
-    .await
+    let clock = Clock::new();
+    run_on(spec, providers, sink, cancel, &clock).await
 }
 
 async fn run_on<S: Sink>(spec: &RunSpec, providers: &Providers, sink: &S, cancel: CancellationToken, clock: &Clock) -> Outcome {

@@ -1,5 +1,5 @@
 //! A candidate's figures on a set of tasks: each task is run by the engine under the candidate
-//! strategy, on a paused clock, over the memo; the runs are folded and totalled as a batch is.
+//! strategy, on virtual time, over the memo; the runs are folded and totalled as a batch is.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -50,7 +50,6 @@ pub struct Evaluator {
     seed: u64,
     memo: Memo,
     providers: Providers,
-    rt: tokio::runtime::Runtime,
     judge: Judge,
     /// Each task's own checks, read once (by task line and id).
     checks: Mutex<ChecksByTask>,
@@ -62,7 +61,7 @@ impl Evaluator {
         let memo = Memo::new(providers.clone())?;
         let judge = Judge::new(catalog.clone(), providers, seed);
         let providers = Providers::only(Arc::new(memo.clone()));
-        Ok(Evaluator { flow, catalog, seed, memo, providers, rt: engine::runtime::build(true)?, judge, checks: Mutex::default() })
+        Ok(Evaluator { flow, catalog, seed, memo, providers, judge, checks: Mutex::default() })
     }
 
     pub fn memo(&self) -> &Memo {
@@ -91,7 +90,7 @@ impl Evaluator {
         let (mut passed, mut measured, mut calls) = (0, 0, 0usize);
         let mut cost = Money::ZERO;
         let mut eval = Money::ZERO;
-        self.rt.block_on(async {
+        engine::vtime::block_on(async {
             for (k, task) in tasks.iter().enumerate() {
                 if cancel.is_cancelled() {
                     break;

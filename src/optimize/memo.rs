@@ -192,11 +192,11 @@ fn replay(e: Entry, input_tokens: u64) -> ChunkStream {
     let out = u32::try_from(usage.output).unwrap_or(u32::MAX);
     let (ttft, rest, text) = (e.ttft, e.rest, e.text);
     let first = futures::stream::once(async move {
-        tokio::time::sleep(ttft).await;
+        crate::engine::vtime::sleep(ttft).await;
         Ok(Chunk::Text { text: text.to_string(), tokens: Some(out) })
     });
     let end = futures::stream::once(async move {
-        tokio::time::sleep(rest).await;
+        crate::engine::vtime::sleep(rest).await;
         Ok(Chunk::Usage(usage))
     });
     Box::pin(first.chain(end))

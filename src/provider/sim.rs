@@ -7,6 +7,7 @@
 //! the same task see the same branches and a more capable model passes wherever a weaker one
 //! does. How a model behaves (its wording, speed and faults) is drawn from keys that include it.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,7 +37,7 @@ impl Provider for SimProvider {
 
 thread_local! {
     /// Each provider's concurrency slots, by provider and `max_concurrent`. Per thread: a
-    /// simulated run is driven on one thread (its own paused clock), so the runs of one thread
+    /// simulated run is driven on one thread (its own virtual time), so the runs of one thread
     /// (a batch's tasks, one after another) share a provider's slots as a process's real calls
     /// do, and runs on other threads (the strategies of `compare`, each on its own clock) do
     /// not wait for each other.
@@ -225,6 +226,7 @@ fn split_stream(text: &str, out_tokens: u64, tps: f64) -> Vec<(Duration, u32, u3
     out
 }
 
+#[derive(Debug, Clone, Copy)]
 enum Step {
     Ttft,
     Chunk(usize),
@@ -232,63 +234,93 @@ enum Step {
     Done,
 }
 
-fn play(plan: Plan) -> impl futures::Stream<Item = Result<Chunk, CallError>> + Send {
-    futures::stream::unfold((plan, Step::Ttft), |(plan, step)| async move {
-        match step {
-            Step::Ttft => {
-                sleep(plan.ttft).await;
-                match &plan.fault {
-                    Some(Fault::RateLimited { retry_after }) => {
-                        let mut e = CallError::new(ErrorKind::RateLimited, "429 Too Many Requests (simulated)");
-                        e.retry_after = Some(*retry_after);
-                        Some((Err(e), (plan, Step::Done)))
-                    }
-                    _ => next_chunk(plan, 0).await,
-                }
-            }
-            Step::Chunk(i) => next_chunk(plan, i).await,
-            Step::Usage => {
-                let u = plan.usage;
-                Some((Ok(Chunk::Usage(u)), (plan, Step::Done)))
-            }
-            Step::Done => None,
-        }
-    })
+/// A plan, played: its first chunk after its time to first token, each later one after its
+/// gap, then its usage, or its fault where it strikes. A hand-written stream rather than an
+/// `unfold`: that moved the whole plan in and out of a new future at every chunk, and a
+/// re-priced recording plays a million chunks.
+struct Play {
+    plan: Plan,
+    step: Step,
+    /// The wait under way, if any.
+    wait: Option<crate::engine::vtime::Sleep>,
 }
 
-async fn next_chunk(plan: Plan, i: usize) -> Option<(Result<Chunk, CallError>, (Plan, Step))> {
-    match &plan.fault {
-        Some(Fault::Server { after_chunks }) if *after_chunks == i => {
-            let msg = if i == 0 { "503 Service Unavailable (simulated)" } else { "connection reset mid-stream (simulated)" };
-            return Some((Err(CallError::new(ErrorKind::Server, msg)), (plan, Step::Done)));
+fn play(plan: Plan) -> Play {
+    Play { plan, step: Step::Ttft, wait: None }
+}
+
+impl Play {
+    /// Waits `d` (nothing for zero); ready once it has passed.
+    fn waited(&mut self, d: Duration, cx: &mut std::task::Context<'_>) -> bool {
+        if d.is_zero() {
+            return true;
         }
-        Some(Fault::Stall { after_chunks }) if *after_chunks == i => {
+        let wait = self.wait.get_or_insert_with(|| crate::engine::vtime::sleep(d));
+        if std::pin::Pin::new(wait).poll(cx).is_pending() {
+            return false;
+        }
+        self.wait = None;
+        true
+    }
+
+    /// Chunk `i`, or what ends the stream there.
+    fn chunk(&mut self, i: usize, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Result<Chunk, CallError>>> {
+        use std::task::Poll;
+        match &self.plan.fault {
+            Some(Fault::Server { after_chunks }) if *after_chunks == i => {
+                let msg = if i == 0 { "503 Service Unavailable (simulated)" } else { "connection reset mid-stream (simulated)" };
+                self.step = Step::Done;
+                return Poll::Ready(Some(Err(CallError::new(ErrorKind::Server, msg))));
+            }
             // Silence; the engine's first-token or idle timeout ends the call.
-            std::future::pending::<()>().await;
+            Some(Fault::Stall { after_chunks }) if *after_chunks == i => return Poll::Pending,
+            _ => {}
         }
-        _ => {}
+        let Some(&(delay, end, tokens)) = self.plan.chunks.get(i) else {
+            self.step = Step::Done;
+            return Poll::Ready(Some(Ok(Chunk::Usage(self.plan.usage))));
+        };
+        if i > 0 && !self.waited(delay, cx) {
+            return Poll::Pending;
+        }
+        let start = if i == 0 { 0 } else { self.plan.chunks[i - 1].1 as usize };
+        let text = self.plan.text.get(start..end as usize).unwrap_or_default().to_string();
+        self.step = if i + 1 < self.plan.chunks.len() || matches!(self.plan.fault, Some(Fault::Server { .. } | Fault::Stall { .. })) {
+            Step::Chunk(i + 1)
+        } else {
+            Step::Usage
+        };
+        Poll::Ready(Some(Ok(Chunk::Text { text, tokens: Some(tokens) })))
     }
-    if i >= plan.chunks.len() {
-        let u = plan.usage;
-        return Some((Ok(Chunk::Usage(u)), (plan, Step::Done)));
-    }
-    let (delay, end, tokens) = plan.chunks[i];
-    let start = if i == 0 { 0 } else { plan.chunks[i - 1].1 as usize };
-    let text = plan.text.get(start..end as usize).unwrap_or_default().to_string();
-    if i > 0 {
-        sleep(delay).await;
-    }
-    let next = if i + 1 < plan.chunks.len() || matches!(plan.fault, Some(Fault::Server { .. } | Fault::Stall { .. })) {
-        Step::Chunk(i + 1)
-    } else {
-        Step::Usage
-    };
-    Some((Ok(Chunk::Text { text, tokens: Some(tokens) }), (plan, next)))
 }
 
-async fn sleep(d: Duration) {
-    if !d.is_zero() {
-        tokio::time::sleep(d).await;
+impl futures::Stream for Play {
+    type Item = Result<Chunk, CallError>;
+
+    fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        match this.step {
+            Step::Ttft => {
+                if !this.waited(this.plan.ttft, cx) {
+                    return Poll::Pending;
+                }
+                if let Some(Fault::RateLimited { retry_after }) = &this.plan.fault {
+                    let mut e = CallError::new(ErrorKind::RateLimited, "429 Too Many Requests (simulated)");
+                    e.retry_after = Some(*retry_after);
+                    this.step = Step::Done;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                this.step = Step::Chunk(0);
+                this.chunk(0, cx)
+            }
+            Step::Chunk(i) => this.chunk(i, cx),
+            Step::Usage => {
+                this.step = Step::Done;
+                Poll::Ready(Some(Ok(Chunk::Usage(this.plan.usage))))
+            }
+            Step::Done => Poll::Ready(None),
+        }
     }
 }
 

@@ -37,8 +37,8 @@ pub fn perform(cmd: &Command) -> Option<Msg> {
             let name = names.get(next)?.clone();
             let dir = Path::new(&recording.header.flow.source).parent();
             Some(Msg::Repriced(Box::new(match crate::load::load_strategy(&name, dir, &recording.catalog) {
-                // Re-pricing runs the engine on its own paused runtime, which must not start
-                // inside the screen's runtime: give it a thread.
+                // Re-pricing drives the engine on virtual time, which would block a worker of
+                // the screen's runtime: give it a thread.
                 Ok((strategy, _, _)) => std::thread::scope(|s| {
                     s.spawn(|| crate::record::reprice::reprice(recording, strategy, recording.catalog.clone())).join()
                 })

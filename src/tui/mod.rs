@@ -201,10 +201,10 @@ impl Running {
     }
 }
 
-/// Starts a run. A simulated run is computed on its own thread on a paused clock, exactly as
+/// Starts a run. A simulated run is computed on its own thread on virtual time, exactly as
 /// `baton run` computes it; its events go to the screen as they are produced and are revealed
 /// at the playhead's pace. The channel is unbounded on purpose: a simulated run is finite, the
-/// screen keeps every event anyway, and back-pressure would let the paused clock advance while
+/// screen keeps every event anyway, and back-pressure would let virtual time advance while
 /// the engine waits, which would change the run.
 fn start_run(
     spec: RunSpec,
@@ -235,11 +235,7 @@ fn start_run(
     };
     let done = if providers.is_simulated() {
         Done::Thread(std::thread::spawn(move || {
-            let Ok(rt) = engine::runtime::build(true) else {
-                log_line("cannot start the simulator's runtime");
-                return;
-            };
-            rt.block_on(async {
+            engine::vtime::block_on(async {
                 let (etx, mut erx) = mpsc::channel(1024);
                 let engine = engine::run(&spec, &providers, etx, token);
                 // The recording gets every event even once the screen is gone (quitting
@@ -300,7 +296,7 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
     app.clip_file = crate::load::data_dir().map(|d| d.join("clipboard.txt"));
     if !simulated && opts.replay.is_none() && opts.events.is_none() {
         // Simulated in virtual time: a few milliseconds before the first frame. The simulator
-        // has its own paused runtime, which cannot start inside this one: give it a thread.
+        // drives virtual time, which would block a worker of this runtime: give it a thread.
         app.estimate = std::thread::scope(|s| s.spawn(|| crate::estimate::estimate(&opts.spec, None)).join())
             .ok()
             .and_then(Result::ok)

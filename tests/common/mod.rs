@@ -128,11 +128,11 @@ impl Provider for Script {
                     None
                 }
                 Step::Fail { after, error } => {
-                    tokio::time::sleep(after).await;
+                    baton::engine::sleep(after).await;
                     Some((Err(error), None))
                 }
                 Step::Answer { text, ttft, gap, pieces, usage } => {
-                    tokio::time::sleep(ttft).await;
+                    baton::engine::sleep(ttft).await;
                     let n = pieces.max(1);
                     let chars: Vec<char> = text.chars().collect();
                     let per = chars.len().div_ceil(n).max(1);
