@@ -31,17 +31,22 @@ pub struct Context {
 /// counting it again for each was most of the tokenizer's work.
 pub(crate) struct DeclaredCounts {
     counts: Vec<u32>,
-    /// The last declared part built, shared with the next node that receives the same output:
-    /// the nodes of a fan-out start one after another, and one text each was most of what
-    /// 100,000 waiting calls held.
-    last: Option<(usize, Arc<str>)>,
+    /// The declared parts built last, each in the slot of its node's index modulo
+    /// [`Self::RECENT`], shared with the next receivers of the same output. Receivers mostly
+    /// start close together: a fan-out's nodes one after another (one text each was most of
+    /// what 100,000 waiting calls held), a layer that takes the whole previous layer (building
+    /// each of ten 1,000-token parts again for every receiver was a fifth of re-pricing a
+    /// layered recording, `perf record`).
+    recent: Vec<Option<(usize, Arc<str>)>>,
 }
 
 impl DeclaredCounts {
     const UNKNOWN: u32 = u32::MAX;
+    /// How many recent parts are kept at most.
+    const RECENT: usize = 64;
 
     pub fn new(nodes: usize) -> DeclaredCounts {
-        DeclaredCounts { counts: vec![Self::UNKNOWN; nodes], last: None }
+        DeclaredCounts { counts: vec![Self::UNKNOWN; nodes], recent: vec![None; nodes.clamp(1, Self::RECENT)] }
     }
 
     fn count(&mut self, node: usize, text: &str) -> u64 {
@@ -59,13 +64,15 @@ impl DeclaredCounts {
 
     /// Node `node`'s output as a declared part: `[id output]`, the output, a blank line.
     fn part(&mut self, node: usize, id: &str, output: &str) -> Arc<str> {
-        if let Some((n, text)) = &self.last
+        let at = node % self.recent.len();
+        let slot = &mut self.recent[at];
+        if let Some((n, text)) = slot
             && *n == node
         {
             return text.clone();
         }
         let text: Arc<str> = Arc::from(output_part(id, output));
-        self.last = Some((node, text.clone()));
+        *slot = Some((node, text.clone()));
         text
     }
 }
@@ -192,5 +199,8 @@ mod tests {
         let c = counts.part(1, "draft", "text");
         assert_eq!(&*c, "[draft output]\ntext\n\n");
         assert!(!Arc::ptr_eq(&a, &c));
+        // A layer's receivers each take both, one after the other: still one copy of each.
+        assert!(Arc::ptr_eq(&counts.part(0, "plan", "three steps"), &a), "the output of plan was built again");
+        assert!(Arc::ptr_eq(&counts.part(1, "draft", "text"), &c));
     }
 }
