@@ -54,6 +54,22 @@ pub fn count(text: &str) -> u32 {
     n
 }
 
+/// Remembers that `text` has `n` tokens, as counted before (a recording's own counts), so that
+/// counting it again is a lookup. Only for counts this tokenizer made: a wrong one would be
+/// believed.
+pub fn remember(text: &str, n: u32) {
+    if text.is_empty() {
+        return;
+    }
+    let k = key(text);
+    if let Ok(mut c) = cache().lock() {
+        if c.len() >= CACHE_LIMIT {
+            c.clear();
+        }
+        c.entry(k).or_insert(n);
+    }
+}
+
 /// Gets the tokenizer ready now rather than on the first count (its pre-tokenizing pattern takes
 /// a moment to build).
 pub fn warm_up() {

@@ -197,13 +197,14 @@ fn rerun(
         Texts::Indexed(index) if spare_core => Some(index.reopen()?),
         _ => None,
     };
+    let counted = ahead.as_ref().map(|_| recorded_part_counts(&rec.flow, &before)).unwrap_or_default();
     let provider = Arc::new(RecordedText { finished, texts, simulated: Default::default(), failed: Default::default() });
     let mut spec = RunSpec::new(rec.flow.clone(), strategy, catalog, rec.header.input.clone(), rec.header.seed);
     spec.options.deltas = false;
     let done = std::sync::atomic::AtomicBool::new(false);
     let after = std::thread::scope(|s| {
         if let Some(index) = ahead {
-            s.spawn(|| count_ahead(&rec.flow, index, &done));
+            s.spawn(|| count_ahead(&rec.flow, index, &counted, &done));
         }
         let after = crate::headless::run_one(&spec, &Providers::only(provider.clone()));
         done.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -265,8 +266,19 @@ fn rerun(
 /// ([`crate::engine::output_part`]), in the order the nodes finished, until `done`: the count
 /// is memoised, so the engine, which counts the same text when a later node needs it, finds
 /// it counted (on another core). The figures are the same either way; only who counts
-/// changes. Counting the outputs of a 1M-event recording is about 0.9 s of one core.
-fn count_ahead(flow: &crate::flow::Flow, index: OutputIndex, done: &std::sync::atomic::AtomicBool) {
+/// changes.
+///
+/// Where the recording counted that part itself (`counted`, from its nodes' contexts), its
+/// count is remembered instead of counted again: counting the outputs of a 1M-event recording
+/// is about 0.9 s of one core, more than the engine's whole re-run. The first few are counted
+/// all the same and compared: a recording from a Baton with another tokenizer is counted
+/// afresh.
+fn count_ahead(flow: &crate::flow::Flow, index: OutputIndex, counted: &HashMap<usize, u32>, done: &std::sync::atomic::AtomicBool) {
+    use crate::engine::output_part;
+    use crate::tokens;
+    /// How many remembered counts are checked against the tokenizer first.
+    const CHECKED: usize = 3;
+    let (mut checked, mut trusted) = (0, true);
     // The memo holds 100,000 texts; counting far more ahead would push out what the engine
     // needs.
     for unit in index.units().into_iter().take(40_000) {
@@ -274,10 +286,48 @@ fn count_ahead(flow: &crate::flow::Flow, index: OutputIndex, done: &std::sync::a
             return;
         }
         let label = unit.label(flow);
-        if index.with_output(unit, |out| crate::tokens::count(&crate::engine::output_part(&label, out))).is_err() {
+        let known = counted.get(&unit.index()).copied().filter(|_| trusted && unit.item.is_none());
+        let read = index.with_output(unit, |out| {
+            let part = output_part(&label, out);
+            match known {
+                Some(n) if checked >= CHECKED => tokens::remember(&part, n),
+                Some(n) => {
+                    checked += 1;
+                    trusted &= tokens::count(&part) == n;
+                }
+                None => {
+                    tokens::count(&part);
+                }
+            }
+        });
+        if read.is_err() {
             return;
         }
     }
+}
+
+/// The token count of each node's declared part (`[id output]` and its output) as the
+/// recording's own contexts give it, by node. Left out: a fan-out's part (its instances'
+/// outputs joined) and an output a node's template inlines (passed bare, not as a part).
+fn recorded_part_counts(flow: &crate::flow::Flow, state: &RunState) -> HashMap<usize, u32> {
+    use crate::event::Origin;
+    use crate::flow::Piece;
+    let mut counts = HashMap::new();
+    for u in &state.units {
+        let Some(node) = flow.nodes.get(u.unit.index()) else { continue };
+        for part in u.context.iter() {
+            let Origin::Declared(c) = part.origin else { continue };
+            let c = c as usize;
+            let inlined = node.template.iter().any(|p| matches!(p, Piece::Node(x) if *x == c));
+            if inlined || flow.nodes.get(c).is_none_or(|n| n.map.is_some()) {
+                continue;
+            }
+            if let Ok(n) = u32::try_from(part.tokens) {
+                counts.entry(c).or_insert(n);
+            }
+        }
+    }
+    counts
 }
 
 /// The human table.
