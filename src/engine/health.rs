@@ -9,6 +9,7 @@
 //! lock (which cannot happen without a panic in these few lines) reads as "all healthy".
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,28 +24,40 @@ struct Record {
 
 /// The health of every model a run has seen fail; cheap to clone (a shared handle).
 #[derive(Debug, Default, Clone)]
-pub(super) struct Health(Arc<Mutex<HashMap<String, Record>>>);
+pub(super) struct Health(Arc<Models>);
+
+#[derive(Debug, Default)]
+struct Models {
+    /// Whether any call has failed yet: until one does, every model is healthy and nobody
+    /// takes the lock (twice a call, 3% of a simulated node, `perf`).
+    any: AtomicBool,
+    map: Mutex<HashMap<String, Record>>,
+}
 
 impl Health {
     /// Until when `model` rests, if it was ever rested (the time may be past).
     pub(super) fn resting_until(&self, model: &str) -> Option<Duration> {
-        self.0.lock().ok().and_then(|h| h.get(model).and_then(|x| x.until))
+        if !self.0.any.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.0.map.lock().ok().and_then(|h| h.get(model).and_then(|x| x.until))
     }
 
     /// A call on `model` succeeded: its run of failures is over.
     pub(super) fn healthy(&self, model: &str) {
-        if let Ok(mut h) = self.0.lock() {
-            // Nearly always empty: only failures put a model here.
-            if !h.is_empty() {
-                h.remove(model);
-            }
+        if !self.0.any.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Ok(mut h) = self.0.map.lock() {
+            h.remove(model);
         }
     }
 
     /// `model` gave up on a call at `now`: count it, and when it has failed `cooldown_after`
     /// times in a row and is not resting already, rest it. Returns when a new rest ends.
     pub(super) fn failed(&self, model: &str, limits: Limits, now: Duration) -> Option<Duration> {
-        self.0.lock().ok().and_then(|mut h| {
+        self.0.any.store(true, Ordering::Relaxed);
+        self.0.map.lock().ok().and_then(|mut h| {
             let entry = h.entry(model.to_string()).or_default();
             entry.failures += 1;
             if entry.failures >= limits.cooldown_after && entry.until.is_none_or(|u| u <= now) {
