@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-const REDACTED: &str = "[redacted]";
+pub const REDACTED: &str = "[redacted]";
 
 /// Key values seen this process. Keys are short and few; a list is enough.
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());

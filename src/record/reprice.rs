@@ -270,15 +270,14 @@ fn rerun(
 ///
 /// Where the recording counted that part itself (`counted`, from its nodes' contexts), its
 /// count is remembered instead of counted again: counting the outputs of a 1M-event recording
-/// is about 0.9 s of one core, more than the engine's whole re-run. The first few are counted
-/// all the same and compared: a recording from a Baton with another tokenizer is counted
-/// afresh.
+/// is about 0.9 s of one core, more than the engine's whole re-run. The first few and then one
+/// in [`CHECK_EVERY`] are counted all the same and compared: once one disagrees (a recording
+/// from a Baton with another tokenizer), everything is counted afresh. An output with a key
+/// redacted from it is not the text the recording counted, and is counted.
 fn count_ahead(flow: &crate::flow::Flow, index: OutputIndex, counted: &HashMap<usize, u32>, done: &std::sync::atomic::AtomicBool) {
     use crate::engine::output_part;
     use crate::tokens;
-    /// How many remembered counts are checked against the tokenizer first.
-    const CHECKED: usize = 3;
-    let (mut checked, mut trusted) = (0, true);
+    let (mut known_so_far, mut trusted) = (0usize, true);
     // The memo holds 100,000 texts; counting far more ahead would push out what the engine
     // needs.
     for unit in index.units().into_iter().take(40_000) {
@@ -289,11 +288,14 @@ fn count_ahead(flow: &crate::flow::Flow, index: OutputIndex, counted: &HashMap<u
         let known = counted.get(&unit.index()).copied().filter(|_| trusted && unit.item.is_none());
         let read = index.with_output(unit, |out| {
             let part = output_part(&label, out);
-            match known {
-                Some(n) if checked >= CHECKED => tokens::remember(&part, n),
+            match known.filter(|_| !out.contains(crate::sanitize::REDACTED)) {
                 Some(n) => {
-                    checked += 1;
-                    trusted &= tokens::count(&part) == n;
+                    known_so_far += 1;
+                    if known_so_far <= 3 || known_so_far % CHECK_EVERY == 0 {
+                        trusted &= tokens::count(&part) == n;
+                    } else {
+                        tokens::remember(&part, n);
+                    }
                 }
                 None => {
                     tokens::count(&part);
@@ -305,6 +307,9 @@ fn count_ahead(flow: &crate::flow::Flow, index: OutputIndex, counted: &HashMap<u
         }
     }
 }
+
+/// One remembered count in this many is checked against the tokenizer.
+const CHECK_EVERY: usize = 64;
 
 /// The token count of each node's declared part (`[id output]` and its output) as the
 /// recording's own contexts give it, by node. Left out: a fan-out's part (its instances'
