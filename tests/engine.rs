@@ -214,6 +214,31 @@ fn cancellation_ends_the_run_cleanly() {
     assert_eq!(st.totals.running, 0);
 }
 
+/// The same on virtual time, as `baton run` drives a simulated run: cancelled from the event
+/// callback once the run is ten simulated seconds in, it stops there.
+#[test]
+fn cancellation_on_virtual_time_ends_the_run_cleanly() {
+    let s = spec(sample_flow("research-assistant"), sample_strategy("naive"), 1);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut events = Vec::new();
+    let outcome = baton::engine::run_blocking_until(&s, &Providers::simulated(), cancel.clone(), |e| {
+        if e.at >= Duration::from_secs(10) {
+            cancel.cancel();
+        }
+        events.push(e);
+    })
+    .expect("runs");
+    assert_eq!(outcome, Outcome::Cancelled);
+    assert!(matches!(events.last().map(|e| &e.kind), Some(Event::RunFinished { outcome: Outcome::Cancelled })));
+    let first_late = events.iter().position(|e| e.at >= Duration::from_secs(10)).expect("the run reached 10 s");
+    let end = events.last().map(|e| e.at).expect("events");
+    assert_eq!(end, events[first_late].at, "simulated time went on after the cancel");
+    let st = baton::state::RunState::new(s.flow.clone(), s.strategy.clone(), s.catalog.clone(), 1, 1).fold(&events);
+    assert!(st.totals.done >= 1);
+    assert!(st.units.iter().any(|u| u.skip.as_deref() == Some(&SkipReason::Cancelled)));
+    assert_eq!(st.totals.running, 0);
+}
+
 #[test]
 fn retries_honour_retry_after_then_succeed() {
     let script = Script::new();

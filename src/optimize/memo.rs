@@ -7,8 +7,8 @@
 //!
 //! Simulated models are planned directly (the simulator decides a call before it plays it);
 //! a simulated fault is not kept, since the search compares outputs, not luck. Live models are
-//! called on a real-time runtime of their own while the search's clock, which is paused, waits
-//! (the call says `Waiting`, so no timeout runs); their measured timing is then replayed.
+//! called on a real-time runtime of their own while the search's virtual time waits (the call
+//! says `Waiting`, so no timeout runs); their measured timing is then replayed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

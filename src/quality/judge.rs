@@ -141,7 +141,7 @@ fn verdict(text: &str) -> Grade {
 type CallResult = Result<(String, Usage), (String, Option<Usage>)>;
 
 /// One live call on a runtime of its own (on a thread of its own, so it can be made from inside
-/// another runtime, paused or not).
+/// another runtime, or from a run on virtual time).
 fn call_blocking(p: Arc<dyn crate::provider::Provider>, req: CallRequest) -> CallResult {
     let input = req.input_tokens;
     let handle = std::thread::spawn(move || -> CallResult {

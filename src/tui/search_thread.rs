@@ -1,5 +1,5 @@
-//! The optimizer's search off the UI thread: `optimize::optimize` builds its own paused
-//! runtime, so it gets a plain thread; its progress comes back to the loop as messages, at
+//! The optimizer's search off the UI thread: `optimize::optimize` drives its runs on virtual
+//! time, which would block a worker of the screen's runtime, so it gets a plain thread; its progress comes back to the loop as messages, at
 //! most ten a second (and always the last), so a fast search does not flood the screen.
 
 use std::time::{Duration, Instant};
