@@ -4,15 +4,15 @@
 //! reactor: [`block_on`] polls the run until it waits, then jumps to the earliest timer and
 //! wakes every timer due then, in the order they were set. This replaced a tokio runtime with a
 //! paused clock, which cost about a microsecond a timer (park, advance the clock, turn the
-//! wheel, wake) where this costs a heap push and pop: a re-priced recording of a million
-//! events waits on a million timers.
+//! wheel, wake) where this costs an insert into an ordered map and a removal: a re-priced
+//! recording of a million events waits on a million timers.
 //!
 //! Time is kept as tokio kept it, in whole milliseconds from the start: a timer of `d` is due
 //! `d` rounded up to the next millisecond from now. So every simulated figure is what it was.
 //! Timers due at the same millisecond fire in the order they were set, which does not depend
 //! on a timer wheel's layout.
 //!
-//! [`sleep`] and [`Deadline`] work on either clock: on virtual time inside [`block_on`], on
+//! [`sleep`] and [`Start`] work on either clock: on virtual time inside [`block_on`], on
 //! tokio's clock anywhere else (real providers, and anything driven by a tokio runtime).
 
 use std::cell::RefCell;
@@ -196,7 +196,7 @@ impl Future for Sleep {
     }
 }
 
-/// Waits `d`: on virtual time inside [`block_on`], on tokio's clock elsewhere. A provider that
+/// Waits `d`: on virtual time in a simulated run, on tokio's clock elsewhere. A provider that
 /// simulates a wait must wait with this: a simulated run is driven on virtual time, where a
 /// tokio timer has no runtime to fire it.
 pub fn sleep(d: Duration) -> Sleep {
