@@ -298,7 +298,13 @@ pub fn optimize(
         .collect();
     let spend = ev.memo().spend();
     let assignments: f64 = slots.iter().map(|s| space::choices_per_slot(s, &models, &cfg.catalog, cfg.cascade)).product();
-    let per_task = if order.is_empty() { 0.0 } else { seen.values().map(|(f, _)| f.calls_per_task).sum::<f64>() / seen.len() as f64 };
+    // Summed in the order the candidates were tried: a float sum in a hash map's order came out
+    // different in its last digits from one run to the next.
+    let per_task = if order.is_empty() {
+        0.0
+    } else {
+        order.iter().filter_map(|a| seen.get(a)).map(|(f, _)| f.calls_per_task).sum::<f64>() / seen.len() as f64
+    };
     let stats = Stats {
         candidates: order.len(),
         model_calls: spend.calls,
