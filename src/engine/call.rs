@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::RunSpec;
-use super::clock::Clock;
 use super::health::Health;
 use super::sink::Sink;
 use super::store::{Query, Served};
-use super::vtime;
+use super::vtime::{self, Start};
 use crate::event::{Event, Exchange, Origin, RunEvent, Unit};
 use crate::flow::CheckResult;
 use crate::money::Money;
@@ -43,7 +42,8 @@ pub(super) struct Call<'a, S> {
     pub(super) spec: &'a RunSpec,
     pub(super) providers: &'a Providers,
     pub(super) sink: &'a S,
-    pub(super) clock: &'a Clock,
+    /// The run's clock: its start, on virtual or real time.
+    pub(super) clock: &'a Start,
     pub(super) unit: Unit,
     pub(super) decision: Arc<Decision>,
     pub(super) parts: Arc<[(Origin, Arc<str>)]>,
@@ -249,7 +249,7 @@ impl<S: Sink> Call<'_, S> {
                                 backoff,
                             })
                             .await;
-                            self.clock.sleep(backoff).await;
+                            vtime::sleep(backoff).await;
                             continue;
                         }
                         if e.retryable() || e.kind == ErrorKind::Auth {

@@ -22,7 +22,6 @@
 //! This file holds what callers use: [`RunSpec`] and the `run*` entry points.
 
 mod call;
-mod clock;
 mod context;
 pub(crate) use context::output_part;
 mod decisions;

@@ -14,12 +14,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::RunSpec;
 use super::call::{Call, Done};
-use super::clock::Clock;
 use super::context::{DeclaredCounts, HistoryEntry, build_context};
 use super::decisions::Decisions;
 use super::health::Health;
 use super::sink::Sink;
 use super::store::{Query, content_key};
+use super::vtime::Start;
 use crate::event::{Event, Outcome, RunEvent, SkipReason, Unit};
 use crate::flow::list_items;
 use crate::money::Money;
@@ -54,7 +54,7 @@ struct Exec<'a, S> {
     spec: &'a RunSpec,
     providers: &'a Providers,
     sink: &'a S,
-    clock: &'a Clock,
+    clock: &'a Start,
     task: u64,
     rank: Vec<u32>,
     remaining: Vec<usize>,
@@ -86,11 +86,12 @@ struct Exec<'a, S> {
 /// Runs a flow to the end, or until `cancel` fires or nobody listens, handing every event to
 /// `sink`. Returns how the run ended.
 pub(super) async fn execute<S: Sink>(spec: &RunSpec, providers: &Providers, sink: &S, cancel: CancellationToken) -> Outcome {
-    let clock = Clock::new();
+    // Every time the run reports or waits for is measured from here.
+    let clock = Start::now();
     run_on(spec, providers, sink, cancel, &clock).await
 }
 
-async fn run_on<S: Sink>(spec: &RunSpec, providers: &Providers, sink: &S, cancel: CancellationToken, clock: &Clock) -> Outcome {
+async fn run_on<S: Sink>(spec: &RunSpec, providers: &Providers, sink: &S, cancel: CancellationToken, clock: &Start) -> Outcome {
     let flow = &spec.flow;
     let n = flow.nodes.len();
     let mut ex = Exec {

@@ -206,8 +206,9 @@ pub fn sleep(d: Duration) -> Sleep {
     }
 }
 
-/// A moment a run waits for, measured from the run's start: on virtual time the run's start is
-/// a whole millisecond, so the moment is due at `start + deadline` rounded up, as on tokio's.
+/// When a run started, on whichever clock drives it: the engine's clock. Every time the run
+/// reports or waits for is measured from here. On virtual time the start is a whole
+/// millisecond, so a moment `at` after it is due at `start + at` rounded up, as on tokio's.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Start {
     /// Milliseconds of virtual time at the run's start.
@@ -313,6 +314,29 @@ mod tests {
         assert_eq!(late, Err(Duration::from_millis(5)), "the deadline ended the wait at 5 ms");
         assert!(tie, "both due at 9 ms: the answer wins");
         assert_eq!(early, Ok(Duration::from_millis(10)));
+    }
+
+    /// A run's clock (its `Start`) on tokio's clock, as a run with a real provider has it.
+    #[tokio::test(start_paused = true)]
+    async fn on_tokio_the_start_is_tokios() {
+        let start = Start::now();
+        tokio::time::advance(Duration::from_millis(5)).await;
+        assert_eq!(start.elapsed(), Duration::from_millis(5));
+        start.sleep_until(Duration::from_millis(9)).await;
+        assert_eq!(start.elapsed(), Duration::from_millis(9));
+    }
+
+    #[test]
+    fn on_virtual_time_the_start_is_virtual() {
+        let seen = block_on(async {
+            sleep(Duration::from_millis(3)).await;
+            let start = Start::now();
+            sleep(Duration::from_micros(1200)).await;
+            let a = start.elapsed();
+            start.sleep_until(Duration::from_millis(7)).await;
+            (a, start.elapsed())
+        });
+        assert_eq!(seen, (Duration::from_millis(2), Duration::from_millis(7)));
     }
 
     #[test]
