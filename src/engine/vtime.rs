@@ -50,7 +50,7 @@ pub(crate) fn now() -> Option<Duration> {
 }
 
 /// Whole milliseconds, rounded up, as tokio's timers count them.
-fn millis_up(d: Duration) -> u64 {
+pub(crate) fn millis_up(d: Duration) -> u64 {
     u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
 }
 

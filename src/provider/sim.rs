@@ -31,7 +31,7 @@ pub struct SimProvider;
 
 impl Provider for SimProvider {
     fn call(&self, req: CallRequest) -> ChunkStream {
-        limited(req, plan)
+        limited(req, |req| play(plan(req), None))
     }
 }
 
@@ -50,7 +50,7 @@ thread_local! {
 /// waits its turn, then is sent (`Chunk::Sent`); its answer is planned only then, so the
 /// calls queued behind a wide fan-out hold nothing but their request. A call that gets a
 /// slot at once streams exactly what it streamed before providers had limits.
-fn limited(req: CallRequest, make: impl FnOnce(&CallRequest) -> Plan + Send + 'static) -> ChunkStream {
+fn limited(req: CallRequest, make: impl FnOnce(&CallRequest) -> Play + Send + 'static) -> ChunkStream {
     let provider = req.model().provider;
     // The `sim` provider stands for no real service: its calls are limited only when the
     // catalog gives it a `[provider.sim]` limit.
@@ -58,11 +58,11 @@ fn limited(req: CallRequest, make: impl FnOnce(&CallRequest) -> Plan + Send + 's
         ProviderKind::Sim => req.catalog.limits.get(&provider).map(|l| l.max_concurrent),
         _ => Some(req.catalog.limits(provider).max_concurrent),
     };
-    let Some(limit) = limit.map(|l| l.max(1)) else { return Box::pin(play(make(&req))) };
+    let Some(limit) = limit.map(|l| l.max(1)) else { return Box::pin(make(&req)) };
     let slots = SLOTS.with(|s| s.borrow_mut().entry((provider, limit)).or_insert_with(|| Arc::new(Semaphore::new(limit as usize))).clone());
     if let Ok(permit) = slots.clone().try_acquire_owned() {
-        let plan = make(&req);
-        return Box::pin(play(plan).map(move |c| {
+        let play = make(&req);
+        return Box::pin(play.map(move |c| {
             let _slot = &permit;
             c
         }));
@@ -71,8 +71,8 @@ fn limited(req: CallRequest, make: impl FnOnce(&CallRequest) -> Plan + Send + 's
     let waiting = futures::stream::once(async move { Ok(Chunk::Waiting { why }) });
     let sent = futures::stream::once(async move {
         let permit = slots.acquire_owned().await.ok();
-        let plan = make(&req);
-        futures::stream::once(async { Ok(Chunk::Sent) }).chain(play(plan).map(move |c| {
+        let play = make(&req);
+        futures::stream::once(async { Ok(Chunk::Sent) }).chain(play.map(move |c| {
             let _slot = &permit;
             c
         }))
@@ -120,9 +120,28 @@ fn keys(req: &CallRequest, node: &Node) -> [u64; 4] {
 
 /// Streams a given text with the model's simulated timing and no faults: how a re-priced
 /// recording replays a recorded output on another model. `output_tokens` is the text's count
-/// when it is already known (the recording has it); counted here otherwise.
-pub fn stream_text(req: &CallRequest, text: String, output_tokens: Option<u64>) -> ChunkStream {
-    limited(req.clone(), move |req| text_plan(req, text, output_tokens))
+/// when it is already known (the recording has it); counted here otherwise. With `whole`, the
+/// pieces after the first come in as few as the caller's limits allow (see [`Whole`]).
+pub fn stream_text(req: &CallRequest, text: String, output_tokens: Option<u64>, whole: Option<Whole>) -> ChunkStream {
+    limited(req.clone(), move |req| play(text_plan(req, text, output_tokens), whole))
+}
+
+/// A caller that reads a stream's text whole rather than piece by piece (the engine with
+/// deltas off), and the limits it polices the stream with: its idle timeout (the longest gap
+/// between pieces) and its total timeout (the longest call, from the request). A fault-free
+/// stream may then join consecutive pieces into one, arriving when the last of them would
+/// have: every piece's gap fits the idle limit whenever their sum does, and every piece
+/// arrives in time whenever the last does, so no timeout fires that would not have, and none
+/// that would have is missed (a gap too long for the limit comes alone, as before). The first
+/// piece keeps its own time: it is the time to first token. Every call's times are the same;
+/// what may differ is which of two calls ending in the same simulated millisecond is settled
+/// first (timers due together fire in the order they were set, and a joined wait is set
+/// earlier). A re-priced recording of a million pieces woke its calls a million times, nine
+/// tenths of them for nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Whole {
+    pub idle: Duration,
+    pub total: Duration,
 }
 
 fn text_plan(req: &CallRequest, text: String, output_tokens: Option<u64>) -> Plan {
@@ -243,10 +262,14 @@ struct Play {
     step: Step,
     /// The wait under way, if any.
     wait: Option<crate::engine::vtime::Sleep>,
+    /// Set when the caller reads the text whole: pieces may be joined within its limits.
+    whole: Option<Whole>,
+    /// Whole milliseconds waited so far, as the timers count them.
+    waited_ms: u64,
 }
 
-fn play(plan: Plan) -> Play {
-    Play { plan, step: Step::Ttft, wait: None }
+fn play(plan: Plan, whole: Option<Whole>) -> Play {
+    Play { plan, step: Step::Ttft, wait: None, whole, waited_ms: 0 }
 }
 
 impl Play {
@@ -260,7 +283,28 @@ impl Play {
             return false;
         }
         self.wait = None;
+        self.waited_ms = self.waited_ms.saturating_add(crate::engine::vtime::millis_up(d));
         true
+    }
+
+    /// The pieces that come next, from piece `i` (not the first): up to and including which
+    /// one, after what wait, and their tokens. One piece unless the caller reads the text
+    /// whole ([`Whole`]) and nothing goes wrong in this stream.
+    fn next_pieces(&self, i: usize) -> (usize, Duration, u32) {
+        let (delay, _, tokens) = self.plan.chunks[i];
+        let Some(w) = self.whole.filter(|_| self.plan.fault.is_none()) else { return (i, delay, tokens) };
+        use crate::engine::vtime::millis_up;
+        // A deadline due in the same millisecond as the answer it guards loses to it.
+        let (idle, total) = (millis_up(w.idle), millis_up(w.total));
+        let (mut last, mut sum, mut toks) = (i, millis_up(delay), tokens);
+        for (k, &(d, _, t)) in self.plan.chunks.iter().enumerate().skip(i + 1) {
+            let s = sum.saturating_add(millis_up(d));
+            if s > idle || self.waited_ms.saturating_add(s) > total {
+                break;
+            }
+            (last, sum, toks) = (k, s, toks.saturating_add(t));
+        }
+        if last == i { (i, delay, tokens) } else { (last, Duration::from_millis(sum), toks) }
     }
 
     /// Chunk `i`, or what ends the stream there.
@@ -276,17 +320,23 @@ impl Play {
             Some(Fault::Stall { after_chunks }) if *after_chunks == i => return Poll::Pending,
             _ => {}
         }
-        let Some(&(delay, end, tokens)) = self.plan.chunks.get(i) else {
+        let Some(&(_, end, tokens)) = self.plan.chunks.get(i) else {
             self.step = Step::Done;
             return Poll::Ready(Some(Ok(Chunk::Usage(self.plan.usage))));
         };
-        if i > 0 && !self.waited(delay, cx) {
-            return Poll::Pending;
-        }
+        let (last, end, tokens) = if i == 0 {
+            (i, end, tokens)
+        } else {
+            let (last, wait, tokens) = self.next_pieces(i);
+            if !self.waited(wait, cx) {
+                return Poll::Pending;
+            }
+            (last, self.plan.chunks[last].1, tokens)
+        };
         let start = if i == 0 { 0 } else { self.plan.chunks[i - 1].1 as usize };
         let text = self.plan.text.get(start..end as usize).unwrap_or_default().to_string();
-        self.step = if i + 1 < self.plan.chunks.len() || matches!(self.plan.fault, Some(Fault::Server { .. } | Fault::Stall { .. })) {
-            Step::Chunk(i + 1)
+        self.step = if last + 1 < self.plan.chunks.len() || matches!(self.plan.fault, Some(Fault::Server { .. } | Fault::Stall { .. })) {
+            Step::Chunk(last + 1)
         } else {
             Step::Usage
         };

@@ -36,6 +36,8 @@ struct RecordedText {
     /// and the recorded count is the provider's own.
     finished: HashMap<Unit, (bool, u64)>,
     texts: Texts,
+    /// The re-run reads each answer whole (see [`sim::Whole`]).
+    whole: sim::Whole,
     simulated: std::sync::Mutex<Vec<String>>,
     /// The first error reading an output from the recording.
     failed: std::sync::Mutex<Option<std::io::Error>>,
@@ -59,7 +61,7 @@ impl Provider for RecordedText {
                 .unwrap_or_default();
                 // A call without the provider's usage was counted by Baton's estimate; count again.
                 let tokens = (!estimated && (output_tokens > 0 || text.is_empty())).then_some(output_tokens);
-                sim::stream_text(&req, text, tokens)
+                sim::stream_text(&req, text, tokens, Some(self.whole))
             }
             None => {
                 if let Ok(mut s) = self.simulated.lock() {
@@ -198,8 +200,10 @@ fn rerun(
         _ => None,
     };
     let counted = ahead.as_ref().map(|_| recorded_part_counts(&rec.flow, &before)).unwrap_or_default();
-    let provider = Arc::new(RecordedText { finished, texts, simulated: Default::default(), failed: Default::default() });
+    let whole = sim::Whole { idle: strategy.retry.idle_timeout, total: strategy.retry.total_timeout };
+    let provider = Arc::new(RecordedText { finished, texts, whole, simulated: Default::default(), failed: Default::default() });
     let mut spec = RunSpec::new(rec.flow.clone(), strategy, catalog, rec.header.input.clone(), rec.header.seed);
+    // Nothing reads the pieces: each answer may come whole (`whole` above).
     spec.options.deltas = false;
     let done = std::sync::atomic::AtomicBool::new(false);
     let after = std::thread::scope(|s| {
