@@ -58,7 +58,8 @@ fn parse_into(reading: &Reading, b: &Block, p: &mut Parsed) {
     let mut rest = &b.bytes[..];
     let mut at = b.at;
     while !rest.is_empty() {
-        let (line, took) = match rest.iter().position(|&c| c == b'\n') {
+        // A byte-at-a-time search for the line's end was a fifth of each worker's time (perf).
+        let (line, took) = match memchr::memchr(b'\n', rest) {
             Some(i) => (&rest[..i], i + 1),
             None => (rest, rest.len()),
         };
@@ -137,13 +138,12 @@ fn read_in(
                     carry.clear();
                     bytes
                 };
-                let old = bytes.len();
-                bytes.resize(old + block, 0);
-                let n = read_full(r, &mut bytes[old..])?;
-                bytes.truncate(old + n);
+                // Read into the spare room as it is: zeroed first, every block was written twice.
+                bytes.reserve(block);
+                let n = r.by_ref().take(block as u64).read_to_end(&mut bytes)?;
                 if n == 0 {
                     end = true;
-                } else if let Some(i) = bytes.iter().rposition(|&c| c == b'\n') {
+                } else if let Some(i) = memchr::memrchr(b'\n', &bytes) {
                     carry.extend_from_slice(&bytes[i + 1..]);
                     bytes.truncate(i + 1);
                 } else {
@@ -203,20 +203,6 @@ impl Fold {
         self.lines += p.lines;
         None
     }
-}
-
-/// Fills `buf` as far as the input goes; how much it filled.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 #[cfg(test)]
