@@ -3,9 +3,8 @@
 //! handle), and the chunks are written in order. Building and writing the spans was most of
 //! `export` once the recording was read (perf).
 //!
-//! Each span is written as pretty JSON on its own and then indented to its depth in the
-//! document: in pretty JSON every newline is between tokens (a string's are escaped), so
-//! indenting after each gives exactly the bytes the whole document would hold.
+//! Each span is written as pretty JSON on its own, already at its depth in the document
+//! ([`AtDepth`]), so it holds exactly the bytes the whole document would.
 
 use std::io::Write;
 use std::sync::mpsc::sync_channel;
@@ -37,10 +36,8 @@ pub(super) fn write(rec: &Recording, st: &RunState, outputs: &OutputIndex, mut o
         return Err(broken());
     }
     out.write_all(&around[..head_end])?;
-    let mut scratch = Vec::new();
-    serde_json::to_writer_pretty(&mut scratch, &root_span(st, &trace))?;
     let mut first = Vec::new();
-    indented(&scratch, b"\n", &mut first);
+    at_depth(&root_span(st, &trace), b"\n", &mut first)?;
     out.write_all(&first)?;
 
     let units = listed_units(st);
@@ -52,15 +49,10 @@ pub(super) fn write(rec: &Recording, st: &RunState, outputs: &OutputIndex, mut o
             let (chunks, trace) = (&chunks, &trace);
             let outputs = outputs.reopen()?;
             s.spawn(move || {
-                let mut scratch = Vec::new();
                 for chunk in chunks.iter().skip(k).step_by(2) {
-                    let mut bytes = Vec::with_capacity(chunk.len() * 8192);
-                    let built = chunk.iter().try_for_each(|&idx| {
-                        scratch.clear();
-                        span(st, trace, &outputs, idx, &mut scratch)?;
-                        indented(&scratch, b",\n", &mut bytes);
-                        Ok(())
-                    });
+                    // About 15 KB a span with 1,000-token outputs.
+                    let mut bytes = Vec::with_capacity(chunk.len() * 16384);
+                    let built = chunk.iter().try_for_each(|&idx| span(st, trace, &outputs, idx, &mut bytes));
                     if tx.send(built.map(|()| bytes)).is_err() {
                         return;
                     }
@@ -78,22 +70,92 @@ pub(super) fn write(rec: &Recording, st: &RunState, outputs: &OutputIndex, mut o
     Ok(units.len() + 1)
 }
 
-/// A unit's span as pretty JSON, its output read from the recording.
+/// A unit's span, after `,` and a newline, at the spans' depth, its output read from the
+/// recording.
 fn span(st: &RunState, trace: &Trace, outputs: &OutputIndex, idx: usize, buf: &mut Vec<u8>) -> std::io::Result<()> {
-    Ok(with_output(st, outputs, idx, |out| serde_json::to_writer_pretty(&mut *buf, &unit_span_of(st, trace, idx, out)))??)
+    with_output(st, outputs, idx, |out| at_depth(&unit_span_of(st, trace, idx, out), b",\n", buf))?
 }
 
-/// `sep`, then `json` at the spans' depth.
-fn indented(json: &[u8], sep: &[u8], out: &mut Vec<u8>) {
+/// `sep`, then `value` as pretty JSON at the spans' depth.
+fn at_depth(value: &impl Serialize, sep: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
     out.extend_from_slice(sep);
     out.extend_from_slice(INDENT);
-    let mut lines = json.split(|&c| c == b'\n');
-    if let Some(first) = lines.next() {
-        out.extend_from_slice(first);
+    let mut ser = serde_json::Serializer::with_formatter(out, AtDepth { depth: 0, has_value: false });
+    value.serialize(&mut ser).map_err(std::io::Error::from)
+}
+
+/// serde_json's pretty layout (two spaces a level) for a value that starts [`INDENT`] deep:
+/// each line it begins is indented that much more. Written this way rather than pretty and
+/// then indented: that copied every span once more and searched it for newlines, a quarter of
+/// each builder's time.
+struct AtDepth {
+    depth: usize,
+    has_value: bool,
+}
+
+impl AtDepth {
+    /// `sep` (a newline, after a comma or not), then the line's indent.
+    fn line<W: ?Sized + Write>(&self, w: &mut W, sep: &[u8]) -> std::io::Result<()> {
+        const SPACES: &[u8; 64] = &[b' '; 64];
+        w.write_all(sep)?;
+        let mut width = INDENT.len() + 2 * self.depth;
+        while width > 0 {
+            let n = width.min(SPACES.len());
+            w.write_all(&SPACES[..n])?;
+            width -= n;
+        }
+        Ok(())
     }
-    for line in lines {
-        out.push(b'\n');
-        out.extend_from_slice(INDENT);
-        out.extend_from_slice(line);
+}
+
+impl serde_json::ser::Formatter for AtDepth {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            self.line(w, b"\n")?;
+        }
+        w.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        self.line(w, if first { b"\n" } else { b",\n" })
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            self.line(w, b"\n")?;
+        }
+        w.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        self.line(w, if first { b"\n" } else { b",\n" })
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
     }
 }
