@@ -186,8 +186,11 @@ pub fn plan(req: &CallRequest) -> Plan {
     let mut call = Rng::keyed(&[seed, task, node_key, item, hash_str(&model.id), u64::from(req.try_no), SALT_CALL]);
 
     let mut text = compose(req, node, model, &mut truth);
-    // Held until the last chunk is out, by every call in flight at once.
-    text.shrink_to_fit();
+    // Held until the last chunk is out, by every call in flight at once: no more than an
+    // eighth of slack (a copy of every short answer for a byte or two was not worth it).
+    if text.capacity() - text.len() > text.len() / 8 + 16 {
+        text.shrink_to_fit();
+    }
     let usage = Usage { input: req.input_tokens, cached: 0, cache_write: 0, output: u64::from(tokens::count(&text)), reasoning: 0 };
 
     let p = &model.sim;
@@ -334,7 +337,13 @@ impl Play {
             (last, self.plan.chunks[last].1, tokens)
         };
         let start = if i == 0 { 0 } else { self.plan.chunks[i - 1].1 as usize };
-        let text = self.plan.text.get(start..end as usize).unwrap_or_default().to_string();
+        let text = if start == 0 && end as usize == self.plan.text.len() {
+            // The whole text in one piece (a short answer, or one read whole): nothing else
+            // reads it, so it moves rather than being copied.
+            std::mem::take(&mut self.plan.text)
+        } else {
+            self.plan.text.get(start..end as usize).unwrap_or_default().to_string()
+        };
         self.step = if last + 1 < self.plan.chunks.len() || matches!(self.plan.fault, Some(Fault::Server { .. } | Fault::Stall { .. })) {
             Step::Chunk(last + 1)
         } else {
