@@ -38,6 +38,8 @@ struct RecordedText {
     texts: Texts,
     /// The re-run reads each answer whole (see [`sim::Whole`]).
     whole: sim::Whole,
+    /// Outputs already read by the thread counting ahead.
+    stash: Stash,
     simulated: std::sync::Mutex<Vec<String>>,
     /// The first error reading an output from the recording.
     failed: std::sync::Mutex<Option<std::io::Error>>,
@@ -51,11 +53,13 @@ impl Provider for RecordedText {
             Some(&(estimated, output_tokens)) => {
                 let text = match &self.texts {
                     Texts::Held(texts) => texts.get(&unit).map(|t| t.to_string()),
-                    Texts::Indexed(index) => index.with_output(unit, str::to_string).unwrap_or_else(|e| {
-                        if let Ok(mut f) = self.failed.lock() {
-                            f.get_or_insert(e);
-                        }
-                        None
+                    Texts::Indexed(index) => self.stash.take(unit).map(Some).unwrap_or_else(|| {
+                        index.with_output(unit, str::to_string).unwrap_or_else(|e| {
+                            if let Ok(mut f) = self.failed.lock() {
+                                f.get_or_insert(e);
+                            }
+                            None
+                        })
                     }),
                 }
                 .unwrap_or_default();
@@ -201,14 +205,16 @@ fn rerun(
     };
     let counted = ahead.as_ref().map(|_| recorded_part_counts(&rec.flow, &before)).unwrap_or_default();
     let whole = sim::Whole { idle: strategy.retry.idle_timeout, total: strategy.retry.total_timeout };
-    let provider = Arc::new(RecordedText { finished, texts, whole, simulated: Default::default(), failed: Default::default() });
+    let provider =
+        Arc::new(RecordedText { finished, texts, whole, stash: Stash::default(), simulated: Default::default(), failed: Default::default() });
     let mut spec = RunSpec::new(rec.flow.clone(), strategy, catalog, rec.header.input.clone(), rec.header.seed);
     // Nothing reads the pieces: each answer may come whole (`whole` above).
     spec.options.deltas = false;
     let done = std::sync::atomic::AtomicBool::new(false);
     let after = std::thread::scope(|s| {
         if let Some(index) = ahead {
-            s.spawn(|| count_ahead(&rec.flow, index, &counted, &done));
+            let (flow, counted, stash, done) = (&rec.flow, &counted, &provider.stash, &done);
+            s.spawn(move || count_ahead(flow, index, counted, stash, done));
         }
         let after = crate::headless::run_one(&spec, &Providers::only(provider.clone()));
         done.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -278,14 +284,28 @@ fn rerun(
 /// in [`CHECK_EVERY`] are counted all the same and compared: once one disagrees (a recording
 /// from a Baton with another tokenizer), everything is counted afresh. An output with a key
 /// redacted from it is not the text the recording counted, and is counted.
-fn count_ahead(flow: &crate::flow::Flow, index: OutputIndex, counted: &HashMap<usize, u32>, done: &std::sync::atomic::AtomicBool) {
+///
+/// Each output read is also left in `stash` for the re-run, which then need not read it again
+/// (reading and parsing the line of each output was about a quarter of the re-run's thread);
+/// to find them there, this reads at most [`Stash::LEAD`] outputs ahead of the re-run.
+fn count_ahead(
+    flow: &crate::flow::Flow,
+    index: OutputIndex,
+    counted: &HashMap<usize, u32>,
+    stash: &Stash,
+    done: &std::sync::atomic::AtomicBool,
+) {
     use crate::engine::output_part;
     use crate::tokens;
+    use std::sync::atomic::Ordering::Relaxed;
     let (mut known_so_far, mut trusted) = (0usize, true);
     // The memo holds 100,000 texts; counting far more ahead would push out what the engine
     // needs.
-    for unit in index.units().into_iter().take(40_000) {
-        if done.load(std::sync::atomic::Ordering::Relaxed) {
+    for (k, unit) in index.units().into_iter().take(40_000).enumerate() {
+        while k >= stash.served.load(Relaxed) + Stash::LEAD && !done.load(Relaxed) {
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
+        if done.load(Relaxed) {
             return;
         }
         let label = unit.label(flow);
@@ -305,6 +325,7 @@ fn count_ahead(flow: &crate::flow::Flow, index: OutputIndex, counted: &HashMap<u
                     tokens::count(&part);
                 }
             }
+            stash.put(unit, out);
         });
         if read.is_err() {
             return;
@@ -314,6 +335,35 @@ fn count_ahead(flow: &crate::flow::Flow, index: OutputIndex, counted: &HashMap<u
 
 /// One remembered count in this many is checked against the tokenizer.
 const CHECK_EVERY: usize = 64;
+
+/// Recorded outputs read ahead of the re-run (see [`count_ahead`]), and how many units the
+/// re-run has been served.
+#[derive(Default)]
+struct Stash {
+    texts: std::sync::Mutex<HashMap<Unit, String>>,
+    served: std::sync::atomic::AtomicUsize,
+}
+
+impl Stash {
+    /// How many outputs ahead of the re-run they are read (in the order the recording finished
+    /// them): enough to count each before a later node needs it, and few enough to hold (a
+    /// re-run that asks in another order, or skips some, leaves at most twice this many).
+    const LEAD: usize = 256;
+
+    fn put(&self, unit: Unit, text: &str) {
+        if let Ok(mut texts) = self.texts.lock()
+            && texts.len() < 2 * Self::LEAD
+        {
+            texts.insert(unit, text.to_string());
+        }
+    }
+
+    /// The unit's output, if it was read ahead; counts the unit as served either way.
+    fn take(&self, unit: Unit) -> Option<String> {
+        self.served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.texts.lock().ok()?.remove(&unit)
+    }
+}
 
 /// The token count of each node's declared part (`[id output]` and its output) as the
 /// recording's own contexts give it, by node. Left out: a fan-out's part (its instances'
