@@ -395,13 +395,13 @@ impl<S: Sink> Call<'_, S> {
                         ttft = now.map(|n| n.saturating_sub(t0));
                     }
                     streamed += u64::from(tokens.unwrap_or_else(|| crate::tokens::count(&piece)));
-                    // Grow by a quarter rather than double: thousands of calls can be
-                    // mid-stream at once, and each one's slack adds up.
                     if text.is_empty() && !deltas {
                         // Nobody else wants the piece: it becomes the text.
                         text = piece;
                         continue;
                     }
+                    // Grow by a quarter rather than double: thousands of calls can be
+                    // mid-stream at once, and each one's slack adds up.
                     if text.capacity() - text.len() < piece.len() {
                         text.reserve_exact(piece.len().max(text.len() / 4));
                     }

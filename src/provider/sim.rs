@@ -126,18 +126,20 @@ pub fn stream_text(req: &CallRequest, text: String, output_tokens: Option<u64>, 
     limited(req.clone(), move |req| play(text_plan(req, text, output_tokens), whole))
 }
 
-/// A caller that reads a stream's text whole rather than piece by piece (the engine with
-/// deltas off), and the limits it polices the stream with: its idle timeout (the longest gap
-/// between pieces) and its total timeout (the longest call, from the request). A fault-free
-/// stream may then join consecutive pieces into one, arriving when the last of them would
-/// have: every piece's gap fits the idle limit whenever their sum does, and every piece
-/// arrives in time whenever the last does, so no timeout fires that would not have, and none
-/// that would have is missed (a gap too long for the limit comes alone, as before). The first
-/// piece keeps its own time: it is the time to first token. Every call's times are the same;
-/// what may differ is which of two calls ending in the same simulated millisecond is settled
-/// first (timers due together fire in the order they were set, and a joined wait is set
-/// earlier). A re-priced recording of a million pieces woke its calls a million times, nine
-/// tenths of them for nothing.
+/// A caller that reads a stream's text whole (the engine with deltas off), and the limits it
+/// polices the stream with: its idle timeout (the longest gap between pieces) and its total
+/// timeout (from the request). A fault-free stream may then join the pieces after the first
+/// into one, arriving when the last of them would have: each gap fits the idle limit when their
+/// sum does, and each piece is in time when the last is, so no timeout fires that would not
+/// have and none is missed (a gap too long for the limit comes alone). The first piece keeps
+/// its time to first token. This relies on the caller polling the stream at the request and as
+/// soon as each piece arrives (the engine with an inline sink does).
+///
+/// Each call's times are the same; what can differ is the order in which two calls ending in
+/// the same simulated millisecond are settled (timers due together fire in the order they were
+/// set, and a joined wait is set earlier), and with it, where a budget, a schedule limit or a
+/// provider's queue has room for one of their dependents only, which one starts. Re-pricing
+/// uses this: a million pieces woke its calls a million times, nine in ten for nothing.
 #[derive(Debug, Clone, Copy)]
 pub struct Whole {
     pub idle: Duration,
@@ -257,15 +259,14 @@ enum Step {
 }
 
 /// A plan, played: its first chunk after its time to first token, each later one after its
-/// gap, then its usage, or its fault where it strikes. A hand-written stream rather than an
-/// `unfold`: that moved the whole plan in and out of a new future at every chunk, and a
-/// re-priced recording plays a million chunks.
+/// gap, then its usage, or its fault where it strikes. Hand-written: an `unfold` moved the
+/// whole plan in and out of a new future at every chunk.
 struct Play {
     plan: Plan,
     step: Step,
     /// The wait under way, if any.
     wait: Option<crate::engine::vtime::Sleep>,
-    /// Set when the caller reads the text whole: pieces may be joined within its limits.
+    /// Set when the caller reads the text whole: pieces are joined within its limits.
     whole: Option<Whole>,
     /// Whole milliseconds waited so far, as the timers count them.
     waited_ms: u64,
@@ -290,14 +291,13 @@ impl Play {
         true
     }
 
-    /// The pieces that come next, from piece `i` (not the first): up to and including which
-    /// one, after what wait, and their tokens. One piece unless the caller reads the text
-    /// whole ([`Whole`]) and nothing goes wrong in this stream.
+    /// The pieces from piece `i` (not the first) that come next: up to which one, after what
+    /// wait, with what tokens. One, unless [`Whole`] allows more and no fault is planned.
     fn next_pieces(&self, i: usize) -> (usize, Duration, u32) {
         let (delay, _, tokens) = self.plan.chunks[i];
         let Some(w) = self.whole.filter(|_| self.plan.fault.is_none()) else { return (i, delay, tokens) };
         use crate::engine::vtime::millis_up;
-        // A deadline due in the same millisecond as the answer it guards loses to it.
+        // A deadline due in the same millisecond as the answer it guards loses (`vtime`).
         let (idle, total) = (millis_up(w.idle), millis_up(w.total));
         let (mut last, mut sum, mut toks) = (i, millis_up(delay), tokens);
         for (k, &(d, _, t)) in self.plan.chunks.iter().enumerate().skip(i + 1) {
@@ -338,8 +338,8 @@ impl Play {
         };
         let start = if i == 0 { 0 } else { self.plan.chunks[i - 1].1 as usize };
         let text = if start == 0 && end as usize == self.plan.text.len() {
-            // The whole text in one piece (a short answer, or one read whole): nothing else
-            // reads it, so it moves rather than being copied.
+            // The whole text in one piece (a short answer): nothing else reads it, so it moves
+            // rather than being copied.
             std::mem::take(&mut self.plan.text)
         } else {
             self.plan.text.get(start..end as usize).unwrap_or_default().to_string()

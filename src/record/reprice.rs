@@ -211,14 +211,21 @@ fn rerun(
     // Nothing reads the pieces: each answer may come whole (`whole` above).
     spec.options.deltas = false;
     let done = std::sync::atomic::AtomicBool::new(false);
+    /// Tells the counting thread the re-run is over, however it ends (a panic included: the
+    /// scope waits for that thread, which may be waiting for the re-run).
+    struct Over<'a>(&'a std::sync::atomic::AtomicBool);
+    impl Drop for Over<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
     let after = std::thread::scope(|s| {
         if let Some(index) = ahead {
             let (flow, counted, stash, done) = (&rec.flow, &counted, &provider.stash, &done);
             s.spawn(move || count_ahead(flow, index, counted, stash, done));
         }
-        let after = crate::headless::run_one(&spec, &Providers::only(provider.clone()));
-        done.store(true, std::sync::atomic::Ordering::Relaxed);
-        after
+        let _over = Over(&done);
+        crate::headless::run_one(&spec, &Providers::only(provider.clone()))
     })?;
     if let Some(e) = provider.failed.lock().ok().and_then(|mut f| f.take()) {
         return Err(e);
@@ -287,7 +294,9 @@ fn rerun(
 ///
 /// Each output read is also left in `stash` for the re-run, which then need not read it again
 /// (reading and parsing the line of each output was about a quarter of the re-run's thread);
-/// to find them there, this reads at most [`Stash::LEAD`] outputs ahead of the re-run.
+/// to find them there, this reads at most [`Stash::LEAD`] outputs ahead of the re-run. A
+/// re-run that stops asking for outputs for a while (it skips what the recording ran, or asks
+/// in another order) is not waited for: counting goes on without the stash.
 fn count_ahead(
     flow: &crate::flow::Flow,
     index: OutputIndex,
@@ -301,9 +310,16 @@ fn count_ahead(
     let (mut known_so_far, mut trusted) = (0usize, true);
     // The memo holds 100,000 texts; counting far more ahead would push out what the engine
     // needs.
+    let mut stashing = true;
     for (k, unit) in index.units().into_iter().take(40_000).enumerate() {
-        while k >= stash.served.load(Relaxed) + Stash::LEAD && !done.load(Relaxed) {
+        let (mut served, mut still) = (stash.served.load(Relaxed), 0);
+        while stashing && k >= served + Stash::LEAD && !done.load(Relaxed) {
             std::thread::sleep(std::time::Duration::from_micros(100));
+            let now = stash.served.load(Relaxed);
+            // Half a millisecond without a unit served: the re-run serves one every few
+            // microseconds while it runs through the recording.
+            (still, served) = if now == served { (still + 1, served) } else { (0, now) };
+            stashing = still < 50;
         }
         if done.load(Relaxed) {
             return;
@@ -325,7 +341,9 @@ fn count_ahead(
                     tokens::count(&part);
                 }
             }
-            stash.put(unit, out);
+            if stashing {
+                stash.put(unit, out);
+            }
         });
         if read.is_err() {
             return;
@@ -340,8 +358,16 @@ const CHECK_EVERY: usize = 64;
 /// re-run has been served.
 #[derive(Default)]
 struct Stash {
-    texts: std::sync::Mutex<HashMap<Unit, String>>,
+    texts: std::sync::Mutex<Shelf>,
     served: std::sync::atomic::AtomicUsize,
+}
+
+#[derive(Default)]
+struct Shelf {
+    texts: HashMap<Unit, String>,
+    /// Units the re-run asked for before they were read ahead: never put on the shelf, where
+    /// nothing would take them.
+    gone: std::collections::HashSet<Unit>,
 }
 
 impl Stash {
@@ -351,17 +377,23 @@ impl Stash {
     const LEAD: usize = 256;
 
     fn put(&self, unit: Unit, text: &str) {
-        if let Ok(mut texts) = self.texts.lock()
-            && texts.len() < 2 * Self::LEAD
+        if let Ok(mut shelf) = self.texts.lock()
+            && shelf.texts.len() < 2 * Self::LEAD
+            && !shelf.gone.contains(&unit)
         {
-            texts.insert(unit, text.to_string());
+            shelf.texts.insert(unit, text.to_string());
         }
     }
 
     /// The unit's output, if it was read ahead; counts the unit as served either way.
     fn take(&self, unit: Unit) -> Option<String> {
         self.served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.texts.lock().ok()?.remove(&unit)
+        let mut shelf = self.texts.lock().ok()?;
+        let text = shelf.texts.remove(&unit);
+        if text.is_none() {
+            shelf.gone.insert(unit);
+        }
+        text
     }
 }
 
@@ -535,4 +567,27 @@ fn reported(rec: &Recording, before: RunState, strategy: Arc<Strategy>, catalog:
     }
     let report = RepriceReport::new(rec, &before, &after, nodes, estimates);
     (report, after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stash_keeps_only_what_the_re_run_may_still_ask_for() {
+        let stash = Stash::default();
+        let (a, b) = (Unit::node(0), Unit::node(1));
+        stash.put(a, "first");
+        assert_eq!(stash.take(a).as_deref(), Some("first"));
+        // Asked for before it was read ahead: read from the file, and not kept when it comes.
+        assert_eq!(stash.take(b), None);
+        stash.put(b, "late");
+        let held = |s: &Stash| s.texts.lock().expect("unpoisoned").texts.len();
+        assert_eq!(held(&stash), 0, "a unit already served was kept");
+        for k in 0..3 * Stash::LEAD {
+            stash.put(Unit::node(10 + k), "x");
+        }
+        assert_eq!(held(&stash), 2 * Stash::LEAD, "the stash is bounded");
+        assert_eq!(stash.served.load(std::sync::atomic::Ordering::Relaxed), 2);
+    }
 }
