@@ -120,7 +120,10 @@ fn a_stream_read_whole_joins_its_pieces_without_changing_the_run() {
     let finished = |events: &[RunEvent]| events.iter().filter(|e| matches!(e.kind, Event::NodeFinished { .. })).count();
     let timeouts = |events: &[RunEvent]| {
         let timed_out = |error: &str| ["no first token", "no data", "took longer"].iter().any(|t| error.contains(t));
-        events.iter().filter(|e| matches!(&e.kind, Event::NodeRetry { error, .. } | Event::NodeFailed { error, .. } if timed_out(error))).count()
+        events
+            .iter()
+            .filter(|e| matches!(&e.kind, Event::NodeRetry { error, .. } | Event::NodeFailed { error, .. } if timed_out(error)))
+            .count()
     };
     // Pieces about 0.1 s apart: joined two by two under a 250 ms idle limit; the longer outputs
     // run past the 5 s limit mid-stream, are billed for what streamed, and are retried.

@@ -205,8 +205,14 @@ fn rerun(
     };
     let counted = ahead.as_ref().map(|_| recorded_part_counts(&rec.flow, &before)).unwrap_or_default();
     let whole = sim::Whole { idle: strategy.retry.idle_timeout, total: strategy.retry.total_timeout };
-    let provider =
-        Arc::new(RecordedText { finished, texts, whole, stash: Stash::default(), simulated: Default::default(), failed: Default::default() });
+    let provider = Arc::new(RecordedText {
+        finished,
+        texts,
+        whole,
+        stash: Stash::default(),
+        simulated: Default::default(),
+        failed: Default::default(),
+    });
     let mut spec = RunSpec::new(rec.flow.clone(), strategy, catalog, rec.header.input.clone(), rec.header.seed);
     // Nothing reads the pieces: each answer may come whole (`whole` above).
     spec.options.deltas = false;
