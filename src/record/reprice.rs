@@ -302,8 +302,7 @@ fn rerun(
 /// (reading and parsing the line of each output was about a quarter of the re-run's thread);
 /// to find them there, this reads at most [`Stash::LEAD`] outputs ahead of the re-run. A
 /// re-run that stops asking for outputs for a while (it skips what the recording ran, or asks
-/// in another order) is not waited for: counting goes on without the stash. (One that never
-/// asks, every node failing before its call, ends soon and stops this thread with it.)
+/// in another order) is not waited for: counting goes on without the stash.
 fn count_ahead(
     flow: &crate::flow::Flow,
     index: OutputIndex,
@@ -324,8 +323,7 @@ fn count_ahead(
             std::thread::sleep(std::time::Duration::from_micros(100));
             let now = stash.served.load(Relaxed);
             // Fifty naps (5 ms or more) without a unit served once serving began: the re-run
-            // serves one every few microseconds while it runs through the recording. Before
-            // it begins (it folds the whole flow's start first), waiting costs nothing.
+            // serves one every few microseconds. Before it begins, waiting costs nothing.
             (still, served) = if now == served && now > 0 { (still + 1, served) } else { (0, now) };
             stashing = still < 50;
         }
