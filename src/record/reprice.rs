@@ -38,8 +38,8 @@ struct RecordedText {
     texts: Texts,
     /// The re-run reads each answer whole (see [`sim::Whole`]).
     whole: sim::Whole,
-    /// Outputs already read by the thread counting ahead.
-    stash: Stash,
+    /// Outputs already read by the thread counting ahead, when there is one.
+    stash: Option<Stash>,
     simulated: std::sync::Mutex<Vec<String>>,
     /// The first error reading an output from the recording.
     failed: std::sync::Mutex<Option<std::io::Error>>,
@@ -53,7 +53,7 @@ impl Provider for RecordedText {
             Some(&(estimated, output_tokens)) => {
                 let text = match &self.texts {
                     Texts::Held(texts) => texts.get(&unit).map(|t| t.to_string()),
-                    Texts::Indexed(index) => self.stash.take(unit).map(Some).unwrap_or_else(|| {
+                    Texts::Indexed(index) => self.stash.as_ref().and_then(|s| s.take(unit)).map(Some).unwrap_or_else(|| {
                         index.with_output(unit, str::to_string).unwrap_or_else(|e| {
                             if let Ok(mut f) = self.failed.lock() {
                                 f.get_or_insert(e);
@@ -209,7 +209,7 @@ fn rerun(
         finished,
         texts,
         whole,
-        stash: Stash::default(),
+        stash: ahead.as_ref().map(|_| Stash::default()),
         simulated: Default::default(),
         failed: Default::default(),
     });
@@ -226,8 +226,8 @@ fn rerun(
         }
     }
     let after = std::thread::scope(|s| {
-        if let Some(index) = ahead {
-            let (flow, counted, stash, done) = (&rec.flow, &counted, &provider.stash, &done);
+        if let (Some(index), Some(stash)) = (ahead, &provider.stash) {
+            let (flow, counted, done) = (&rec.flow, &counted, &done);
             s.spawn(move || count_ahead(flow, index, counted, stash, done));
         }
         let _over = Over(&done);
