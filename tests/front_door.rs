@@ -134,6 +134,75 @@ fn the_export_with_outputs_read_from_the_recording_is_the_export() {
     }
 }
 
+/// `text` as a JSON string escaped otherwise than serde_json escapes it: every character but
+/// letters, digits and spaces as `\\uXXXX`, in capitals.
+fn escaped_otherwise(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == ' ' {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04X}"));
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The recording at `path` with every output given characters that JSON escapes, written
+/// by `literal` (the output, and whether it is an odd-numbered one).
+fn with_outputs_written(path: &std::path::Path, to: &str, literal: impl Fn(&str, bool) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(path).expect("read");
+    let mut out = String::new();
+    let mut k = 0;
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("json line");
+        let mut line = line.to_string();
+        if v["ev"] == "node_finished" {
+            let output = v["output"].as_str().expect("an output");
+            let was = format!("\"output\":{}", serde_json::to_string(output).expect("json"));
+            assert_eq!(line.matches(&was).count(), 1, "{line}");
+            let spiced = format!("{output}\n\t\"quoted\" back\\slash \u{1} \u{7f} é/ \u{1F600}");
+            line = line.replace(&was, &format!("\"output\":{}", literal(&spiced, k % 2 == 1)));
+            k += 1;
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    assert!(k > 2, "outputs to rewrite");
+    let to = tmp(to);
+    std::fs::write(&to, out).expect("write");
+    to
+}
+
+fn indexed_export(path: &std::path::Path) -> String {
+    let (rec, state, outputs) = Recording::open_folded_indexed(path).expect("opens indexed");
+    let mut streamed = Vec::new();
+    baton::record::otlp::write_indexed(&rec, &state, &outputs, &mut streamed).expect("written");
+    String::from_utf8(streamed).expect("utf-8")
+}
+
+#[test]
+fn an_output_escaped_otherwise_exports_as_the_same_text_escaped_alike() {
+    let (path, _) = recorded("research-assistant", "smart", "escapes.jsonl");
+    // One file name for both (the trace's ids come from it).
+    let canonical = with_outputs_written(&path, "escapes-spiced.jsonl", |t, _| serde_json::to_string(t).expect("json"));
+    // Outputs copied as the recording holds them are the outputs escaped again.
+    let whole = serde_json::to_string_pretty(&baton::record::otlp::export(&Recording::open(&canonical).expect("opens"))).expect("json");
+    let exported = indexed_export(&canonical);
+    assert_eq!(exported, whole);
+    assert!(exported.contains("\\n\\t\\\"quoted\\\" back\\\\slash \\u0001 \u{7f} é/ \u{1F600}"), "the outputs are in the export");
+    // Escaped otherwise, the same texts export the same.
+    let otherwise = with_outputs_written(&path, "escapes-spiced.jsonl", |t, odd| {
+        if odd { escaped_otherwise(t) } else { serde_json::to_string(t).expect("json") }
+    });
+    assert!(std::fs::read_to_string(&otherwise).expect("read").contains("\\u002F"), "escaped otherwise");
+    assert_eq!(indexed_export(&otherwise), exported);
+}
+
 #[test]
 fn an_output_whose_line_changed_since_it_was_read_is_an_error() {
     let (path, _) = recorded("research-assistant", "smart", "changed.jsonl");

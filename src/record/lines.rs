@@ -14,6 +14,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::value::RawValue;
+
 use crate::event::{Event, RunEvent, Unit};
 use crate::flow::CheckResult;
 use crate::routing::Usage;
@@ -128,8 +130,11 @@ pub struct OutputIndex {
     at: std::collections::HashMap<Unit, (u64, usize)>,
     /// The file and a line's bytes (a lock, not a cell: a re-priced run's provider reads
     /// through it, and providers are shared).
-    reader: std::sync::Mutex<(std::fs::File, Vec<u8>)>,
+    reader: std::sync::Mutex<FileAndLine>,
 }
+
+/// A recording's file, and a line read from it.
+type FileAndLine = (std::fs::File, Vec<u8>);
 
 impl OutputIndex {
     pub(super) fn open(
@@ -169,13 +174,8 @@ impl OutputIndex {
     /// unit never finished. An error if the line is no longer that finish (the file changed
     /// since it was read).
     pub fn with_output<T>(&self, unit: Unit, write: impl FnOnce(&str) -> T) -> std::io::Result<Option<T>> {
-        use std::io::{Read as _, Seek as _};
-        let Some(&(line, len)) = self.at.get(&unit) else { return Ok(None) };
-        let mut guard = self.reader.lock().map_err(|_| std::io::Error::other("a reader of the recording failed"))?;
-        let (f, buf) = &mut *guard;
-        buf.resize(len, 0);
-        f.seek(std::io::SeekFrom::Start(line))?;
-        f.read_exact(buf)?;
+        let Some(guard) = self.read_line(unit)? else { return Ok(None) };
+        let buf = &guard.1;
         let id = &self.flow.nodes[unit.index()].id;
         let changed = || std::io::Error::other(format!("{}: the recording changed while it was read", self.file));
         // The line read through the fast path the first time, or it was not (an unusual line,
@@ -191,6 +191,81 @@ impl OutputIndex {
             },
         }
     }
+
+    /// [`OutputIndex::with_output`], but the output comes as the JSON string the recording
+    /// holds (`Ok`) when that is exactly how serde_json writes its text, so that it can be
+    /// copied into other JSON as it is, instead of being unescaped and escaped again (a tenth
+    /// of `export`'s span building, perf); otherwise as text (`Err`).
+    pub fn with_output_json<T>(&self, unit: Unit, write: impl FnOnce(Result<&RawValue, &str>) -> T) -> std::io::Result<Option<T>> {
+        {
+            let Some(guard) = self.read_line(unit)? else { return Ok(None) };
+            let id = &self.flow.nodes[unit.index()].id;
+            if let Ok(f) = serde_json::from_slice::<OutputLine>(&guard.1)
+                && f.ev == "node_finished"
+                && f.node == id.as_str()
+                && f.item == unit.item
+                && as_serde_json_writes(f.output.get())
+            {
+                return Ok(Some(write(Ok(f.output))));
+            }
+        }
+        self.with_output(unit, |text| write(Err(text)))
+    }
+
+    /// The file and unit's line read into its buffer; nothing when the unit never finished.
+    fn read_line(&self, unit: Unit) -> std::io::Result<Option<std::sync::MutexGuard<'_, FileAndLine>>> {
+        use std::io::{Read as _, Seek as _};
+        let Some(&(line, len)) = self.at.get(&unit) else { return Ok(None) };
+        let mut guard = self.reader.lock().map_err(|_| std::io::Error::other("a reader of the recording failed"))?;
+        let (f, buf) = &mut *guard;
+        buf.resize(len, 0);
+        f.seek(std::io::SeekFrom::Start(line))?;
+        f.read_exact(buf)?;
+        Ok(Some(guard))
+    }
+}
+
+/// Whether `literal`, a JSON string that serde_json read (quotes included, every escape well
+/// formed, no raw control character), is written exactly as serde_json writes its text: no
+/// escapes but `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t` and `\u00xx` (lowercase) for the other
+/// control characters. Anything else (`\/`, `\u00e9`, `\u000a`) is written differently.
+fn as_serde_json_writes(literal: &str) -> bool {
+    let b = literal.as_bytes();
+    if b.first() != Some(&b'"') {
+        return false;
+    }
+    let mut at = 1;
+    while let Some(k) = memchr::memchr(b'\\', &b[at..]) {
+        let e = at + k + 1;
+        match b.get(e) {
+            Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => at = e + 1,
+            Some(b'u') => {
+                // Lowercase, and only for the control characters without a short escape.
+                let Some(&[b'0', b'0', hi @ (b'0' | b'1'), lo]) = b.get(e + 1..e + 5) else { return false };
+                let Some(lo) = (lo as char).to_digit(16).filter(|_| !lo.is_ascii_uppercase()) else { return false };
+                if matches!((u32::from(hi - b'0') << 4) | lo, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d) {
+                    return false;
+                }
+                at = e + 5;
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Just what [`OutputIndex::with_output_json`] needs of a finished node's line, its output
+/// as the recording holds it.
+#[derive(serde::Deserialize)]
+struct OutputLine<'a> {
+    #[serde(borrow)]
+    ev: &'a str,
+    #[serde(borrow)]
+    node: Cow<'a, str>,
+    #[serde(default)]
+    item: Option<u32>,
+    #[serde(borrow)]
+    output: &'a RawValue,
 }
 
 /// A streamed piece of output as the recorder writes it, borrowed from the line.
@@ -254,6 +329,19 @@ mod tests {
         // Dropping outputs changes nothing else, whichever path read the line.
         let dropped = reading(true).fast(line.as_bytes()).expect("reads");
         assert_eq!(dropped, reading(true).general(fast), "{line}");
+    }
+
+    #[test]
+    fn only_strings_written_as_serde_json_writes_them_are_copied_as_they_are() {
+        // Every character below 0x80, each alone and all together, as serde_json writes them.
+        let all: String = (0u8..0x80).map(char::from).collect();
+        for text in (0u8..0x80).map(|b| char::from(b).to_string()).chain([all, "é/😀 \u{2028}".to_string()]) {
+            let literal = serde_json::to_string(&text).expect("json");
+            assert!(as_serde_json_writes(&literal), "{literal}");
+        }
+        for other in [r#""\/""#, r#""\u00e9""#, r#""\u000a""#, r#""\u0008""#, r#""\u001F""#, r#""\u0041""#, "null", "5", r#"["a"]"#] {
+            assert!(!as_serde_json_writes(other), "{other}");
+        }
     }
 
     #[test]

@@ -28,6 +28,8 @@ struct Attr<'a> {
 
 enum AttrValue<'a> {
     Str(Cow<'a, str>),
+    /// A string as JSON already, written as it is.
+    Json(&'a serde_json::value::RawValue),
     /// OTLP/JSON writes 64-bit integers as strings.
     Int(u64),
     Double(f64),
@@ -44,6 +46,7 @@ impl Serialize for Attr<'_> {
                 let mut m = serializer.serialize_map(Some(1))?;
                 match self.0 {
                     AttrValue::Str(v) => m.serialize_entry("stringValue", v)?,
+                    AttrValue::Json(v) => m.serialize_entry("stringValue", v)?,
                     AttrValue::Int(v) => m.serialize_entry("intValue", &Decimal(*v))?,
                     AttrValue::Double(v) => m.serialize_entry("doubleValue", v)?,
                     AttrValue::Bool(v) => m.serialize_entry("boolValue", v)?,
@@ -285,7 +288,7 @@ pub fn dependencies(st: &RunState, idx: usize) -> Vec<usize> {
 
 /// A unit's span (its model call), linked to the spans of the units it depended on.
 pub fn unit_span(st: &RunState, trace: &Trace, idx: usize) -> Value {
-    serde_json::to_value(unit_span_of(st, trace, idx, &st.units[idx].output)).unwrap_or_default()
+    serde_json::to_value(unit_span_of(st, trace, idx, AttrValue::Str(Cow::Borrowed(&st.units[idx].output)))).unwrap_or_default()
 }
 
 /// A unit's span as written: fields in the order serde_json's sorted objects give them, so
@@ -325,7 +328,7 @@ struct SpanStatus<'a> {
 }
 
 /// `output` is the unit's output (its own, or read from the recording).
-fn unit_span_of<'a>(st: &'a RunState, trace: &Trace, idx: usize, output: &'a str) -> UnitSpan<'a> {
+fn unit_span_of<'a>(st: &'a RunState, trace: &Trace, idx: usize, output: AttrValue<'a>) -> UnitSpan<'a> {
     let u = &st.units[idx];
     let node = &st.flow.nodes[u.unit.index()];
     let start = u.started.or(u.finished).unwrap_or_default();
@@ -374,7 +377,7 @@ fn unit_span_of<'a>(st: &'a RunState, trace: &Trace, idx: usize, output: &'a str
             f("llm.cost.prompt", (u.cost.input + u.cost.cached).usd()),
             f("llm.cost.completion", u.cost.output.usd()),
             f("llm.cost.total", u.cost.total().usd()),
-            s("output.value", output),
+            Attr { key: "output.value", value: output },
             i("baton.checks.passed", u.checks_passed() as u64),
             i("baton.checks.total", u.checks.len() as u64),
         ]);
@@ -484,7 +487,7 @@ impl Serialize for SpansOf<'_> {
         seq.serialize_element(&root_span(self.st, &self.trace))?;
         self.count.set(1);
         for idx in listed_units(self.st) {
-            let mut element = |out: &str| seq.serialize_element(&unit_span_of(self.st, &self.trace, idx, out));
+            let mut element = |out: &str| seq.serialize_element(&unit_span_of(self.st, &self.trace, idx, AttrValue::Str(out.into())));
             match self.outputs {
                 Some(outputs) => with_output(self.st, outputs, idx, &mut element).map_err(serde::ser::Error::custom)??,
                 None => element(&self.st.units[idx].output)?,
