@@ -52,8 +52,9 @@ pub(super) struct Call<'a, S> {
     pub(super) task: u64,
     pub(super) reserved: Money,
     pub(super) prompt: Arc<str>,
-    /// An output to serve instead of calling.
-    pub(super) hit: Option<Served>,
+    /// An output to serve instead of calling (boxed: most calls have none, and the call is
+    /// moved into its future's box whole).
+    pub(super) hit: Option<Box<Served>>,
     pub(super) key: u64,
     pub(super) health: Health,
 }
@@ -72,7 +73,7 @@ struct Answer {
     ttft: Duration,
 }
 
-impl<S: Sink> Call<'_, S> {
+impl<'a, S: Sink> Call<'a, S> {
     fn emit(&self, kind: Event) -> impl Future<Output = ()> + '_ {
         self.emit_at(self.clock.elapsed(), kind)
     }
@@ -99,9 +100,14 @@ impl<S: Sink> Call<'_, S> {
         }
     }
 
-    pub(super) async fn run(self) -> Done {
-        let (cost, result) = self.drive().await;
-        Done { unit: self.unit, cost, reserved: self.reserved, result, prompt: self.prompt }
+    /// The unit's calls, to their end. An `async` block rather than an `async fn`: the
+    /// function's future kept the call twice (its argument, and the local it is moved into),
+    /// and every call's future is moved into its box before its first poll.
+    pub(super) fn run(self) -> impl Future<Output = Done> + 'a {
+        async move {
+            let (cost, result) = self.drive().await;
+            Done { unit: self.unit, cost, reserved: self.reserved, result, prompt: self.prompt }
+        }
     }
 
     async fn drive(&self) -> (Money, Result<Finished, ()>) {

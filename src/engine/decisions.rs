@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use rustc_hash::{FxBuildHasher, FxHasher};
 
-use crate::routing::Decision;
+use crate::flow::Node;
+use crate::routing::{Decision, Strategy, route};
 
 /// How many distinct decisions are remembered; past that (a flow whose every node is routed
 /// differently) new ones are not shared, so the table never outgrows what it saves.
@@ -23,9 +24,28 @@ pub(super) struct Decisions {
     /// The decision shared last: consecutive units are mostly routed alike, and comparing
     /// with it costs less than hashing (this runs once per unit).
     last: Option<Arc<Decision>>,
+    /// The last decision made by a strategy without rules (a run has one strategy).
+    last_default: Option<Arc<Decision>>,
 }
 
 impl Decisions {
+    /// The shared decision for `node` under `strategy`. Without rules a strategy routes every
+    /// unit alike but for its input size, so the decision shared last is reused without
+    /// building a new one to compare with it (a string allocated and freed per unit).
+    pub(super) fn route(&mut self, strategy: &Strategy, node: &Node, input_tokens: u64) -> Arc<Decision> {
+        if strategy.rules.is_empty()
+            && let Some(last) = &self.last_default
+            && last.input_tokens == input_tokens
+        {
+            return last.clone();
+        }
+        let d = self.share(route(strategy, node, input_tokens));
+        if strategy.rules.is_empty() {
+            self.last_default = Some(d.clone());
+        }
+        d
+    }
+
     /// The shared decision equal to `d`.
     pub(super) fn share(&mut self, d: Decision) -> Arc<Decision> {
         if let Some(last) = &self.last

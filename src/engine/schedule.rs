@@ -25,7 +25,6 @@ use crate::flow::list_items;
 use crate::money::Money;
 use crate::provider::Providers;
 use crate::provider::rng::hash_str;
-use crate::routing::route;
 
 /// Where a node is in the schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,14 +290,15 @@ impl<'a, S: Sink> Exec<'a, S> {
         let item = unit.item.and_then(|k| self.groups[i].as_ref().map(|g| (k, g.items[k as usize].clone())));
         let ctx = build_context(spec, i, item.as_ref().map(|(_, t)| &**t), &self.outputs, &self.history, &mut self.declared);
         let input_tokens: u64 = ctx.parts.iter().map(|p| p.tokens).sum();
-        let decision = self.decisions.share(route(&spec.strategy, node, input_tokens));
+        let decision = self.decisions.route(&spec.strategy, node, input_tokens);
         // The content key is only needed to look up or keep outputs.
         let key = if spec.store.is_some() {
             content_key(spec, i, &decision.model, &ctx.texts, self.providers.is_simulated(), self.task, unit.item)
         } else {
             0
         };
-        let hit = spec.store.as_ref().and_then(|s| s.get(&Query { node: &node.id, item: unit.item, model: &decision.model, key }));
+        let hit =
+            spec.store.as_ref().and_then(|s| s.get(&Query { node: &node.id, item: unit.item, model: &decision.model, key })).map(Box::new);
 
         let estimate = if hit.is_some() {
             Money::ZERO

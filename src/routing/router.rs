@@ -67,7 +67,8 @@ fn test(rule: &Rule, node: &Node, input_tokens: u64) -> Result<String, String> {
     Ok(why.join("; "))
 }
 
-/// Picks the model for a node given the estimated input tokens of its call.
+/// Picks the model for a node given the estimated input tokens of its call. Without rules,
+/// the decision depends on the strategy and the input tokens alone (the engine relies on it).
 pub fn route(strategy: &Strategy, node: &Node, input_tokens: u64) -> Decision {
     for (i, rule) in strategy.rules.iter().enumerate() {
         if let Ok(reason) = test(rule, node, input_tokens) {
