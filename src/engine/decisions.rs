@@ -88,6 +88,26 @@ mod tests {
     }
 
     #[test]
+    fn a_strategy_without_rules_reuses_its_decision_per_input_size_and_one_with_rules_does_not_skip_them() {
+        use crate::diag::Source;
+        let catalog = crate::routing::Catalog::builtin();
+        let strategy = |rules: &str| {
+            let text = format!("[strategy]\nname = \"t\"\ndefault_model = \"gpt-5-nano\"\n{rules}");
+            Strategy::parse(&Source::new("t.toml", &text), &catalog).unwrap_or_else(|e| panic!("{e}")).0
+        };
+        let flow = "[flow]\nname = \"f\"\n[[node]]\nid = \"a\"\nkind = \"summarize\"\ncomplexity = 2\nprompt = \"p\"\n[[node]]\nid = \"b\"\nkind = \"code\"\ncomplexity = 8\nprompt = \"p\"\n";
+        let flow = crate::flow::parse_flow(&Source::new("f.toml", flow)).unwrap_or_else(|e| panic!("{e}")).0;
+        let (a, b) = (&flow.nodes[0], &flow.nodes[1]);
+        for s in [strategy(""), strategy("[[rule]]\nkind = [\"code\"]\nmodel = \"claude-opus-4-1\"\n")] {
+            let mut t = Decisions::default();
+            for (node, tokens) in [(a, 10), (b, 10), (a, 11), (b, 11), (a, 11), (b, 10)] {
+                let shared = t.route(&s, node, tokens);
+                assert_eq!(*shared, route(&s, node, tokens), "{} with {tokens} tokens", node.id);
+            }
+        }
+    }
+
+    #[test]
     fn equal_decisions_share_one_copy_and_different_ones_do_not() {
         let mut t = Decisions::default();
         let a = t.share(d("m", 10));
