@@ -103,6 +103,7 @@ impl<'a, S: Sink> Call<'a, S> {
     /// The unit's calls, to their end. An `async` block rather than an `async fn`: the
     /// function's future kept the call twice (its argument, and the local it is moved into),
     /// and every call's future is moved into its box before its first poll.
+    #[expect(clippy::manual_async_fn, reason = "the async fn's future held the call twice")]
     pub(super) fn run(self) -> impl Future<Output = Done> + 'a {
         async move {
             let (cost, result) = self.drive().await;
