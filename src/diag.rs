@@ -32,19 +32,16 @@ struct LineIndex {
 
 impl LineIndex {
     fn new(text: &str) -> LineIndex {
+        // memchr and `is_ascii` a line at a time: byte by byte, this was 4% of validating a
+        // 25,000-node flow (callgrind).
+        let b = text.as_bytes();
         let mut starts = vec![0];
         let mut ascii = Vec::new();
-        let mut line_ascii = true;
-        for (i, b) in text.bytes().enumerate() {
-            if b == b'\n' {
-                starts.push(i + 1);
-                ascii.push(line_ascii);
-                line_ascii = true;
-            } else if !b.is_ascii() {
-                line_ascii = false;
-            }
+        for end in memchr::memchr_iter(b'\n', b) {
+            ascii.push(b[starts[starts.len() - 1]..end].is_ascii());
+            starts.push(end + 1);
         }
-        ascii.push(line_ascii);
+        ascii.push(b[starts[starts.len() - 1]..].is_ascii());
         LineIndex { starts, ascii }
     }
 

@@ -179,13 +179,6 @@ pub(super) const CHUNKED_ABOVE: usize = 256 * 1024;
 /// the caller reads the whole document, so results and errors are exactly the whole-document
 /// ones.
 pub(super) fn read_in_chunks(text: &str) -> Option<RawFile> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct RawChunk {
-        flow: Option<RawHeader>,
-        #[serde(default)]
-        node: Vec<RawNode>,
-    }
     let mut starts = vec![0];
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
@@ -194,16 +187,51 @@ pub(super) fn read_in_chunks(text: &str) -> Option<RawFile> {
         }
         offset += line.len();
     }
-    let mut flow = None;
-    let mut nodes = Vec::with_capacity(starts.len());
-    for (k, &start) in starts.iter().enumerate() {
+    // The chunks read on their own, so the later half is read on a second core where there is
+    // one (the flow of a recording is read before anything else can start; 5 MB took 0.15 s).
+    let n = starts.len();
+    let half = if n >= 64 && std::thread::available_parallelism().is_ok_and(|c| c.get() > 1) { n / 2 } else { n };
+    let mut nodes = Vec::with_capacity(n);
+    let (first, later) = std::thread::scope(|s| {
+        let later = (half < n).then(|| s.spawn(|| read_chunks(text, &starts, half..n, Vec::with_capacity(n - half))));
+        let first = read_chunks(text, &starts, 0..half, std::mem::take(&mut nodes));
+        (first, later.map(|h| h.join().ok().flatten()))
+    });
+    let (mut flows, mut nodes) = first?;
+    if let Some(later) = later {
+        let (more_flows, more_nodes) = later?;
+        flows.extend(more_flows);
+        // No second copy: `nodes` has room for every node.
+        nodes.extend(more_nodes);
+    }
+    // `[flow]` exactly once.
+    let flow = flows.pop().filter(|_| flows.is_empty())?;
+    Some(RawFile { flow, node: nodes })
+}
+
+/// Chunks `ks` of `text` (cut at `starts`), each read on its own with its spans shifted into
+/// place: the `[flow]` tables and the nodes they hold. `None` when a chunk does not read or
+/// breaks a rule of [`read_in_chunks`].
+fn read_chunks(
+    text: &str,
+    starts: &[usize],
+    ks: std::ops::Range<usize>,
+    mut nodes: Vec<RawNode>,
+) -> Option<(Vec<RawHeader>, Vec<RawNode>)> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RawChunk {
+        flow: Option<RawHeader>,
+        #[serde(default)]
+        node: Vec<RawNode>,
+    }
+    let mut flows = Vec::new();
+    for k in ks {
+        let start = starts[k];
         let end = starts.get(k + 1).copied().unwrap_or(text.len());
         let chunk: RawChunk = toml::from_str(text.get(start..end)?).ok()?;
         if let Some(h) = chunk.flow {
-            if flow.is_some() {
-                return None;
-            }
-            flow = Some(h.shifted(start));
+            flows.push(h.shifted(start));
         }
         // Before the first boundary, nodes could be an inline array that a later [[node]]
         // would conflict with; leave that to the whole-document parse.
@@ -212,7 +240,7 @@ pub(super) fn read_in_chunks(text: &str) -> Option<RawFile> {
         }
         nodes.extend(chunk.node.into_iter().map(|n| n.shifted(start)));
     }
-    Some(RawFile { flow: flow?, node: nodes })
+    Some((flows, nodes))
 }
 
 fn shift<T>(v: Spanned<T>, by: usize) -> Spanned<T> {

@@ -74,6 +74,35 @@ fn unclear_chunks_fall_back_to_the_whole_document() {
     assert!(read_in_chunks(text).is_none());
 }
 
+/// A flow of `n` chained nodes, node `k` given `extra` lines.
+fn chained(n: usize, extra: impl Fn(usize) -> String) -> String {
+    let mut text = String::from("[flow]\nname = \"long\"\n");
+    for k in 0..n {
+        let after = if k == 0 { String::new() } else { format!("after = [\"n{}\"]\n", k - 1) };
+        text.push_str(&format!("\n[[node]]\nid = \"n{k}\"\nkind = \"generate\"\ncomplexity = 3\nprompt = \"p\"\n{after}{}", extra(k)));
+    }
+    text
+}
+
+#[test]
+fn chunks_read_on_two_threads_match_whole_reading_and_fall_back_alike() {
+    // Enough chunks to be read in two halves: the halves' nodes in order, errors and their
+    // places in either half.
+    same_both_ways(&chained(300, |_| String::new()));
+    same_both_ways(&chained(300, |k| match k {
+        20 => "max_tokens = 0\n".into(),
+        250 => "checks = [{ regex = \"(\" }]\n".into(),
+        290 => "context = [\"nowhere\"]\n".into(),
+        _ => String::new(),
+    }));
+    // A second [flow] in the later half; a boundary inside a multi-line string in either.
+    assert!(read_in_chunks(&chained(300, |k| if k == 280 { "[flow]\nname = \"again\"\n".into() } else { String::new() })).is_none());
+    for at in [10, 280] {
+        let text = chained(300, |k| if k == at { "description = \"\"\"\n[[node]]\n\"\"\"\n".into() } else { String::new() });
+        assert!(read_in_chunks(&text).is_none(), "string at node {at}");
+    }
+}
+
 /// Errors found after the raw nodes are dropped (a node reading what does not run before it,
 /// a cycle) take their spans from a second read; in a file large enough to be read in chunks
 /// they still point at the right line.
