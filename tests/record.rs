@@ -80,6 +80,25 @@ fn foreign_newer_and_broken_files_say_what_they_are() {
     // A simulated run holds no exchanges and is written as version 1, which every Baton reads.
     assert!(text.starts_with("{\"format\":\"baton-recording\",\"version\":1,"), "{}", &text[..60]);
 
+    // A header as an array, with a format that is not a string, or without its seed.
+    let (header, rest) = text.split_once('\n').expect("lines");
+    for (first, why) in [
+        ("[\"baton-recording\", 1]".to_string(), "does not say format"),
+        (header.replacen("\"format\":\"baton-recording\"", "\"format\":5", 1), "does not say format"),
+        (header.replacen("\"seed\":", "\"sown\":", 1), "header is incomplete: missing field `seed`"),
+    ] {
+        let err = Recording::parse("odd.jsonl", format!("{first}\n{rest}").as_bytes()).expect_err("not read");
+        assert!(err.to_string().contains(why), "{first}: {err}");
+    }
+    // A key given twice counts once, its last value (as any JSON object read whole).
+    let once = Recording::parse("once.jsonl", text.as_bytes()).expect("reads");
+    for (key, first) in [("format", "\"other\""), ("seed", "999")] {
+        let twice = header.replacen(&format!("\"{key}\":"), &format!("\"{key}\":{first},\"{key}\":"), 1);
+        assert!(twice.contains(first), "{twice}");
+        let rec = Recording::parse("twice.jsonl", format!("{twice}\n{rest}").as_bytes()).expect("reads");
+        assert_eq!((rec.events.len(), rec.header.seed), (once.events.len(), once.header.seed), "{key}");
+    }
+
     let mut lines: Vec<&str> = text.lines().collect();
     lines[3] = "{\"ev\":\"node_started\",\"t\":\"soon\"}";
     let err = Recording::parse("broken.jsonl", lines.join("\n").as_bytes()).expect_err("bad line");
