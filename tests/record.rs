@@ -80,10 +80,29 @@ fn foreign_newer_and_broken_files_say_what_they_are() {
     // A simulated run holds no exchanges and is written as version 1, which every Baton reads.
     assert!(text.starts_with("{\"format\":\"baton-recording\",\"version\":1,"), "{}", &text[..60]);
 
-    // A header as an array, with a format that is not a string, or without its seed.
+    // A header as an array (every field, in order), with a format that is not a string, or
+    // without its seed.
     let (header, rest) = text.split_once('\n').expect("lines");
+    let h = Recording::parse("once.jsonl", text.as_bytes()).expect("reads").header;
+    let fields = serde_json::json!([
+        h.format,
+        h.version,
+        h.baton_version,
+        h.created_unix_ms,
+        h.run,
+        h.attempt,
+        h.parent,
+        h.provider,
+        h.seed,
+        h.input,
+        h.flow,
+        h.strategy,
+        h.catalog,
+        h.prices_read,
+        h.prices
+    ]);
     for (first, why) in [
-        ("[\"baton-recording\", 1]".to_string(), "does not say format"),
+        (fields.to_string(), "does not say format"),
         (header.replacen("\"format\":\"baton-recording\"", "\"format\":5", 1), "does not say format"),
         (header.replacen("\"seed\":", "\"sown\":", 1), "header is incomplete: missing field `seed`"),
     ] {

@@ -100,9 +100,15 @@ mod tests {
         let (a, b) = (&flow.nodes[0], &flow.nodes[1]);
         for s in [strategy(""), strategy("[[rule]]\nkind = [\"code\"]\nmodel = \"claude-opus-4-1\"\n")] {
             let mut t = Decisions::default();
+            let mut got = Vec::new();
             for (node, tokens) in [(a, 10), (b, 10), (a, 11), (b, 11), (a, 11), (b, 10)] {
                 let shared = t.route(&s, node, tokens);
                 assert_eq!(*shared, route(&s, node, tokens), "{} with {tokens} tokens", node.id);
+                got.push(shared);
+            }
+            // Without rules, units of one input size share one decision.
+            if s.rules.is_empty() {
+                assert!(Arc::ptr_eq(&got[0], &got[1]) && Arc::ptr_eq(&got[2], &got[3]) && Arc::ptr_eq(&got[3], &got[4]));
             }
         }
     }

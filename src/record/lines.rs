@@ -73,7 +73,7 @@ impl Reading<'_> {
         let unit = self.unit(&f.node, f.item)?;
         let output = match &self.drop_outputs {
             Some(empty) => empty.clone(),
-            None => Arc::from(&*f.output),
+            None => Arc::from(&*f.output.0),
         };
         Some(self.event(
             f.t,
@@ -181,7 +181,7 @@ impl OutputIndex {
         // The line read through the fast path the first time, or it was not (an unusual line,
         // read by the general path): read it the same way now.
         match serde_json::from_slice::<FinishedLine>(buf) {
-            Ok(f) if f.ev == "node_finished" && f.node == id.as_str() && f.item == unit.item => Ok(Some(write(&f.output))),
+            Ok(f) if f.ev == "node_finished" && f.node == id.as_str() && f.item == unit.item => Ok(Some(write(&f.output.0))),
             Ok(_) => Err(changed()),
             Err(_) => match serde_json::from_slice::<super::format::Line>(buf) {
                 Ok(super::format::Line::NodeFinished { node, item, output, .. }) if node == *id && item == unit.item => {
@@ -200,7 +200,9 @@ impl OutputIndex {
         {
             let Some(guard) = self.read_line(unit)? else { return Ok(None) };
             let id = &self.flow.nodes[unit.index()].id;
-            if let Ok(f) = serde_json::from_slice::<OutputLine>(&guard.1)
+            // Read as `with_output` reads it, all but the output, so a line it would reject
+            // (changed since, or with a field missing) is left to it.
+            if let Ok(f) = serde_json::from_slice::<FinishedLine<&RawValue>>(&guard.1)
                 && f.ev == "node_finished"
                 && f.node == id.as_str()
                 && f.item == unit.item
@@ -254,20 +256,6 @@ fn as_serde_json_writes(literal: &str) -> bool {
     true
 }
 
-/// Just what [`OutputIndex::with_output_json`] needs of a finished node's line, its output
-/// as the recording holds it.
-#[derive(serde::Deserialize)]
-struct OutputLine<'a> {
-    #[serde(borrow)]
-    ev: &'a str,
-    #[serde(borrow)]
-    node: Cow<'a, str>,
-    #[serde(default)]
-    item: Option<u32>,
-    #[serde(borrow)]
-    output: &'a RawValue,
-}
-
 /// A streamed piece of output as the recorder writes it, borrowed from the line.
 #[derive(serde::Deserialize)]
 struct DeltaLine<'a> {
@@ -283,9 +271,10 @@ struct DeltaLine<'a> {
     tokens: u64,
 }
 
-/// A finished node as the recorder writes it (`Line::NodeFinished`), its strings borrowed.
+/// A finished node as the recorder writes it (`Line::NodeFinished`), its strings borrowed;
+/// its output as text or, for [`OutputIndex::with_output_json`], as the JSON the line holds.
 #[derive(serde::Deserialize)]
-struct FinishedLine<'a> {
+struct FinishedLine<'a, Output = Text<'a>> {
     #[serde(borrow)]
     ev: &'a str,
     t: u64,
@@ -299,11 +288,14 @@ struct FinishedLine<'a> {
     estimated: bool,
     ttft_us: u64,
     latency_us: u64,
-    #[serde(borrow)]
-    output: Cow<'a, str>,
+    output: Output,
     checks: Vec<CheckResult>,
     cached: bool,
 }
+
+/// A string borrowed from the line where it can be.
+#[derive(serde::Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
 #[cfg(test)]
 mod tests {
