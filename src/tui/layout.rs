@@ -256,8 +256,17 @@ pub fn layout(flow: &Flow, shape: &Shape, dims: Dims) -> Layout {
         Item::Box(_) => dims.box_h,
         Item::Pass(..) => 1,
     };
-    let heights: Vec<u16> =
-        layers.iter().map(|l| l.iter().map(|it| item_h(it) + dims.gap_y).sum::<u16>().saturating_sub(dims.gap_y)).collect();
+    // Coordinates are u16: a graph wider or taller than that (2,500 layers of full boxes, or
+    // 14,000 boxes in one layer) is shown as the list instead of wrapping around.
+    let tall: Vec<usize> = layers
+        .iter()
+        .map(|l| l.iter().map(|it| usize::from(item_h(it) + dims.gap_y)).sum::<usize>().saturating_sub(usize::from(dims.gap_y)))
+        .collect();
+    let wide = layer_count * usize::from(col_w);
+    if wide >= usize::from(u16::MAX) || tall.iter().any(|&h| h >= usize::from(u16::MAX)) {
+        return list_layout(flow, shape, Dims::compact(dims.box_w.saturating_mul(3)));
+    }
+    let heights: Vec<u16> = tall.iter().map(|&h| h as u16).collect();
     let total_h = heights.iter().copied().max().unwrap_or(0).max(1);
     let mut boxes = Vec::new();
     let mut index = HashMap::default();
@@ -333,10 +342,12 @@ fn list_layout(flow: &Flow, shape: &Shape, dims: Dims) -> Layout {
         for b in boxes_of(i, shape) {
             let depth = (layer_of[i] as u16).min(8) + u16::from(matches!(b, BoxKey::Instance(..)));
             index.insert(b, boxes.len());
-            boxes.push(Placed { key: b, layer: 0, x: depth, y: boxes.len() as u16, w: dims.box_w.saturating_sub(depth), h: 1 });
+            // Past 65,535 lines the last line holds the rest (coordinates are u16).
+            let y = u16::try_from(boxes.len()).unwrap_or(u16::MAX);
+            boxes.push(Placed { key: b, layer: 0, x: depth, y, w: dims.box_w.saturating_sub(depth), h: 1 });
         }
     }
-    let height = boxes.len() as u16;
+    let height = u16::try_from(boxes.len()).unwrap_or(u16::MAX);
     let layers = vec![(0..boxes.len()).collect()];
     let incoming = vec![Vec::new(); boxes.len()];
     Layout {
@@ -548,6 +559,29 @@ mod tests {
         // The compact list folds the same way.
         let list = layout(&f, &Shape { instances: &inst, expanded: &exp, siblings: &sib, folded: &[true] }, Dims::compact(60));
         assert_eq!(list.boxes.len(), 4);
+    }
+
+    #[test]
+    fn a_graph_beyond_the_canvas_coordinates_is_laid_out_as_the_list() {
+        let chain = |n: usize| {
+            let ids: Vec<String> = (0..n).map(|k| format!("n{k}")).collect();
+            (0..n).fold(String::from("[flow]\nname = \"c\"\n"), |t, k| {
+                t + &node(&ids[k], &ids[k.saturating_sub(1)..k].iter().map(String::as_str).collect::<Vec<_>>())
+            })
+        };
+        // 3,000 layers of full boxes are 90,000 columns, past a u16 coordinate (a 2,500-layer
+        // flow panicked drawing its routes); 14,000 boxes in one layer are 84,000 rows (each
+        // after its own pair of 240 roots, so that none fold together).
+        let tall = (0..240).fold(String::from("[flow]\nname = \"t\"\n"), |t, r| t + &node(&format!("r{r}"), &[]));
+        let tall = (0..14_000).fold(tall, |t, k| t + &node(&format!("n{k}"), &[&format!("r{}", k % 100), &format!("r{}", 100 + k / 100)]));
+        for text in [chain(3000), tall] {
+            let l = lay(&flow(&text));
+            assert!(l.boxes.len() >= 3000 && l.routes.is_empty() && l.boxes.iter().all(|b| b.h == 1), "the list");
+            assert!(l.boxes.iter().enumerate().all(|(k, b)| usize::from(b.y) == k), "one line each, in order");
+        }
+        // Within the coordinates, the graph as before.
+        let l = lay(&flow(&chain(100)));
+        assert!(!l.routes.is_empty() && l.boxes.iter().all(|b| b.h == Dims::FULL.box_h), "the graph");
     }
 
     #[test]
