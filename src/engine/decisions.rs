@@ -33,14 +33,12 @@ impl Decisions {
     /// unit alike but for its input size, so the decision shared last is reused without
     /// building a new one to compare with it (a string allocated and freed per unit).
     pub(super) fn route(&mut self, strategy: &Strategy, node: &Node, input_tokens: u64) -> Arc<Decision> {
-        if strategy.rules.is_empty()
-            && let Some(last) = &self.last_default
-            && last.input_tokens == input_tokens
-        {
+        let ruleless = strategy.rules.is_empty();
+        if let Some(last) = self.last_default.as_ref().filter(|l| ruleless && l.input_tokens == input_tokens) {
             return last.clone();
         }
         let d = self.share(route(strategy, node, input_tokens));
-        if strategy.rules.is_empty() {
+        if ruleless {
             self.last_default = Some(d.clone());
         }
         d

@@ -206,9 +206,14 @@ impl OutputIndex {
                 && f.ev == "node_finished"
                 && f.node == id.as_str()
                 && f.item == unit.item
-                && as_serde_json_writes(f.output.get())
             {
-                return Ok(Some(write(Ok(f.output))));
+                if as_serde_json_writes(f.output.get()) {
+                    return Ok(Some(write(Ok(f.output))));
+                }
+                // Escaped otherwise: decoded from the line already read.
+                if let Ok(Text(text)) = serde_json::from_str::<Text>(f.output.get()) {
+                    return Ok(Some(write(Err(&text))));
+                }
             }
         }
         self.with_output(unit, |text| write(Err(text)))

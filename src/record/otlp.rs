@@ -466,17 +466,22 @@ struct SpansOf<'a> {
     count: std::cell::Cell<usize>,
 }
 
-/// Hands unit `idx`'s output to `f`: a finished unit's read from the recording (the state was
-/// folded without outputs), any other's from the state.
-fn with_output<T>(st: &RunState, outputs: &OutputIndex, idx: usize, mut f: impl FnMut(&str) -> T) -> std::io::Result<T> {
+/// Hands unit `idx`'s output to `f` as a span attribute's value: a finished unit's read from
+/// the recording (the state was folded without outputs), its JSON string copied as the
+/// recording holds it where that is how it would be written anyway; any other's from the state.
+fn with_output<T>(st: &RunState, outputs: &OutputIndex, idx: usize, mut f: impl FnMut(AttrValue<'_>) -> T) -> std::io::Result<T> {
     let u = &st.units[idx];
     if !matches!(u.status, Status::Done | Status::Cached) {
-        return Ok(f(&u.output));
+        return Ok(f(AttrValue::Str(Cow::Borrowed(&u.output))));
     }
+    let read = outputs.with_output_json(u.unit, |out| match out {
+        Ok(json) => f(AttrValue::Json(json)),
+        Err(text) => f(AttrValue::Str(Cow::Borrowed(text))),
+    })?;
     // A unit done without a finish of its own (a fan-out's group) has no output.
-    Ok(match outputs.with_output(u.unit, &mut f)? {
+    Ok(match read {
         Some(r) => r,
-        None => f(""),
+        None => f(AttrValue::Str(Cow::Borrowed(""))),
     })
 }
 
@@ -487,10 +492,10 @@ impl Serialize for SpansOf<'_> {
         seq.serialize_element(&root_span(self.st, &self.trace))?;
         self.count.set(1);
         for idx in listed_units(self.st) {
-            let mut element = |out: &str| seq.serialize_element(&unit_span_of(self.st, &self.trace, idx, AttrValue::Str(out.into())));
+            let mut element = |out: AttrValue| seq.serialize_element(&unit_span_of(self.st, &self.trace, idx, out));
             match self.outputs {
                 Some(outputs) => with_output(self.st, outputs, idx, &mut element).map_err(serde::ser::Error::custom)??,
-                None => element(&self.st.units[idx].output)?,
+                None => element(AttrValue::Str(Cow::Borrowed(&self.st.units[idx].output)))?,
             }
             self.count.set(self.count.get() + 1);
         }

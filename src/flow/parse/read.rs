@@ -191,10 +191,9 @@ pub(super) fn read_in_chunks(text: &str) -> Option<RawFile> {
     // one (the flow of a recording is read before anything else can start; 5 MB took 0.15 s).
     let n = starts.len();
     let half = if n >= 64 && std::thread::available_parallelism().is_ok_and(|c| c.get() > 1) { n / 2 } else { n };
-    let mut nodes = Vec::with_capacity(n);
     let (first, later) = std::thread::scope(|s| {
         let later = (half < n).then(|| s.spawn(|| read_chunks(text, &starts, half..n, Vec::with_capacity(n - half))));
-        let first = read_chunks(text, &starts, 0..half, std::mem::take(&mut nodes));
+        let first = read_chunks(text, &starts, 0..half, Vec::with_capacity(n));
         (first, later.map(|h| h.join().ok().flatten()))
     });
     let (mut flows, mut nodes) = first?;

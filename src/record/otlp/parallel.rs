@@ -73,17 +73,7 @@ pub(super) fn write(rec: &Recording, st: &RunState, outputs: &OutputIndex, mut o
 /// A unit's span, after `,` and a newline, at the spans' depth, its output read from the
 /// recording.
 fn span(st: &RunState, trace: &Trace, outputs: &OutputIndex, idx: usize, buf: &mut Vec<u8>) -> std::io::Result<()> {
-    let u = &st.units[idx];
-    let mut write = |out: AttrValue| at_depth(&unit_span_of(st, trace, idx, out), b",\n", buf);
-    if !matches!(u.status, Status::Done | Status::Cached) {
-        return write(AttrValue::Str(Cow::Borrowed(&u.output)));
-    }
-    // As `with_output`, the output's JSON copied as the recording holds it where it can be.
-    let written = outputs.with_output_json(u.unit, |out| match out {
-        Ok(json) => write(AttrValue::Json(json)),
-        Err(text) => write(AttrValue::Str(Cow::Borrowed(text))),
-    })?;
-    written.unwrap_or_else(|| write(AttrValue::Str(Cow::Borrowed(""))))
+    with_output(st, outputs, idx, |out| at_depth(&unit_span_of(st, trace, idx, out), b",\n", buf))?
 }
 
 /// `sep`, then `value` as pretty JSON at the spans' depth.
