@@ -77,6 +77,7 @@ fn fixture() -> PathBuf {
                     output,
                     checks: Vec::new(),
                     cached: false,
+                    unreported: false,
                 },
             ));
         }

@@ -1,5 +1,5 @@
 //! Runs one benchmark shape many times, for profilers: `cargo run --release --example
-//! profile_engine -- chain 200 500` (shape, size, iterations).
+//! profile_engine -- chain 200 500` (shape: chain, fan, layered or sparse; size; iterations).
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -15,6 +15,7 @@ fn main() {
     let shape = match args.get(1).map(String::as_str) {
         Some("fan") => Shape::FanOutIn { width: n },
         Some("layered") => Shape::Layered { layers: 10, width: n / 10 },
+        Some("sparse") => Shape::Sparse { layers: 10, width: n / 10 },
         _ => Shape::Chain { n },
     };
     let catalog = instant_catalog();

@@ -277,6 +277,9 @@ pub enum Event {
         checks: Vec<CheckResult>,
         /// Served from Baton's output cache (no call, no cost).
         cached: bool,
+        /// The source reported no token counts for some of the node's calls (a watched call
+        /// streamed without usage): its tokens and cost are at least `usage`'s, not exactly.
+        unreported: bool,
     },
     NodeSkipped {
         unit: Unit,

@@ -242,8 +242,8 @@ fn at_recorded_precision(e: &RunEvent) -> RunEvent {
     let kind = match e.kind.clone() {
         Event::NodeRetry { unit, model, try_no, error, backoff } => Event::NodeRetry { unit, model, try_no, error, backoff: us(backoff) },
         Event::NodeSent { unit, queued } => Event::NodeSent { unit, queued: us(queued) },
-        Event::NodeFinished { unit, model, usage, estimated, ttft, latency, output, checks, cached } => {
-            Event::NodeFinished { unit, model, usage, estimated, ttft: us(ttft), latency: us(latency), output, checks, cached }
+        Event::NodeFinished { unit, model, usage, estimated, ttft, latency, output, checks, cached, unreported } => {
+            Event::NodeFinished { unit, model, usage, estimated, ttft: us(ttft), latency: us(latency), output, checks, cached, unreported }
         }
         Event::ModelCooldown { model, until, reason } => Event::ModelCooldown { model, until: us(until), reason },
         other => other,

@@ -73,19 +73,22 @@ fn event() -> impl Strategy<Value = Event> {
             usage,
             failed: vec!["check".into()]
         }),
-        (unit.clone(), model.clone(), usage(), any::<bool>(), any::<bool>()).prop_map(|(unit, model, usage, cached, passed)| {
-            Event::NodeFinished {
-                unit,
-                model,
-                usage,
-                estimated: false,
-                ttft: Duration::from_millis(50),
-                latency: Duration::from_millis(300),
-                output: Arc::from("out"),
-                checks: vec![CheckResult { check: "check".into(), passed, detail: None }],
-                cached,
+        (unit.clone(), model.clone(), usage(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            |(unit, model, usage, cached, passed, unreported)| {
+                Event::NodeFinished {
+                    unit,
+                    model,
+                    usage,
+                    estimated: false,
+                    ttft: Duration::from_millis(50),
+                    latency: Duration::from_millis(300),
+                    output: Arc::from("out"),
+                    checks: vec![CheckResult { check: "check".into(), passed, detail: None }],
+                    cached,
+                    unreported,
+                }
             }
-        }),
+        ),
         (unit.clone(), model.clone()).prop_map(|(unit, model)| Event::NodeRetry {
             unit,
             model,

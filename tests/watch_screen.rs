@@ -142,6 +142,38 @@ fn part_priced_traces_say_what_is_priced_and_that_the_rest_is_not() {
     assert!(!s.rows[0].state.totals.cost.total().is_zero());
 }
 
+/// s3's third call streamed without usage: its span carries no token counts. Its node reads
+/// as uncounted everywhere, never as `0 tok $0`; the calls that reported read as before.
+#[test]
+fn a_call_without_token_counts_is_never_shown_as_zero() {
+    // Every model of s3 priced, so only the missing counts make a figure uncertain.
+    let extra = "[[model]]\nid = \"o3-mini\"\nprovider = \"openai\"\napi_model = \"o3-mini\"\ninput_per_mtok = 1.10\noutput_per_mtok = 4.40\ncontext_window = 200000\n";
+    let cat = Arc::new(Catalog::parse(&baton::diag::Source::new("m.toml", extra), Some(&with_mini())).expect("parses").0);
+    let mut s = screen(160, 48);
+    s.update(WatchMsg::Report(finished("s3_openai_v2_fanout_grpc", &cat)));
+    let row = draw(&s);
+    let row = line_with(&row, "s3-openai");
+    assert!(row.contains("+?"), "a priced part and an uncounted call: {row}");
+    key(&mut s, KeyCode::Enter);
+    let app = s.open.as_mut().expect("Enter opens the trace");
+    let st = app.state();
+    let quiet: Vec<usize> = (0..st.units.len()).filter(|&i| st.unreported(i)).collect();
+    assert_eq!(quiet.len(), 1, "one node's call came without usage");
+    assert_eq!(st.units[quiet[0]].label, "chat_gpt-4o-mini-3");
+    let node = app.flow.nodes.iter().position(|n| n.id == "chat_gpt-4o-mini-3").expect("the node");
+    app.selected = baton::tui::layout::BoxKey::Node(node);
+    let t = draw(&s);
+    let box_line = line_with(&t, "? tok");
+    assert!(box_line.contains("$?"), "tokens and cost unknown, priced model: {box_line}");
+    // The calls that reported keep their figures and prices.
+    assert!(t.contains("38 tok"), "{t}");
+    // The header counts it; the panel says the figures are lower bounds.
+    let head = t.lines().next().expect("header");
+    assert!(head.contains("+ 1 uncounted"), "{head}");
+    assert!(t.contains("tokens   not reported by the source"), "{t}");
+    assert!(t.contains("cost     unknown without token counts"), "{t}");
+}
+
 #[test]
 fn enter_opens_the_trace_in_the_graph_filling_in_and_esc_comes_back() {
     let cat = builtin();

@@ -119,7 +119,10 @@ fn line(f: &Finished) -> String {
     let info = &f.run.info;
     // An unpriced call is never shown as $0: with nothing priced the figure is "unpriced".
     let n = info.unpriced.len();
-    let cost = if info.priced {
+    // Nor is a call that came without token counts: the figure is then a lower bound.
+    let cost = if info.priced && info.calls_without_usage > 0 {
+        format!("at least {}", t.cost.total())
+    } else if info.priced {
         t.cost.total().to_string()
     } else if t.cost.total().is_zero() {
         format!("unpriced ({n} call{} not in the catalog)", if n == 1 { "" } else { "s" })
@@ -146,7 +149,11 @@ fn line(f: &Finished) -> String {
         ));
     }
     if info.calls_without_usage > 0 {
-        s.push_str(&format!("\n  {} calls reported no tokens", info.calls_without_usage));
+        let n = info.calls_without_usage;
+        s.push_str(&format!(
+            "\n  {n} call{} reported no tokens: tokens and cost are at least the figures shown",
+            if n == 1 { "" } else { "s" }
+        ));
     }
     match &f.recording {
         Some(Ok(p)) => s.push_str(&format!("\n  recorded to {}", p.display())),

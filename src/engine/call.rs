@@ -130,6 +130,7 @@ impl<'a, S: Sink> Call<'a, S> {
                 output: hit.output.clone(),
                 checks,
                 cached: true,
+                unreported: false,
             })
             .await;
             return (Money::ZERO, Ok(Finished { output: hit.output.clone(), passed }));
@@ -233,6 +234,7 @@ impl<'a, S: Sink> Call<'a, S> {
                                 output: output.clone(),
                                 checks,
                                 cached: false,
+                                unreported: false,
                             },
                         )
                         .await;

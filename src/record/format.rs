@@ -245,6 +245,8 @@ pub enum Line {
         output: String,
         checks: Vec<CheckResult>,
         cached: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        unreported: bool,
     },
     NodeSkipped {
         t: u64,
@@ -358,7 +360,7 @@ impl Line {
                 let (node, item) = id(flow, *unit);
                 Line::NodeEscalated { t, node, item, from: from.clone(), to: to.clone(), usage: *usage, failed: failed.clone() }
             }
-            Event::NodeFinished { unit, model, usage, estimated, ttft, latency, output, checks, cached } => {
+            Event::NodeFinished { unit, model, usage, estimated, ttft, latency, output, checks, cached, unreported } => {
                 let (node, item) = id(flow, *unit);
                 Line::NodeFinished {
                     t,
@@ -372,6 +374,7 @@ impl Line {
                     output: output.to_string(),
                     checks: checks.clone(),
                     cached: *cached,
+                    unreported: *unreported,
                 }
             }
             Event::NodeSkipped { unit, reason } => {
@@ -448,7 +451,7 @@ impl Line {
             Line::NodeEscalated { t, node, item, from, to, usage, failed } => {
                 (t, Event::NodeEscalated { unit: unit(&node, item)?, from, to, usage, failed })
             }
-            Line::NodeFinished { t, node, item, model, usage, estimated, ttft_us, latency_us, output, checks, cached } => (
+            Line::NodeFinished { t, node, item, model, usage, estimated, ttft_us, latency_us, output, checks, cached, unreported } => (
                 t,
                 Event::NodeFinished {
                     unit: unit(&node, item)?,
@@ -460,6 +463,7 @@ impl Line {
                     output: Arc::from(output),
                     checks,
                     cached,
+                    unreported,
                 },
             ),
             Line::NodeSkipped { t, node, item, reason } => (t, Event::NodeSkipped { unit: unit(&node, item)?, reason }),
@@ -473,4 +477,9 @@ impl Line {
         };
         Ok(RunEvent { run, attempt, at: at(t), kind })
     }
+}
+
+/// Fields written only when set (`skip_serializing_if`), so lines without them stay as they were.
+fn is_false(b: &bool) -> bool {
+    !*b
 }

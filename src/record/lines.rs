@@ -87,6 +87,7 @@ impl Reading<'_> {
                 output,
                 checks: f.checks,
                 cached: f.cached,
+                unreported: f.unreported,
             },
         ))
     }
@@ -296,6 +297,8 @@ struct FinishedLine<'a, Output = Text<'a>> {
     output: Output,
     checks: Vec<CheckResult>,
     cached: bool,
+    #[serde(default)]
+    unreported: bool,
 }
 
 /// A string borrowed from the line where it can be.
@@ -371,9 +374,13 @@ mod tests {
             ),
             // A usage with only the required counts, fields in another order, an unknown one.
             r#"{"ev":"node_finished","cached":false,"checks":[],"output":"","latency_us":2,"ttft_us":1,"estimated":false,"usage":{"input":1,"output":2},"model":"m","node":"a","t":5,"x":[1]}"#.to_string(),
+            // A watched node some of whose calls came without token counts.
+            r#"{"ev":"node_finished","t":5,"node":"a","model":"m","usage":{"input":0,"output":0},"estimated":false,"ttft_us":1,"latency_us":2,"output":"","checks":[],"cached":false,"unreported":true}"#.to_string(),
         ] {
             same_both_ways(&line);
         }
+        let unreported = r#"{"ev":"node_finished","t":5,"node":"a","model":"m","usage":{"input":0,"output":0},"estimated":false,"ttft_us":1,"latency_us":2,"output":"","checks":[],"cached":false,"unreported":true}"#;
+        assert!(matches!(reading(false).fast(unreported.as_bytes()).expect("reads").kind, Event::NodeFinished { unreported: true, .. }));
         let dropped = reading(true).fast(
             br#"{"ev":"node_finished","t":1,"node":"a","model":"m","usage":{"input":1,"output":2},"estimated":false,"ttft_us":1,"latency_us":2,"output":"long text","checks":[],"cached":false}"#,
         );

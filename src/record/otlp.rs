@@ -347,6 +347,10 @@ fn unit_span_of<'a>(st: &'a RunState, trace: &Trace, idx: usize, output: AttrVal
         i("baton.retries", u.retries.len() as u64),
         b("baton.cached", u.status == Status::Cached),
     ];
+    if u.unreported {
+        // The token counts below are what was reported: lower bounds.
+        attrs.push(b("baton.tokens_unreported", true));
+    }
     if let Some(d) = &u.decision {
         let requested = st.catalog.get(&d.model);
         attrs.push(s("gen_ai.request.model", requested.map_or(d.model.clone(), |m| m.api_model.clone())));

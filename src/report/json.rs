@@ -93,6 +93,10 @@ pub struct NodeReport {
     /// Some of `tokens` are Baton's tokenizer estimate: the provider reported no usage for the
     /// kept call, or for a failed try it bills all the same.
     pub tokens_estimated: bool,
+    /// Some of the node's calls came without token counts (a watched call streamed without
+    /// usage): `tokens` and the cost are lower bounds. Absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tokens_unreported: bool,
     pub context_tokens: ContextReport,
     pub cost_usd: f64,
     pub cost: CostReport,
@@ -150,6 +154,7 @@ fn node_report(s: &RunState, i: usize) -> NodeReport {
         resumed: u.resumed.is_some(),
         tokens: u.billed_usage,
         tokens_estimated: u.estimated || u.billed_estimated,
+        tokens_unreported: u.unreported,
         context_tokens: context_of(u),
         cost_usd: usd(u.cost.total()),
         cost: CostReport::from(&u.cost),

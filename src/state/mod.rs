@@ -103,6 +103,9 @@ pub struct UnitState {
     pub estimated: bool,
     /// Some failed try was billed from Baton's token estimate (the provider sent no usage).
     pub billed_estimated: bool,
+    /// The source reported no token counts for some of its calls (a watched call streamed
+    /// without usage): its tokens and cost are lower bounds, not figures.
+    pub unreported: bool,
     /// Reused from the recording a resumed run continues: counted at its recorded cost.
     /// Boxed: rare, and inline it was 72 of every unit's bytes.
     pub resumed: Option<Box<(Usage, Duration, Duration)>>,
@@ -162,6 +165,7 @@ impl UnitState {
             cost: Cost::default(),
             estimated: false,
             billed_estimated: false,
+            unreported: false,
             resumed: None,
             queued: Duration::ZERO,
             waiting: None,
@@ -612,7 +616,7 @@ impl RunState {
                 self.totals.usage.add(usage);
                 self.totals.fallbacks += 1;
             }
-            Event::NodeFinished { unit, model, usage, estimated, ttft, latency, output, checks, cached } => {
+            Event::NodeFinished { unit, model, usage, estimated, ttft, latency, output, checks, cached, unreported } => {
                 let Some(i) = self.unit_index(*unit) else { return true };
                 // Work a resumed run reuses was paid for before the interruption: it counts at
                 // its recorded cost and times, not as a cache hit.
@@ -634,6 +638,7 @@ impl RunState {
                     u.cost.add(&cost);
                 }
                 u.estimated = *estimated;
+                u.unreported = *unreported;
                 u.ttft = Some(*ttft);
                 u.latency = Some(*latency);
                 u.finished = Some(ev.at);

@@ -79,6 +79,18 @@ impl RunState {
         (0..self.units.len()).filter(|&u| self.unpriced(u)).count()
     }
 
+    /// A settled unit some of whose calls came without token counts (a watched call streamed
+    /// without usage): its tokens and cost are at least what was reported, never a plain 0.
+    pub fn unreported(&self, idx: usize) -> bool {
+        let u = &self.units[idx];
+        u.status.is_settled() && u.unreported
+    }
+
+    /// How many settled units are [`RunState::unreported`].
+    pub fn unreported_count(&self) -> usize {
+        (0..self.units.len()).filter(|&u| self.unreported(u)).count()
+    }
+
     /// The units that carry a node's work: its instances once it fanned out, else its own.
     pub fn work_units(&self, node: usize) -> Vec<usize> {
         let n = &self.nodes[node];

@@ -68,6 +68,7 @@ fn finished(unit: Unit, model: &str, usage: Usage, cached: bool) -> Event {
         output: Arc::from("out"),
         checks: vec![CheckResult { check: "non-empty".into(), passed: true, detail: None }],
         cached,
+        unreported: false,
     }
 }
 

@@ -247,6 +247,11 @@ fn header(app: &App) -> Line<'static> {
                 n if tot.cost.total().is_zero() => v[0] = Span::styled(format!("unpriced ({n} nodes)"), Style::default().fg(t.retrying)),
                 n => v.push(Span::styled(format!(" + {n} unpriced"), Style::default().fg(t.retrying))),
             }
+            // Nor is a node whose calls came without token counts.
+            match st.unreported_count() {
+                0 => {}
+                n => v.push(Span::styled(format!(" + {n} uncounted"), Style::default().fg(t.retrying))),
+            }
             // Until a node settles, a live run's header shows what it expects to spend.
             if let (Some(e), 0) = (app.estimate, settled) {
                 v.push(Span::styled(format!(" (est. ~{e})"), t.dim()));

@@ -170,9 +170,25 @@ fn elapsed(u: &UnitState, now: Duration) -> Option<Duration> {
 
 /// Tokens on the left, cost on the right; the word "tok" goes when space is short.
 fn tok_line(toks: u64, right: &str, w: usize) -> String {
-    let long = format!("{} tok", tokens(toks));
-    let left = if long.chars().count() + right.chars().count() < w { long } else { tokens(toks) };
+    count_line(tokens(toks), right, w)
+}
+
+fn count_line(count: String, right: &str, w: usize) -> String {
+    let long = format!("{count} tok");
+    let left = if long.chars().count() + right.chars().count() < w { long } else { count };
     spread(&left, right, w)
+}
+
+/// A unit some of whose calls came without token counts: what was reported and a `?` for
+/// the rest, never a plain 0 (`cost` is `None` when the model is unpriced as well).
+fn unreported_line(toks: u64, cost: Option<crate::money::Money>, w: usize) -> String {
+    let count = if toks == 0 { "?".to_string() } else { format!("{}+?", tokens(toks)) };
+    let right = match cost {
+        None => "unpriced".to_string(),
+        Some(c) if c.is_zero() => "$?".to_string(),
+        Some(c) => format!("{}+?", money(c)),
+    };
+    count_line(count, &right, w)
 }
 
 /// Model ids without the vendor prefix or a leading version, which a box has no room for:
@@ -209,6 +225,7 @@ fn unit_content(st: &RunState, ui: usize, now: Duration, w: usize) -> [String; 3
         }
         Status::Cached => tok_line(u.usage.output, "cached", w),
         _ if u.status.is_active() => tok_line(toks, &format!("~{}", money(st.cost_so_far(ui))), w),
+        _ if st.unreported(ui) => unreported_line(toks, if st.unpriced(ui) { None } else { Some(u.cost.total()) }, w),
         _ if st.unpriced(ui) => tok_line(toks, "unpriced", w),
         _ => tok_line(toks, &money(u.cost.total()), w),
     };
@@ -242,7 +259,7 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
         let sum = st.summary(&box_units(app, st, key));
         let units = box_units(app, st, key);
         let cost_text = if sum.active { format!("~{}", money(sum.cost)) } else { money(sum.cost) };
-        let cost_text = if units.iter().any(|&i| st.unpriced(i)) { format!("{cost_text}+?") } else { cost_text };
+        let cost_text = if units.iter().any(|&i| st.unpriced(i) || st.unreported(i)) { format!("{cost_text}+?") } else { cost_text };
         let span = match (sum.start, sum.end) {
             (Some(s), Some(e)) => dur(e.saturating_sub(s)),
             (Some(s), None) => dur(now.saturating_sub(s)),

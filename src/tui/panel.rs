@@ -143,6 +143,8 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
         let b = if u.status == Status::Cached { &u.usage } else { &u.billed_usage };
         let note = if u.status == Status::Cached {
             " (the original call's, for reference)"
+        } else if u.unreported {
+            " at least (a call reported none)"
         } else if u.estimated {
             " (estimated)"
         } else if u.billed_estimated {
@@ -150,17 +152,24 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
         } else {
             ""
         };
-        out.push(kv(
-            app,
-            "tokens",
-            format!("in {} · cached {} · out {}{note}", thousands(b.input + b.cache_write), thousands(b.cached), thousands(b.output)),
-        ));
         let c = &u.cost;
-        out.push(kv(
-            app,
-            "cost",
-            format!("{} = input {} + cached {} + output {}", money(c.total()), money(c.input), money(c.cached), money(c.output)),
-        ));
+        if u.unreported && b.total_input() + b.output == 0 {
+            // Nothing was reported: unknown, not zero.
+            out.push(kv(app, "tokens", "not reported by the source".to_string()));
+            out.push(kv(app, "cost", "unknown without token counts".to_string()));
+        } else {
+            out.push(kv(
+                app,
+                "tokens",
+                format!("in {} · cached {} · out {}{note}", thousands(b.input + b.cache_write), thousands(b.cached), thousands(b.output)),
+            ));
+            let least = if u.unreported { "at least " } else { "" };
+            out.push(kv(
+                app,
+                "cost",
+                format!("{least}{} = input {} + cached {} + output {}", money(c.total()), money(c.input), money(c.cached), money(c.output)),
+            ));
+        }
         if u.status == Status::Cached {
             out.push(kv(app, "", format!("served from cache; the original call cost {}", money(st.unit_worth(idx)))));
         }

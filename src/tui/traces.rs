@@ -77,10 +77,12 @@ impl Row {
         crate::sanitize::for_terminal(&name).into_owned()
     }
 
-    /// Cost so far from the fold; a model the catalog lacks makes it "unpriced", never $0.
+    /// Cost so far from the fold; a model the catalog lacks makes it "unpriced", never $0,
+    /// and a call without token counts makes it a lower bound (`+?`).
     pub fn cost(&self) -> String {
         let c = self.state.totals.cost.total();
         match (self.run.info.priced, c.is_zero()) {
+            (true, _) if self.run.info.calls_without_usage > 0 => format!("{}+?", super::fmt::money(c)),
             (true, _) => super::fmt::money(c),
             (false, true) => "unpriced".into(),
             (false, false) => format!("{}+unpriced", super::fmt::money(c)),

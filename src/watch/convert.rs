@@ -324,6 +324,8 @@ fn convert(conv: &mut Converter, g: &TraceGraph, run_id: u64, receiver: &str, fi
         let mut notes = Vec::new();
         let mut model: Option<String> = None;
         let mut scopes: Vec<&str> = Vec::new();
+        // A call without token counts makes the node's figures a lower bound, never a zero.
+        let mut unreported = false;
         for (c, m) in n.calls.iter().zip(&matched[i]) {
             info.calls += 1;
             let u = c.tokens.usage();
@@ -337,6 +339,7 @@ fn convert(conv: &mut Converter, g: &TraceGraph, run_id: u64, receiver: &str, fi
                 let _ = write!(line, " · in {} (cached {}) · out {} (reasoning {})", u.total_input(), u.cached, u.output, u.reasoning);
             } else {
                 info.calls_without_usage += 1;
+                unreported = true;
                 line.push_str(" · tokens not reported by the instrumentation");
             }
             if m.is_none() {
@@ -394,6 +397,7 @@ fn convert(conv: &mut Converter, g: &TraceGraph, run_id: u64, receiver: &str, fi
                     output,
                     checks: Vec::new(),
                     cached: false,
+                    unreported,
                 },
             ),
         ));

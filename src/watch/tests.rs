@@ -372,3 +372,31 @@ fn the_flow_built_directly_is_the_flow_the_parser_reads_back() {
         assert_eq!(format!("{parsed:?}"), format!("{f:?}"), "{sample}");
     }
 }
+
+/// s3's third call streamed without usage: its node is uncounted in the fold, and stays so
+/// through a recording (the line says so; the others' lines are as they always were).
+#[test]
+fn a_call_without_token_counts_marks_its_node_through_a_recording() {
+    let sample = "s3_openai_v2_fanout_grpc";
+    let spans: Vec<SpanRec> =
+        json_bodies(sample).iter().flat_map(|b| body_to_spans(b, Encoding::Json, None, 64 << 20).expect("decodes").0).collect();
+    let (_, run) = reconstruct(&spans, Arc::new(sample_catalog()), 1, "test", true).expect("converts");
+    let st = run.state();
+    let uncounted: Vec<&str> = (0..st.units.len()).filter(|&i| st.unreported(i)).map(|i| st.units[i].label.as_str()).collect();
+    assert_eq!(uncounted, ["chat_gpt-4o-mini-3"]);
+
+    let dir = std::env::temp_dir().join(format!("baton-watch-unreported-{}", std::process::id()));
+    let path = dir.join("s3.jsonl");
+    let rec = crate::record::Recorder::create(&path, &run.header(), run.spec.flow.clone()).expect("create");
+    for e in &run.events {
+        rec.record(e);
+    }
+    rec.finish().expect("finish");
+    let text = std::fs::read_to_string(&path).expect("reads");
+    assert_eq!(text.matches("\"unreported\":true").count(), 1, "{text}");
+    assert!(!text.contains("\"unreported\":false"), "written only when set: {text}");
+    let (_, folded) = crate::record::Recording::open_folded(&path).expect("opens");
+    let again: Vec<&str> = (0..folded.units.len()).filter(|&i| folded.unreported(i)).map(|i| folded.units[i].label.as_str()).collect();
+    assert_eq!(again, uncounted);
+    let _ = std::fs::remove_dir_all(&dir);
+}
