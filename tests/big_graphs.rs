@@ -207,6 +207,22 @@ fn panning_stops_at_the_graph_edge_and_a_graph_that_fits_does_not_pan() {
     assert!(find(&buf, "generate ×10").is_some(), "the last boxes are still on screen:\n{}", text(&buf));
 }
 
+/// A chain of 3,000 nodes is wider than the canvas's coordinates reach: it is shown as the
+/// list, and the title says why rather than calling it a graph.
+#[test]
+fn a_graph_too_large_to_draw_is_listed_and_says_so() {
+    let mut app = app_on(&layered(3000, 1), (160, 48), true);
+    assert!(app.layout.dims.list);
+    let buf = frame(&mut app);
+    let t = text(&buf);
+    assert!(t.contains("Graph (list: too large to draw)"), "{t}");
+    assert!(find(&buf, "l000n0").is_some(), "the first node is on screen:\n{t}");
+    // A graph that fits keeps its plain title.
+    let mut app = finished((160, 48));
+    let t = text(&frame(&mut app));
+    assert!(t.contains("┌ Graph ─"), "{t}");
+}
+
 #[test]
 fn a_long_name_is_cut_but_keeps_its_status_and_rerun_mark() {
     let long = "a_node_with_a_very_long_name_that_cannot_fit";

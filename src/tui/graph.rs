@@ -395,7 +395,14 @@ impl Widget for GraphView<'_> {
         let t = &app.theme;
         let lay = &app.layout;
         let border = Style::default().fg(if self.focused { t.border_focus } else { t.border });
-        let title = if app.is_compact() { " Graph (compact) " } else { " Graph " };
+        let title = if app.is_compact() {
+            " Graph (compact) "
+        } else if lay.dims.list {
+            // Too wide or tall for the canvas's coordinates: the layout fell back to the list.
+            " Graph (list: too large to draw) "
+        } else {
+            " Graph "
+        };
         ratatui::widgets::Block::bordered().title(title).border_style(border).render(area, buf);
         let inner = Rect::new(area.x + 1, area.y + 1, area.width.saturating_sub(2), area.height.saturating_sub(2));
         if inner.width == 0 || inner.height == 0 {
