@@ -154,8 +154,9 @@ pub fn layers_of(flow: &Flow) -> (Vec<usize>, usize) {
 
 /// The widest box style whose `layers` columns fit in `width`, else the narrowest.
 pub fn fit_dims(layers: usize, width: u16) -> Dims {
-    let need = |d: Dims| (layers as u16 * (d.box_w + d.gap_x)).saturating_sub(d.gap_x) + 1;
-    if need(Dims::FULL) <= width { Dims::FULL } else { Dims::NARROW }
+    // In usize: thousands of layers overflow u16 (a wrapped product could even "fit").
+    let need = |d: Dims| (layers.saturating_mul(usize::from(d.box_w + d.gap_x))).saturating_sub(usize::from(d.gap_x)) + 1;
+    if need(Dims::FULL) <= usize::from(width) { Dims::FULL } else { Dims::NARROW }
 }
 
 /// Lays out `flow` with the boxes `shape` asks for.
@@ -559,6 +560,15 @@ mod tests {
         // The compact list folds the same way.
         let list = layout(&f, &Shape { instances: &inst, expanded: &exp, siblings: &sib, folded: &[true] }, Dims::compact(60));
         assert_eq!(list.boxes.len(), 4);
+    }
+
+    #[test]
+    fn box_style_fits_any_number_of_layers() {
+        assert_eq!(fit_dims(5, 200), Dims::FULL);
+        assert_eq!(fit_dims(50, 200), Dims::NARROW);
+        // 2,185 full columns are 65,550 cells: wrapped to u16 that was 14, and "fitted".
+        assert_eq!(fit_dims(2185, 200), Dims::NARROW);
+        assert_eq!(fit_dims(usize::MAX, u16::MAX), Dims::NARROW);
     }
 
     #[test]
