@@ -120,7 +120,9 @@ fn line(f: &Finished) -> String {
     // An unpriced call is never shown as $0: with nothing priced the figure is "unpriced".
     let n = info.unpriced.len();
     // Nor is a call that came without token counts: the figure is then a lower bound.
-    let cost = if info.priced && info.calls_without_usage > 0 {
+    let cost = if info.priced && info.calls_without_usage > 0 && t.cost.total().is_zero() {
+        "cost unknown (calls without token counts)".to_string()
+    } else if info.priced && info.calls_without_usage > 0 {
         format!("at least {}", t.cost.total())
     } else if info.priced {
         t.cost.total().to_string()

@@ -245,7 +245,7 @@ pub enum Line {
         output: String,
         checks: Vec<CheckResult>,
         cached: bool,
-        #[serde(default, skip_serializing_if = "is_false")]
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         unreported: bool,
     },
     NodeSkipped {
@@ -477,9 +477,4 @@ impl Line {
         };
         Ok(RunEvent { run, attempt, at: at(t), kind })
     }
-}
-
-/// Fields written only when set (`skip_serializing_if`), so lines without them stay as they were.
-fn is_false(b: &bool) -> bool {
-    !*b
 }

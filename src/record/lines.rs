@@ -361,6 +361,8 @@ mod tests {
             Event::NodeDelta { text, .. } if text == "say \"hi\"\n\u{e9}\u{1b}[2J"));
     }
 
+    const UNREPORTED: &str = r#"{"ev":"node_finished","t":5,"node":"a","model":"m","usage":{"input":0,"output":0},"estimated":false,"ttft_us":1,"latency_us":2,"output":"","checks":[],"cached":false,"unreported":true}"#;
+
     #[test]
     fn a_finished_line_reads_to_the_same_event_by_either_path() {
         let usage = r#""usage":{"input":10239,"cached":3,"cache_write":0,"output":1173,"reasoning":5}"#;
@@ -375,12 +377,11 @@ mod tests {
             // A usage with only the required counts, fields in another order, an unknown one.
             r#"{"ev":"node_finished","cached":false,"checks":[],"output":"","latency_us":2,"ttft_us":1,"estimated":false,"usage":{"input":1,"output":2},"model":"m","node":"a","t":5,"x":[1]}"#.to_string(),
             // A watched node some of whose calls came without token counts.
-            r#"{"ev":"node_finished","t":5,"node":"a","model":"m","usage":{"input":0,"output":0},"estimated":false,"ttft_us":1,"latency_us":2,"output":"","checks":[],"cached":false,"unreported":true}"#.to_string(),
+            UNREPORTED.to_string(),
         ] {
             same_both_ways(&line);
         }
-        let unreported = r#"{"ev":"node_finished","t":5,"node":"a","model":"m","usage":{"input":0,"output":0},"estimated":false,"ttft_us":1,"latency_us":2,"output":"","checks":[],"cached":false,"unreported":true}"#;
-        assert!(matches!(reading(false).fast(unreported.as_bytes()).expect("reads").kind, Event::NodeFinished { unreported: true, .. }));
+        assert!(matches!(reading(false).fast(UNREPORTED.as_bytes()).expect("reads").kind, Event::NodeFinished { unreported: true, .. }));
         let dropped = reading(true).fast(
             br#"{"ev":"node_finished","t":1,"node":"a","model":"m","usage":{"input":1,"output":2},"estimated":false,"ttft_us":1,"latency_us":2,"output":"long text","checks":[],"cached":false}"#,
         );

@@ -348,7 +348,7 @@ fn unit_span_of<'a>(st: &'a RunState, trace: &Trace, idx: usize, output: AttrVal
         b("baton.cached", u.status == Status::Cached),
     ];
     if u.unreported {
-        // The token counts below are what was reported: lower bounds.
+        // The token counts below, if any, are what was reported: lower bounds.
         attrs.push(b("baton.tokens_unreported", true));
     }
     if let Some(d) = &u.decision {
@@ -367,20 +367,26 @@ fn unit_span_of<'a>(st: &'a RunState, trace: &Trace, idx: usize, output: AttrVal
     }
     if matches!(u.status, Status::Done | Status::Cached) {
         let us = &u.billed_usage;
+        // A node whose calls reported no counts at all has no usage to state: zeros would read
+        // as a free call in any tool the spans go to.
+        if !(u.unreported && us.total_input() + us.output == 0) {
+            attrs.extend([
+                i("gen_ai.usage.input_tokens", us.total_input()),
+                i("gen_ai.usage.output_tokens", us.output),
+                i("gen_ai.usage.cache_read.input_tokens", us.cached),
+                i("gen_ai.usage.cache_creation.input_tokens", us.cache_write),
+                i("gen_ai.usage.reasoning.output_tokens", us.reasoning),
+                i("llm.token_count.prompt", us.total_input()),
+                i("llm.token_count.completion", us.output),
+                i("llm.token_count.total", us.total_input() + us.output),
+                i("llm.token_count.prompt_details.cache_read", us.cached),
+                i("llm.token_count.completion_details.reasoning", us.reasoning),
+                f("llm.cost.prompt", (u.cost.input + u.cost.cached).usd()),
+                f("llm.cost.completion", u.cost.output.usd()),
+                f("llm.cost.total", u.cost.total().usd()),
+            ]);
+        }
         attrs.extend([
-            i("gen_ai.usage.input_tokens", us.total_input()),
-            i("gen_ai.usage.output_tokens", us.output),
-            i("gen_ai.usage.cache_read.input_tokens", us.cached),
-            i("gen_ai.usage.cache_creation.input_tokens", us.cache_write),
-            i("gen_ai.usage.reasoning.output_tokens", us.reasoning),
-            i("llm.token_count.prompt", us.total_input()),
-            i("llm.token_count.completion", us.output),
-            i("llm.token_count.total", us.total_input() + us.output),
-            i("llm.token_count.prompt_details.cache_read", us.cached),
-            i("llm.token_count.completion_details.reasoning", us.reasoning),
-            f("llm.cost.prompt", (u.cost.input + u.cost.cached).usd()),
-            f("llm.cost.completion", u.cost.output.usd()),
-            f("llm.cost.total", u.cost.total().usd()),
             Attr { key: "output.value", value: output },
             i("baton.checks.passed", u.checks_passed() as u64),
             i("baton.checks.total", u.checks.len() as u64),

@@ -571,6 +571,12 @@ fn reported(rec: &Recording, before: RunState, strategy: Arc<Strategy>, catalog:
     if unpriced > 0 {
         estimates.push(format!("{unpriced} node(s) use a model the catalog lacks: unpriced, shown at $0; add it with --catalog FILE."));
     }
+    let uncounted = after.unreported_count();
+    if uncounted > 0 {
+        estimates.push(format!(
+            "{uncounted} node(s) had calls that reported no token counts: their tokens and cost, and the totals, are lower bounds."
+        ));
+    }
     let report = RepriceReport::new(rec, &before, &after, nodes, estimates);
     (report, after)
 }

@@ -63,6 +63,14 @@ pub struct TotalsReport {
     pub budget_usd: Option<f64>,
     /// What an unchanged rerun saved by serving nodes from the cache.
     pub saved_usd: f64,
+    /// Nodes some of whose calls came without token counts (`nodes[].tokens_unreported`):
+    /// when present, `tokens` and the cost are lower bounds. Absent when there are none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub nodes_unreported: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -183,6 +191,7 @@ fn totals_report(s: &RunState, ctx: ContextReport) -> TotalsReport {
         fallbacks: t.fallbacks,
         budget_usd: s.strategy.budget.map(usd),
         saved_usd: usd(t.saved),
+        nodes_unreported: s.unreported_count(),
     }
 }
 

@@ -148,15 +148,22 @@ pub fn run_table(s: &RunState) -> String {
             None => "default".to_string(),
         });
         let worked = matches!(u.status, Status::Done | Status::Cached);
+        // Counts a call did not report are not zeros: `?`, or what was reported and `+?`.
+        let unknown = |text: String, zero: bool| match (u.unreported, zero) {
+            (false, _) => text,
+            (true, true) => "?".to_string(),
+            (true, false) => format!("{text}+?"),
+        };
+        let none_counted = u.billed_usage.total_input() + u.billed_usage.output == 0;
         t.row(vec![
             clip(&u.label, 24),
             clip(&node.kind, 14),
             u.model.clone().unwrap_or_else(|| "-".into()),
             rule.unwrap_or_else(|| "-".into()),
             status,
-            if worked { thousands(u.billed_usage.total_input()) } else { "-".into() },
-            if worked { thousands(u.billed_usage.output) } else { "-".into() },
-            if worked { u.cost.total().to_string() } else { "-".into() },
+            if worked { unknown(thousands(u.billed_usage.total_input()), none_counted) } else { "-".into() },
+            if worked { unknown(thousands(u.billed_usage.output), none_counted) } else { "-".into() },
+            if worked { unknown(u.cost.total().to_string(), none_counted) } else { "-".into() },
             opt_secs(u.started),
             opt_secs(u.ttft),
             opt_secs(u.latency),
@@ -170,6 +177,10 @@ pub fn run_table(s: &RunState) -> String {
     let path: Vec<String> = s.critical_path().into_iter().map(|i| s.units[i].label.clone()).collect();
     let _ =
         writeln!(out, "\ncost {}  (input {}, cached {}, output {})", tot.cost.total(), tot.cost.input, tot.cost.cached, tot.cost.output);
+    let uncounted = s.unreported_count();
+    if uncounted > 0 {
+        let _ = writeln!(out, "     at least: {uncounted} node(s) had calls that reported no token counts");
+    }
     let _ = writeln!(out, "wall {}  critical path {}: {}", secs(s.wall()), secs(tot.critical_path), path.join(" → "));
     let _ = writeln!(
         out,

@@ -104,7 +104,7 @@ pub struct UnitState {
     /// Some failed try was billed from Baton's token estimate (the provider sent no usage).
     pub billed_estimated: bool,
     /// The source reported no token counts for some of its calls (a watched call streamed
-    /// without usage): its tokens and cost are lower bounds, not figures.
+    /// without usage): its tokens and cost are lower bounds, not exact.
     pub unreported: bool,
     /// Reused from the recording a resumed run continues: counted at its recorded cost.
     /// Boxed: rare, and inline it was 72 of every unit's bytes.

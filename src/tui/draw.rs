@@ -247,9 +247,13 @@ fn header(app: &App) -> Line<'static> {
                 n if tot.cost.total().is_zero() => v[0] = Span::styled(format!("unpriced ({n} nodes)"), Style::default().fg(t.retrying)),
                 n => v.push(Span::styled(format!(" + {n} unpriced"), Style::default().fg(t.retrying))),
             }
-            // Nor is a node whose calls came without token counts.
-            match st.unreported_count() {
+            // Nor is a node whose calls came without token counts (one already counted as
+            // unpriced is not counted twice).
+            match (0..st.units.len()).filter(|&i| st.unreported(i) && !st.unpriced(i)).count() {
                 0 => {}
+                n if tot.cost.total().is_zero() && v.len() == 1 && st.unpriced_count() == 0 => {
+                    v[0] = Span::styled(format!("cost unknown ({n} uncounted)"), Style::default().fg(t.retrying));
+                }
                 n => v.push(Span::styled(format!(" + {n} uncounted"), Style::default().fg(t.retrying))),
             }
             // Until a node settles, a live run's header shows what it expects to spend.

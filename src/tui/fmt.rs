@@ -45,6 +45,37 @@ pub fn spread(left: &str, right: &str, w: usize) -> String {
     format!("{l}{}{right}", " ".repeat(pad))
 }
 
+/// What is not known about a box's settled figures: some call came without token counts
+/// (`uncounted`), or some model has no price (`unpriced`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unknown {
+    pub uncounted: bool,
+    pub unpriced: bool,
+}
+
+impl Unknown {
+    pub fn of(st: &crate::state::RunState, units: &[usize]) -> Unknown {
+        Unknown { uncounted: units.iter().any(|&i| st.unreported(i)), unpriced: units.iter().any(|&i| st.unpriced(i)) }
+    }
+}
+
+/// Tokens and cost as text, never a plain 0 for what is not known: `?` or `N+?` tokens when
+/// some call came without counts; `unpriced`, `$?` or `$X+?` when the cost is incomplete.
+pub fn figures_text(toks: u64, cost: Money, unknown: Unknown) -> (String, String) {
+    let count = match (unknown.uncounted, toks) {
+        (false, _) => tokens(toks),
+        (true, 0) => "?".to_string(),
+        (true, n) => format!("{}+?", tokens(n)),
+    };
+    let cost = match (unknown, cost.is_zero()) {
+        (Unknown { uncounted: false, unpriced: false }, _) => money(cost),
+        (Unknown { uncounted: false, unpriced: true }, true) => "unpriced".to_string(),
+        (_, true) => "$?".to_string(),
+        (_, false) => format!("{}+?", money(cost)),
+    };
+    (count, cost)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +92,28 @@ mod tests {
         assert_eq!(clip("searcher", 5), "sear…");
         assert_eq!(spread("ab", "9", 5), "ab  9");
         assert_eq!(spread("abcdef", "9", 5), "ab… 9");
+    }
+
+    fn known(uncounted: bool, unpriced: bool) -> Unknown {
+        Unknown { uncounted, unpriced }
+    }
+
+    #[test]
+    fn figures_never_show_a_plain_zero_for_what_is_not_known() {
+        let cost = Money::from_usd(0.0031);
+        let text = |toks, cost, u| {
+            let (t, c) = figures_text(toks, cost, u);
+            format!("{t} {c}")
+        };
+        assert_eq!(text(1204, cost, Unknown::default()), "1.2k $0.0031");
+        // Some calls came without counts: what was reported, and a `?` for the rest.
+        assert_eq!(text(0, Money::ZERO, known(true, false)), "? $?");
+        assert_eq!(text(1204, cost, known(true, false)), "1.2k+? $0.0031+?");
+        // A model without a price.
+        assert_eq!(text(1204, Money::ZERO, known(false, true)), "1.2k unpriced");
+        assert_eq!(text(1204, cost, known(false, true)), "1.2k $0.0031+?");
+        // Both at once.
+        assert_eq!(text(0, Money::ZERO, known(true, true)), "? $?");
+        assert_eq!(text(7, cost, known(true, true)), "7+? $0.0031+?");
     }
 }

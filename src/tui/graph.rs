@@ -11,7 +11,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::widgets::Widget;
 
 use super::app::App;
-use super::fmt::{clip, dur, money, spread, tokens};
+use super::fmt::{Unknown, clip, dur, figures_text, money, spread, tokens};
 use super::layout::{ARROW, BoxKey, centered, glyph, route_cells};
 use super::theme::status_symbol;
 use crate::money::Money;
@@ -179,18 +179,6 @@ fn count_line(count: String, right: &str, w: usize) -> String {
     spread(&left, right, w)
 }
 
-/// A unit some of whose calls came without token counts: what was reported and a `?` for
-/// the rest, never a plain 0 (`cost` is `None` when the model is unpriced as well).
-fn unreported_line(toks: u64, cost: Option<crate::money::Money>, w: usize) -> String {
-    let count = if toks == 0 { "?".to_string() } else { format!("{}+?", tokens(toks)) };
-    let right = match cost {
-        None => "unpriced".to_string(),
-        Some(c) if c.is_zero() => "$?".to_string(),
-        Some(c) => format!("{}+?", money(c)),
-    };
-    count_line(count, &right, w)
-}
-
 /// Model ids without the vendor prefix or a leading version, which a box has no room for:
 /// `claude-opus-4-1` → `opus-4-1`, `gemini-2.5-flash-lite` → `flash-lite`.
 fn short_model(m: &str) -> &str {
@@ -225,8 +213,10 @@ fn unit_content(st: &RunState, ui: usize, now: Duration, w: usize) -> [String; 3
         }
         Status::Cached => tok_line(u.usage.output, "cached", w),
         _ if u.status.is_active() => tok_line(toks, &format!("~{}", money(st.cost_so_far(ui))), w),
-        _ if st.unreported(ui) => unreported_line(toks, if st.unpriced(ui) { None } else { Some(u.cost.total()) }, w),
-        _ if st.unpriced(ui) => tok_line(toks, "unpriced", w),
+        _ if st.unreported(ui) || st.unpriced(ui) => {
+            let (count, cost) = figures_text(toks, u.cost.total(), Unknown::of(st, &[ui]));
+            count_line(count, &cost, w)
+        }
         _ => tok_line(toks, &money(u.cost.total()), w),
     };
     let line3 = match (u.status, elapsed(u, now)) {
@@ -258,8 +248,9 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
         // Several units as one box: their sum, from the state.
         let sum = st.summary(&box_units(app, st, key));
         let units = box_units(app, st, key);
-        let cost_text = if sum.active { format!("~{}", money(sum.cost)) } else { money(sum.cost) };
-        let cost_text = if units.iter().any(|&i| st.unpriced(i) || st.unreported(i)) { format!("{cost_text}+?") } else { cost_text };
+        let unknown = Unknown::of(st, &units);
+        let (count, cost_text) = figures_text(sum.tokens, sum.cost, unknown);
+        let cost_text = if sum.active { format!("~{cost_text}") } else { cost_text };
         let span = match (sum.start, sum.end) {
             (Some(s), Some(e)) => dur(e.saturating_sub(s)),
             (Some(s), None) => dur(now.saturating_sub(s)),
@@ -278,7 +269,7 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
             title,
             mark,
             status,
-            lines: [line1, tok_line(sum.tokens, &cost_text, w), spread(&span, &done, w)],
+            lines: [line1, count_line(count, &cost_text, w), spread(&span, &done, w)],
             cost: Some(sum.cost),
             critical: critical.contains(&key),
             delta: None,
@@ -344,27 +335,32 @@ fn compact_line(app: &App, key: BoxKey, c: &Content, w: usize) -> String {
     let st = app.state();
     let now = app.player.playhead;
     let sym = status_symbol(c.status);
-    let (model, toks, lat) = match app.unit_for_box(key).filter(|_| !matches!(key, BoxKey::Node(n) if !st.nodes[n].instances.is_empty())) {
-        Some(ui) => {
-            let u = &st.units[ui];
-            (
-                u.model.as_deref().map(short_model).unwrap_or("").to_string(),
-                st.unit_tokens(ui),
-                elapsed(u, now).map(dur).unwrap_or_default(),
-            )
-        }
-        None => {
-            let sum = st.summary(&box_units(app, st, key));
-            let lat = match (sum.start, sum.end) {
-                (Some(s), Some(e)) => dur(e.saturating_sub(s)),
-                (Some(s), None) => dur(now.saturating_sub(s)),
-                _ => String::new(),
-            };
-            (models_text(&sum.models).unwrap_or_default(), sum.tokens, lat)
-        }
+    let (model, toks, lat, unknown) =
+        match app.unit_for_box(key).filter(|_| !matches!(key, BoxKey::Node(n) if !st.nodes[n].instances.is_empty())) {
+            Some(ui) => {
+                let u = &st.units[ui];
+                (
+                    u.model.as_deref().map(short_model).unwrap_or("").to_string(),
+                    st.unit_tokens(ui),
+                    elapsed(u, now).map(dur).unwrap_or_default(),
+                    Unknown::of(st, &[ui]),
+                )
+            }
+            None => {
+                let units = box_units(app, st, key);
+                let sum = st.summary(&units);
+                let lat = match (sum.start, sum.end) {
+                    (Some(s), Some(e)) => dur(e.saturating_sub(s)),
+                    (Some(s), None) => dur(now.saturating_sub(s)),
+                    _ => String::new(),
+                };
+                (models_text(&sum.models).unwrap_or_default(), sum.tokens, lat, Unknown::of(st, &units))
+            }
+        };
+    let (toks, cost) = match c.cost {
+        Some(cost) => figures_text(toks, cost, unknown),
+        None => (tokens(toks), String::new()),
     };
-    let cost = c.cost.map(money).unwrap_or_default();
-    let toks = tokens(toks);
     let name_w = 16.min(w.saturating_sub(4));
     let mut right = format!("{cost:>9} {lat:>6}");
     if w >= 48 {

@@ -223,7 +223,13 @@ fn unsent_lines(app: &App, st: &RunState, u: &UnitState) -> Vec<Line<'static>> {
     text_lines(&mut out, u.text());
     out.push(heading(app, "Usage — from the run's figures".to_string()));
     let b = &u.usage;
-    let note = if u.estimated { " (Baton's estimate: no usage was reported)" } else { "" };
+    let note = if u.unreported {
+        " (lower bounds: a call reported no tokens)"
+    } else if u.estimated {
+        " (Baton's estimate: no usage was reported)"
+    } else {
+        ""
+    };
     out.push(Line::raw(format!(
         "  in {} · cached {} · cache write {} · out {} · reasoning {}{note}",
         thousands(b.input),

@@ -47,16 +47,16 @@ pub fn describe(st: &RunState, e: &RunEvent) -> Option<(String, String)> {
             format!("$ failed try on {model} billed {} in / {} out{est}, {cost}", usage.total_input(), usage.output)
         }
         Event::NodeEscalated { from, to, failed, .. } => format!("⇡ escalated {from} → {to}: failed {}", failed.join(", ")),
-        Event::NodeFinished { model, usage, latency, checks, cached, .. } => {
+        Event::NodeFinished { model, usage, latency, checks, cached, unreported, .. } => {
             let passed = checks.iter().filter(|c| c.passed).count();
             let cost = if *cached { "cached".to_string() } else { money(st.call_cost(model, usage)) };
-            format!(
-                "✓ {model}: {} in / {} out, {cost}, {}, checks {passed}/{}",
-                usage.total_input(),
-                usage.output,
-                dur(*latency),
-                checks.len()
-            )
+            // Counts some call did not report are not zeros: say so rather than print them.
+            let (tokens, cost) = match (*unreported, usage.total_input() + usage.output) {
+                (true, 0) => ("tokens not reported".to_string(), "cost unknown".to_string()),
+                (true, _) => (format!("at least {} in / {} out", usage.total_input(), usage.output), format!("at least {cost}")),
+                (false, _) => (format!("{} in / {} out", usage.total_input(), usage.output), cost),
+            };
+            format!("✓ {model}: {tokens}, {cost}, {}, checks {passed}/{}", dur(*latency), checks.len())
         }
         Event::NodeSkipped { reason, .. } => format!("⊘ skipped: {reason}"),
         Event::NodeExchange { exchange: x, .. } => {

@@ -144,7 +144,7 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
         let note = if u.status == Status::Cached {
             " (the original call's, for reference)"
         } else if u.unreported {
-            " at least (a call reported none)"
+            " (lower bounds: a call reported no tokens)"
         } else if u.estimated {
             " (estimated)"
         } else if u.billed_estimated {

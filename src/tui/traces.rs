@@ -82,7 +82,8 @@ impl Row {
     pub fn cost(&self) -> String {
         let c = self.state.totals.cost.total();
         match (self.run.info.priced, c.is_zero()) {
-            (true, _) if self.run.info.calls_without_usage > 0 => format!("{}+?", super::fmt::money(c)),
+            (true, true) if self.run.info.calls_without_usage > 0 => "$?".into(),
+            (true, false) if self.run.info.calls_without_usage > 0 => format!("{}+?", super::fmt::money(c)),
             (true, _) => super::fmt::money(c),
             (false, true) => "unpriced".into(),
             (false, false) => format!("{}+unpriced", super::fmt::money(c)),

@@ -384,8 +384,14 @@ fn a_call_without_token_counts_marks_its_node_through_a_recording() {
     let st = run.state();
     let uncounted: Vec<&str> = (0..st.units.len()).filter(|&i| st.unreported(i)).map(|i| st.units[i].label.as_str()).collect();
     assert_eq!(uncounted, ["chat_gpt-4o-mini-3"]);
+    let report = crate::report::RunReport::new(&st);
+    assert_eq!(report.totals.nodes_unreported, 1);
+    assert_eq!(report.nodes.iter().filter(|n| n.tokens_unreported).map(|n| n.id.as_str()).collect::<Vec<_>>(), uncounted);
+    let table = crate::report::run_table(&st);
+    assert!(table.contains("at least: 1 node(s) had calls that reported no token counts"), "{table}");
 
     let dir = std::env::temp_dir().join(format!("baton-watch-unreported-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     let path = dir.join("s3.jsonl");
     let rec = crate::record::Recorder::create(&path, &run.header(), run.spec.flow.clone()).expect("create");
     for e in &run.events {
