@@ -224,6 +224,16 @@ fn a_graph_too_large_to_draw_is_listed_and_says_so() {
 }
 
 #[test]
+fn box_style_fits_any_number_of_layers() {
+    use baton::tui::layout::{Dims, fit_dims};
+    assert_eq!(fit_dims(5, 200), Dims::FULL);
+    assert_eq!(fit_dims(50, 200), Dims::NARROW);
+    // 2,185 full columns are 65,550 cells: wrapped to u16 that was 14, and "fitted".
+    assert_eq!(fit_dims(2185, 200), Dims::NARROW);
+    assert_eq!(fit_dims(usize::MAX, u16::MAX), Dims::NARROW);
+}
+
+#[test]
 fn a_long_name_is_cut_but_keeps_its_status_and_rerun_mark() {
     let long = "a_node_with_a_very_long_name_that_cannot_fit";
     let text_flow = format!("[flow]\nname = \"long\"\ninput = \"x\"\n{}", node_toml(long, "generate", &[]));

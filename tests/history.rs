@@ -195,3 +195,32 @@ fn a_watched_run_is_listed_as_watched_and_an_unpriced_call_is_not_zero() {
     assert_eq!(l.totals.unpriced_calls, e.unpriced_calls);
     assert_eq!(e.input_tokens + e.output_tokens, run.state().totals.usage.total_input() + run.state().totals.usage.output);
 }
+
+/// s3's third call streamed without usage: the listing never shows that run's cost as exact,
+/// even with every model priced.
+#[test]
+fn a_watched_call_without_token_counts_leaves_the_cost_open() {
+    use baton::watch::decode::{Encoding, body_to_spans};
+    let d = dir("uncounted");
+    let bodies = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/otlp/s3_openai_v2_fanout_grpc/otlp_json");
+    let mut files: Vec<_> = std::fs::read_dir(&bodies).expect("fixture").map(|e| e.expect("entry").path()).collect();
+    files.sort();
+    let spans: Vec<_> = files
+        .iter()
+        .flat_map(|f| body_to_spans(&std::fs::read(f).expect("body"), Encoding::Json, None, 8 << 20).expect("decodes").0)
+        .collect();
+    let extra = "[[model]]\nid = \"gpt-4o-mini\"\nprovider = \"openai\"\napi_model = \"gpt-4o-mini\"\ninput_per_mtok = 0.15\noutput_per_mtok = 0.60\ncontext_window = 128000\n\n[[model]]\nid = \"o3-mini\"\nprovider = \"openai\"\napi_model = \"o3-mini\"\ninput_per_mtok = 1.10\noutput_per_mtok = 4.40\ncontext_window = 200000\n";
+    let base = baton::routing::Catalog::builtin();
+    let catalog = baton::routing::Catalog::parse(&baton::diag::Source::new("m.toml", extra), Some(&base)).expect("parses").0;
+    let (_, run) = baton::watch::reconstruct(&spans, std::sync::Arc::new(catalog), 1, "test", true).expect("converts");
+    assert!(run.info.priced && run.info.calls_without_usage == 1);
+    let rec = Recorder::create(&d.join("w.jsonl"), &run.header(), run.spec.flow.clone()).expect("recorder");
+    for e in &run.events {
+        rec.record(e);
+    }
+    rec.finish().expect("flushed");
+    let l = history::list(&filter(&d)).expect("lists");
+    let e = &l.runs[0];
+    assert_eq!(e.unpriced_calls, 1, "the uncounted call's cost is unknown");
+    assert!(!e.cost.is_zero() && e.cost_text().ends_with("+1 unpriced"), "{}", e.cost_text());
+}

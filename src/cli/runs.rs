@@ -228,7 +228,10 @@ pub fn groups_table(by: By, groups: &[Group]) -> String {
     }
     let _ = writeln!(out, "\ntotal {total}");
     if groups.iter().any(|g| g.unpriced_calls > 0) {
-        let _ = writeln!(out, "N? = N calls to models the catalog does not price (watched runs): their cost is unknown, not zero");
+        let _ = writeln!(
+            out,
+            "N? = N calls whose cost is unknown, not zero (watched runs): a model the catalog does not price, or no token counts"
+        );
     }
     out
 }

@@ -17,7 +17,7 @@ pub const INDEX_FILE: &str = "index.sqlite";
 
 /// Bumped whenever the schema or what a row holds changes: an index of another version is
 /// rebuilt from the recordings.
-const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_VERSION: i32 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (

@@ -28,8 +28,8 @@ pub struct RunEntry {
     pub status: String,
     #[serde(rename = "cost_usd", serialize_with = "usd")]
     pub cost: Money,
-    /// Calls whose model the recorded catalog does not price (watched runs): their cost is
-    /// unknown, not zero.
+    /// Calls whose cost is unknown, not zero (watched runs): a model the recorded catalog does
+    /// not price, or a call that came without token counts.
     pub unpriced_calls: u64,
     /// Input tokens, cache reads and writes included.
     pub input_tokens: u64,
@@ -116,7 +116,7 @@ pub fn of_recording(rec: &Recording) -> Summary {
     let mut unpriced = 0;
     for u in st.units.iter().filter(|u| matches!(u.status, Status::Done | Status::Cached)) {
         let Some(m) = u.model.as_deref() else { continue };
-        if st.catalog.get(m).is_none() && (u.billed_usage.total_input() + u.billed_usage.output) > 0 {
+        if u.unreported || (st.catalog.get(m).is_none() && (u.billed_usage.total_input() + u.billed_usage.output) > 0) {
             unpriced += 1;
         }
         let i = match models.iter().position(|x| x.model == m) {

@@ -563,15 +563,6 @@ mod tests {
     }
 
     #[test]
-    fn box_style_fits_any_number_of_layers() {
-        assert_eq!(fit_dims(5, 200), Dims::FULL);
-        assert_eq!(fit_dims(50, 200), Dims::NARROW);
-        // 2,185 full columns are 65,550 cells: wrapped to u16 that was 14, and "fitted".
-        assert_eq!(fit_dims(2185, 200), Dims::NARROW);
-        assert_eq!(fit_dims(usize::MAX, u16::MAX), Dims::NARROW);
-    }
-
-    #[test]
     fn a_graph_beyond_the_canvas_coordinates_is_laid_out_as_the_list() {
         let chain = |n: usize| {
             let ids: Vec<String> = (0..n).map(|k| format!("n{k}")).collect();
