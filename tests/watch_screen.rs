@@ -177,6 +177,13 @@ fn a_call_without_token_counts_is_never_shown_as_zero() {
     key(&mut s, KeyCode::Tab);
     let t = draw(&s);
     assert!(t.contains("gpt-4o-mini: tokens not reported, cost unknown"), "{t}");
+    // On a narrow screen: the compact list's line and the summary under it.
+    key(&mut s, KeyCode::Tab);
+    s.update(WatchMsg::Term(Event::Resize(58, 24)));
+    let t = draw(&s);
+    let row = line_with(&t, "258ms");
+    assert!(row.contains(" ? ") && row.contains(" $? "), "the uncounted node's list line: {row}");
+    assert!(t.contains("· ? tok · $? · Enter"), "{t}");
 }
 
 #[test]

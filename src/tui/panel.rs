@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
 use super::app::App;
-use super::fmt::{dur, money, tokens};
+use super::fmt::{Unknown, dur, figures_text, money};
 use super::layout::BoxKey;
 use super::theme::status_symbol;
 use crate::event::Origin;
@@ -422,17 +422,13 @@ pub fn summary_lines(app: &App) -> Vec<Line<'static>> {
     let lines = panel_lines(app);
     let mut out: Vec<Line<'static>> = lines.into_iter().take(1).collect();
     let st = app.state();
-    if let Some(u) = app.unit_for_box(app.selected).map(|i| &st.units[i]) {
+    if let Some(i) = app.unit_for_box(app.selected) {
+        let u = &st.units[i];
         let model = u.model.clone().unwrap_or_else(|| "-".into());
         let rule = u.decision.as_ref().map(|d| d.rule_label.to_string()).unwrap_or_default();
-        out.push(Line::from(Span::styled(
-            format!(
-                "  {model} · {rule} · {} tok · {} · Enter for details",
-                tokens(u.billed_usage.total_input() + u.billed_usage.output),
-                money(u.cost.total())
-            ),
-            app.theme.dim(),
-        )));
+        // Unpriced or uncounted figures are never shown as plain zeros.
+        let (toks, cost) = figures_text(u.billed_usage.total_input() + u.billed_usage.output, u.cost.total(), Unknown::of(st, &[i]));
+        out.push(Line::from(Span::styled(format!("  {model} · {rule} · {toks} tok · {cost} · Enter for details"), app.theme.dim())));
     }
     out
 }
