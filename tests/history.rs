@@ -182,12 +182,7 @@ fn a_watched_run_is_listed_as_watched_and_an_unpriced_call_is_not_zero() {
     let catalog = std::sync::Arc::new(baton::routing::Catalog::builtin());
     let (_, run) = baton::watch::reconstruct(&spans, catalog, 1, "test", true).expect("converts");
     assert!(!run.info.priced);
-    let rec = Recorder::create(&d.join("w.jsonl"), &run.header(), run.spec.flow.clone()).expect("recorder");
-    for e in &run.events {
-        rec.record(e);
-    }
-    rec.finish().expect("flushed");
-    let l = history::list(&filter(&d)).expect("lists");
+    let l = recorded_and_listed(&d, &run);
     let e = &l.runs[0];
     assert_eq!((e.source.as_str(), e.status.as_str()), ("watch", "completed"));
     assert_eq!(e.unpriced_calls as usize, run.info.unpriced.len());
@@ -214,13 +209,18 @@ fn a_watched_call_without_token_counts_leaves_the_cost_open() {
     let catalog = baton::routing::Catalog::parse(&baton::diag::Source::new("m.toml", extra), Some(&base)).expect("parses").0;
     let (_, run) = baton::watch::reconstruct(&spans, std::sync::Arc::new(catalog), 1, "test", true).expect("converts");
     assert!(run.info.priced && run.info.calls_without_usage == 1);
+    let l = recorded_and_listed(&d, &run);
+    let e = &l.runs[0];
+    assert_eq!(e.unpriced_calls, 1, "the uncounted call's cost is unknown");
+    assert!(!e.cost.is_zero() && e.cost_text().ends_with("+1 unpriced"), "{}", e.cost_text());
+}
+
+/// Records a watched run into `d` and lists `d`.
+fn recorded_and_listed(d: &Path, run: &baton::watch::WatchedRun) -> history::Listing {
     let rec = Recorder::create(&d.join("w.jsonl"), &run.header(), run.spec.flow.clone()).expect("recorder");
     for e in &run.events {
         rec.record(e);
     }
     rec.finish().expect("flushed");
-    let l = history::list(&filter(&d)).expect("lists");
-    let e = &l.runs[0];
-    assert_eq!(e.unpriced_calls, 1, "the uncounted call's cost is unknown");
-    assert!(!e.cost.is_zero() && e.cost_text().ends_with("+1 unpriced"), "{}", e.cost_text());
+    history::list(&filter(d)).expect("lists")
 }
