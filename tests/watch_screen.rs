@@ -172,8 +172,11 @@ fn a_call_without_token_counts_is_never_shown_as_zero() {
     assert!(head.contains("+ 1 uncounted"), "{head}");
     assert!(t.contains("tokens   not reported by the source"), "{t}");
     assert!(t.contains("cost     unknown without token counts"), "{t}");
-    // The log says so too, rather than "0 in / 0 out, $0".
+    // The timeline's spend is a floor; the log says so too, rather than "0 in / 0 out, $0".
     key(&mut s, KeyCode::Tab);
+    let t = draw(&s);
+    let spend = line_with(&t, " spend $");
+    assert!(spend.contains("+?"), "{spend}");
     key(&mut s, KeyCode::Tab);
     let t = draw(&s);
     assert!(t.contains("gpt-4o-mini: tokens not reported, cost unknown"), "{t}");

@@ -74,10 +74,12 @@ impl Widget for TimelineView<'_> {
             let slices = st.spend_over_time(total, usize::from(span_w));
             let peak = slices.iter().copied().max().unwrap_or(crate::money::Money::ZERO);
             const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+            // A node of unknown cost (unpriced, or without token counts) makes the sum a floor.
+            let open = if st.unpriced_count() + st.unreported_count() > 0 { "+?" } else { "" };
             buf.set_string(
                 inner.x,
                 y,
-                format!("{:<w$}", format!(" spend {}", st.totals.cost.total().compact()), w = label_w as usize),
+                format!("{:<w$}", format!(" spend {}{open}", st.totals.cost.total().compact()), w = label_w as usize),
                 t.dim(),
             );
             for (k, m) in slices.iter().enumerate() {
