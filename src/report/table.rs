@@ -118,6 +118,16 @@ pub fn clip(s: &str, n: usize) -> String {
 }
 
 /// The human table for one run.
+/// A figure that may be a lower bound (`open`: some call came without token counts): as it
+/// is; `?` when nothing was counted (`none`); what was counted and `+?` otherwise.
+pub fn open_figure(text: String, none: bool, open: bool) -> String {
+    match (open, none) {
+        (false, _) => text,
+        (true, true) => "?".to_string(),
+        (true, false) => format!("{text}+?"),
+    }
+}
+
 pub fn run_table(s: &RunState) -> String {
     let mut t = Table::new(&[
         ("NODE", false),
@@ -148,22 +158,18 @@ pub fn run_table(s: &RunState) -> String {
             None => "default".to_string(),
         });
         let worked = matches!(u.status, Status::Done | Status::Cached);
-        // Counts a call did not report are not zeros: `?`, or what was reported and `+?`.
-        let unknown = |text: String, zero: bool| match (u.unreported, zero) {
-            (false, _) => text,
-            (true, true) => "?".to_string(),
-            (true, false) => format!("{text}+?"),
-        };
+        // Counts a call did not report are not zeros.
         let none_counted = u.billed_usage.total_input() + u.billed_usage.output == 0;
+        let unknown = |text: String| open_figure(text, none_counted, u.unreported);
         t.row(vec![
             clip(&u.label, 24),
             clip(&node.kind, 14),
             u.model.clone().unwrap_or_else(|| "-".into()),
             rule.unwrap_or_else(|| "-".into()),
             status,
-            if worked { unknown(thousands(u.billed_usage.total_input()), none_counted) } else { "-".into() },
-            if worked { unknown(thousands(u.billed_usage.output), none_counted) } else { "-".into() },
-            if worked { unknown(u.cost.total().to_string(), none_counted) } else { "-".into() },
+            if worked { unknown(thousands(u.billed_usage.total_input())) } else { "-".into() },
+            if worked { unknown(thousands(u.billed_usage.output)) } else { "-".into() },
+            if worked { unknown(u.cost.total().to_string()) } else { "-".into() },
             opt_secs(u.started),
             opt_secs(u.ttft),
             opt_secs(u.latency),

@@ -244,6 +244,8 @@ pub struct Totals {
     pub saved: Money,
     pub critical_path: Duration,
     pub critical_end: Option<usize>,
+    /// Settled units some of whose calls came without token counts ([`UnitState::unreported`]).
+    pub unreported: usize,
 }
 
 impl Totals {
@@ -638,6 +640,7 @@ impl RunState {
                     u.cost.add(&cost);
                 }
                 u.estimated = *estimated;
+                self.totals.unreported += usize::from(*unreported && !u.unreported);
                 u.unreported = *unreported;
                 u.ttft = Some(*ttft);
                 u.latency = Some(*latency);

@@ -86,9 +86,9 @@ impl RunState {
         u.status.is_settled() && u.unreported
     }
 
-    /// How many settled units are [`RunState::unreported`].
+    /// How many settled units are [`RunState::unreported`] (counted by the fold).
     pub fn unreported_count(&self) -> usize {
-        (0..self.units.len()).filter(|&u| self.unreported(u)).count()
+        self.totals.unreported
     }
 
     /// The units that carry a node's work: its instances once it fanned out, else its own.

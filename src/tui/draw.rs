@@ -242,16 +242,19 @@ fn header(app: &App) -> Line<'static> {
         (2, {
             let mut v = vec![Span::styled(format!("{}", tot.cost.total()), bold)];
             // A model the catalog lacks is unpriced, never $0.
-            match st.unpriced_count() {
+            let unpriced = st.unpriced_count();
+            match unpriced {
                 0 => {}
                 n if tot.cost.total().is_zero() => v[0] = Span::styled(format!("unpriced ({n} nodes)"), Style::default().fg(t.retrying)),
                 n => v.push(Span::styled(format!(" + {n} unpriced"), Style::default().fg(t.retrying))),
             }
             // Nor is a node whose calls came without token counts (one already counted as
-            // unpriced is not counted twice).
-            match (0..st.units.len()).filter(|&i| st.unreported(i) && !st.unpriced(i)).count() {
+            // unpriced is not counted twice). The fold counts them: no pass when there are none.
+            let uncounted =
+                if tot.unreported == 0 { 0 } else { (0..st.units.len()).filter(|&i| st.unreported(i) && !st.unpriced(i)).count() };
+            match uncounted {
                 0 => {}
-                n if tot.cost.total().is_zero() && v.len() == 1 && st.unpriced_count() == 0 => {
+                n if tot.cost.total().is_zero() && unpriced == 0 => {
                     v[0] = Span::styled(format!("cost unknown ({n} uncounted)"), Style::default().fg(t.retrying));
                 }
                 n => v.push(Span::styled(format!(" + {n} uncounted"), Style::default().fg(t.retrying))),

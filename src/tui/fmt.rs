@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::money::Money;
+use crate::report::open_figure;
 
 /// `850ms`, `3.8s`, `1m05s`.
 pub fn dur(d: Duration) -> String {
@@ -62,16 +63,12 @@ impl Unknown {
 /// Tokens and cost as text, never a plain 0 for what is not known: `?` or `N+?` tokens when
 /// some call came without counts; `unpriced`, `$?` or `$X+?` when the cost is incomplete.
 pub fn figures_text(toks: u64, cost: Money, unknown: Unknown) -> (String, String) {
-    let count = match (unknown.uncounted, toks) {
-        (false, _) => tokens(toks),
-        (true, 0) => "?".to_string(),
-        (true, n) => format!("{}+?", tokens(n)),
-    };
-    let cost = match (unknown, cost.is_zero()) {
-        (Unknown { uncounted: false, unpriced: false }, _) => money(cost),
-        (Unknown { uncounted: false, unpriced: true }, true) => "unpriced".to_string(),
-        (_, true) => "$?".to_string(),
-        (_, false) => format!("{}+?", money(cost)),
+    let count = open_figure(tokens(toks), toks == 0, unknown.uncounted);
+    let open = unknown.uncounted || unknown.unpriced;
+    let cost = match (unknown.uncounted, cost.is_zero()) {
+        (false, true) if unknown.unpriced => "unpriced".to_string(),
+        (_, true) if open => "$?".to_string(),
+        _ => open_figure(money(cost), false, open),
     };
     (count, cost)
 }

@@ -75,7 +75,7 @@ impl Widget for TimelineView<'_> {
             let peak = slices.iter().copied().max().unwrap_or(crate::money::Money::ZERO);
             const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
             // A node of unknown cost (unpriced, or without token counts) makes the sum a floor.
-            let open = if st.unpriced_count() + st.unreported_count() > 0 { "+?" } else { "" };
+            let open = if st.unreported_count() > 0 || st.unpriced_count() > 0 { "+?" } else { "" };
             buf.set_string(
                 inner.x,
                 y,
