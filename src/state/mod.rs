@@ -93,6 +93,11 @@ pub struct UnitState {
     pub decision: Option<Arc<Decision>>,
     /// The model that produced the output (differs from the decision's after a fallback).
     pub model: Option<String>,
+    /// Whether the run's catalog prices `model`, when the fold has looked it up already
+    /// (it does when the unit finishes, where it prices the call anyway).
+    model_priced: Option<bool>,
+    /// Whether [`Totals::unpriced`] counts this unit.
+    counted_unpriced: bool,
     pub context: Arc<[ContextPart]>,
     pub input_tokens_estimate: u64,
     /// Usage of the call whose output was kept.
@@ -158,6 +163,8 @@ impl UnitState {
             status: Status::Queued,
             decision: None,
             model: None,
+            model_priced: None,
+            counted_unpriced: false,
             context: no_context(),
             input_tokens_estimate: 0,
             usage: Usage::default(),
@@ -246,6 +253,8 @@ pub struct Totals {
     pub critical_end: Option<usize>,
     /// Settled units some of whose calls came without token counts ([`UnitState::unreported`]).
     pub unreported: usize,
+    /// Settled units of unknown cost: their model is not in the catalog ([`RunState::unpriced`]).
+    pub unpriced: usize,
 }
 
 impl Totals {
@@ -473,7 +482,32 @@ impl RunState {
         if ev.run != self.run_id || ev.attempt != self.attempt {
             return false;
         }
+        if let Some(i) = self.apply_kind(ev) {
+            self.count_unpriced(i);
+        }
+        true
+    }
+
+    /// Keeps [`Totals::unpriced`] in step with unit `i`: counted here so that the header need
+    /// not look every unit's model up in the catalog on every frame.
+    fn count_unpriced(&mut self, i: usize) {
+        let now = self.unpriced(i);
+        let u = &mut self.units[i];
+        if u.counted_unpriced != now {
+            u.counted_unpriced = now;
+            if now {
+                self.totals.unpriced += 1;
+            } else {
+                self.totals.unpriced -= 1;
+            }
+        }
+    }
+
+    /// Applies the event; returns the unit whose status, model or billed usage it may have
+    /// changed.
+    fn apply_kind(&mut self, ev: &RunEvent) -> Option<usize> {
         self.events += 1;
+        let mut touched = None;
         self.now = self.now.max(ev.at);
         match &ev.kind {
             Event::RunStarted { seed, input, .. } => {
@@ -494,6 +528,7 @@ impl RunState {
                             self.set_status(i, Status::Failed);
                             self.units[i].error.get_or_insert_with(|| "the run ended first".into());
                         }
+                        self.count_unpriced(i);
                     }
                 }
             }
@@ -502,7 +537,7 @@ impl RunState {
             Event::NodeExpanded { node, items, dropped } => {
                 let n = *node as usize;
                 if n >= self.nodes.len() || !self.nodes[n].instances.is_empty() {
-                    return true;
+                    return None;
                 }
                 for (k, item) in items.iter().enumerate() {
                     let idx = self.units.len();
@@ -518,13 +553,13 @@ impl RunState {
                 self.totals.units_total -= 1;
             }
             Event::NodeStarted { unit, decision, context, input_tokens } => {
-                let Some(i) = self.unit_index(*unit) else { return true };
+                let i = self.unit_index(*unit)?;
+                touched = Some(i);
                 self.set_status(i, Status::Running);
                 let u = &mut self.units[i];
                 u.decision = Some(decision.clone());
-                if u.model.as_deref() != Some(decision.model.as_str()) {
-                    u.model = Some(decision.model.clone());
-                }
+                self.set_model(i, &decision.model, None);
+                let u = &mut self.units[i];
                 u.context = context.clone();
                 u.input_tokens_estimate = *input_tokens;
                 u.started = Some(ev.at);
@@ -532,7 +567,7 @@ impl RunState {
                 u.streamed_tokens = 0;
             }
             Event::NodeDelta { unit, text, output_tokens } => {
-                let Some(i) = self.unit_index(*unit) else { return true };
+                let i = self.unit_index(*unit)?;
                 let u = &mut self.units[i];
                 if u.status == Status::Retrying {
                     // A new try streams from scratch.
@@ -546,23 +581,27 @@ impl RunState {
                 u.streamed_tokens = *output_tokens;
             }
             Event::NodeResumed { unit, billed, ttft, latency } => {
-                let Some(i) = self.unit_index(*unit) else { return true };
+                let i = self.unit_index(*unit)?;
+                touched = Some(i);
                 self.units[i].resumed = Some(Box::new((*billed, *ttft, *latency)));
             }
             Event::NodeWaiting { unit, why } => {
-                let Some(i) = self.unit_index(*unit) else { return true };
+                let i = self.unit_index(*unit)?;
+                touched = Some(i);
                 self.set_status(i, Status::Waiting);
                 self.units[i].waiting = Some(Box::new((ev.at, why.clone())));
             }
             Event::NodeSent { unit, queued } => {
-                let Some(i) = self.unit_index(*unit) else { return true };
+                let i = self.unit_index(*unit)?;
+                touched = Some(i);
                 self.set_status(i, Status::Running);
                 let u = &mut self.units[i];
                 u.queued += *queued;
                 u.waiting = None;
             }
             Event::NodeBilled { unit, model, usage, estimated } => {
-                let Some(i) = self.unit_index(*unit) else { return true };
+                let i = self.unit_index(*unit)?;
+                touched = Some(i);
                 let cost = self.catalog.cost(model, usage);
                 let u = &mut self.units[i];
                 u.billed_usage.add(usage);
@@ -572,7 +611,8 @@ impl RunState {
                 self.totals.usage.add(usage);
             }
             Event::NodeRetry { unit, model, try_no, error, backoff } => {
-                let Some(i) = self.unit_index(*unit) else { return true };
+                let i = self.unit_index(*unit)?;
+                touched = Some(i);
                 self.set_status(i, Status::Retrying);
                 let u = &mut self.units[i];
                 u.retries.push(RetryNote { at: ev.at, model: model.clone(), try_no: *try_no, error: error.clone(), backoff: *backoff });
@@ -582,7 +622,8 @@ impl RunState {
                 self.totals.retries += 1;
             }
             Event::NodeFallback { unit, from, to, reason } => {
-                let Some(i) = self.unit_index(*unit) else { return true };
+                let i = self.unit_index(*unit)?;
+                touched = Some(i);
                 self.set_status(i, Status::Running);
                 let u = &mut self.units[i];
                 u.fallbacks.push(FallbackNote {
@@ -592,14 +633,16 @@ impl RunState {
                     reason: reason.clone(),
                     escalation_cost: None,
                 });
-                u.model = Some(to.clone());
+                self.set_model(i, to, None);
+                let u = &mut self.units[i];
                 u.first_token = None;
                 u.streaming.clear();
                 u.streamed_tokens = 0;
                 self.totals.fallbacks += 1;
             }
             Event::NodeEscalated { unit, from, to, usage, failed } => {
-                let Some(i) = self.unit_index(*unit) else { return true };
+                let i = self.unit_index(*unit)?;
+                touched = Some(i);
                 let cost = self.catalog.cost(from, usage);
                 let u = &mut self.units[i];
                 u.billed_usage.add(usage);
@@ -611,7 +654,8 @@ impl RunState {
                     reason: format!("checks failed: {}", failed.join(", ")),
                     escalation_cost: Some(cost.total()),
                 });
-                u.model = Some(to.clone());
+                self.set_model(i, to, None);
+                let u = &mut self.units[i];
                 u.streaming.clear();
                 u.streamed_tokens = 0;
                 self.totals.cost.add(&cost);
@@ -619,7 +663,8 @@ impl RunState {
                 self.totals.fallbacks += 1;
             }
             Event::NodeFinished { unit, model, usage, estimated, ttft, latency, output, checks, cached, unreported } => {
-                let Some(i) = self.unit_index(*unit) else { return true };
+                let i = self.unit_index(*unit)?;
+                touched = Some(i);
                 // Work a resumed run reuses was paid for before the interruption: it counts at
                 // its recorded cost and times, not as a cache hit.
                 let resumed = self.units[i].resumed.as_deref().copied().filter(|_| *cached);
@@ -627,13 +672,14 @@ impl RunState {
                 let billed = resumed.map_or(*usage, |r| r.0);
                 let (ttft, latency) = resumed.map_or((*ttft, *latency), |r| (r.1, r.2));
                 let (ttft, latency) = (&ttft, &latency);
-                let cost = if *cached { Cost::default() } else { self.catalog.cost(model, &billed) };
+                let (cost, priced) = match self.catalog.get(model) {
+                    Some(m) => (if *cached { Cost::default() } else { m.cost(&billed) }, true),
+                    None => (Cost::default(), false),
+                };
                 let chain_from = self.chain_before(unit.index());
                 self.set_status(i, if *cached { Status::Cached } else { Status::Done });
+                self.set_model(i, model, Some(priced));
                 let u = &mut self.units[i];
-                if u.model.as_deref() != Some(model.as_str()) {
-                    u.model = Some(model.clone());
-                }
                 u.usage = *usage;
                 if !*cached {
                     u.billed_usage.add(&billed);
@@ -667,7 +713,8 @@ impl RunState {
                 }
             }
             Event::NodeSkipped { unit, reason } => {
-                let Some(i) = self.unit_index(*unit) else { return true };
+                let i = self.unit_index(*unit)?;
+                touched = Some(i);
                 self.set_status(i, Status::Skipped);
                 let u = &mut self.units[i];
                 u.skip = Some(Box::new(reason.clone()));
@@ -681,7 +728,8 @@ impl RunState {
                 }
             }
             Event::NodeFailed { unit, error } => {
-                let Some(i) = self.unit_index(*unit) else { return true };
+                let i = self.unit_index(*unit)?;
+                touched = Some(i);
                 self.set_status(i, Status::Failed);
                 let u = &mut self.units[i];
                 u.error = Some(error.as_str().into());
@@ -700,7 +748,7 @@ impl RunState {
                 }
             }
         }
-        true
+        touched
     }
 
     /// Longest chain ending at any dependency of `node`, and the unit it ends at.
@@ -717,6 +765,24 @@ impl RunState {
             }
         }
         best
+    }
+
+    /// The unit's model is now `model`, and `priced` says whether the catalog prices it, if
+    /// the caller looked it up.
+    fn set_model(&mut self, i: usize, model: &str, priced: Option<bool>) {
+        let u = &mut self.units[i];
+        if u.model.as_deref() != Some(model) {
+            u.model = Some(model.to_string());
+            u.model_priced = priced;
+        } else if priced.is_some() {
+            u.model_priced = priced;
+        }
+    }
+
+    /// Whether unit `i` has a model the catalog does not price.
+    pub(super) fn model_unpriced(&self, i: usize) -> bool {
+        let u = &self.units[i];
+        u.model.as_deref().is_some_and(|m| m != "-" && !u.model_priced.unwrap_or_else(|| self.catalog.get(m).is_some()))
     }
 
     /// Moves a unit to a new status, keeping the totals' counts in step. Expanded fan-out

@@ -69,14 +69,12 @@ impl RunState {
     /// watched run's unknown model): its cost is unknown, never $0.
     pub fn unpriced(&self, idx: usize) -> bool {
         let u = &self.units[idx];
-        u.status.is_settled()
-            && u.model.as_deref().is_some_and(|m| m != "-" && self.catalog.get(m).is_none())
-            && u.billed_usage.total_input() + u.billed_usage.output > 0
+        u.status.is_settled() && u.billed_usage.total_input() + u.billed_usage.output > 0 && self.model_unpriced(idx)
     }
 
-    /// How many settled units are [`RunState::unpriced`].
+    /// How many settled units are [`RunState::unpriced`] (counted by the fold).
     pub fn unpriced_count(&self) -> usize {
-        (0..self.units.len()).filter(|&u| self.unpriced(u)).count()
+        self.totals.unpriced
     }
 
     /// A settled unit some of whose calls came without token counts (a watched call streamed

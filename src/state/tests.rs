@@ -268,3 +268,36 @@ fn another_runs_or_attempts_events_change_nothing() {
     assert_eq!(st.events, 1);
     assert_eq!(st.now, Duration::from_secs(1));
 }
+
+#[test]
+fn the_fold_counts_units_of_unknown_cost_as_they_settle() {
+    // A model the built-in catalog does not price, as a watched run reports one.
+    const ACME: &str = "acme-7b";
+    let walk = |st: &RunState| (0..st.units.len()).filter(|&i| st.unpriced(i)).count();
+    for (outcome, left) in [(Outcome::Failed, Status::Failed), (Outcome::Cancelled, Status::Skipped)] {
+        let mut st = state();
+        let each = |k| Unit::instance(2, k);
+        let mut counts = Vec::new();
+        for kind in [
+            run_started(),
+            started(Unit::node(0), ACME),
+            finished(Unit::node(0), ACME, usage(10, 10), false),
+            started(Unit::node(1), ACME),
+            Event::NodeBilled { unit: Unit::node(1), model: ACME.into(), usage: usage(5, 0), estimated: false },
+            Event::NodeExpanded { node: 2, items: vec!["x".into(), "y".into()], dropped: 0 },
+            started(each(0), ACME),
+            finished(each(0), ACME, usage(10, 10), false),
+            started(each(1), NANO),
+            finished(each(1), NANO, usage(10, 10), false),
+            Event::RunFinished { outcome },
+        ] {
+            fold(&mut st, [kind]);
+            assert_eq!(st.unpriced_count(), walk(&st), "after event {}", st.events);
+            counts.push(st.unpriced_count());
+        }
+        // `a` on settling, the instance on settling, and `b`, cut off with billed tokens, at
+        // the end; the priced instance never.
+        assert_eq!(counts, [0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 3], "{outcome:?}");
+        assert_eq!(st.units[1].status, left);
+    }
+}
