@@ -96,6 +96,29 @@ fn frame_5000_nodes_10k_events_per_second(bencher: divan::Bencher) {
     frames(bencher, Shape::Layered { layers: 50, width: 100 });
 }
 
+/// A frame of a finished 5,000-node run (50 layers of 100), as one reviews it after the run or
+/// in a replay: nothing new arrives, so the frame is the screen's own cost (header totals,
+/// graph, timeline) over 5,000 settled nodes.
+#[divan::bench(sample_count = 200, sample_size = 1)]
+fn frame_5000_nodes_finished(bencher: divan::Bencher) {
+    let spec = spec(Shape::Layered { layers: 50, width: 100 });
+    let mut events = Vec::new();
+    baton::headless::run_one_with(&spec, &baton::provider::Providers::simulated(), |ev| events.push(ev.clone())).expect("run");
+    let mut app = App::new(&spec, Theme::dark(), Keymap::default_map(), 1.0, true);
+    app.update(Msg::Term(crossterm::event::Event::Resize(160, 48)));
+    let end = events.last().map_or(Duration::ZERO, |e| e.at);
+    app.update(Msg::Run(events));
+    app.update(Msg::Tick(end + Duration::from_secs(1)));
+    assert!(app.state().totals.done > 0, "the run finished");
+    let app = RefCell::new(app);
+    let term = RefCell::new(Terminal::new(TestBackend::new(160, 48)).expect("terminal"));
+    bencher.bench_local(|| {
+        let mut app = app.borrow_mut();
+        app.update(Msg::Tick(Duration::from_millis(33)));
+        term.borrow_mut().draw(|f| baton::tui::draw::draw(f, &app)).expect("draw");
+    });
+}
+
 /// From a parsed 5,000-node flow to its first frame on screen: the screen's state and layout
 /// built, then drawn once. Three shapes: 50 layers of 100 (each node after the whole layer
 /// before it: 490,000 edges), 500 layers of 10 (49,500 edges) and a 1 → 4,998 → 1 fan-out.
