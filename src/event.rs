@@ -11,6 +11,10 @@ use crate::flow::CheckResult;
 use crate::money::Money;
 use crate::routing::{Decision, Usage};
 
+/// The model of a watched step that made no model call (a framework's wrapper span): such a
+/// unit has no tokens, no price and no call to count.
+pub const NO_MODEL: &str = "-";
+
 /// One unit of work: a node, or one instance of a fan-out node. A fan-out node itself (the
 /// group) is the unit with `item: None`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -162,12 +162,19 @@ fn filters_and_totals_by_flow_model_and_day() {
     assert!(days.iter().all(|g| g.key == "(unreadable)" || g.key.len() == 10), "{days:?}");
 }
 
+/// A `--dir` that is not there, or is a file, is the user's mistake to hear about, not an
+/// empty history (the default directory, created by the first recording, may be missing).
 #[test]
-fn a_directory_never_written_is_an_empty_history() {
+fn a_dir_given_that_is_missing_or_a_file_is_an_error() {
     let d = dir("none").join("missing");
-    let l = history::list(&filter(&d)).expect("lists");
-    assert!(l.runs.is_empty());
+    let e = history::list(&filter(&d)).expect_err("a missing --dir").to_string();
+    assert!(e.contains("no such directory") && e.contains("missing"), "{e}");
+    assert!(history::totals_by(&filter(&d), By::Day).is_err());
     assert!(!d.exists(), "listing creates nothing");
+    let file = dir("file").join("run.jsonl");
+    std::fs::write(&file, "").expect("writes");
+    let e = history::list(&filter(&file)).expect_err("a file as --dir").to_string();
+    assert!(e.contains("is a file, not a directory") && e.contains("baton replay"), "{e}");
 }
 
 #[test]
@@ -211,8 +218,13 @@ fn a_watched_call_without_token_counts_leaves_the_cost_open() {
     assert!(run.info.priced && run.info.calls_without_usage == 1);
     let l = recorded_and_listed(&d, &run);
     let e = &l.runs[0];
-    assert_eq!(e.unpriced_calls, 1, "the uncounted call's cost is unknown");
-    assert!(!e.cost.is_zero() && e.cost_text().ends_with("+1 unpriced"), "{}", e.cost_text());
+    // Every model is priced: the call is uncounted, not unpriced, and the cost is a floor.
+    assert_eq!((e.unpriced_calls, e.uncounted_calls), (0, 1));
+    assert!(!e.cost.is_zero() && e.cost_text() == format!("{}+?", e.cost), "{}", e.cost_text());
+    assert_eq!(l.totals.uncounted_calls, 1);
+    let (models, _) = history::totals_by(&filter(&d), By::Model).expect("by model");
+    assert_eq!(models.iter().map(|g| g.uncounted_calls).sum::<u64>(), 1, "{models:?}");
+    assert!(models.iter().all(|g| g.key != baton::event::NO_MODEL), "the workflow span is not a call: {models:?}");
 }
 
 /// Records a watched run into `d` and lists `d`.

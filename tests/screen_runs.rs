@@ -120,6 +120,7 @@ fn an_unreadable_recording_says_why_and_esc_clears_the_filter_then_closes() {
         status: "unreadable".into(),
         cost: baton::money::Money::ZERO,
         unpriced_calls: 0,
+        uncounted_calls: 0,
         input_tokens: 0,
         output_tokens: 0,
         cached_tokens: 0,

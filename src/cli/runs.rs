@@ -80,9 +80,10 @@ fn filter(args: &RunsArgs) -> Result<Filter, Failure> {
 fn failure(e: history::HistoryError) -> Failure {
     match e {
         // A directory that cannot be read is the user's to fix.
-        history::HistoryError::NoDataDir | history::HistoryError::Index(history::IndexError::Dir { .. }) => {
-            Failure::bad_input(e.to_string())
-        }
+        history::HistoryError::NoDataDir
+        | history::HistoryError::NoDir(_)
+        | history::HistoryError::NotADir(_)
+        | history::HistoryError::Index(history::IndexError::Dir { .. }) => Failure::bad_input(e.to_string()),
         history::HistoryError::Index(history::IndexError::Sql(_)) => Failure::failed(e.to_string()),
     }
 }
@@ -178,14 +179,18 @@ pub fn table(l: &Listing) -> String {
         "\n{} run{} · {} · {} tokens ({} in / {} out) · {} wall",
         t.runs,
         if t.runs == 1 { "" } else { "s" },
-        t.cost,
+        history::summary::cost_text(t.cost, t.unpriced_calls, t.uncounted_calls),
         t.input_tokens + t.output_tokens,
         t.input_tokens,
         t.output_tokens,
         wall(t.wall_ms)
     );
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
     if t.unpriced_calls > 0 {
-        let _ = write!(out, " · {} unpriced call{}", t.unpriced_calls, if t.unpriced_calls == 1 { "" } else { "s" });
+        let _ = write!(out, " · {} unpriced call{} (model not in the catalog)", t.unpriced_calls, plural(t.unpriced_calls));
+    }
+    if t.uncounted_calls > 0 {
+        let _ = write!(out, " · {} call{} without token counts", t.uncounted_calls, plural(t.uncounted_calls));
     }
     if t.unreadable > 0 {
         let _ = write!(out, " · {} unreadable", t.unreadable);
@@ -217,17 +222,21 @@ pub fn groups_table(by: By, groups: &[Group]) -> String {
     }
     let _ = writeln!(out, "  {:>12}  {:>12}  {:>12}", "cost", "input tok", "output tok");
     let mut total = crate::money::Money::ZERO;
+    let mut unknown = 0;
+    let open = |cost: crate::money::Money, n: u64| if n > 0 { format!("{cost}+{n}?") } else { cost.to_string() };
     for g in groups {
         total += g.cost;
-        let cost = if g.unpriced_calls > 0 { format!("{}+{}?", g.cost, g.unpriced_calls) } else { g.cost.to_string() };
+        let n = g.unpriced_calls + g.uncounted_calls;
+        unknown += n;
+        let cost = open(g.cost, n);
         let _ = write!(out, "{:<kw$}  {:>6}", g.key, g.runs);
         if calls {
             let _ = write!(out, "  {:>6}", g.calls.unwrap_or(0));
         }
         let _ = writeln!(out, "  {cost:>12}  {:>12}  {:>12}", g.input_tokens, g.output_tokens);
     }
-    let _ = writeln!(out, "\ntotal {total}");
-    if groups.iter().any(|g| g.unpriced_calls > 0) {
+    let _ = writeln!(out, "\ntotal {}", open(total, unknown));
+    if unknown > 0 {
         let _ = writeln!(
             out,
             "N? = N calls whose cost is unknown, not zero (watched runs): a model the catalog does not price, or no token counts"

@@ -17,7 +17,7 @@ pub const INDEX_FILE: &str = "index.sqlite";
 
 /// Bumped whenever the schema or what a row holds changes: an index of another version is
 /// rebuilt from the recordings.
-const SCHEMA_VERSION: i32 = 2;
+const SCHEMA_VERSION: i32 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS runs (
     status TEXT NOT NULL,
     cost_pico INTEGER NOT NULL,
     unpriced INTEGER NOT NULL,
+    uncounted INTEGER NOT NULL,
     input INTEGER NOT NULL,
     output INTEGER NOT NULL,
     cached INTEGER NOT NULL,
@@ -44,6 +45,8 @@ CREATE TABLE IF NOT EXISTS models (
     file TEXT NOT NULL,
     model TEXT NOT NULL,
     calls INTEGER NOT NULL,
+    unpriced INTEGER NOT NULL,
+    uncounted INTEGER NOT NULL,
     input INTEGER NOT NULL,
     output INTEGER NOT NULL,
     cost_pico INTEGER NOT NULL
@@ -198,6 +201,7 @@ impl Index {
             status: r.get("status")?,
             cost: Money::from_picodollars(r.get("cost_pico")?),
             unpriced_calls: r.get::<_, i64>("unpriced")? as u64,
+            uncounted_calls: r.get::<_, i64>("uncounted")? as u64,
             input_tokens: r.get::<_, i64>("input")? as u64,
             output_tokens: r.get::<_, i64>("output")? as u64,
             cached_tokens: r.get::<_, i64>("cached")? as u64,
@@ -228,7 +232,8 @@ fn insert(tx: &rusqlite::Transaction<'_>, file: &str, mtime: i64, size: i64, s: 
     tx.execute("DELETE FROM models WHERE file = ?1", [file])?;
     tx.execute(
         "INSERT OR REPLACE INTO runs (file, mtime_ns, size, error, flow, strategy, source, relation, status, cost_pico, unpriced,
-         input, output, cached, wall_ms, started_ms, nodes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+         uncounted, input, output, cached, wall_ms, started_ms, nodes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         params![
             file,
             mtime,
@@ -241,6 +246,7 @@ fn insert(tx: &rusqlite::Transaction<'_>, file: &str, mtime: i64, size: i64, s: 
             e.status,
             e.cost.picodollars(),
             e.unpriced_calls as i64,
+            e.uncounted_calls as i64,
             e.input_tokens as i64,
             e.output_tokens as i64,
             e.cached_tokens as i64,
@@ -257,8 +263,17 @@ fn insert(tx: &rusqlite::Transaction<'_>, file: &str, mtime: i64, size: i64, s: 
 
 fn insert_model(tx: &rusqlite::Transaction<'_>, file: &str, m: &ModelUse) -> rusqlite::Result<()> {
     tx.execute(
-        "INSERT INTO models (file, model, calls, input, output, cost_pico) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![file, m.model, m.calls as i64, m.input_tokens as i64, m.output_tokens as i64, m.cost.picodollars()],
+        "INSERT INTO models (file, model, calls, unpriced, uncounted, input, output, cost_pico) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            file,
+            m.model,
+            m.calls as i64,
+            m.unpriced as i64,
+            m.uncounted as i64,
+            m.input_tokens as i64,
+            m.output_tokens as i64,
+            m.cost.picodollars()
+        ],
     )?;
     Ok(())
 }

@@ -37,6 +37,14 @@ use crate::money::Money;
 pub enum HistoryError {
     #[error("there is no data directory to find recordings in\n  help: set BATON_DATA_DIR, or give --dir")]
     NoDataDir,
+    #[error(
+        "--dir {0}: no such directory\n  help: give the directory recordings are written to (`baton runs` alone reads the default one)"
+    )]
+    NoDir(String),
+    #[error(
+        "--dir {0} is a file, not a directory\n  help: `baton replay {0} --summary` shows one recording; --dir takes the directory that holds them"
+    )]
+    NotADir(String),
     #[error(transparent)]
     Index(#[from] IndexError),
 }
@@ -79,7 +87,10 @@ pub struct Totals {
     pub unreadable: u64,
     #[serde(rename = "cost_usd", serialize_with = "usd")]
     pub cost: Money,
+    /// Calls of a model the catalog does not price.
     pub unpriced_calls: u64,
+    /// Calls that came without token counts.
+    pub uncounted_calls: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub wall_ms: u64,
@@ -118,7 +129,10 @@ pub struct Group {
     pub calls: Option<u64>,
     #[serde(rename = "cost_usd", serialize_with = "usd")]
     pub cost: Money,
+    /// Calls of a model the catalog does not price.
     pub unpriced_calls: u64,
+    /// Calls that came without token counts.
+    pub uncounted_calls: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
 }
@@ -136,7 +150,13 @@ pub fn dir_of(filter: &Filter) -> Result<PathBuf, HistoryError> {
 fn open(filter: &Filter) -> Result<Option<Index>, HistoryError> {
     let dir = dir_of(filter)?;
     if !dir.is_dir() {
-        return Ok(None);
+        // A directory named on the command line must be there; the default one is created
+        // by the first recording, so its absence is an empty history.
+        return match &filter.dir {
+            Some(d) if d.exists() => Err(HistoryError::NotADir(d.display().to_string())),
+            Some(d) => Err(HistoryError::NoDir(d.display().to_string())),
+            None => Ok(None),
+        };
     }
     Ok(Some(Index::open(&dir)?))
 }
@@ -190,8 +210,8 @@ pub fn list(filter: &Filter) -> Result<Listing, HistoryError> {
     let runs = st.query_map(&p[..], |r| index.entry(r))?.collect::<rusqlite::Result<Vec<_>>>()?;
     let totals = index.conn().query_row(
         &format!(
-            "SELECT COUNT(*), SUM(r.error IS NOT NULL), SUM(r.cost_pico), SUM(r.unpriced), SUM(r.input), SUM(r.output), SUM(r.wall_ms)
-             FROM runs r {sql}"
+            "SELECT COUNT(*), SUM(r.error IS NOT NULL), SUM(r.cost_pico), SUM(r.unpriced), SUM(r.input), SUM(r.output), SUM(r.wall_ms),
+             SUM(r.uncounted) FROM runs r {sql}"
         ),
         &p[..],
         |r| {
@@ -203,6 +223,7 @@ pub fn list(filter: &Filter) -> Result<Listing, HistoryError> {
                 input_tokens: as_u64(r, 4)?,
                 output_tokens: as_u64(r, 5)?,
                 wall_ms: as_u64(r, 6)?,
+                uncounted_calls: as_u64(r, 7)?,
             })
         },
     )?;
@@ -222,13 +243,13 @@ pub fn totals_by(filter: &Filter, by: By) -> Result<(Vec<Group>, Refresh), Histo
             let key = if by == By::Day { "date(r.started_ms / 1000, 'unixepoch')" } else { "r.flow" };
             let order = if by == By::Day { "k DESC" } else { "SUM(r.cost_pico) DESC, k" };
             format!(
-                "SELECT {unreadable} ELSE {key} END AS k, COUNT(*), NULL, SUM(r.cost_pico), SUM(r.unpriced), SUM(r.input), SUM(r.output)
-                 FROM runs r {sql} GROUP BY k ORDER BY {order}"
+                "SELECT {unreadable} ELSE {key} END AS k, COUNT(*), NULL, SUM(r.cost_pico), SUM(r.unpriced), SUM(r.input), SUM(r.output),
+                 SUM(r.uncounted) FROM runs r {sql} GROUP BY k ORDER BY {order}"
             )
         }
         By::Model => format!(
-            "SELECT {unreadable} ELSE m.model END AS k, COUNT(DISTINCT r.file), SUM(m.calls), SUM(m.cost_pico), 0, SUM(m.input), SUM(m.output)
-             FROM runs r LEFT JOIN models m ON m.file = r.file {sql}
+            "SELECT {unreadable} ELSE m.model END AS k, COUNT(DISTINCT r.file), SUM(m.calls), SUM(m.cost_pico), SUM(m.unpriced), SUM(m.input),
+             SUM(m.output), SUM(m.uncounted) FROM runs r LEFT JOIN models m ON m.file = r.file {sql}
              GROUP BY k HAVING k IS NOT NULL ORDER BY SUM(m.cost_pico) DESC, k"
         ),
     };
@@ -243,6 +264,7 @@ pub fn totals_by(filter: &Filter, by: By) -> Result<(Vec<Group>, Refresh), Histo
                 unpriced_calls: as_u64(r, 4)?,
                 input_tokens: as_u64(r, 5)?,
                 output_tokens: as_u64(r, 6)?,
+                uncounted_calls: as_u64(r, 7)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;

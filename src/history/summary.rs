@@ -28,9 +28,13 @@ pub struct RunEntry {
     pub status: String,
     #[serde(rename = "cost_usd", serialize_with = "usd")]
     pub cost: Money,
-    /// Calls whose cost is unknown, not zero (watched runs): a model the recorded catalog does
-    /// not price, or a call that came without token counts.
+    /// Calls whose cost is unknown, not zero (watched runs): their model is not in the
+    /// recorded catalog.
     pub unpriced_calls: u64,
+    /// Calls that came without token counts (watched runs): their tokens and cost are
+    /// unknown, so the run's figures are lower bounds. Absent when there are none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub uncounted_calls: u64,
     /// Input tokens, cache reads and writes included.
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -45,18 +49,33 @@ fn usd<S: serde::Serializer>(m: &Money, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(m.usd())
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A cost as a person should read it: a call of unknown price is never shown as $0, and a
+/// call that came without token counts makes the figure a floor (`+?`).
+pub fn cost_text(cost: Money, unpriced: u64, uncounted: u64) -> String {
+    let mut s = match (unpriced, cost.is_zero()) {
+        (0, true) if uncounted > 0 => return "?".to_string(),
+        (0, _) => cost.to_string(),
+        (n, true) => format!("unpriced ({n})"),
+        (n, false) => format!("{cost}+{n} unpriced"),
+    };
+    if uncounted > 0 {
+        s.push_str("+?");
+    }
+    s
+}
+
 impl RunEntry {
     pub fn tokens(&self) -> u64 {
         self.input_tokens + self.output_tokens
     }
 
-    /// The cost as a person should read it: an unpriced call is never shown as $0.
+    /// The cost as a person should read it (see [`cost_text`]).
     pub fn cost_text(&self) -> String {
-        match (self.unpriced_calls, self.cost.is_zero()) {
-            (0, _) => self.cost.to_string(),
-            (n, true) => format!("unpriced ({n})"),
-            (n, false) => format!("{}+{n} unpriced", self.cost),
-        }
+        cost_text(self.cost, self.unpriced_calls, self.uncounted_calls)
     }
 }
 
@@ -65,6 +84,10 @@ impl RunEntry {
 pub struct ModelUse {
     pub model: String,
     pub calls: u64,
+    /// Calls of a model the catalog does not price.
+    pub unpriced: u64,
+    /// Calls that came without token counts.
+    pub uncounted: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cost: Money,
@@ -92,6 +115,7 @@ pub fn summarise(path: &Path, mtime_ms: u64) -> Summary {
                 status: "unreadable".into(),
                 cost: Money::ZERO,
                 unpriced_calls: 0,
+                uncounted_calls: 0,
                 input_tokens: 0,
                 output_tokens: 0,
                 cached_tokens: 0,
@@ -113,21 +137,32 @@ pub fn of_recording(rec: &Recording) -> Summary {
         RunStatus::NotStarted | RunStatus::Running => "interrupted",
     };
     let mut models: Vec<ModelUse> = Vec::new();
-    let mut unpriced = 0;
-    for u in st.units.iter().filter(|u| matches!(u.status, Status::Done | Status::Cached)) {
-        let Some(m) = u.model.as_deref() else { continue };
-        if u.unreported || (st.catalog.get(m).is_none() && (u.billed_usage.total_input() + u.billed_usage.output) > 0) {
-            unpriced += 1;
-        }
+    let (mut unpriced, mut uncounted) = (0, 0);
+    for (k, u) in st.units.iter().enumerate().filter(|(_, u)| matches!(u.status, Status::Done | Status::Cached)) {
+        // A watched step that made no model call is not a call.
+        let Some(m) = u.model.as_deref().filter(|m| *m != crate::event::NO_MODEL) else { continue };
+        let (no_price, no_counts) = (st.unpriced(k), u.unreported);
+        unpriced += u64::from(no_price);
+        uncounted += u64::from(no_counts);
         let i = match models.iter().position(|x| x.model == m) {
             Some(i) => i,
             None => {
-                models.push(ModelUse { model: m.to_string(), calls: 0, input_tokens: 0, output_tokens: 0, cost: Money::ZERO });
+                models.push(ModelUse {
+                    model: m.to_string(),
+                    calls: 0,
+                    unpriced: 0,
+                    uncounted: 0,
+                    input_tokens: 0,
+                    output_tokens: 0,
+                    cost: Money::ZERO,
+                });
                 models.len() - 1
             }
         };
         let x = &mut models[i];
         x.calls += 1;
+        x.unpriced += u64::from(no_price);
+        x.uncounted += u64::from(no_counts);
         x.input_tokens += u.billed_usage.total_input();
         x.output_tokens += u.billed_usage.output;
         x.cost += u.cost.total();
@@ -144,6 +179,7 @@ pub fn of_recording(rec: &Recording) -> Summary {
             status: status.into(),
             cost: t.cost.total(),
             unpriced_calls: unpriced,
+            uncounted_calls: uncounted,
             input_tokens: t.usage.total_input(),
             output_tokens: t.usage.output,
             cached_tokens: t.usage.cached,

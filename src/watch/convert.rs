@@ -352,7 +352,7 @@ fn convert(conv: &mut Converter, g: &TraceGraph, run_id: u64, receiver: &str, fi
             notes.push(line);
             model = model.or_else(|| Some(m.clone().unwrap_or(raw)));
         }
-        let model = model.unwrap_or_else(|| "-".into());
+        let model = model.unwrap_or_else(|| crate::event::NO_MODEL.into());
         let reason =
             if n.calls.is_empty() { format!("{} span with no model call", n.kind) } else { format!("reported by {}", scopes.join(", ")) };
         let decision = Arc::new(Decision {
