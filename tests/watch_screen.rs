@@ -140,6 +140,15 @@ fn part_priced_traces_say_what_is_priced_and_that_the_rest_is_not() {
     // gpt-4o-mini is priced now; o3-mini still is not.
     assert!(row.contains("+unpriced") && row.contains('$'), "{row}");
     assert!(!s.rows[0].state.totals.cost.total().is_zero());
+    // The o3-mini node's panel says it has no price, rather than a cost of $0.
+    s.update(WatchMsg::Term(Event::Resize(160, 48)));
+    key(&mut s, KeyCode::Enter);
+    let app = s.open.as_mut().expect("Enter opens the trace");
+    let node = app.flow.nodes.iter().position(|n| n.id == "chat_o3-mini").expect("the node");
+    app.selected = baton::tui::layout::BoxKey::Node(node);
+    let t = draw(&s);
+    assert!(t.contains("cost     unpriced: o3-mini") && !t.contains("cost     $0"), "{t}");
+    assert!(t.contains("not reported by the source"), "a watched node's context: {t}");
 }
 
 /// s3's third call streamed without usage: its span carries no token counts. Its node reads

@@ -89,28 +89,11 @@ fn addr(flag: &str, text: &str, allow_remote: bool) -> Result<Option<SocketAddr>
     Ok(Some(a))
 }
 
-/// The JSON line, with the cost of what could not be priced as `null` rather than 0: a model
-/// the catalog lacks has an unknown price, not a zero one. `priced_cost_usd` keeps the part
-/// that was priced.
-fn json_line(j: &JsonLine<'_>, info: &WatchInfo) -> String {
-    let mut v = match serde_json::to_value(j) {
-        Ok(v) => v,
-        Err(e) => return serde_json::json!({ "error": e.to_string() }).to_string(),
-    };
-    if !info.priced {
-        let totals = &mut v["totals"];
-        totals["priced_cost_usd"] = totals["cost_usd"].clone();
-        totals["cost_usd"] = serde_json::Value::Null;
-        if let Some(nodes) = v["nodes"].as_array_mut() {
-            for n in nodes {
-                if info.unpriced.iter().any(|u| n["id"].as_str() == Some(u.node.as_str())) {
-                    n["cost_usd"] = serde_json::Value::Null;
-                    n["priced"] = serde_json::Value::Bool(false);
-                }
-            }
-        }
-    }
-    v.to_string()
+/// The JSON line. The report already gives the cost of what could not be priced as `null`
+/// rather than 0 (a model the catalog lacks has an unknown price, not a zero one), with
+/// `priced_cost_usd` for the part that was priced.
+fn json_line(j: &JsonLine<'_>) -> String {
+    serde_json::to_string(j).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string())
 }
 
 fn line(f: &Finished) -> String {
@@ -248,7 +231,7 @@ pub fn watch(args: WatchArgs) -> Exit {
                                 forced: f.forced,
                                 recording: f.recording.as_ref().and_then(|r| r.as_ref().ok()).map(|p| p.display().to_string()),
                             };
-                            json_line(&j, &f.run.info)
+                            json_line(&j)
                         }
                     };
                     let mut out = std::io::stdout().lock();

@@ -11,8 +11,8 @@ mod parallel;
 
 use super::Recording;
 use super::reader::OutputIndex;
-use crate::event::Origin;
 use crate::event::Unit;
+use crate::event::{NO_MODEL, Origin};
 use crate::provider::rng::{hash_str, mix};
 use crate::report::listed_units;
 use crate::routing::ProviderKind;
@@ -235,6 +235,22 @@ pub fn to_protobuf(doc: &Value) -> Result<Vec<u8>, String> {
 /// under it are the run's DAG and their links its edges (`baton watch` reads it back so).
 pub fn root_span(st: &RunState, trace: &Trace) -> Value {
     let tot = &st.totals;
+    let mut root = root_json(st, trace);
+    let unpriced = st.unpriced_count();
+    if unpriced > 0
+        && let Some(attrs) = root["attributes"].as_array_mut()
+    {
+        // Some node's model has no price: the run's cost is unknown, and a total would read
+        // as the whole of it. What was priced is kept under its own name.
+        attrs.retain(|a| !matches!(a["key"].as_str(), Some("llm.cost.total" | "baton.cost_usd")));
+        attrs.push(json!(i("baton.nodes_unpriced", unpriced as u64)));
+        attrs.push(json!(f("baton.priced_cost_usd", tot.cost.total().usd())));
+    }
+    root
+}
+
+fn root_json(st: &RunState, trace: &Trace) -> Value {
+    let tot = &st.totals;
     json!({
         "traceId": trace.trace_id(),
         "spanId": trace.root_id(),
@@ -265,7 +281,11 @@ pub fn root_span(st: &RunState, trace: &Trace) -> Value {
             i("baton.checks.total", tot.checks_total as u64),
             s("baton.prices_read", trace.prices_read.clone()),
         ],
-        "status": {"code": if tot.failed > 0 { 2 } else { 1 }},
+        "status": match st.status {
+            crate::state::RunStatus::Finished(_) => json!({"code": if tot.failed > 0 { 2 } else { 1 }}),
+            // The recording ends before the run did: not a success.
+            _ => json!({"code": 2, "message": "interrupted: the recording ends before the run did"}),
+        },
     })
 }
 
@@ -334,11 +354,20 @@ fn unit_span_of<'a>(st: &'a RunState, trace: &Trace, idx: usize, output: AttrVal
     let start = u.started.or(u.finished).unwrap_or_default();
     let end = u.finished.unwrap_or(start).max(start);
     let parent_node = node.after.first().map_or_else(|| st.flow.name.clone(), |&d| st.flow.nodes[d].id.clone());
-    let mut attrs = vec![
-        s("gen_ai.operation.name", "chat"),
-        s("gen_ai.agent.name", u.label.as_str()),
-        i("gen_ai.request.max_tokens", u64::from(node.max_tokens)),
-        s("openinference.span.kind", "LLM"),
+    // A watched step that made no model call (a framework's wrapper span) is exported as the
+    // step it was, not as a call of model "-".
+    let call = u.decision.as_ref().is_none_or(|d| d.model != NO_MODEL);
+    let mut attrs = if call {
+        vec![
+            s("gen_ai.operation.name", "chat"),
+            s("gen_ai.agent.name", u.label.as_str()),
+            i("gen_ai.request.max_tokens", u64::from(node.max_tokens)),
+            s("openinference.span.kind", "LLM"),
+        ]
+    } else {
+        vec![s("gen_ai.agent.name", u.label.as_str()), s("openinference.span.kind", "CHAIN")]
+    };
+    attrs.extend([
         s("graph.node.id", u.label.as_str()),
         s("graph.node.parent_id", parent_node),
         s("baton.node.kind", node.kind.as_str()),
@@ -346,12 +375,12 @@ fn unit_span_of<'a>(st: &'a RunState, trace: &Trace, idx: usize, output: AttrVal
         s("baton.status", u.status.name()),
         i("baton.retries", u.retries.len() as u64),
         b("baton.cached", u.status == Status::Cached),
-    ];
+    ]);
     if u.unreported {
         // The token counts below, if any, are what was reported: lower bounds.
         attrs.push(b("baton.tokens_unreported", true));
     }
-    if let Some(d) = &u.decision {
+    if let Some(d) = u.decision.as_ref().filter(|_| call) {
         let requested = st.catalog.get(&d.model);
         attrs.push(s("gen_ai.request.model", requested.map_or(d.model.clone(), |m| m.api_model.clone())));
         attrs.push(s("baton.rule", d.rule_label.clone()));
@@ -369,7 +398,7 @@ fn unit_span_of<'a>(st: &'a RunState, trace: &Trace, idx: usize, output: AttrVal
         let us = &u.billed_usage;
         // A node whose calls reported no counts at all has no usage to state: zeros would read
         // as a free call in any tool the spans go to.
-        if !(u.unreported && us.total_input() + us.output == 0) {
+        if call && !(u.unreported && us.total_input() + us.output == 0) {
             attrs.extend([
                 i("gen_ai.usage.input_tokens", us.total_input()),
                 i("gen_ai.usage.output_tokens", us.output),
@@ -381,10 +410,17 @@ fn unit_span_of<'a>(st: &'a RunState, trace: &Trace, idx: usize, output: AttrVal
                 i("llm.token_count.total", us.total_input() + us.output),
                 i("llm.token_count.prompt_details.cache_read", us.cached),
                 i("llm.token_count.completion_details.reasoning", us.reasoning),
-                f("llm.cost.prompt", (u.cost.input + u.cost.cached).usd()),
-                f("llm.cost.completion", u.cost.output.usd()),
-                f("llm.cost.total", u.cost.total().usd()),
             ]);
+            if st.unpriced(idx) {
+                // The model has no price: no cost at all, rather than a cost of 0.
+                attrs.push(b("baton.unpriced", true));
+            } else {
+                attrs.extend([
+                    f("llm.cost.prompt", (u.cost.input + u.cost.cached).usd()),
+                    f("llm.cost.completion", u.cost.output.usd()),
+                    f("llm.cost.total", u.cost.total().usd()),
+                ]);
+            }
         }
         attrs.extend([
             Attr { key: "output.value", value: output },
@@ -421,7 +457,7 @@ fn unit_span_of<'a>(st: &'a RunState, trace: &Trace, idx: usize, output: AttrVal
         end: trace.ns(end),
         kind: 3,
         links,
-        name: format!("chat {}", u.label),
+        name: if call { format!("chat {}", u.label) } else { u.label.clone() },
         parent: trace.root_id(),
         span: trace.unit_id(u.unit),
         start: trace.ns(start),

@@ -107,6 +107,7 @@ impl Recording {
         // replaces anyway.
         let mut state = crate::state::RunState {
             live_text: false,
+            recorded: true,
             ..crate::state::RunState::new(rec.flow.clone(), rec.strategy.clone(), rec.catalog.clone(), rec.header.run, rec.header.attempt)
         };
         rec.torn = read_events(&rec, &mut reader, Read::Folded, outputs, start, |e, line, len| {
@@ -118,8 +119,14 @@ impl Recording {
 
     /// The run folded to its last event.
     pub fn state(&self) -> crate::state::RunState {
-        crate::state::RunState::new(self.flow.clone(), self.strategy.clone(), self.catalog.clone(), self.header.run, self.header.attempt)
-            .fold(&self.events)
+        let st = crate::state::RunState::new(
+            self.flow.clone(),
+            self.strategy.clone(),
+            self.catalog.clone(),
+            self.header.run,
+            self.header.attempt,
+        );
+        crate::state::RunState { recorded: true, ..st }.fold(&self.events)
     }
 
     /// The spec that reproduces this run (same flow, strategy, catalog, seed and input).

@@ -80,7 +80,17 @@ impl Provider for RecordedText {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Side {
     pub strategy: String,
-    pub cost_usd: f64,
+    /// `null` when some node's model is not in the catalog (`nodes_unpriced`): the cost is
+    /// unknown, and `priced_cost_usd` is what could be priced.
+    pub cost_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priced_cost_usd: Option<f64>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub nodes_unpriced: usize,
+    /// Nodes some of whose calls reported no token counts: the tokens and cost are lower
+    /// bounds.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub nodes_unreported: usize,
     pub wall_ms: f64,
     pub critical_path_ms: f64,
     pub tokens: Usage,
@@ -97,8 +107,13 @@ pub struct NodeRow {
     pub recorded_input_tokens: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
-    pub recorded_cost_usd: f64,
-    pub cost_usd: f64,
+    /// `null` when the model is not in the catalog: unpriced, not free.
+    pub recorded_cost_usd: Option<f64>,
+    pub cost_usd: Option<f64>,
+    /// Some of the node's calls reported no token counts: its tokens and cost are lower
+    /// bounds. Absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tokens_unreported: bool,
     pub recorded_latency_ms: Option<f64>,
     pub latency_ms: Option<f64>,
     pub status: &'static str,
@@ -127,17 +142,60 @@ impl RepriceReport {
             flow: rec.flow.name.clone(),
             recorded: side(before),
             repriced: side(after),
-            cost_ratio: after.totals.cost.total().ratio(before.totals.cost.total()),
+            cost_ratio: (before.unpriced_count() + after.unpriced_count() == 0)
+                .then(|| after.totals.cost.total().ratio(before.totals.cost.total()))
+                .flatten(),
             nodes,
             estimates,
         }
     }
 }
 
+impl Side {
+    /// The side's cost as the table and the screen show it: never $0 for what has no price,
+    /// and "at least" when some call reported no token counts.
+    pub fn cost_text(&self) -> String {
+        let usd = |v: f64| crate::money::Money::from_usd(v).to_string();
+        match (self.cost_usd, self.priced_cost_usd) {
+            (Some(c), _) if self.nodes_unreported > 0 => format!("at least {}", usd(c)),
+            (Some(c), _) => usd(c),
+            (None, Some(p)) if p > 0.0 => format!("{} + {} unpriced", usd(p), self.nodes_unpriced),
+            (None, _) => format!("unknown ({} unpriced)", self.nodes_unpriced),
+        }
+    }
+}
+
+impl NodeRow {
+    /// A token count or cost of this row: `?` when its calls reported no counts at all, with
+    /// `+?` when some did not.
+    pub fn open(&self, text: String) -> String {
+        let none = self.recorded_input_tokens + self.input_tokens + self.output_tokens == 0;
+        crate::report::open_figure(text, none, self.tokens_unreported)
+    }
+
+    /// One of the row's costs: "unpriced" when the model has no price.
+    pub fn cost_text(&self, cost: Option<f64>) -> String {
+        cost.map_or_else(|| "unpriced".to_string(), |c| self.open(crate::money::Money::from_usd(c).to_string()))
+    }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// A unit's cost in a report: `None` when its model has no price.
+fn unit_cost(s: &RunState, i: usize) -> Option<f64> {
+    (!s.unpriced(i)).then(|| s.units[i].cost.total().usd())
+}
+
 fn side(s: &RunState) -> Side {
+    let unpriced = s.unpriced_count();
     Side {
         strategy: s.strategy.name.clone(),
-        cost_usd: s.totals.cost.total().usd(),
+        cost_usd: (unpriced == 0).then(|| s.totals.cost.total().usd()),
+        priced_cost_usd: (unpriced > 0).then(|| s.totals.cost.total().usd()),
+        nodes_unpriced: unpriced,
+        nodes_unreported: s.unreported_count(),
         wall_ms: ms(s.wall()),
         critical_path_ms: ms(s.totals.critical_path),
         tokens: s.totals.usage,
@@ -243,7 +301,8 @@ fn rerun(
         .into_iter()
         .map(|i| {
             let u = &after.units[i];
-            let old = recorded_rows.get(&u.label).map(|&j| &before.units[j]);
+            let j = recorded_rows.get(&u.label).copied();
+            let old = j.map(|j| &before.units[j]);
             let mut estimated = Vec::new();
             if simulated.contains(&u.label) {
                 estimated.push("output (simulated: the recording never ran this node)");
@@ -261,8 +320,9 @@ fn rerun(
                 recorded_input_tokens: old.map_or(0, |o| o.billed_usage.total_input()),
                 input_tokens: u.billed_usage.total_input(),
                 output_tokens: u.billed_usage.output,
-                recorded_cost_usd: old.map_or(0.0, |o| o.cost.total().usd()),
-                cost_usd: u.cost.total().usd(),
+                recorded_cost_usd: j.map_or(Some(0.0), |j| unit_cost(&before, j)),
+                cost_usd: unit_cost(&after, i),
+                tokens_unreported: u.unreported,
                 recorded_latency_ms: old.and_then(|o| o.latency).map(ms),
                 latency_ms: u.latency.map(ms),
                 status: u.status.name(),
@@ -440,27 +500,28 @@ pub fn table(r: &RepriceReport) -> String {
         ("COST (REC → NEW)", true),
         ("LATENCY (REC → EST)", true),
     ]);
-    let usd = |v: f64| crate::money::Money::from_usd(v).to_string();
     let secs = |v: Option<f64>| v.map(|m| format!("{:.2}s", m / 1000.0)).unwrap_or_else(|| "-".into());
     for n in &r.nodes {
+        let open = |text: String| n.open(text);
         t.row(vec![
             format!("{}{}", n.id, if n.estimated.iter().any(|e| e.starts_with("output")) { " *" } else { "" }),
             n.recorded_model.clone().unwrap_or_else(|| "-".into()),
             n.model.clone().unwrap_or_else(|| "-".into()),
-            format!("{} → {}", thousands(n.recorded_input_tokens), thousands(n.input_tokens)),
-            thousands(n.output_tokens),
-            format!("{} → {}", usd(n.recorded_cost_usd), usd(n.cost_usd)),
+            format!("{} → {}", open(thousands(n.recorded_input_tokens)), open(thousands(n.input_tokens))),
+            open(thousands(n.output_tokens)),
+            format!("{} → {}", n.cost_text(n.recorded_cost_usd), n.cost_text(n.cost_usd)),
             format!("{} → {}", secs(n.recorded_latency_ms), secs(n.latency_ms)),
         ]);
     }
+
     let mut out = String::new();
     let _ = writeln!(out, "{} · recorded under {} · re-priced under {}", r.flow, r.recorded.strategy, r.repriced.strategy);
     out.push_str(&t.render());
     let _ = writeln!(
         out,
         "\ncost      {} → {}{}",
-        usd(r.recorded.cost_usd),
-        usd(r.repriced.cost_usd),
+        r.recorded.cost_text(),
+        r.repriced.cost_text(),
         r.cost_ratio.map(|x| format!("  ({x:.3}×)")).unwrap_or_default()
     );
     let _ = writeln!(out, "wall      {:.2}s → {:.2}s (estimate)", r.recorded.wall_ms / 1000.0, r.repriced.wall_ms / 1000.0);

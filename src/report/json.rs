@@ -47,7 +47,9 @@ pub struct CountsReport {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TotalsReport {
-    pub cost_usd: f64,
+    /// `null` when some node's model is not in the catalog: the cost is unknown, not the
+    /// priced part (`priced_cost_usd`).
+    pub cost_usd: Option<f64>,
     pub cost: CostReport,
     /// Simulated (or, for live runs, measured) time from start to finish.
     pub wall_ms: f64,
@@ -67,10 +69,21 @@ pub struct TotalsReport {
     /// when present, `tokens` and the cost are lower bounds. Absent when there are none.
     #[serde(skip_serializing_if = "is_zero")]
     pub nodes_unreported: usize,
+    /// Nodes whose model the catalog does not price (`nodes[].priced` false). Absent when
+    /// there are none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub nodes_unpriced: usize,
+    /// The cost of what could be priced, when `cost_usd` is `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priced_cost_usd: Option<f64>,
 }
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -106,8 +119,13 @@ pub struct NodeReport {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tokens_unreported: bool,
     pub context_tokens: ContextReport,
-    pub cost_usd: f64,
+    /// `null` when the node's model is not in the catalog (then `priced` is false).
+    pub cost_usd: Option<f64>,
     pub cost: CostReport,
+    /// False when the node's model is not in the catalog: its cost is unknown, not 0.
+    /// Absent otherwise.
+    #[serde(skip_serializing_if = "is_true")]
+    pub priced: bool,
     pub checks: Vec<CheckResult>,
     pub retries: usize,
     pub fallbacks: Vec<String>,
@@ -129,6 +147,8 @@ pub struct RunReport {
 
 pub(super) fn status_name(s: &RunState) -> &'static str {
     match s.status {
+        // A recording that ends before its run did (a kill, a crash, a run still writing it).
+        RunStatus::NotStarted | RunStatus::Running if s.recorded => "interrupted",
         RunStatus::NotStarted => "not started",
         RunStatus::Running => "running",
         RunStatus::Finished(o) => o.name(),
@@ -164,8 +184,9 @@ fn node_report(s: &RunState, i: usize) -> NodeReport {
         tokens_estimated: u.estimated || u.billed_estimated,
         tokens_unreported: u.unreported,
         context_tokens: context_of(u),
-        cost_usd: usd(u.cost.total()),
+        cost_usd: (!s.unpriced(i)).then(|| usd(u.cost.total())),
         cost: CostReport::from(&u.cost),
+        priced: !s.unpriced(i),
         checks: u.checks.to_vec(),
         retries: u.retries.len(),
         fallbacks: u.fallbacks.iter().map(|f| format!("{} → {}: {}", f.from, f.to, f.reason)).collect(),
@@ -177,8 +198,9 @@ fn node_report(s: &RunState, i: usize) -> NodeReport {
 /// The run's totals, given the listed units' context tokens summed.
 fn totals_report(s: &RunState, ctx: ContextReport) -> TotalsReport {
     let t = &s.totals;
+    let unpriced = s.unpriced_count();
     TotalsReport {
-        cost_usd: usd(t.cost.total()),
+        cost_usd: (unpriced == 0).then(|| usd(t.cost.total())),
         cost: CostReport::from(&t.cost),
         wall_ms: ms(s.wall()),
         critical_path_ms: ms(t.critical_path),
@@ -192,6 +214,8 @@ fn totals_report(s: &RunState, ctx: ContextReport) -> TotalsReport {
         budget_usd: s.strategy.budget.map(usd),
         saved_usd: usd(t.saved),
         nodes_unreported: s.unreported_count(),
+        nodes_unpriced: unpriced,
+        priced_cost_usd: (unpriced > 0).then(|| usd(t.cost.total())),
     }
 }
 

@@ -169,7 +169,13 @@ pub fn run_table(s: &RunState) -> String {
             status,
             if worked { unknown(thousands(u.billed_usage.total_input())) } else { "-".into() },
             if worked { unknown(thousands(u.billed_usage.output)) } else { "-".into() },
-            if worked { unknown(u.cost.total().to_string()) } else { "-".into() },
+            if worked && s.unpriced(i) {
+                "unpriced".into()
+            } else if worked {
+                unknown(u.cost.total().to_string())
+            } else {
+                "-".into()
+            },
             opt_secs(u.started),
             opt_secs(u.ttft),
             opt_secs(u.latency),
@@ -181,8 +187,22 @@ pub fn run_table(s: &RunState) -> String {
     out.push_str(&t.render());
     let tot = &s.totals;
     let path: Vec<String> = s.critical_path().into_iter().map(|i| s.units[i].label.clone()).collect();
-    let _ =
-        writeln!(out, "\ncost {}  (input {}, cached {}, output {})", tot.cost.total(), tot.cost.input, tot.cost.cached, tot.cost.output);
+    let unpriced = s.unpriced_count();
+    if unpriced == 0 {
+        let _ = writeln!(
+            out,
+            "\ncost {}  (input {}, cached {}, output {})",
+            tot.cost.total(),
+            tot.cost.input,
+            tot.cost.cached,
+            tot.cost.output
+        );
+    } else {
+        // A model the catalog lacks has an unknown price, never a zero one.
+        let cost =
+            if tot.cost.total().is_zero() { "unknown:".to_string() } else { format!("{} priced, and unknown for", tot.cost.total()) };
+        let _ = writeln!(out, "\ncost {cost} {unpriced} node(s) whose model the catalog lacks (add it with --catalog FILE)");
+    }
     let uncounted = s.unreported_count();
     if uncounted > 0 {
         let _ = writeln!(out, "     at least: {uncounted} node(s) had calls that reported no token counts");

@@ -293,6 +293,9 @@ pub struct RunState {
     /// a screen turn this off: the kept outputs are all they report, and a wide fan-out would
     /// otherwise hold every in-flight output twice, once here and once in the engine.
     pub live_text: bool,
+    /// Folded from a recording, which will not grow: a run whose end it lacks was
+    /// interrupted, not running.
+    pub recorded: bool,
     /// Every try's raw exchange with an HTTP provider, in order (kept while `live_text` is on).
     /// A side table rather than a field of each unit: most runs have none, and a unit's state
     /// is what a 100,000-node run holds 100,000 of.
@@ -320,6 +323,7 @@ impl RunState {
             totals,
             events: 0,
             live_text: true,
+            recorded: false,
             exchanges: Vec::new(),
         }
     }
@@ -782,7 +786,7 @@ impl RunState {
     /// Whether unit `i` has a model the catalog does not price.
     pub(super) fn model_unpriced(&self, i: usize) -> bool {
         let u = &self.units[i];
-        u.model.as_deref().is_some_and(|m| m != "-" && !u.model_priced.unwrap_or_else(|| self.catalog.get(m).is_some()))
+        u.model.as_deref().is_some_and(|m| m != crate::event::NO_MODEL && !u.model_priced.unwrap_or_else(|| self.catalog.get(m).is_some()))
     }
 
     /// Moves a unit to a new status, keeping the totals' counts in step. Expanded fan-out

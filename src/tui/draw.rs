@@ -134,7 +134,6 @@ fn scrub_line(app: &App, area: Rect) -> Line<'static> {
 fn what_if(f: &mut Frame, app: &App, size: Rect) {
     let Some((r, _)) = &app.what_if else { return };
     let t = &app.theme;
-    let money = |v: f64| crate::money::Money::from_usd(v).to_string();
     let mut lines = vec![
         Line::from(vec![
             Span::styled(format!(" recorded under {}", r.recorded.strategy), t.dim()),
@@ -144,8 +143,8 @@ fn what_if(f: &mut Frame, app: &App, size: Rect) {
         Line::default(),
         Line::from(format!(
             " cost      {} → {}{}",
-            money(r.recorded.cost_usd),
-            money(r.repriced.cost_usd),
+            r.recorded.cost_text(),
+            r.repriced.cost_text(),
             r.cost_ratio.map(|x| format!("  ({x:.3}×)")).unwrap_or_default()
         )),
         Line::from(format!(
@@ -163,8 +162,8 @@ fn what_if(f: &mut Frame, app: &App, size: Rect) {
             super::fmt::clip(&n.id, 16),
             super::fmt::clip(n.recorded_model.as_deref().unwrap_or("-"), 22),
             super::fmt::clip(n.model.as_deref().unwrap_or("-"), 22),
-            money(n.recorded_cost_usd),
-            money(n.cost_usd)
+            n.cost_text(n.recorded_cost_usd),
+            n.cost_text(n.cost_usd)
         )));
     }
     lines.push(Line::default());

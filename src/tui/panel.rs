@@ -80,7 +80,15 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
     out.push(Line::default());
     out.push(heading(app, "Context"));
     if u.context.is_empty() {
-        out.push(Line::from(Span::styled("not started".to_string(), t.dim())));
+        // A watched node's context is the application's, which spans do not carry.
+        let why = if u.started.is_none() {
+            "not started"
+        } else if st.strategy.name == crate::record::reprice::WATCHED {
+            "not reported by the source"
+        } else {
+            "none"
+        };
+        out.push(Line::from(Span::styled(why.to_string(), t.dim())));
     }
     for p in u.context.iter() {
         let from = match p.origin {
@@ -164,11 +172,13 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
                 format!("in {} · cached {} · out {}{note}", thousands(b.input + b.cache_write), thousands(b.cached), thousands(b.output)),
             ));
             let least = if u.unreported { "at least " } else { "" };
-            out.push(kv(
-                app,
-                "cost",
-                format!("{least}{} = input {} + cached {} + output {}", money(c.total()), money(c.input), money(c.cached), money(c.output)),
-            ));
+            let cost = if st.unpriced(idx) {
+                // A model the catalog lacks has an unknown price, not a zero one.
+                format!("unpriced: {} is not in the catalog (add it with --catalog FILE)", u.model.as_deref().unwrap_or("the model"))
+            } else {
+                format!("{least}{} = input {} + cached {} + output {}", money(c.total()), money(c.input), money(c.cached), money(c.output))
+            };
+            out.push(kv(app, "cost", cost));
         }
         if u.status == Status::Cached {
             out.push(kv(app, "", format!("served from cache; the original call cost {}", money(st.unit_worth(idx)))));

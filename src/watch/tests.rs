@@ -406,3 +406,75 @@ fn a_call_without_token_counts_marks_its_node_through_a_recording() {
     assert_eq!(again, uncounted);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// s3's o3-mini call is of a model the test catalog lacks, its third call came without
+/// token counts, and its workflow span made no model call. Every report of its recording
+/// says so: nothing reads as $0, 0 tokens, or a call of model "-".
+#[test]
+fn a_watched_recording_never_reports_an_unknown_cost_as_zero() {
+    let sample = "s3_openai_v2_fanout_grpc";
+    let spans: Vec<SpanRec> =
+        json_bodies(sample).iter().flat_map(|b| body_to_spans(b, Encoding::Json, None, 64 << 20).expect("decodes").0).collect();
+    let (_, run) = reconstruct(&spans, Arc::new(sample_catalog()), 1, "test", true).expect("converts");
+    let dir = std::env::temp_dir().join(format!("baton-watch-unknown-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("s3.jsonl");
+    let rec = crate::record::Recorder::create(&path, &run.header(), run.spec.flow.clone()).expect("create");
+    for e in &run.events {
+        rec.record(e);
+    }
+    rec.finish().expect("finish");
+    let rec = crate::record::Recording::open(&path).expect("opens");
+    let st = rec.state();
+    let unpriced: Vec<&str> = (0..st.units.len()).filter(|&i| st.unpriced(i)).map(|i| st.units[i].label.as_str()).collect();
+    assert_eq!(unpriced, ["chat_o3-mini"]);
+
+    // The run's report: null, not 0, and the priced part under its own name.
+    let report = crate::report::RunReport::new(&st);
+    assert_eq!((report.totals.cost_usd, report.totals.nodes_unpriced), (None, 1));
+    assert!(report.totals.priced_cost_usd.is_some_and(|c| c > 0.0));
+    let o3 = report.nodes.iter().find(|n| n.id == "chat_o3-mini").expect("o3 node");
+    assert_eq!((o3.cost_usd, o3.priced), (None, false));
+    let json = serde_json::to_string(&report).expect("json");
+    assert_eq!(json.matches("\"priced\":false").count(), 1, "{json}");
+    let table = crate::report::run_table(&st);
+    let row = table.lines().find(|l| l.starts_with("chat_o3-mini")).expect("row");
+    assert!(row.contains("unpriced") && !row.contains('$'), "{row}");
+    assert!(table.contains("priced, and unknown for 1 node(s)"), "{table}");
+
+    // The export: no cost at all where there is no price, and the workflow step is a step.
+    let doc = crate::record::otlp::export_folded(&rec, &st);
+    let spans: Vec<&Value> = doc["resourceSpans"][0]["scopeSpans"][0]["spans"].as_array().expect("spans").iter().collect();
+    let attr =
+        |sp: &Value, key: &str| sp["attributes"].as_array().and_then(|a| a.iter().find(|x| x["key"] == key)).map(|x| x["value"].clone());
+    let named = |name: &str| *spans.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no span {name}"));
+    let o3 = named("chat chat_o3-mini");
+    assert!(attr(o3, "llm.cost.total").is_none() && attr(o3, "baton.unpriced").is_some());
+    assert!(attr(o3, "gen_ai.usage.input_tokens").is_some(), "its tokens are known");
+    let root = spans.iter().find(|s| s["parentSpanId"] == "").expect("root");
+    assert!(attr(root, "llm.cost.total").is_none() && attr(root, "baton.cost_usd").is_none());
+    assert_eq!(attr(root, "baton.nodes_unpriced").and_then(|v| v["intValue"].as_str().map(str::to_string)).as_deref(), Some("1"));
+    let step = named("fanout_workflow");
+    assert_eq!(attr(step, "openinference.span.kind").and_then(|v| v["stringValue"].as_str().map(str::to_string)).as_deref(), Some("CHAIN"));
+    assert!(attr(step, "gen_ai.request.model").is_none() && attr(step, "gen_ai.usage.input_tokens").is_none());
+
+    // Re-priced: `?` where nothing was counted, "unpriced" where there is no price.
+    let (r, _) = crate::record::reprice::reprice_reported(&rec, run.spec.strategy.clone(), Arc::new(sample_catalog()));
+    let (uncounted, o3) =
+        (r.nodes.iter().find(|n| n.id == "chat_gpt-4o-mini-3").expect("q3"), r.nodes.iter().find(|n| n.id == "chat_o3-mini").expect("o3"));
+    assert!(uncounted.tokens_unreported);
+    assert_eq!((o3.cost_usd, o3.recorded_cost_usd, r.repriced.cost_usd, r.repriced.nodes_unpriced), (None, None, None, 1));
+    let text = crate::record::reprice::table(&r);
+    let row = |id: &str| text.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("no row {id}: {text}")).to_string();
+    assert!(row("chat_gpt-4o-mini-3").contains("? → ?") && !row("chat_gpt-4o-mini-3").contains('$'), "{text}");
+    assert!(row("chat_o3-mini").contains("unpriced → unpriced"), "{text}");
+    assert!(!text.contains("shown at $0"), "{text}");
+
+    // The history: one unpriced call, one without counts, and no calls of model "-".
+    let s = crate::history::summary::of_recording(&rec);
+    assert_eq!((s.entry.unpriced_calls, s.entry.uncounted_calls), (1, 1));
+    assert!(s.models.iter().all(|m| m.model != crate::event::NO_MODEL), "{:?}", s.models);
+    assert_eq!(s.models.iter().map(|m| m.calls).sum::<u64>(), 4);
+    assert_eq!(s.entry.cost_text(), format!("{}+1 unpriced+?", s.entry.cost));
+    let _ = std::fs::remove_dir_all(&dir);
+}

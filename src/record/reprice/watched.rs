@@ -12,7 +12,7 @@ use crate::event::{Event, RunEvent};
 use crate::record::Recording;
 use crate::report::ms;
 use crate::routing::{Catalog, Decision, Strategy, route};
-use crate::state::{RunState, Status};
+use crate::state::RunState;
 
 /// The name of the nominal strategy a watched run is recorded with.
 pub const WATCHED: &str = "watched";
@@ -61,7 +61,7 @@ pub(super) fn reported(rec: &Recording, before: RunState, strategy: Arc<Strategy
                 estimated.push("tokens (the recorded counts; another model would read and write a different number)");
                 estimated.push("latency (the recorded one)");
             }
-            if u.model.as_deref().is_some_and(|m| m != "-" && catalog.get(m).is_none()) {
+            if u.model.as_deref().is_some_and(|m| m != crate::event::NO_MODEL && catalog.get(m).is_none()) {
                 estimated.push("cost (the model is not in the catalog: unpriced)");
             }
             NodeRow {
@@ -72,8 +72,9 @@ pub(super) fn reported(rec: &Recording, before: RunState, strategy: Arc<Strategy
                 recorded_input_tokens: old.billed_usage.total_input(),
                 input_tokens: u.billed_usage.total_input(),
                 output_tokens: u.billed_usage.output,
-                recorded_cost_usd: old.cost.total().usd(),
-                cost_usd: u.cost.total().usd(),
+                recorded_cost_usd: (!before.unpriced(i)).then(|| old.cost.total().usd()),
+                cost_usd: (!after.unpriced(i)).then(|| u.cost.total().usd()),
+                tokens_unreported: u.unreported,
                 recorded_latency_ms: old.latency.map(ms),
                 latency_ms: u.latency.map(ms),
                 status: u.status.name(),
@@ -81,11 +82,7 @@ pub(super) fn reported(rec: &Recording, before: RunState, strategy: Arc<Strategy
             }
         })
         .collect();
-    let unpriced = after
-        .units
-        .iter()
-        .filter(|u| u.status == Status::Done && u.model.as_deref().is_some_and(|m| m != "-" && catalog.get(m).is_none()))
-        .count();
+    let unpriced = after.unpriced_count();
     let mut estimates = vec![
         "Token counts are the ones the watched application's calls reported, kept as they were: exact for the models it called."
             .to_string(),
@@ -100,7 +97,7 @@ pub(super) fn reported(rec: &Recording, before: RunState, strategy: Arc<Strategy
         ));
     }
     if unpriced > 0 {
-        estimates.push(format!("{unpriced} node(s) use a model the catalog lacks: unpriced, shown at $0; add it with --catalog FILE."));
+        estimates.push(format!("{unpriced} node(s) use a model the catalog lacks: unpriced, their cost unknown and the total with it; add it with --catalog FILE."));
     }
     let uncounted = after.unreported_count();
     if uncounted > 0 {
