@@ -2,6 +2,8 @@
 //! breakdowns by node kind and by node, where input tokens came from (prompt, declared upstream
 //! outputs, or the rest of the history), and which strategies are on the Pareto frontier of cost,
 //! latency and quality. Built from folded runs (or batch aggregates) only.
+//!
+//! One file: the comparison's figures and the tables that print them change together.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -52,6 +54,25 @@ pub struct SideSummary {
     pub latency_ratio: Option<f64>,
     /// No other strategy is at least as cheap, as fast and as good, and better at one.
     pub frontier: bool,
+    /// Recordings only: nodes whose model the catalog does not price. Then `cost_usd` is the
+    /// priced part, the side has no cost ratio and is not ranked on cost. Absent when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub nodes_unpriced: usize,
+    /// Recordings only: nodes some of whose calls reported no token counts (`cost_usd` is a
+    /// floor). Absent when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub nodes_uncounted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl SideSummary {
+    /// Whether the side's cost is known exactly.
+    fn cost_known(&self) -> bool {
+        self.nodes_unpriced + self.nodes_uncounted == 0
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -81,6 +102,14 @@ pub struct NodeCell {
     pub context_tokens: ContextReport,
     pub checks_passed: usize,
     pub checks_total: usize,
+    /// The node's model has no price in the catalog: `cost_usd` is not its cost. Absent
+    /// otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unpriced: bool,
+    /// Some of the node's calls reported no token counts: its figures are floors. Absent
+    /// otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub uncounted: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -108,10 +137,15 @@ pub struct Comparison {
 /// Marks the Pareto frontier over (cost ↓, latency ↓, quality ↑).
 fn mark_frontier(sides: &mut [SideSummary]) {
     let pts: Vec<(f64, f64, f64)> = sides.iter().map(|s| (s.cost_usd, s.latency_ms, s.pass_rate.unwrap_or(1.0))).collect();
+    let known: Vec<bool> = sides.iter().map(SideSummary::cost_known).collect();
     for (i, s) in sides.iter_mut().enumerate() {
         let (c, l, q) = pts[i];
-        s.frontier =
-            !pts.iter().enumerate().any(|(j, &(c2, l2, q2))| j != i && c2 <= c && l2 <= l && q2 >= q && (c2 < c || l2 < l || q2 > q));
+        // A side whose cost is unknown is neither cheap nor dear: it is not ranked on cost.
+        s.frontier = known[i]
+            && !pts
+                .iter()
+                .enumerate()
+                .any(|(j, &(c2, l2, q2))| j != i && known[j] && c2 <= c && l2 <= l && q2 >= q && (c2 < c || l2 < l || q2 > q));
     }
 }
 
@@ -127,8 +161,9 @@ fn rank(sides: &mut [SideSummary]) {
 
 fn ratios(sides: &mut [SideSummary]) {
     let (c0, l0) = (sides[0].cost_usd, sides[0].latency_ms);
+    let base_known = sides[0].cost_known();
     for s in sides.iter_mut() {
-        s.cost_ratio = (c0 > 0.0).then(|| s.cost_usd / c0);
+        s.cost_ratio = (c0 > 0.0 && base_known && s.cost_known()).then(|| s.cost_usd / c0);
         s.latency_ratio = (l0 > 0.0).then(|| s.latency_ms / l0);
     }
 }
@@ -165,6 +200,8 @@ pub fn compare_runs(runs: &[(&RunState, Option<String>)]) -> Comparison {
                 pass_rate: t.pass_rate(),
                 quality: Rate::new(t.checks_passed, t.checks_total),
                 quality_unit: "checks".into(),
+                nodes_unpriced: st.unpriced_count(),
+                nodes_uncounted: st.unreported_count(),
                 ..SideSummary::default()
             }
         })
@@ -213,8 +250,9 @@ pub fn compare_runs(runs: &[(&RunState, Option<String>)]) -> Comparison {
         .map(|(label, kind)| NodeRow {
             sides: runs
                 .iter()
-                .map(|(st, _)| match listed_units(st).into_iter().map(|i| &st.units[i]).find(|u| u.label == label) {
-                    Some(u) => {
+                .map(|(st, _)| match listed_units(st).into_iter().find(|&i| st.units[i].label == label) {
+                    Some(i) => {
+                        let u = &st.units[i];
                         let (prompt, declared, history) = u.attribution();
                         NodeCell {
                             status: u.status.name(),
@@ -227,6 +265,8 @@ pub fn compare_runs(runs: &[(&RunState, Option<String>)]) -> Comparison {
                             context_tokens: ContextReport { prompt, declared, history },
                             checks_passed: u.checks_passed(),
                             checks_total: u.checks.len(),
+                            unpriced: st.unpriced(i),
+                            uncounted: u.unreported,
                         }
                     }
                     None => NodeCell {
@@ -238,6 +278,8 @@ pub fn compare_runs(runs: &[(&RunState, Option<String>)]) -> Comparison {
                         input_tokens: 0,
                         output_tokens: 0,
                         context_tokens: ContextReport::default(),
+                        unpriced: false,
+                        uncounted: false,
                         checks_passed: 0,
                         checks_total: 0,
                     },
@@ -317,6 +359,12 @@ fn secs(ms: f64) -> String {
     if ms >= 10_000.0 { format!("{:.1}s", ms / 1000.0) } else { format!("{:.2}s", ms / 1000.0) }
 }
 
+/// A node's cost cell: "unpriced" for a model without a price, never $0.
+fn cell_cost(c: &NodeCell) -> String {
+    let none = c.input_tokens + c.output_tokens == 0;
+    if c.unpriced { "unpriced".into() } else { crate::report::open_figure(usd(c.cost_usd), none, c.uncounted) }
+}
+
 fn signed_usd(v: f64) -> String {
     format!("{:+}", Money::from_usd(v))
 }
@@ -365,7 +413,8 @@ impl Comparison {
             .iter()
             .map(|s| {
                 let c = &s.context_tokens;
-                let mut r = vec![s.strategy.clone(), usd(s.cost_usd)];
+                let cost = Money::from_usd(s.cost_usd);
+                let mut r = vec![s.strategy.clone(), crate::report::cost_text(cost, s.nodes_unpriced as u64, s.nodes_uncounted as u64)];
                 if batch {
                     r.extend([
                         usd(s.cost_per_1000_usd),
@@ -464,9 +513,13 @@ impl Comparison {
                         n.id.clone(),
                         a.model.clone().unwrap_or_else(|| a.status.to_string()),
                         b.model.clone().unwrap_or_else(|| b.status.to_string()),
-                        usd(a.cost_usd),
-                        usd(b.cost_usd),
-                        signed_usd(b.cost_usd - a.cost_usd),
+                        cell_cost(a),
+                        cell_cost(b),
+                        if a.unpriced || b.unpriced || a.uncounted || b.uncounted {
+                            "?".into()
+                        } else {
+                            signed_usd(b.cost_usd - a.cost_usd)
+                        },
                         lat(a),
                         lat(b),
                         pdh(a),

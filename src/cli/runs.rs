@@ -179,7 +179,7 @@ pub fn table(l: &Listing) -> String {
         "\n{} run{} · {} · {} tokens ({} in / {} out) · {} wall",
         t.runs,
         if t.runs == 1 { "" } else { "s" },
-        history::summary::cost_text(t.cost, t.unpriced_calls, t.uncounted_calls),
+        crate::report::cost_text(t.cost, t.unpriced_calls, t.uncounted_calls),
         t.input_tokens + t.output_tokens,
         t.input_tokens,
         t.output_tokens,

@@ -31,8 +31,9 @@ pub struct RunEntry {
     /// Calls whose cost is unknown, not zero (watched runs): their model is not in the
     /// recorded catalog.
     pub unpriced_calls: u64,
-    /// Calls that came without token counts (watched runs): their tokens and cost are
-    /// unknown, so the run's figures are lower bounds. Absent when there are none.
+    /// Calls of a priced model that came without token counts (watched runs): their tokens
+    /// and cost are unknown, so the run's figures are lower bounds. A call that is both is
+    /// counted once, as unpriced. Absent when there are none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub uncounted_calls: u64,
     /// Input tokens, cache reads and writes included.
@@ -53,29 +54,14 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-/// A cost as a person should read it: a call of unknown price is never shown as $0, and a
-/// call that came without token counts makes the figure a floor (`+?`).
-pub fn cost_text(cost: Money, unpriced: u64, uncounted: u64) -> String {
-    let mut s = match (unpriced, cost.is_zero()) {
-        (0, true) if uncounted > 0 => return "?".to_string(),
-        (0, _) => cost.to_string(),
-        (n, true) => format!("unpriced ({n})"),
-        (n, false) => format!("{cost}+{n} unpriced"),
-    };
-    if uncounted > 0 {
-        s.push_str("+?");
-    }
-    s
-}
-
 impl RunEntry {
     pub fn tokens(&self) -> u64 {
         self.input_tokens + self.output_tokens
     }
 
-    /// The cost as a person should read it (see [`cost_text`]).
+    /// The cost as a person should read it (see [`crate::report::cost_text`]).
     pub fn cost_text(&self) -> String {
-        cost_text(self.cost, self.unpriced_calls, self.uncounted_calls)
+        crate::report::cost_text(self.cost, self.unpriced_calls, self.uncounted_calls)
     }
 }
 
@@ -141,7 +127,8 @@ pub fn of_recording(rec: &Recording) -> Summary {
     for (k, u) in st.units.iter().enumerate().filter(|(_, u)| matches!(u.status, Status::Done | Status::Cached)) {
         // A watched step that made no model call is not a call.
         let Some(m) = u.model.as_deref().filter(|m| *m != crate::event::NO_MODEL) else { continue };
-        let (no_price, no_counts) = (st.unpriced(k), u.unreported);
+        // A call of unknown price and without counts is counted once, as unpriced.
+        let (no_price, no_counts) = (st.unpriced(k), u.unreported && !st.unpriced(k));
         unpriced += u64::from(no_price);
         uncounted += u64::from(no_counts);
         let i = match models.iter().position(|x| x.model == m) {

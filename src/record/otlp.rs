@@ -283,8 +283,8 @@ fn root_json(st: &RunState, trace: &Trace) -> Value {
         ],
         "status": match st.status {
             crate::state::RunStatus::Finished(_) => json!({"code": if tot.failed > 0 { 2 } else { 1 }}),
-            // The recording ends before the run did: not a success.
-            _ => json!({"code": 2, "message": "interrupted: the recording ends before the run did"}),
+            // The run did not finish (a recording cut short, a push of a run still going).
+            _ => json!({"code": 2, "message": "the run did not finish"}),
         },
     })
 }

@@ -155,13 +155,8 @@ impl Side {
     /// The side's cost as the table and the screen show it: never $0 for what has no price,
     /// and "at least" when some call reported no token counts.
     pub fn cost_text(&self) -> String {
-        let usd = |v: f64| crate::money::Money::from_usd(v).to_string();
-        match (self.cost_usd, self.priced_cost_usd) {
-            (Some(c), _) if self.nodes_unreported > 0 => format!("at least {}", usd(c)),
-            (Some(c), _) => usd(c),
-            (None, Some(p)) if p > 0.0 => format!("{} + {} unpriced", usd(p), self.nodes_unpriced),
-            (None, _) => format!("unknown ({} unpriced)", self.nodes_unpriced),
-        }
+        let cost = crate::money::Money::from_usd(self.cost_usd.or(self.priced_cost_usd).unwrap_or(0.0));
+        crate::report::cost_text(cost, self.nodes_unpriced as u64, self.nodes_unreported as u64)
     }
 }
 

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::money::Money;
 use crate::state::{RunState, Status};
 
 use super::json::status_name;
@@ -117,7 +118,23 @@ pub fn clip(s: &str, n: usize) -> String {
     t
 }
 
-/// The human table for one run.
+/// A cost as a person should read it, in one short cell: a call of unknown price is never
+/// shown as $0 (`unpriced (N)`, or `$X+N unpriced`), and calls that came without token counts
+/// make the figure a floor (`+?`, or `?` when nothing at all was priced). `unpriced` and
+/// `uncounted` count different calls.
+pub fn cost_text(cost: Money, unpriced: u64, uncounted: u64) -> String {
+    let mut s = match (unpriced, cost.is_zero()) {
+        (0, true) if uncounted > 0 => return "?".to_string(),
+        (0, _) => cost.to_string(),
+        (n, true) => format!("unpriced ({n})"),
+        (n, false) => format!("{cost}+{n} unpriced"),
+    };
+    if uncounted > 0 {
+        s.push_str("+?");
+    }
+    s
+}
+
 /// A figure that may be a lower bound (`open`: some call came without token counts): as it
 /// is; `?` when nothing was counted (`none`); what was counted and `+?` otherwise.
 pub fn open_figure(text: String, none: bool, open: bool) -> String {
@@ -128,6 +145,7 @@ pub fn open_figure(text: String, none: bool, open: bool) -> String {
     }
 }
 
+/// The human table for one run.
 pub fn run_table(s: &RunState) -> String {
     let mut t = Table::new(&[
         ("NODE", false),

@@ -65,11 +65,11 @@ impl RunState {
         }
     }
 
-    /// A settled unit whose model the catalog does not price, though it used tokens (a
-    /// watched run's unknown model): its cost is unknown, never $0.
+    /// A settled unit whose model the catalog does not price, though it used tokens or did
+    /// not report them (a watched run's unknown model): its cost is unknown, never $0.
     pub fn unpriced(&self, idx: usize) -> bool {
         let u = &self.units[idx];
-        u.status.is_settled() && u.billed_usage.total_input() + u.billed_usage.output > 0 && self.model_unpriced(idx)
+        u.status.is_settled() && (u.unreported || u.billed_usage.total_input() + u.billed_usage.output > 0) && self.model_unpriced(idx)
     }
 
     /// How many settled units are [`RunState::unpriced`] (counted by the fold).

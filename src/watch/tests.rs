@@ -470,6 +470,13 @@ fn a_watched_recording_never_reports_an_unknown_cost_as_zero() {
     assert!(row("chat_o3-mini").contains("unpriced → unpriced"), "{text}");
     assert!(!text.contains("shown at $0"), "{text}");
 
+    // Compared: not ranked on a cost that is unknown, and no node's cost reads as $0.
+    let c = crate::compare::compare_runs(&[(&st, None), (&st, None)]);
+    assert!(c.strategies.iter().all(|s| !s.frontier && s.cost_ratio.is_none() && s.nodes_unpriced == 1), "{:?}", c.strategies);
+    let text = c.table();
+    let row = |id: &str| text.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("no row {id}: {text}")).to_string();
+    assert!(row("chat_o3-mini").contains("unpriced") && row("chat_gpt-4o-mini-3").contains(" ? "), "{text}");
+
     // The history: one unpriced call, one without counts, and no calls of model "-".
     let s = crate::history::summary::of_recording(&rec);
     assert_eq!((s.entry.unpriced_calls, s.entry.uncounted_calls), (1, 1));

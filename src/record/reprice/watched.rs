@@ -39,14 +39,16 @@ pub(super) fn reported(rec: &Recording, before: RunState, strategy: Arc<Strategy
                     }
                 }
                 // A step without model calls has nothing to move.
-                Event::NodeFinished { unit, model, usage, .. } if model.as_str() != "-" => match pick(unit.index(), usage.total_input()) {
-                    Some(d) => *model = d.model,
-                    None => {
-                        if let Some(m) = matcher.borrow_mut().get(model) {
-                            *model = m;
+                Event::NodeFinished { unit, model, usage, .. } if model.as_str() != crate::event::NO_MODEL => {
+                    match pick(unit.index(), usage.total_input()) {
+                        Some(d) => *model = d.model,
+                        None => {
+                            if let Some(m) = matcher.borrow_mut().get(model) {
+                                *model = m;
+                            }
                         }
                     }
-                },
+                }
                 _ => {}
             }
             e
@@ -61,7 +63,7 @@ pub(super) fn reported(rec: &Recording, before: RunState, strategy: Arc<Strategy
                 estimated.push("tokens (the recorded counts; another model would read and write a different number)");
                 estimated.push("latency (the recorded one)");
             }
-            if u.model.as_deref().is_some_and(|m| m != crate::event::NO_MODEL && catalog.get(m).is_none()) {
+            if after.unpriced(i) {
                 estimated.push("cost (the model is not in the catalog: unpriced)");
             }
             NodeRow {
