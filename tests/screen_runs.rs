@@ -146,3 +146,29 @@ fn an_unreadable_recording_says_why_and_esc_clears_the_filter_then_closes() {
     app.update(Msg::RunsListed(Ok((PathBuf::from("/tmp/none/runs"), Vec::new()))));
     assert!(text(&render(&app)).contains("no runs recorded in /tmp/none/runs"));
 }
+
+/// A recording cut before its run finished (a kill, a crash): replayed to its end, the header
+/// says interrupted, as `baton runs` does, and the clock stops at its last event.
+#[test]
+fn a_recording_cut_short_replays_as_interrupted_and_its_clock_stops() {
+    let data = Path::new(env!("CARGO_TARGET_TMPDIR")).join("picker-cut");
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data).expect("dir");
+    let f = data.join("cut.jsonl");
+    let out = baton(&["run", "research-assistant", "-s", "smart", "--record", f.to_str().expect("utf8")], &data);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Drop the last line, the run's end.
+    let text_of = std::fs::read_to_string(&f).expect("reads");
+    let mut lines: Vec<&str> = text_of.lines().collect();
+    assert!(lines.pop().is_some_and(|l| l.contains("\"run_finished\"")), "the last line ends the run");
+    std::fs::write(&f, lines.join("\n") + "\n").expect("writes");
+    let rec = baton::record::Recording::open(&f).expect("opens");
+    let mut app = finished((160, 48));
+    app.update(Msg::RecordingOpened(Box::new(Ok(std::sync::Arc::new(rec)))));
+    assert!(app.replay.is_some());
+    app.player.finish();
+    let t = text(&render(&app));
+    let head = t.lines().next().unwrap_or_default().to_string();
+    assert!(head.contains("interrupted") && !head.contains("running"), "{head}");
+    assert!(!app.player.wants_ticks(), "nothing more will come: the clock stops");
+}

@@ -189,6 +189,10 @@ fn header(app: &App) -> Line<'static> {
     let st = app.state();
     let (status, style) = match st.status {
         RunStatus::NotStarted => ("waiting".to_string(), t.dim()),
+        // The whole recording is shown and its run never finished.
+        RunStatus::Running if app.player.at_end() => {
+            ("interrupted".to_string(), Style::default().fg(t.failed).add_modifier(Modifier::BOLD))
+        }
         RunStatus::Running if app.player.paused => ("paused".to_string(), Style::default().fg(t.retrying)),
         RunStatus::Running => ("running".to_string(), Style::default().fg(t.running).add_modifier(Modifier::BOLD)),
         RunStatus::Finished(o) => {

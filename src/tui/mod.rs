@@ -345,6 +345,7 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
         (Some(r), _) => {
             app.update(Msg::Run(r.recording.events.clone()));
             app.replay = Some(r.recording);
+            app.player.all_loaded();
             app.player.index();
             None
         }

@@ -121,6 +121,7 @@ impl App {
         // Late events of the run being left never reach the replay.
         next.retired = self.players().map(|p| p.state.run_id).chain(self.retired.iter().copied()).collect();
         next.player.push(rec.events.iter().cloned());
+        next.player.all_loaded();
         next.player.index();
         next.message = Some(format!("replaying {} · ctrl-o picks another · space plays", rec.file));
         next.replay = Some(rec);

@@ -65,6 +65,12 @@ impl Player {
         }
     }
 
+    /// The tape holds all it ever will (a recording, read whole): a run it does not finish
+    /// was interrupted, and the clock stops at its last event.
+    pub fn all_loaded(&mut self) {
+        self.complete = true;
+    }
+
     /// The end of what is known.
     pub fn tape_end(&self) -> Duration {
         self.events.last().map_or(Duration::ZERO, |e| e.at)
