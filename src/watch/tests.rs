@@ -373,14 +373,29 @@ fn the_flow_built_directly_is_the_flow_the_parser_reads_back() {
     }
 }
 
-/// s3's third call streamed without usage: its node is uncounted in the fold, and stays so
-/// through a recording (the line says so; the others' lines are as they always were).
-#[test]
-fn a_call_without_token_counts_marks_its_node_through_a_recording() {
+/// s3 watched with the test catalog, and written to a recording in a directory of `name`
+/// (removed first; the caller removes it after).
+fn s3_recorded(name: &str) -> (WatchedRun, std::path::PathBuf, std::path::PathBuf) {
     let sample = "s3_openai_v2_fanout_grpc";
     let spans: Vec<SpanRec> =
         json_bodies(sample).iter().flat_map(|b| body_to_spans(b, Encoding::Json, None, 64 << 20).expect("decodes").0).collect();
     let (_, run) = reconstruct(&spans, Arc::new(sample_catalog()), 1, "test", true).expect("converts");
+    let dir = std::env::temp_dir().join(format!("baton-watch-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("s3.jsonl");
+    let rec = crate::record::Recorder::create(&path, &run.header(), run.spec.flow.clone()).expect("create");
+    for e in &run.events {
+        rec.record(e);
+    }
+    rec.finish().expect("finish");
+    (run, dir, path)
+}
+
+/// s3's third call streamed without usage: its node is uncounted in the fold, and stays so
+/// through a recording (the line says so; the others' lines are as they always were).
+#[test]
+fn a_call_without_token_counts_marks_its_node_through_a_recording() {
+    let (run, dir, path) = s3_recorded("unreported");
     let st = run.state();
     let uncounted: Vec<&str> = (0..st.units.len()).filter(|&i| st.unreported(i)).map(|i| st.units[i].label.as_str()).collect();
     assert_eq!(uncounted, ["chat_gpt-4o-mini-3"]);
@@ -390,14 +405,6 @@ fn a_call_without_token_counts_marks_its_node_through_a_recording() {
     let table = crate::report::run_table(&st);
     assert!(table.contains("at least: 1 node(s) had calls that reported no token counts"), "{table}");
 
-    let dir = std::env::temp_dir().join(format!("baton-watch-unreported-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let path = dir.join("s3.jsonl");
-    let rec = crate::record::Recorder::create(&path, &run.header(), run.spec.flow.clone()).expect("create");
-    for e in &run.events {
-        rec.record(e);
-    }
-    rec.finish().expect("finish");
     let text = std::fs::read_to_string(&path).expect("reads");
     assert_eq!(text.matches("\"unreported\":true").count(), 1, "{text}");
     assert!(!text.contains("\"unreported\":false"), "written only when set: {text}");
@@ -412,18 +419,7 @@ fn a_call_without_token_counts_marks_its_node_through_a_recording() {
 /// says so: nothing reads as $0, 0 tokens, or a call of model "-".
 #[test]
 fn a_watched_recording_never_reports_an_unknown_cost_as_zero() {
-    let sample = "s3_openai_v2_fanout_grpc";
-    let spans: Vec<SpanRec> =
-        json_bodies(sample).iter().flat_map(|b| body_to_spans(b, Encoding::Json, None, 64 << 20).expect("decodes").0).collect();
-    let (_, run) = reconstruct(&spans, Arc::new(sample_catalog()), 1, "test", true).expect("converts");
-    let dir = std::env::temp_dir().join(format!("baton-watch-unknown-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let path = dir.join("s3.jsonl");
-    let rec = crate::record::Recorder::create(&path, &run.header(), run.spec.flow.clone()).expect("create");
-    for e in &run.events {
-        rec.record(e);
-    }
-    rec.finish().expect("finish");
+    let (run, dir, path) = s3_recorded("unknown");
     let rec = crate::record::Recording::open(&path).expect("opens");
     let st = rec.state();
     let unpriced: Vec<&str> = (0..st.units.len()).filter(|&i| st.unpriced(i)).map(|i| st.units[i].label.as_str()).collect();
