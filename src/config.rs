@@ -229,6 +229,7 @@ mod tests {
         assert_eq!(s.catalogs.value, vec![d.join("litellm.json"), PathBuf::from("/abs/mine.toml")]);
         assert_eq!(s.strategy.from, SetBy::File(d.join("config.toml"), 4));
         assert_eq!(s.keymap, Setting::default(None));
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
@@ -246,11 +247,14 @@ mod tests {
         let text = e.to_string();
         assert!(text.contains("config.toml:2:1"), "{text}");
         assert!(text.contains("strategi"), "{text}");
-        let d = dir_with("url", "otlp_endpoint = \"localhost:4318\"\n");
-        let e = read(Some(&d)).expect_err("not a URL").to_string();
+        let d2 = dir_with("url", "otlp_endpoint = \"localhost:4318\"\n");
+        let e = read(Some(&d2)).expect_err("not a URL").to_string();
         assert!(e.contains("config.toml:1:17") && e.contains("not an http(s) URL"), "{e}");
-        let d = dir_with("type", "catalogs = \"one.json\"\n");
-        let e = read(Some(&d)).expect_err("not a list").to_string();
+        let d3 = dir_with("type", "catalogs = \"one.json\"\n");
+        let e = read(Some(&d3)).expect_err("not a list").to_string();
         assert!(e.contains("config.toml:1:12"), "{e}");
+        for d in [d, d2, d3] {
+            let _ = std::fs::remove_dir_all(d);
+        }
     }
 }

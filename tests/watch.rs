@@ -383,6 +383,7 @@ fn an_unpriced_trace_says_so_instead_of_zero() {
     let first = stdout.lines().next().expect("a line");
     assert!(first.contains("unpriced (2 calls not in the catalog)"), "{first}");
     assert!(!first.contains("$0"), "{first}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Starts `baton watch` on a free loopback port (HTTP only, one run, 150 ms settle) with `extra`
