@@ -128,7 +128,8 @@ pub fn of_recording(rec: &Recording) -> Summary {
         // A watched step that made no model call is not a call.
         let Some(m) = u.model.as_deref().filter(|m| *m != crate::event::NO_MODEL) else { continue };
         // A call of unknown price and without counts is counted once, as unpriced.
-        let (no_price, no_counts) = (st.unpriced(k), u.unreported && !st.unpriced(k));
+        let no_price = st.unpriced(k);
+        let no_counts = u.unreported && !no_price;
         unpriced += u64::from(no_price);
         uncounted += u64::from(no_counts);
         let i = match models.iter().position(|x| x.model == m) {

@@ -235,22 +235,39 @@ pub fn to_protobuf(doc: &Value) -> Result<Vec<u8>, String> {
 /// under it are the run's DAG and their links its edges (`baton watch` reads it back so).
 pub fn root_span(st: &RunState, trace: &Trace) -> Value {
     let tot = &st.totals;
-    let mut root = root_json(st, trace);
+    let total = tot.cost.total().usd();
+    // Some node's model has no price: the run's cost is unknown, and a total would read as the
+    // whole of it. What was priced is kept under its own name.
     let unpriced = st.unpriced_count();
-    if unpriced > 0
-        && let Some(attrs) = root["attributes"].as_array_mut()
-    {
-        // Some node's model has no price: the run's cost is unknown, and a total would read
-        // as the whole of it. What was priced is kept under its own name.
-        attrs.retain(|a| !matches!(a["key"].as_str(), Some("llm.cost.total" | "baton.cost_usd")));
-        attrs.push(json!(i("baton.nodes_unpriced", unpriced as u64)));
-        attrs.push(json!(f("baton.priced_cost_usd", tot.cost.total().usd())));
+    let cost = |key| (unpriced == 0).then(|| f(key, total));
+    let mut attrs: Vec<Attr<'_>> = [
+        Some(s("gen_ai.operation.name", "invoke_workflow")),
+        Some(s("gen_ai.agent.name", st.flow.name.clone())),
+        Some(i("gen_ai.usage.input_tokens", tot.usage.total_input())),
+        Some(i("gen_ai.usage.output_tokens", tot.usage.output)),
+        Some(s("openinference.span.kind", "CHAIN")),
+        Some(i("llm.token_count.prompt", tot.usage.total_input())),
+        Some(i("llm.token_count.completion", tot.usage.output)),
+        Some(i("llm.token_count.total", tot.usage.total_input() + tot.usage.output)),
+        cost("llm.cost.total"),
+        Some(s("graph.node.id", st.flow.name.clone())),
+        Some(s("baton.flow", st.flow.name.clone())),
+        Some(s("baton.strategy", st.strategy.name.clone())),
+        Some(s("baton.dag", DAG_BY_LINKS)),
+        Some(i("baton.seed", trace.run_seed)),
+        Some(s("baton.provider", trace.provider.clone())),
+        cost("baton.cost_usd"),
+        Some(f("baton.critical_path_ms", st.totals.critical_path.as_secs_f64() * 1000.0)),
+        Some(i("baton.checks.passed", tot.checks_passed as u64)),
+        Some(i("baton.checks.total", tot.checks_total as u64)),
+        Some(s("baton.prices_read", trace.prices_read.clone())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if unpriced > 0 {
+        attrs.extend([i("baton.nodes_unpriced", unpriced as u64), f("baton.priced_cost_usd", total)]);
     }
-    root
-}
-
-fn root_json(st: &RunState, trace: &Trace) -> Value {
-    let tot = &st.totals;
     json!({
         "traceId": trace.trace_id(),
         "spanId": trace.root_id(),
@@ -259,28 +276,7 @@ fn root_json(st: &RunState, trace: &Trace) -> Value {
         "kind": 1,
         "startTimeUnixNano": trace.ns(std::time::Duration::ZERO),
         "endTimeUnixNano": trace.ns(st.wall()),
-        "attributes": [
-            s("gen_ai.operation.name", "invoke_workflow"),
-            s("gen_ai.agent.name", st.flow.name.clone()),
-            i("gen_ai.usage.input_tokens", tot.usage.total_input()),
-            i("gen_ai.usage.output_tokens", tot.usage.output),
-            s("openinference.span.kind", "CHAIN"),
-            i("llm.token_count.prompt", tot.usage.total_input()),
-            i("llm.token_count.completion", tot.usage.output),
-            i("llm.token_count.total", tot.usage.total_input() + tot.usage.output),
-            f("llm.cost.total", tot.cost.total().usd()),
-            s("graph.node.id", st.flow.name.clone()),
-            s("baton.flow", st.flow.name.clone()),
-            s("baton.strategy", st.strategy.name.clone()),
-            s("baton.dag", DAG_BY_LINKS),
-            i("baton.seed", trace.run_seed),
-            s("baton.provider", trace.provider.clone()),
-            f("baton.cost_usd", tot.cost.total().usd()),
-            f("baton.critical_path_ms", st.totals.critical_path.as_secs_f64() * 1000.0),
-            i("baton.checks.passed", tot.checks_passed as u64),
-            i("baton.checks.total", tot.checks_total as u64),
-            s("baton.prices_read", trace.prices_read.clone()),
-        ],
+        "attributes": attrs,
         "status": match st.status {
             crate::state::RunStatus::Finished(_) => json!({"code": if tot.failed > 0 { 2 } else { 1 }}),
             // The run did not finish (a recording cut short, a push of a run still going).

@@ -179,7 +179,7 @@ fn is_zero(n: &usize) -> bool {
 }
 
 /// A unit's cost in a report: `None` when its model has no price.
-fn unit_cost(s: &RunState, i: usize) -> Option<f64> {
+pub(super) fn unit_cost(s: &RunState, i: usize) -> Option<f64> {
     (!s.unpriced(i)).then(|| s.units[i].cost.total().usd())
 }
 

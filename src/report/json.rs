@@ -163,6 +163,7 @@ pub(super) fn context_of(u: &UnitState) -> ContextReport {
 /// One listed unit's line in the report.
 fn node_report(s: &RunState, i: usize) -> NodeReport {
     let u = &s.units[i];
+    let priced = !s.unpriced(i);
     let node = &s.flow.nodes[u.unit.index()];
     NodeReport {
         id: u.label.clone(),
@@ -184,9 +185,9 @@ fn node_report(s: &RunState, i: usize) -> NodeReport {
         tokens_estimated: u.estimated || u.billed_estimated,
         tokens_unreported: u.unreported,
         context_tokens: context_of(u),
-        cost_usd: (!s.unpriced(i)).then(|| usd(u.cost.total())),
+        cost_usd: priced.then(|| usd(u.cost.total())),
         cost: CostReport::from(&u.cost),
-        priced: !s.unpriced(i),
+        priced,
         checks: u.checks.to_vec(),
         retries: u.retries.len(),
         fallbacks: u.fallbacks.iter().map(|f| format!("{} → {}: {}", f.from, f.to, f.reason)).collect(),

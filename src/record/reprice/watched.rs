@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::{NodeRow, RepriceReport};
+use super::{NodeRow, RepriceReport, unit_cost};
 use crate::event::{Event, RunEvent};
 use crate::record::Recording;
 use crate::report::ms;
@@ -74,8 +74,8 @@ pub(super) fn reported(rec: &Recording, before: RunState, strategy: Arc<Strategy
                 recorded_input_tokens: old.billed_usage.total_input(),
                 input_tokens: u.billed_usage.total_input(),
                 output_tokens: u.billed_usage.output,
-                recorded_cost_usd: (!before.unpriced(i)).then(|| old.cost.total().usd()),
-                cost_usd: (!after.unpriced(i)).then(|| u.cost.total().usd()),
+                recorded_cost_usd: unit_cost(&before, i),
+                cost_usd: unit_cost(&after, i),
                 tokens_unreported: u.unreported,
                 recorded_latency_ms: old.latency.map(ms),
                 latency_ms: u.latency.map(ms),
