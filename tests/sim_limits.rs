@@ -81,7 +81,7 @@ fn the_sim_provider_is_limited_only_when_the_catalog_says_so() {
 struct Words(Option<baton::provider::sim::Whole>, Arc<std::sync::atomic::AtomicUsize>);
 
 impl baton::provider::Provider for Words {
-    fn call(&self, req: baton::provider::CallRequest) -> baton::provider::ChunkStream {
+    fn call(&self, req: baton::provider::CallRequest<'_>) -> baton::provider::ChunkStream {
         use futures::StreamExt;
         let text = "word ".repeat(20 + 15 * req.node);
         let pieces = self.1.clone();

@@ -27,8 +27,8 @@ pub(super) struct Done {
     /// The estimate reserved against the budget when it started.
     pub(super) reserved: Money,
     pub(super) result: Result<Finished, ()>,
-    /// The rendered prompt, for later nodes' history.
-    pub(super) prompt: Arc<str>,
+    /// The rendered prompt, for later nodes' history (only kept when a later node reads it).
+    pub(super) prompt: Option<Arc<str>>,
 }
 
 /// A unit's kept output, and whether its checks passed.
@@ -51,12 +51,12 @@ pub(super) struct Call<'a, S> {
     pub(super) item: Option<(u32, Arc<str>)>,
     pub(super) task: u64,
     pub(super) reserved: Money,
-    pub(super) prompt: Arc<str>,
+    pub(super) prompt: Option<Arc<str>>,
     /// An output to serve instead of calling (boxed: most calls have none, and the call is
     /// moved into its future's box whole).
     pub(super) hit: Option<Box<Served>>,
     pub(super) key: u64,
-    pub(super) health: Health,
+    pub(super) health: &'a Health,
 }
 
 /// One try's request body and, once it came, its response (HTTP providers only). Boxed: most
@@ -135,7 +135,7 @@ impl<'a, S: Sink> Call<'a, S> {
             .await;
             return (Money::ZERO, Ok(Finished { output: hit.output.clone(), passed }));
         }
-        let retry = spec.strategy.retry;
+        let max_attempts = spec.strategy.retry.max_attempts;
         let started = self.clock.elapsed();
         let mut candidate = next_candidate(&self.decision, 0);
         let mut cost = Money::ZERO;
@@ -173,14 +173,14 @@ impl<'a, S: Sink> Call<'a, S> {
                 self.fall_back(model_id, next, last_error.clone()).await;
                 continue;
             };
-            for try_no in 1..=retry.max_attempts {
+            for try_no in 1..=max_attempts {
                 let req = CallRequest {
-                    catalog: spec.catalog.clone(),
+                    catalog: &spec.catalog,
                     model: model_idx,
-                    flow: spec.flow.clone(),
+                    flow: &spec.flow,
                     node: self.unit.index(),
-                    item: self.item.clone(),
-                    parts: self.parts.clone(),
+                    item: self.item.as_ref().map(|(k, t)| (*k, t)),
+                    parts: &self.parts,
                     input_tokens: self.input_tokens,
                     max_tokens: node.max_tokens,
                     seed: spec.seed,
@@ -241,6 +241,9 @@ impl<'a, S: Sink> Call<'a, S> {
                         return (cost, Ok(Finished { output, passed }));
                     }
                     Err((e, billed)) => {
+                        // Boxed: kept across the waits below, inline it made every call's
+                        // future a hundred bytes larger.
+                        let e = Box::new(e);
                         // What the provider bills for the failed try is the node's cost too:
                         // the run's total is what the invoice will say.
                         if let Some((usage, estimated)) = billed {
@@ -248,7 +251,7 @@ impl<'a, S: Sink> Call<'a, S> {
                             self.emit(Event::NodeBilled { unit: self.unit, model: model_id.to_string(), usage, estimated }).await;
                         }
                         last_error = format!("{model_id}: {e}");
-                        if e.retryable() && try_no < retry.max_attempts {
+                        if e.retryable() && try_no < max_attempts {
                             let backoff = self.backoff(&e, try_no, model_id);
                             self.emit(Event::NodeRetry {
                                 unit: self.unit,
@@ -298,134 +301,142 @@ impl<'a, S: Sink> Call<'a, S> {
 
     /// One call, and its raw exchange when the provider reports one (HTTP providers: the body
     /// they sent and what came back), as its own event before what the try leads to.
-    async fn call_once(&self, provider: &dyn crate::provider::Provider, req: CallRequest) -> Result<Answer, CallFailure> {
-        let (model, try_no) = (req.model, req.try_no);
-        let mut wire = None;
-        let result = self.stream_call(provider, req, &mut wire).await;
-        if let Some(w) = wire {
-            let (request, response) = *w;
-            let response = response.unwrap_or_default();
-            let exchange = Exchange {
-                model: self.spec.catalog.models[model].id.clone(),
-                try_no,
-                request,
-                status: response.status,
-                response: response.body,
-                usage: response.usage,
-                error: result.as_ref().err().map(|(e, _)| e.message.clone()),
-            };
-            self.emit(Event::NodeExchange { unit: self.unit, exchange: Arc::new(exchange) }).await;
-        }
-        result
-    }
-
-    /// Streams one call, timing the first token and policing the gaps. A failure comes with
+    ///
+    /// Streams the call, timing the first token and policing the gaps. A failure comes with
     /// what the provider will bill for it: its reported usage, else (when tokens streamed) the
-    /// tokenizer's estimate of the prompt and the streamed output. `wire` gets the request's
-    /// body and the raw response as the provider reports them.
-    async fn stream_call(
-        &self,
+    /// tokenizer's estimate of the prompt and the streamed output.
+    ///
+    /// Not an `async fn`, and one future rather than two: the call is started before the
+    /// future is made, so the request is not kept in it, and nothing inside is a future of its
+    /// own that has to be built and then moved in. Those moves (the request, a future for the
+    /// exchange and one for the stream) were the largest copies of a node, `perf record`.
+    fn call_once<'s>(
+        &'s self,
         provider: &dyn crate::provider::Provider,
-        req: CallRequest,
-        wire: &mut Option<Box<Wire>>,
-    ) -> Result<Answer, CallFailure> {
-        let retry = self.spec.strategy.retry;
+        req: CallRequest<'_>,
+    ) -> impl Future<Output = Result<Answer, CallFailure>> + 's {
+        let (model, try_no, input_tokens) = (req.model, req.try_no, req.input_tokens);
+        let retry = &self.spec.strategy.retry;
         let deltas = self.spec.options.deltas;
-        let input_tokens = req.input_tokens;
-        let mut t0 = self.clock.elapsed();
-        let mut call_deadline = t0.saturating_add(retry.total_timeout);
+        let t0 = self.clock.elapsed();
         let mut stream = provider.call(req);
-        let mut text = String::new();
-        let mut streamed: u64 = 0;
-        let mut ttft = None;
-        let mut usage = None;
-        // Waiting for a provider's slot: no timeout runs until the request is sent.
-        let mut waiting: Option<Duration> = None;
-        let billed = |e: CallError, ttft: Option<Duration>, text: &str| -> CallFailure {
+        let billed = move |e: CallError, ttft: Option<Duration>, text: &str| -> CallFailure {
             let usage = e.usage.map(|u| (u, false)).or_else(|| {
                 ttft.map(|_| (Usage { input: input_tokens, output: u64::from(crate::tokens::count(text)), ..Usage::default() }, true))
             });
             (e, usage)
         };
-        loop {
-            let limit = if ttft.is_none() { retry.first_token_timeout } else { retry.idle_timeout };
-            // Most chunks are already there; only arm a timer when we would have to wait. The
-            // whole call's limit is folded into the same timer rather than a second one.
-            let next = match futures::FutureExt::now_or_never(stream.next()) {
-                Some(next) => next,
-                None if waiting.is_some() => stream.next().await,
-                None => {
-                    let gap_deadline = self.clock.elapsed().saturating_add(limit);
-                    let deadline = gap_deadline.min(call_deadline);
-                    match vtime::timeout(self.clock.sleep_until(deadline), stream.next()).await {
-                        Ok(next) => next,
-                        Err(_) if call_deadline < gap_deadline => {
-                            let total = retry.total_timeout.as_secs_f64();
-                            let e = CallError::new(ErrorKind::Timeout, format!("the call took longer than {total:.1} s"));
-                            return Err(billed(e, ttft, &text));
+        async move {
+            let mut t0 = t0;
+            let mut call_deadline = t0.saturating_add(retry.total_timeout);
+            // The request's body and the raw response, as the provider reports them.
+            let mut wire: Option<Box<Wire>> = None;
+            let mut text = String::new();
+            let mut streamed: u64 = 0;
+            let mut ttft = None;
+            let mut usage = None;
+            // Waiting for a provider's slot: no timeout runs until the request is sent.
+            let mut waiting: Option<Duration> = None;
+            let result = 'call: loop {
+                let limit = if ttft.is_none() { retry.first_token_timeout } else { retry.idle_timeout };
+                // Most chunks are already there; only arm a timer when we would have to wait. The
+                // whole call's limit is folded into the same timer rather than a second one.
+                let next = match futures::FutureExt::now_or_never(stream.next()) {
+                    Some(next) => next,
+                    None if waiting.is_some() => stream.next().await,
+                    None => {
+                        let gap_deadline = self.clock.elapsed().saturating_add(limit);
+                        let deadline = gap_deadline.min(call_deadline);
+                        match vtime::timeout(self.clock.sleep_until(deadline), stream.next()).await {
+                            Ok(next) => next,
+                            Err(_) if call_deadline < gap_deadline => {
+                                let total = retry.total_timeout.as_secs_f64();
+                                let e = CallError::new(ErrorKind::Timeout, format!("the call took longer than {total:.1} s"));
+                                break 'call Err(billed(e, ttft, &text));
+                            }
+                            Err(_) => {
+                                let what = if ttft.is_none() { "no first token" } else { "no data" };
+                                let e = CallError::new(ErrorKind::Timeout, format!("{what} for {:.1} s", limit.as_secs_f64()));
+                                break 'call Err(billed(e, ttft, &text));
+                            }
                         }
-                        Err(_) => {
-                            let what = if ttft.is_none() { "no first token" } else { "no data" };
-                            let e = CallError::new(ErrorKind::Timeout, format!("{what} for {:.1} s", limit.as_secs_f64()));
-                            return Err(billed(e, ttft, &text));
+                    }
+                };
+                match next {
+                    None => {
+                        let (usage, estimated) = match usage {
+                            Some(u) => (u, false),
+                            None => {
+                                (Usage { input: input_tokens, output: u64::from(crate::tokens::count(&text)), ..Usage::default() }, true)
+                            }
+                        };
+                        let ttft = ttft.unwrap_or_else(|| self.clock.elapsed().saturating_sub(t0));
+                        break 'call Ok(Answer { ttft, text, usage, estimated });
+                    }
+                    Some(Err(e)) => break 'call Err(billed(e, ttft, &text)),
+                    Some(Ok(Chunk::Usage(u))) => usage = Some(u),
+                    Some(Ok(Chunk::Request(body))) => wire = Some(Box::new((body, None))),
+                    Some(Ok(Chunk::Response(r))) => {
+                        if let Some(w) = &mut wire {
+                            w.1 = Some(r);
+                        }
+                    }
+                    Some(Ok(Chunk::Waiting { why })) => {
+                        if waiting.is_none() {
+                            waiting = Some(self.clock.elapsed());
+                            self.emit(Event::NodeWaiting { unit: self.unit, why }).await;
+                        }
+                    }
+                    Some(Ok(Chunk::Sent)) => {
+                        // The call's clocks start now; time spent queued is the node's, not the call's.
+                        t0 = self.clock.elapsed();
+                        call_deadline = t0.saturating_add(retry.total_timeout);
+                        if let Some(since) = waiting.take() {
+                            self.emit_at(t0, Event::NodeSent { unit: self.unit, queued: t0.saturating_sub(since) }).await;
+                        }
+                    }
+                    Some(Ok(Chunk::Text { text: piece, tokens })) => {
+                        // One clock read serves both the first token's time and its event's; a
+                        // later chunk nobody streams needs none.
+                        let now = (ttft.is_none() || deltas).then(|| self.clock.elapsed());
+                        if ttft.is_none() {
+                            ttft = now.map(|n| n.saturating_sub(t0));
+                        }
+                        streamed += u64::from(tokens.unwrap_or_else(|| crate::tokens::count(&piece)));
+                        if text.is_empty() && !deltas {
+                            // Nobody else wants the piece: it becomes the text.
+                            text = piece;
+                            continue;
+                        }
+                        // Grow by a quarter rather than double: thousands of calls can be
+                        // mid-stream at once, and each one's slack adds up.
+                        if text.capacity() - text.len() < piece.len() {
+                            text.reserve_exact(piece.len().max(text.len() / 4));
+                        }
+                        text.push_str(&piece);
+                        if let (true, Some(now)) = (deltas, now) {
+                            self.emit_at(now, Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed }).await;
                         }
                     }
                 }
             };
-            match next {
-                None => break,
-                Some(Err(e)) => return Err(billed(e, ttft, &text)),
-                Some(Ok(Chunk::Usage(u))) => usage = Some(u),
-                Some(Ok(Chunk::Request(body))) => *wire = Some(Box::new((body, None))),
-                Some(Ok(Chunk::Response(r))) => {
-                    if let Some(w) = wire {
-                        w.1 = Some(r);
-                    }
-                }
-                Some(Ok(Chunk::Waiting { why })) => {
-                    if waiting.is_none() {
-                        waiting = Some(self.clock.elapsed());
-                        self.emit(Event::NodeWaiting { unit: self.unit, why }).await;
-                    }
-                }
-                Some(Ok(Chunk::Sent)) => {
-                    // The call's clocks start now; time spent queued is the node's, not the call's.
-                    t0 = self.clock.elapsed();
-                    call_deadline = t0.saturating_add(retry.total_timeout);
-                    if let Some(since) = waiting.take() {
-                        self.emit_at(t0, Event::NodeSent { unit: self.unit, queued: t0.saturating_sub(since) }).await;
-                    }
-                }
-                Some(Ok(Chunk::Text { text: piece, tokens })) => {
-                    // One clock read serves both the first token's time and its event's; a
-                    // later chunk nobody streams needs none.
-                    let now = (ttft.is_none() || deltas).then(|| self.clock.elapsed());
-                    if ttft.is_none() {
-                        ttft = now.map(|n| n.saturating_sub(t0));
-                    }
-                    streamed += u64::from(tokens.unwrap_or_else(|| crate::tokens::count(&piece)));
-                    if text.is_empty() && !deltas {
-                        // Nobody else wants the piece: it becomes the text.
-                        text = piece;
-                        continue;
-                    }
-                    // Grow by a quarter rather than double: thousands of calls can be
-                    // mid-stream at once, and each one's slack adds up.
-                    if text.capacity() - text.len() < piece.len() {
-                        text.reserve_exact(piece.len().max(text.len() / 4));
-                    }
-                    text.push_str(&piece);
-                    if let (true, Some(now)) = (deltas, now) {
-                        self.emit_at(now, Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed }).await;
-                    }
-                }
+            drop(stream);
+            if let Some(w) = wire {
+                let (request, response) = *w;
+                let response = response.unwrap_or_default();
+                let exchange = Exchange {
+                    model: self.spec.catalog.models[model].id.clone(),
+                    try_no,
+                    request,
+                    status: response.status,
+                    response: response.body,
+                    usage: response.usage,
+                    error: result.as_ref().err().map(|(e, _)| e.message.clone()),
+                };
+                self.emit(Event::NodeExchange { unit: self.unit, exchange: Arc::new(exchange) }).await;
             }
+            result
         }
-        let (usage, estimated) = match usage {
-            Some(u) => (u, false),
-            None => (Usage { input: input_tokens, output: u64::from(crate::tokens::count(&text)), ..Usage::default() }, true),
-        };
-        Ok(Answer { ttft: ttft.unwrap_or_else(|| self.clock.elapsed().saturating_sub(t0)), text, usage, estimated })
     }
 }
 

@@ -22,8 +22,9 @@ pub struct Context {
     pub parts: Arc<[ContextPart]>,
     /// The same parts' text, in order; concatenated they are the message sent.
     pub texts: Arc<[(Origin, Arc<str>)]>,
-    /// The rendered template alone, for later nodes' history.
-    pub prompt: Arc<str>,
+    /// The rendered template alone, for later nodes' history (when asked for: a copy kept
+    /// for every node was a reference count taken and dropped for nothing).
+    pub prompt: Option<Arc<str>>,
 }
 
 /// Token counts of each node's declared-output part (`[id output]` and its output), counted
@@ -38,6 +39,12 @@ pub(crate) struct DeclaredCounts {
     /// each of ten 1,000-token parts again for every receiver was a fifth of re-pricing a
     /// layered recording, `perf record`).
     recent: Vec<Option<(usize, Arc<str>)>>,
+    /// Buffers [`build_context`] reuses from node to node: its parts and their known counts
+    /// as they are gathered, and the prompt as it is rendered. Fresh ones for every node were
+    /// three of its dozen allocations.
+    texts: Vec<(Origin, Arc<str>)>,
+    known: Vec<(usize, u64)>,
+    prompt: String,
 }
 
 impl DeclaredCounts {
@@ -46,7 +53,13 @@ impl DeclaredCounts {
     const RECENT: usize = 64;
 
     pub fn new(nodes: usize) -> DeclaredCounts {
-        DeclaredCounts { counts: vec![Self::UNKNOWN; nodes], recent: vec![None; nodes.clamp(1, Self::RECENT)] }
+        DeclaredCounts {
+            counts: vec![Self::UNKNOWN; nodes],
+            recent: vec![None; nodes.clamp(1, Self::RECENT)],
+            texts: Vec::new(),
+            known: Vec::new(),
+            prompt: String::new(),
+        }
     }
 
     fn count(&mut self, node: usize, text: &str) -> u64 {
@@ -93,19 +106,23 @@ pub(crate) fn build_context(
     outputs: &[Option<Arc<str>>],
     history: &[HistoryEntry],
     counts: &mut DeclaredCounts,
+    keep_prompt: bool,
 ) -> Context {
     let node = &spec.flow.nodes[i];
-    // Room for the declared parts and the prompt's pieces (a full history grows it).
-    let mut texts: Vec<(Origin, Arc<str>)> = Vec::with_capacity(node.context().len() + node.template.len() + 1);
+    let mut texts = std::mem::take(&mut counts.texts);
     // Counts already known, by position in `texts`.
-    let mut known: Vec<(usize, u64)> = Vec::new();
-    let inlined: Vec<usize> = node.template.iter().filter_map(|p| if let Piece::Node(u) = p { Some(*u) } else { None }).collect();
-    let declared = |u: usize| node.context().contains(&u) || inlined.contains(&u);
+    let mut known = std::mem::take(&mut counts.known);
+    let mut prompt = std::mem::take(&mut counts.prompt);
+    texts.clear();
+    known.clear();
+    prompt.clear();
+    let inlined = |u: usize| node.template.iter().any(|p| matches!(p, Piece::Node(x) if *x == u));
+    let declared = |u: usize| node.context().contains(&u) || inlined(u);
 
     match spec.strategy.context {
         ContextMode::Declared => {
             for &c in node.context() {
-                if inlined.contains(&c) {
+                if inlined(c) {
                     continue;
                 }
                 if let Some(out) = &outputs[c] {
@@ -129,7 +146,6 @@ pub(crate) fn build_context(
     }
 
     let has_refs = node.template.iter().any(|p| matches!(p, Piece::Node(_)));
-    let mut prompt = String::new();
     if has_refs {
         let mut pending = String::new();
         for p in &node.template {
@@ -164,24 +180,30 @@ pub(crate) fn build_context(
             }
         }
     }
-    let prompt: Arc<str> = Arc::from(prompt);
+    let mut kept = None;
     if !has_refs && !prompt.is_empty() {
-        texts.push((Origin::Prompt, prompt.clone()));
+        let rendered: Arc<str> = Arc::from(prompt.as_str());
+        kept = keep_prompt.then(|| rendered.clone());
+        texts.push((Origin::Prompt, rendered));
+    } else if keep_prompt {
+        kept = Some(Arc::from(prompt.as_str()));
     }
 
-    let mut known = known.into_iter().peekable();
+    let mut next_known = known.iter().copied().peekable();
     let parts = texts
         .iter()
         .enumerate()
         .map(|(k, (origin, t))| {
-            let tokens = match known.next_if(|&(at, _)| at == k) {
+            let tokens = match next_known.next_if(|&(at, _)| at == k) {
                 Some((_, n)) => n,
                 None => u64::from(tokens::count(t)),
             };
             ContextPart { origin: *origin, tokens }
         })
         .collect();
-    Context { parts, texts: texts.into(), prompt }
+    let shared: Arc<[(Origin, Arc<str>)]> = texts.drain(..).collect();
+    (counts.texts, counts.known, counts.prompt) = (texts, known, prompt);
+    Context { parts, texts: shared, prompt: kept }
 }
 
 #[cfg(test)]

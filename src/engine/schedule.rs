@@ -76,7 +76,7 @@ struct Exec<'a, S> {
     /// Equal decisions share one copy.
     decisions: Decisions,
     closed: bool,
-    health: Health,
+    health: &'a Health,
     /// Nodes whose dependencies have all settled, not yet looked at (a stack, reused so that
     /// settling a node allocates nothing).
     work: Vec<usize>,
@@ -87,10 +87,18 @@ struct Exec<'a, S> {
 pub(super) async fn execute<S: Sink>(spec: &RunSpec, providers: &Providers, sink: &S, cancel: CancellationToken) -> Outcome {
     // Every time the run reports or waits for is measured from here.
     let clock = Start::now();
-    run_on(spec, providers, sink, cancel, &clock).await
+    let health = Health::default();
+    run_on(spec, providers, sink, cancel, &clock, &health).await
 }
 
-async fn run_on<S: Sink>(spec: &RunSpec, providers: &Providers, sink: &S, cancel: CancellationToken, clock: &Start) -> Outcome {
+async fn run_on<S: Sink>(
+    spec: &RunSpec,
+    providers: &Providers,
+    sink: &S,
+    cancel: CancellationToken,
+    clock: &Start,
+    health: &Health,
+) -> Outcome {
     let flow = &spec.flow;
     let n = flow.nodes.len();
     let mut ex = Exec {
@@ -117,7 +125,7 @@ async fn run_on<S: Sink>(spec: &RunSpec, providers: &Providers, sink: &S, cancel
         declared: DeclaredCounts::new(n),
         decisions: Decisions::default(),
         closed: false,
-        health: Health::default(),
+        health,
         work: Vec::new(),
     };
     ex.emit(Event::RunStarted {
@@ -288,7 +296,8 @@ impl<'a, S: Sink> Exec<'a, S> {
         let i = unit.index();
         let node = &spec.flow.nodes[i];
         let item = unit.item.and_then(|k| self.groups[i].as_ref().map(|g| (k, g.items[k as usize].clone())));
-        let ctx = build_context(spec, i, item.as_ref().map(|(_, t)| &**t), &self.outputs, &self.history, &mut self.declared);
+        let item_text = item.as_ref().map(|(_, t)| &**t);
+        let ctx = build_context(spec, i, item_text, &self.outputs, &self.history, &mut self.declared, self.keep_history);
         let input_tokens: u64 = ctx.parts.iter().map(|p| p.tokens).sum();
         let decision = self.decisions.route(&spec.strategy, node, input_tokens);
         // The content key is only needed to look up or keep outputs.
@@ -337,7 +346,7 @@ impl<'a, S: Sink> Exec<'a, S> {
             prompt,
             hit,
             key,
-            health: self.health.clone(),
+            health: self.health,
         })
     }
 
@@ -372,10 +381,10 @@ impl<'a, S: Sink> Exec<'a, S> {
                     Ok(f) => {
                         self.state[i] = State::Done;
                         self.passed[i] = f.passed;
-                        self.outputs[i] = Some(f.output.clone());
-                        if self.keep_history {
-                            self.history.push(HistoryEntry { unit: done.unit, prompt, output: f.output });
+                        if let Some(prompt) = prompt {
+                            self.history.push(HistoryEntry { unit: done.unit, prompt, output: f.output.clone() });
                         }
+                        self.outputs[i] = Some(f.output);
                     }
                     Err(()) => {
                         self.state[i] = State::Failed;
@@ -392,10 +401,10 @@ impl<'a, S: Sink> Exec<'a, S> {
                     match done.result {
                         Ok(f) => {
                             g.all_passed &= f.passed;
-                            g.outputs[k as usize] = Some(f.output.clone());
-                            if self.keep_history {
-                                self.history.push(HistoryEntry { unit: done.unit, prompt, output: f.output });
+                            if let Some(prompt) = prompt {
+                                self.history.push(HistoryEntry { unit: done.unit, prompt, output: f.output.clone() });
                             }
+                            g.outputs[k as usize] = Some(f.output);
                         }
                         Err(()) => {
                             g.failed = true;

@@ -111,7 +111,7 @@ fn remember(known: &Mutex<Known>, key: Key, entry: Option<Entry>, cost: Money) {
 }
 
 impl Provider for Memo {
-    fn call(&self, req: CallRequest) -> ChunkStream {
+    fn call(&self, req: CallRequest<'_>) -> ChunkStream {
         let key = Key { seed: req.seed, task: req.task, node: req.node, item: req.item.as_ref().map(|(i, _)| *i), model: req.model };
         if let Some(e) = self.lookup(&key) {
             return replay(e, req.input_tokens);
@@ -134,8 +134,9 @@ impl Provider for Memo {
         let known = self.known.clone();
         let estimate = req.input_tokens;
         let price = model.clone();
+        let req = req.keep();
         bg.spawn(async move {
-            let result = collect(provider.call(req), estimate).await;
+            let result = collect(provider.call(req.request()), estimate).await;
             let (entry, usage) = match &result {
                 Ok(e) => (Some(e.clone()), Some(e.usage)),
                 Err(e) => (None, e.usage),

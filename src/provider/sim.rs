@@ -30,7 +30,7 @@ const CHUNK_TIME: f64 = 0.1;
 pub struct SimProvider;
 
 impl Provider for SimProvider {
-    fn call(&self, req: CallRequest) -> ChunkStream {
+    fn call(&self, req: CallRequest<'_>) -> ChunkStream {
         limited(req, |req| play(plan(req), None))
     }
 }
@@ -50,7 +50,7 @@ thread_local! {
 /// waits its turn, then is sent (`Chunk::Sent`); its answer is planned only then, so the
 /// calls queued behind a wide fan-out hold nothing but their request. A call that gets a
 /// slot at once streams exactly what it streamed before providers had limits.
-fn limited(req: CallRequest, make: impl FnOnce(&CallRequest) -> Play + Send + 'static) -> ChunkStream {
+fn limited(req: CallRequest<'_>, make: impl FnOnce(&CallRequest) -> Play + Send + 'static) -> ChunkStream {
     let provider = req.model().provider;
     // The `sim` provider stands for no real service: its calls are limited only when the
     // catalog gives it a `[provider.sim]` limit.
@@ -69,9 +69,10 @@ fn limited(req: CallRequest, make: impl FnOnce(&CallRequest) -> Play + Send + 's
     }
     let why = format!("all {limit} {provider} slots are busy (max_concurrent)");
     let waiting = futures::stream::once(async move { Ok(Chunk::Waiting { why }) });
+    let req = req.keep();
     let sent = futures::stream::once(async move {
         let permit = slots.acquire_owned().await.ok();
-        let play = make(&req);
+        let play = make(&req.request());
         futures::stream::once(async { Ok(Chunk::Sent) }).chain(play.map(move |c| {
             let _slot = &permit;
             c
@@ -123,7 +124,7 @@ fn keys(req: &CallRequest, node: &Node) -> [u64; 4] {
 /// when it is already known (the recording has it); counted here otherwise. With `whole`, the
 /// pieces after the first come in as few as the caller's limits allow (see [`Whole`]).
 pub fn stream_text(req: &CallRequest, text: String, output_tokens: Option<u64>, whole: Option<Whole>) -> ChunkStream {
-    limited(req.clone(), move |req| play(text_plan(req, text, output_tokens), whole))
+    limited(*req, move |req| play(text_plan(req, text, output_tokens), whole))
 }
 
 /// A caller that reads a stream's text whole (the engine with deltas off), and the limits it
@@ -183,11 +184,14 @@ fn seconds(s: f64) -> Duration {
 pub fn plan(req: &CallRequest) -> Plan {
     let node = &req.flow.nodes[req.node];
     let model = req.model();
-    let [seed, task, node_key, item] = keys(req, node);
+    let keys = keys(req, node);
+    let [seed, task, node_key, item] = keys;
+    // Hashed once for the three streams that take it: a name is hashed a byte at a time.
+    let model_key = hash_str(&model.id);
     let mut truth = Rng::keyed(&[seed, task, node_key, item, SALT_TASK]);
-    let mut call = Rng::keyed(&[seed, task, node_key, item, hash_str(&model.id), u64::from(req.try_no), SALT_CALL]);
+    let mut call = Rng::keyed(&[seed, task, node_key, item, model_key, u64::from(req.try_no), SALT_CALL]);
 
-    let mut text = compose(req, node, model, &mut truth);
+    let mut text = compose(req, node, model, keys, model_key, &mut truth);
     // Held until the last chunk is out, by every call in flight at once: no more than an
     // eighth of slack (a copy of every short answer for a byte or two was not worth it).
     if text.capacity() - text.len() > text.len() / 8 + 16 {
@@ -442,13 +446,13 @@ fn truncate_chars(s: &str, n: usize) -> String {
 
 /// The output text: a list, or prose that ends with a label, shaped to pass the node's checks
 /// or, when the model gets this node wrong, to fail one of them.
-fn compose(req: &CallRequest, node: &Node, model: &Model, truth: &mut Rng) -> String {
-    let [seed, task, node_key, item] = keys(req, node);
+fn compose(req: &CallRequest, node: &Node, model: &Model, keys: [u64; 4], model_key: u64, truth: &mut Rng) -> String {
+    let [seed, task, node_key, item] = keys;
     // The wording depends on the model and on what the node was given: change an upstream
     // output and this node writes something else, as a real model would. What the node *is*
     // (length, label, list size, right or wrong) does not.
     let given = req.parts.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, (_, t)| h ^ hash_str(t).rotate_left(7));
-    let mut words = Rng::keyed(&[seed, task, node_key, item, hash_str(&model.id), given, SALT_TEXT]);
+    let mut words = Rng::keyed(&[seed, task, node_key, item, model_key, given, SALT_TEXT]);
 
     let spread = 0.8 + 0.4 * truth.next_f64();
     let target = ((f64::from(node.expected_tokens) * spread).round() as u32).clamp(1, node.max_tokens.max(1));

@@ -16,7 +16,7 @@ use crate::flow::{Flow, parse_flow};
 use crate::load::Task;
 use crate::money::Money;
 use crate::provider::rng::hash_str;
-use crate::provider::{CallRequest, Chunk, Providers, sim};
+use crate::provider::{CallRequest, Chunk, OwnedRequest, Providers, sim};
 use crate::routing::{Catalog, ProviderKind, Usage};
 
 const JUDGE_FLOW: &str = r#"
@@ -86,14 +86,15 @@ impl Judge {
             return (false, Some(format!("judge model '{model}' is not in the catalog")), Money::ZERO);
         };
         let m = &self.catalog.models[index];
+        let parts: Arc<[(Origin, Arc<str>)]> = Arc::from(vec![(Origin::Prompt, Arc::<str>::from(prompt.as_str()))]);
         let req = CallRequest {
-            catalog: self.catalog.clone(),
+            catalog: &self.catalog,
             model: index,
-            flow,
+            flow: &flow,
             node: 0,
             item: None,
             input_tokens: u64::from(crate::tokens::count(&prompt)),
-            parts: Arc::from(vec![(Origin::Prompt, Arc::<str>::from(prompt.as_str()))]),
+            parts: &parts,
             max_tokens: 300,
             seed: self.seed,
             task: hash_str(&prompt),
@@ -104,7 +105,7 @@ impl Judge {
             Ok((plan.text, plan.usage))
         } else {
             match self.providers.for_model(m) {
-                Some(p) => call_blocking(p, req),
+                Some(p) => call_blocking(p, req.keep()),
                 None => Err((format!("no provider for '{}' models is configured", m.provider), None)),
             }
         };
@@ -142,12 +143,12 @@ type CallResult = Result<(String, Usage), (String, Option<Usage>)>;
 
 /// One live call on a runtime of its own (on a thread of its own, so it can be made from inside
 /// another runtime, or from a run on virtual time).
-fn call_blocking(p: Arc<dyn crate::provider::Provider>, req: CallRequest) -> CallResult {
+fn call_blocking(p: Arc<dyn crate::provider::Provider>, req: OwnedRequest) -> CallResult {
     let input = req.input_tokens;
     let handle = std::thread::spawn(move || -> CallResult {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| (e.to_string(), None))?;
         rt.block_on(async move {
-            let mut stream = p.call(req);
+            let mut stream = p.call(req.request());
             let (mut text, mut usage) = (String::new(), None);
             while let Some(chunk) = stream.next().await {
                 match chunk {

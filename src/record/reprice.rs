@@ -46,7 +46,7 @@ struct RecordedText {
 }
 
 impl Provider for RecordedText {
-    fn call(&self, req: CallRequest) -> ChunkStream {
+    fn call(&self, req: CallRequest<'_>) -> ChunkStream {
         let item = req.item.as_ref().map(|(k, _)| *k);
         let unit = Unit { node: req.node as u32, item };
         match self.finished.get(&unit) {

@@ -116,7 +116,7 @@ impl Script {
 }
 
 impl Provider for Script {
-    fn call(&self, req: CallRequest) -> ChunkStream {
+    fn call(&self, req: CallRequest<'_>) -> ChunkStream {
         let model = req.model().id.clone();
         let node = req.flow.nodes[req.node].id.clone();
         self.calls.lock().expect("lock").push((model.clone(), node, req.try_no));

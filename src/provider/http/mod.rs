@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::{CallError, CallRequest, Chunk, ChunkStream, ErrorKind, Provider, Response};
+use super::{CallError, CallRequest, Chunk, ChunkStream, ErrorKind, OwnedRequest, Provider, Response};
 use crate::event::Exchange;
 use crate::routing::catalog::Limits;
 use crate::routing::{Catalog, Model, ProviderKind, Usage};
@@ -216,7 +216,7 @@ fn request(client: &reqwest::Client, m: &Model, req: &CallRequest, key: Option<&
 
 type Events = std::pin::Pin<Box<dyn Stream<Item = Result<Sse, EventStreamError<reqwest::Error>>> + Send>>;
 
-type Call = Box<(reqwest::Client, Arc<Limiter>, Model, CallRequest)>;
+type Call = Box<(reqwest::Client, Arc<Limiter>, Model, OwnedRequest)>;
 
 enum Step {
     Start(Call),
@@ -245,14 +245,14 @@ fn finish(st: &mut StreamState, status: u16, last: Option<Result<Chunk, CallErro
 }
 
 impl Provider for Http {
-    fn call(&self, req: CallRequest) -> ChunkStream {
+    fn call(&self, req: CallRequest<'_>) -> ChunkStream {
         let model = req.model().clone();
         let Some(limiter) = self.limiters.get(&model.provider).cloned() else {
             return Box::pin(futures::stream::once(async move {
                 Err(CallError::new(ErrorKind::BadRequest, format!("{} models are not served over HTTP", model.provider)))
             }));
         };
-        let start = Step::Start(Box::new((self.client.clone(), limiter, model, req)));
+        let start = Step::Start(Box::new((self.client.clone(), limiter, model, req.keep())));
         Box::pin(futures::stream::unfold(start, |step| async move {
             let mut step = step;
             loop {
@@ -284,7 +284,7 @@ impl Provider for Http {
                             Ok(k) => k,
                             Err(e) => return Some((Err(e), Step::Done)),
                         };
-                        let (r, body) = request(&client, &model, &req, key.as_deref());
+                        let (r, body) = request(&client, &model, &req.request(), key.as_deref());
                         return Some((Ok(Chunk::Request(body)), Step::Post(Box::new((r, model)), permit)));
                     }
                     Step::Post(ctx, permit) => {
