@@ -36,9 +36,9 @@ pub fn run_one_until(
     mut on_event: impl FnMut(&RunEvent),
 ) -> std::io::Result<RunState> {
     let mut state = headless_state(spec);
-    engine::run_blocking_until(spec, providers, cancel, |ev| {
-        on_event(&ev);
-        state.apply(&ev);
+    engine::run_show_blocking(spec, providers, cancel, |ev| {
+        on_event(ev);
+        state.apply(ev);
     })?;
     Ok(state)
 }
@@ -123,8 +123,8 @@ pub fn run_tasks_until(
             spec.run_id = k as u64 + 1;
             spec.options = Options { deltas: false };
             let mut state = headless_state(&spec);
-            engine::run_collect(&spec, providers, cancel.clone(), |ev| {
-                state.apply(&ev);
+            engine::run_show(&spec, providers, cancel.clone(), |ev| {
+                state.apply(ev);
             })
             .await;
             each(task, &state);

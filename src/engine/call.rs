@@ -83,6 +83,7 @@ impl<'a, S: Sink> Call<'a, S> {
     /// Not an `async fn`: the event goes to the sink before the future is returned, so a call
     /// waiting here holds only the sink's future (nothing, for a headless run) rather than a
     /// copy of the event at every place it emits.
+    #[inline(always)]
     fn emit_at(&self, at: Duration, kind: Event) -> impl Future<Output = ()> + '_ {
         let ev = RunEvent { run: self.spec.run_id, attempt: self.spec.attempt, at, kind };
         // A closed channel means nobody is listening; the scheduler notices and stops.
@@ -187,7 +188,7 @@ impl<'a, S: Sink> Call<'a, S> {
                     task: self.task,
                     try_no,
                 };
-                match self.call_once(provider.as_ref(), req).await {
+                match Box::pin(self.call_once(provider.as_ref(), req)).await {
                     Ok(answer) => {
                         self.health.healthy(model_id);
                         let checks: Vec<CheckResult> = node.checks.iter().map(|c| c.evaluate(&answer.text)).collect();

@@ -46,7 +46,7 @@ pub use store::{OutputStore, Query, Served};
 pub use vtime::{Sleep, sleep};
 
 use schedule::execute;
-use sink::Inline;
+use sink::{Inline, Show};
 
 /// Everything that defines a run.
 #[derive(Clone)]
@@ -115,4 +115,21 @@ pub fn run_blocking_until(
 /// Runs the engine and hands each event to `on_event` on the same task.
 pub async fn run_collect(spec: &RunSpec, providers: &Providers, cancel: CancellationToken, on_event: impl FnMut(RunEvent)) -> Outcome {
     execute(spec, providers, &Inline(std::cell::RefCell::new(on_event)), cancel).await
+}
+
+/// Runs the engine and shows each event to `on_event` on the same task: for what only reads
+/// them (a fold, a recording), which [`run_collect`] would hand each event by value.
+pub async fn run_show(spec: &RunSpec, providers: &Providers, cancel: CancellationToken, on_event: impl FnMut(&RunEvent)) -> Outcome {
+    execute(spec, providers, &Show(std::cell::RefCell::new(on_event)), cancel).await
+}
+
+/// [`run_show`] to the end on this thread, on virtual time when every model is simulated (as
+/// [`run_blocking_until`]).
+pub fn run_show_blocking(
+    spec: &RunSpec,
+    providers: &Providers,
+    cancel: CancellationToken,
+    on_event: impl FnMut(&RunEvent),
+) -> std::io::Result<Outcome> {
+    runtime::drive(providers.is_simulated(), run_show(spec, providers, cancel, on_event))
 }

@@ -99,8 +99,8 @@ impl Evaluator {
                 spec.run_id = k as u64 + 1;
                 spec.options = Options { deltas: false };
                 let mut state = RunState { live_text: false, ..RunState::for_spec(&spec) };
-                engine::run_collect(&spec, &self.providers, cancel.clone(), |ev| {
-                    state.apply(&ev);
+                engine::run_show(&spec, &self.providers, cancel.clone(), |ev| {
+                    state.apply(ev);
                 })
                 .await;
                 let own = self.checks_of(task);

@@ -126,7 +126,7 @@ impl Provider for Memo {
             remember(&self.known, key, Some(entry.clone()), cost);
             return replay(entry, req.input_tokens);
         }
-        let (Some(bg), Some(provider)) = (self.live.as_ref().and_then(|b| b.0.as_ref()), self.inner.for_model(model)) else {
+        let (Some(bg), Some(provider)) = (self.live.as_ref().and_then(|b| b.0.as_ref()), self.inner.for_model(model).cloned()) else {
             let e = CallError::new(ErrorKind::BadRequest, format!("no provider for '{}' models is configured", model.provider));
             return Box::pin(futures::stream::once(async move { Err(e) }));
         };

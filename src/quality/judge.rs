@@ -105,7 +105,7 @@ impl Judge {
             Ok((plan.text, plan.usage))
         } else {
             match self.providers.for_model(m) {
-                Some(p) => call_blocking(p, req.keep()),
+                Some(p) => call_blocking(p.clone(), req.keep()),
                 None => Err((format!("no provider for '{}' models is configured", m.provider), None)),
             }
         };

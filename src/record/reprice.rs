@@ -69,7 +69,7 @@ impl Provider for RecordedText {
             }
             None => {
                 if let Ok(mut s) = self.simulated.lock() {
-                    s.push(unit.label(&req.flow));
+                    s.push(unit.label(req.flow));
                 }
                 sim::SimProvider.call(req)
             }
