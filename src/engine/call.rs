@@ -27,7 +27,7 @@ pub(super) struct Done {
     /// The estimate reserved against the budget when it started.
     pub(super) reserved: Money,
     pub(super) result: Result<Finished, ()>,
-    /// The rendered prompt, for later nodes' history (only kept when a later node reads it).
+    /// The rendered prompt, for later nodes' history (kept only in the full-history mode).
     pub(super) prompt: Option<Arc<str>>,
 }
 
@@ -188,6 +188,8 @@ impl<'a, S: Sink> Call<'a, S> {
                     task: self.task,
                     try_no,
                 };
+                // Boxed on its own: inside this future it made every call's box larger than
+                // mimalloc's small sizes, and those take its slow, over-allocating path.
                 match Box::pin(self.call_once(provider.as_ref(), req)).await {
                     Ok(answer) => {
                         self.health.healthy(model_id);
@@ -242,8 +244,8 @@ impl<'a, S: Sink> Call<'a, S> {
                         return (cost, Ok(Finished { output, passed }));
                     }
                     Err((e, billed)) => {
-                        // Boxed: kept across the waits below, inline it made every call's
-                        // future a hundred bytes larger.
+                        // Boxed: it is kept across the waits below, and inline it made every
+                        // call's future a hundred bytes larger.
                         let e = Box::new(e);
                         // What the provider bills for the failed try is the node's cost too:
                         // the run's total is what the invoice will say.
@@ -321,10 +323,10 @@ impl<'a, S: Sink> Call<'a, S> {
         let deltas = self.spec.options.deltas;
         let t0 = self.clock.elapsed();
         let mut stream = provider.call(req);
+        // Baton's count of a call the provider sent no usage for.
+        let counted = move |text: &str| Usage { input: input_tokens, output: u64::from(crate::tokens::count(text)), ..Usage::default() };
         let billed = move |e: CallError, ttft: Option<Duration>, text: &str| -> CallFailure {
-            let usage = e.usage.map(|u| (u, false)).or_else(|| {
-                ttft.map(|_| (Usage { input: input_tokens, output: u64::from(crate::tokens::count(text)), ..Usage::default() }, true))
-            });
+            let usage = e.usage.map(|u| (u, false)).or_else(|| ttft.map(|_| (counted(text), true)));
             (e, usage)
         };
         async move {
@@ -367,9 +369,7 @@ impl<'a, S: Sink> Call<'a, S> {
                     None => {
                         let (usage, estimated) = match usage {
                             Some(u) => (u, false),
-                            None => {
-                                (Usage { input: input_tokens, output: u64::from(crate::tokens::count(&text)), ..Usage::default() }, true)
-                            }
+                            None => (counted(&text), true),
                         };
                         let ttft = ttft.unwrap_or_else(|| self.clock.elapsed().saturating_sub(t0));
                         break 'call Ok(Answer { ttft, text, usage, estimated });

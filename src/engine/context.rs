@@ -29,7 +29,8 @@ pub struct Context {
 
 /// Token counts of each node's declared-output part (`[id output]` and its output), counted
 /// once: in a layered flow every output is passed to each node of the next layer, and
-/// counting it again for each was most of the tokenizer's work.
+/// counting it again for each was most of the tokenizer's work. It also keeps the buffers
+/// [`build_context`] reuses from node to node.
 pub(crate) struct DeclaredCounts {
     counts: Vec<u32>,
     /// The declared parts built last, each in the slot of its node's index modulo
@@ -98,7 +99,8 @@ pub fn output_part(label: &str, output: &str) -> String {
 }
 
 /// Builds node `i`'s input from the outputs so far. A node's output does not change once it
-/// is there, so neither does the count of its declared part, which `declared` remembers.
+/// is there, so neither does the count of its declared part, which `counts` remembers. The
+/// rendered prompt alone is returned only with `keep_prompt` (for the full-history mode).
 pub(crate) fn build_context(
     spec: &RunSpec,
     i: usize,
@@ -155,8 +157,11 @@ pub(crate) fn build_context(
                 Piece::Item => pending.push_str(item.unwrap_or("")),
                 Piece::Node(u) => {
                     let out = outputs[*u].clone().unwrap_or_default();
-                    prompt.push_str(&pending);
-                    prompt.push_str(&out);
+                    // The prompt alone is only read as history.
+                    if keep_prompt {
+                        prompt.push_str(&pending);
+                        prompt.push_str(&out);
+                    }
                     if !pending.is_empty() {
                         texts.push((Origin::Prompt, Arc::from(std::mem::take(&mut pending))));
                     }
@@ -166,7 +171,9 @@ pub(crate) fn build_context(
                 }
             }
         }
-        prompt.push_str(&pending);
+        if keep_prompt {
+            prompt.push_str(&pending);
+        }
         if !pending.is_empty() {
             texts.push((Origin::Prompt, Arc::from(pending)));
         }

@@ -1,16 +1,15 @@
 //! Provider health: how each model has been doing in this run, and when a model that keeps
 //! failing rests so its fallbacks serve meanwhile.
 //!
-//! The scheduler task owns the map and every call of the run holds a handle to it. The map sits
-//! behind a `Mutex` for one reason: the live screen `tokio::spawn`s the run onto the
-//! multi-thread runtime, so the run's future must be `Send`, which a `RefCell` shared between
+//! The run owns the map and every call of the run borrows it. The map sits behind a `Mutex`
+//! for one reason: the live screen `tokio::spawn`s the run onto the multi-thread runtime, so the run's future must be `Send`, which a `RefCell` shared between
 //! the calls would not be. The lock is never contended: every call is a future polled by the
 //! scheduler's own task, one at a time, and no guard is held across an `.await`. A poisoned
 //! lock (which cannot happen without a panic in these few lines) reads as "all healthy".
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::routing::catalog::Limits;
@@ -22,12 +21,9 @@ struct Record {
     until: Option<Duration>,
 }
 
-/// The health of every model a run has seen fail; cheap to clone (a shared handle).
-#[derive(Debug, Default, Clone)]
-pub(super) struct Health(Arc<Models>);
-
+/// The health of every model a run has seen fail.
 #[derive(Debug, Default)]
-struct Models {
+pub(super) struct Health {
     /// Whether any call has failed yet: until one does, every model is healthy and nobody
     /// takes the lock (twice a call, 3% of a simulated node, `perf`).
     any: AtomicBool,
@@ -37,18 +33,18 @@ struct Models {
 impl Health {
     /// Until when `model` rests, if it was ever rested (the time may be past).
     pub(super) fn resting_until(&self, model: &str) -> Option<Duration> {
-        if !self.0.any.load(Ordering::Relaxed) {
+        if !self.any.load(Ordering::Relaxed) {
             return None;
         }
-        self.0.map.lock().ok().and_then(|h| h.get(model).and_then(|x| x.until))
+        self.map.lock().ok().and_then(|h| h.get(model).and_then(|x| x.until))
     }
 
     /// A call on `model` succeeded: its run of failures is over.
     pub(super) fn healthy(&self, model: &str) {
-        if !self.0.any.load(Ordering::Relaxed) {
+        if !self.any.load(Ordering::Relaxed) {
             return;
         }
-        if let Ok(mut h) = self.0.map.lock() {
+        if let Ok(mut h) = self.map.lock() {
             h.remove(model);
         }
     }
@@ -56,8 +52,8 @@ impl Health {
     /// `model` gave up on a call at `now`: count it, and when it has failed `cooldown_after`
     /// times in a row and is not resting already, rest it. Returns when a new rest ends.
     pub(super) fn failed(&self, model: &str, limits: Limits, now: Duration) -> Option<Duration> {
-        self.0.any.store(true, Ordering::Relaxed);
-        self.0.map.lock().ok().and_then(|mut h| {
+        self.any.store(true, Ordering::Relaxed);
+        self.map.lock().ok().and_then(|mut h| {
             let entry = h.entry(model.to_string()).or_default();
             entry.failures += 1;
             if entry.failures >= limits.cooldown_after && entry.until.is_none_or(|u| u <= now) {

@@ -143,7 +143,7 @@ async fn run_on<S: Sink>(
     ex.became_ready(roots).await;
 
     let mut inflight = FuturesUnordered::new();
-    let mut spent = None;
+    let mut last_box = None;
     // One wait for the cancellation, for the whole run: a new one each time round the loop
     // took the token's lock twice a wake-up (3% of a re-priced run, perf).
     let stop = cancel.cancelled();
@@ -160,10 +160,10 @@ async fn run_on<S: Sink>(
                 let first = fut.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
                 match first {
                     std::task::Poll::Ready(done) => {
-                        // The spent box is freed only once the next call's is made: freeing
+                        // A finished call's box is freed only once the next call's is made: freeing
                         // the one block of its size made mimalloc retire its page, and the
                         // next call took the allocator's slow path to get one back (`perf`).
-                        drop(spent.replace(fut));
+                        drop(last_box.replace(fut));
                         ex.finish_unit(done).await;
                     }
                     std::task::Poll::Pending => {
@@ -212,8 +212,8 @@ impl<'a, S: Sink> Exec<'a, S> {
         self.clock.elapsed()
     }
 
-    /// Hands the event to the sink before returning, as `Call::emit_at` does: an `async fn`
-    /// kept the event in its future and moved it twice more on the way.
+    /// Gives the event to the sink's `send` before returning, as `Call::emit_at` does: an
+    /// `async fn` kept the event in its future and moved it twice more on the way.
     #[inline(always)]
     fn emit(&mut self, kind: Event) -> impl Future<Output = ()> + '_ {
         let sink: &'a S = self.sink;

@@ -33,7 +33,7 @@ impl<F: FnMut(RunEvent)> Sink for Inline<F> {
 
 /// A sink that shows each event to a function as it is emitted, and drops it: for what only
 /// reads events (a fold, a recording). The event is not moved again to get there: handing
-/// it on by value took two copies of it an event (`perf`: a tenth of a simulated node).
+/// it on by value took two copies of each event (`perf`: a tenth of a simulated node).
 pub(super) struct Show<F>(pub(super) std::cell::RefCell<F>);
 
 impl<F: FnMut(&RunEvent)> Sink for Show<F> {

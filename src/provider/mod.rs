@@ -120,7 +120,6 @@ pub struct CallRequest<'a> {
 }
 
 /// A [`CallRequest`] kept past the call that made it, by a provider that answers later.
-#[derive(Clone)]
 pub struct OwnedRequest {
     catalog: Arc<Catalog>,
     model: usize,
@@ -186,10 +185,6 @@ impl OwnedRequest {
             task: self.task,
             try_no: self.try_no,
         }
-    }
-
-    pub fn model(&self) -> &Model {
-        &self.catalog.models[self.model]
     }
 }
 

@@ -61,25 +61,25 @@ fn limited(req: CallRequest<'_>, make: impl FnOnce(&CallRequest) -> Play + Send 
     let Some(limit) = limit.map(|l| l.max(1)) else { return Box::pin(make(&req)) };
     let slots = SLOTS.with(|s| s.borrow_mut().entry((provider, limit)).or_insert_with(|| Arc::new(Semaphore::new(limit as usize))).clone());
     if let Ok(permit) = slots.clone().try_acquire_owned() {
-        let play = make(&req);
-        return Box::pin(play.map(move |c| {
-            let _slot = &permit;
-            c
-        }));
+        return Box::pin(holding(make(&req), Some(permit)));
     }
     let why = format!("all {limit} {provider} slots are busy (max_concurrent)");
     let waiting = futures::stream::once(async move { Ok(Chunk::Waiting { why }) });
     let req = req.keep();
     let sent = futures::stream::once(async move {
         let permit = slots.acquire_owned().await.ok();
-        let play = make(&req.request());
-        futures::stream::once(async { Ok(Chunk::Sent) }).chain(play.map(move |c| {
-            let _slot = &permit;
-            c
-        }))
+        futures::stream::once(async { Ok(Chunk::Sent) }).chain(holding(make(&req.request()), permit))
     })
     .flatten();
     Box::pin(waiting.chain(sent))
+}
+
+/// The call's chunks, its provider slot held until the last is out.
+fn holding(play: Play, slot: Option<tokio::sync::OwnedSemaphorePermit>) -> impl futures::Stream<Item = Result<Chunk, CallError>> {
+    play.map(move |c| {
+        let _slot = &slot;
+        c
+    })
 }
 
 /// How a call ends early, if it does.
@@ -114,9 +114,11 @@ pub fn pass_probability(capability: f64, complexity: u8) -> f64 {
     0.995 / (1.0 + (-1.1 * (margin + 1.2)).exp())
 }
 
-fn keys(req: &CallRequest, node: &Node) -> [u64; 4] {
-    let item = req.item.as_ref().map_or(0, |(i, _)| u64::from(*i) + 1);
-    [req.seed, req.task, hash_str(&node.id), item]
+/// The task's keys of a call's streams, its model's name hashed once, and its own stream.
+fn keys(req: &CallRequest, node: &Node) -> ([u64; 4], u64, Rng) {
+    let keys = [req.seed, req.task, hash_str(&node.id), req.item.as_ref().map_or(0, |(i, _)| u64::from(*i) + 1)];
+    let model_key = hash_str(&req.model().id);
+    (keys, model_key, Rng::keyed(&[keys[0], keys[1], keys[2], keys[3], model_key, u64::from(req.try_no), SALT_CALL]))
 }
 
 /// Streams a given text with the model's simulated timing and no faults: how a re-priced
@@ -150,8 +152,7 @@ pub struct Whole {
 fn text_plan(req: &CallRequest, text: String, output_tokens: Option<u64>) -> Plan {
     let node = &req.flow.nodes[req.node];
     let model = req.model();
-    let [seed, task, node_key, item] = keys(req, node);
-    let mut call = Rng::keyed(&[seed, task, node_key, item, hash_str(&model.id), u64::from(req.try_no), SALT_CALL]);
+    let (_, _, mut call) = keys(req, node);
     let output = output_tokens.unwrap_or_else(|| u64::from(tokens::count(&text)));
     let usage = Usage { input: req.input_tokens, cached: 0, cache_write: 0, output, reasoning: 0 };
     let (ttft, tps) = timing(req, model, &mut call);
@@ -184,14 +185,10 @@ fn seconds(s: f64) -> Duration {
 pub fn plan(req: &CallRequest) -> Plan {
     let node = &req.flow.nodes[req.node];
     let model = req.model();
-    let keys = keys(req, node);
-    let [seed, task, node_key, item] = keys;
-    // Hashed once for the three streams that take it: a name is hashed a byte at a time.
-    let model_key = hash_str(&model.id);
+    let (sim_keys @ [seed, task, node_key, item], model_key, mut call) = keys(req, node);
     let mut truth = Rng::keyed(&[seed, task, node_key, item, SALT_TASK]);
-    let mut call = Rng::keyed(&[seed, task, node_key, item, model_key, u64::from(req.try_no), SALT_CALL]);
 
-    let mut text = compose(req, node, model, keys, model_key, &mut truth);
+    let mut text = compose(req, node, model, sim_keys, model_key, &mut truth);
     // Held until the last chunk is out, by every call in flight at once: no more than an
     // eighth of slack (a copy of every short answer for a byte or two was not worth it).
     if text.capacity() - text.len() > text.len() / 8 + 16 {
@@ -579,12 +576,11 @@ mod tests {
 
     #[test]
     fn pass_probability_rises_with_margin() {
-        let p = |cap: f64, cx: u8| pass_probability(cap, cx);
-        assert!(p(9.5, 3) > 0.99);
-        assert!(p(9.5, 8) > 0.93);
-        assert!((0.75..0.85).contains(&p(7.0, 7)), "{}", p(7.0, 7));
-        assert!(p(5.0, 8) < 0.3);
-        assert!(p(6.0, 5) > p(5.0, 5));
+        assert!(pass_probability(9.5, 3) > 0.99);
+        assert!(pass_probability(9.5, 8) > 0.93);
+        assert!((0.75..0.85).contains(&pass_probability(7.0, 7)), "{}", pass_probability(7.0, 7));
+        assert!(pass_probability(5.0, 8) < 0.3);
+        assert!(pass_probability(6.0, 5) > pass_probability(5.0, 5));
     }
 
     #[test]

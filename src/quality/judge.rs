@@ -82,7 +82,7 @@ impl Judge {
         if let Some((p, d)) = self.cache.lock().unwrap_or_else(PoisonError::into_inner).get(&key).cloned() {
             return (p, d, Money::ZERO);
         }
-        let (Some(flow), Some(index)) = (self.flow.clone(), self.catalog.index_of(model)) else {
+        let (Some(flow), Some(index)) = (self.flow.as_ref(), self.catalog.index_of(model)) else {
             return (false, Some(format!("judge model '{model}' is not in the catalog")), Money::ZERO);
         };
         let m = &self.catalog.models[index];
@@ -90,7 +90,7 @@ impl Judge {
         let req = CallRequest {
             catalog: &self.catalog,
             model: index,
-            flow: &flow,
+            flow,
             node: 0,
             item: None,
             input_tokens: u64::from(crate::tokens::count(&prompt)),
