@@ -56,16 +56,12 @@ pub struct SideSummary {
     pub frontier: bool,
     /// Recordings only: nodes whose model the catalog does not price. Then `cost_usd` is the
     /// priced part, the side has no cost ratio and is not ranked on cost. Absent when 0.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::report::is_zero")]
     pub nodes_unpriced: usize,
     /// Recordings only: nodes some of whose calls reported no token counts (`cost_usd` is a
     /// floor). Absent when 0.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::report::is_zero")]
     pub nodes_uncounted: usize,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 impl SideSummary {

@@ -36,10 +36,11 @@ pub fn run_one_until(
     mut on_event: impl FnMut(&RunEvent),
 ) -> std::io::Result<RunState> {
     let mut state = headless_state(spec);
-    engine::run_show_blocking(spec, providers, cancel, |ev| {
+    let fold = engine::run_show(spec, providers, cancel, |ev| {
         on_event(ev);
         state.apply(ev);
-    })?;
+    });
+    engine::runtime::drive(providers.is_simulated(), fold)?;
     Ok(state)
 }
 

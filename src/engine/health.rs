@@ -2,10 +2,11 @@
 //! failing rests so its fallbacks serve meanwhile.
 //!
 //! The run owns the map and every call of the run borrows it. The map sits behind a `Mutex`
-//! for one reason: the live screen `tokio::spawn`s the run onto the multi-thread runtime, so the run's future must be `Send`, which a `RefCell` shared between
-//! the calls would not be. The lock is never contended: every call is a future polled by the
-//! scheduler's own task, one at a time, and no guard is held across an `.await`. A poisoned
-//! lock (which cannot happen without a panic in these few lines) reads as "all healthy".
+//! for one reason: the live screen `tokio::spawn`s the run onto the multi-thread runtime, so
+//! the run's future must be `Send`, which a `RefCell` shared between the calls would not be.
+//! The lock is never contended: every call is a future polled by the scheduler's own task, one
+//! at a time, and no guard is held across an `.await`. A poisoned lock (which cannot happen
+//! without a panic in these few lines) reads as "all healthy".
 
 use std::collections::HashMap;
 use std::sync::Mutex;

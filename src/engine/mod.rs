@@ -122,14 +122,3 @@ pub async fn run_collect(spec: &RunSpec, providers: &Providers, cancel: Cancella
 pub async fn run_show(spec: &RunSpec, providers: &Providers, cancel: CancellationToken, on_event: impl FnMut(&RunEvent)) -> Outcome {
     execute(spec, providers, &Show(std::cell::RefCell::new(on_event)), cancel).await
 }
-
-/// [`run_show`] to the end on this thread, on virtual time when every model is simulated (as
-/// [`run_blocking_until`]).
-pub fn run_show_blocking(
-    spec: &RunSpec,
-    providers: &Providers,
-    cancel: CancellationToken,
-    on_event: impl FnMut(&RunEvent),
-) -> std::io::Result<Outcome> {
-    runtime::drive(providers.is_simulated(), run_show(spec, providers, cancel, on_event))
-}

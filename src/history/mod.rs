@@ -90,7 +90,7 @@ pub struct Totals {
     /// Calls of a model the catalog does not price.
     pub unpriced_calls: u64,
     /// Calls of a priced model that came without token counts. Absent when there are none.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::report::is_zero")]
     pub uncounted_calls: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -99,10 +99,6 @@ pub struct Totals {
 
 fn usd<S: serde::Serializer>(m: &Money, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(m.usd())
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 /// A listing: the runs (newest first, up to the limit) and the totals of every match.
@@ -137,7 +133,7 @@ pub struct Group {
     /// Calls of a model the catalog does not price.
     pub unpriced_calls: u64,
     /// Calls of a priced model that came without token counts. Absent when there are none.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::report::is_zero")]
     pub uncounted_calls: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,

@@ -34,7 +34,7 @@ pub struct RunEntry {
     /// Calls of a priced model that came without token counts (watched runs): their tokens
     /// and cost are unknown, so the run's figures are lower bounds. A call that is both is
     /// counted once, as unpriced. Absent when there are none.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::report::is_zero")]
     pub uncounted_calls: u64,
     /// Input tokens, cache reads and writes included.
     pub input_tokens: u64,
@@ -48,10 +48,6 @@ pub struct RunEntry {
 
 fn usd<S: serde::Serializer>(m: &Money, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(m.usd())
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 impl RunEntry {

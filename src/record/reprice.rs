@@ -85,11 +85,11 @@ pub struct Side {
     pub cost_usd: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priced_cost_usd: Option<f64>,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::report::is_zero")]
     pub nodes_unpriced: usize,
     /// Nodes some of whose calls reported no token counts: the tokens and cost are lower
     /// bounds.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::report::is_zero")]
     pub nodes_unreported: usize,
     pub wall_ms: f64,
     pub critical_path_ms: f64,
@@ -172,10 +172,6 @@ impl NodeRow {
     pub fn cost_text(&self, cost: Option<f64>) -> String {
         cost.map_or_else(|| "unpriced".to_string(), |c| self.open(crate::money::Money::from_usd(c).to_string()))
     }
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 /// A unit's cost in a report: `None` when its model has no price.
@@ -508,7 +504,6 @@ pub fn table(r: &RepriceReport) -> String {
             format!("{} → {}", secs(n.recorded_latency_ms), secs(n.latency_ms)),
         ]);
     }
-
     let mut out = String::new();
     let _ = writeln!(out, "{} · recorded under {} · re-priced under {}", r.flow, r.recorded.strategy, r.repriced.strategy);
     out.push_str(&t.render());

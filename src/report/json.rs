@@ -67,19 +67,15 @@ pub struct TotalsReport {
     pub saved_usd: f64,
     /// Nodes some of whose calls came without token counts (`nodes[].tokens_unreported`):
     /// when present, `tokens` and the cost are lower bounds. Absent when there are none.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::report::is_zero")]
     pub nodes_unreported: usize,
     /// Nodes whose model the catalog does not price (`nodes[].priced` false). Absent when
     /// there are none.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::report::is_zero")]
     pub nodes_unpriced: usize,
     /// The cost of what could be priced, when `cost_usd` is `null`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priced_cost_usd: Option<f64>,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 fn is_true(b: &bool) -> bool {

@@ -28,6 +28,11 @@ pub(crate) fn usd(m: Money) -> f64 {
     m.usd()
 }
 
+/// For serde's `skip_serializing_if`: a count that is zero is left out of every JSON report.
+pub(crate) fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
+}
+
 /// The units a report lists, in topological order: each node, or each instance of a fan-out
 /// node that expanded.
 pub fn listed_units(s: &RunState) -> Vec<usize> {
