@@ -150,7 +150,7 @@ fn fan_out_expands_per_item_within_its_limit() {
     assert_eq!(peak_concurrency(&ev, Some(idx as u32)), 4);
     assert_eq!(st.node_status(idx), Status::Done);
     // Each instance got its own item in its prompt.
-    let split = &st.units[st.nodes[flow.node_index("split").expect("split")].unit].output;
+    let split = &st.units[st.nodes[flow.node_index("split").expect("split")].unit].output();
     let listed = baton::flow::list_items(split);
     for (k, &u) in st.nodes[idx].instances.iter().enumerate() {
         assert_eq!(st.units[u].item.as_deref(), Some(listed[k].as_str()));
@@ -285,7 +285,7 @@ fn auth_errors_are_not_retried_and_failures_skip_only_dependents() {
     assert_eq!(st.units[1].skip.as_deref(), Some(&SkipReason::Upstream { node: "a".into(), failed: true }));
     // The independent branch still ran and kept its output.
     assert_eq!(st.units[2].status, Status::Done);
-    assert_eq!(&*st.units[2].output, "ok");
+    assert_eq!(st.units[2].output(), "ok");
     assert_eq!(st.status, RunStatus::Finished(Outcome::Failed));
 }
 

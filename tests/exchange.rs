@@ -288,7 +288,7 @@ fn a_long_response_is_cut_at_the_cap_and_says_so() {
     assert!(x.response.ends_with(" bytes cut"), "{}", &x.response[x.response.len() - 60..]);
     assert!(x.usage.as_deref().is_some_and(|u| u.contains("\"completion_tokens\":300")), "usage is kept beside the cut stream");
     // The node's output is whole: only the exchange is capped.
-    assert_eq!(common::unit(&st, "a").output.len(), piece.len() * 300);
+    assert_eq!(common::unit(&st, "a").output().len(), piece.len() * 300);
     // b's request carries all of it as context, so the request is cut at the cap too.
     let b = &exchanges(&events)[1];
     assert!(b.request.len() <= Exchange::CAP + 40 && b.request.ends_with(" bytes cut"), "{}", b.request.len());

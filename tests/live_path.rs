@@ -154,7 +154,7 @@ fn anthropic_usage_is_taken_from_the_latest_event_that_carries_each_field() {
     let two = format!("{ONE}\n[[node]]\nid = \"b\"\nkind = \"generate\"\ncomplexity = 2\nprompt = \"b\"\nafter = [\"a\"]\n");
     let (_, st) = live(&two, cat.clone(), strategy_for(&cat, "sequential", ""));
     let a = unit(&st, "a");
-    assert_eq!(&*a.output, "Hello there");
+    assert_eq!(a.output(), "Hello there");
     assert_eq!(a.usage, Usage { input: 1200, cached: 800, cache_write: 300, output: 42, reasoning: 0 });
     assert_eq!(a.cost.total(), money(1200, 800, 300, 42));
     let b = unit(&st, "b");
@@ -195,7 +195,7 @@ fn a_stream_that_ends_early_is_retried_and_its_tokens_billed_as_an_estimate() {
     let cat = catalog(&server, "openai", "");
     let (events, st) = live(ONE, cat.clone(), strategy_for(&cat, "sequential", ""));
     let a = unit(&st, "a");
-    assert_eq!(&*a.output, "Whole answer.");
+    assert_eq!(a.output(), "Whole answer.");
     assert_eq!(server.requests().len(), 2);
     let retries = named(&events, "node_retry");
     assert!(matches!(retries[0], Event::NodeRetry { error, .. } if error.contains("ended before the model finished")), "{retries:?}");
@@ -216,7 +216,7 @@ event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,
     let (events, st) = live(ONE, cat.clone(), strategy_for(&cat, "sequential", ""));
     let billed = named(&events, "node_billed");
     assert!(matches!(billed[0], Event::NodeBilled { usage: Usage { input: 70, output: 1, .. }, estimated: false, .. }), "{billed:?}");
-    assert_eq!(&*unit(&st, "a").output, "Done.");
+    assert_eq!(unit(&st, "a").output(), "Done.");
 
     // Gemini without a finishReason.
     let gem = "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hal\"}],\"role\":\"model\"},\"index\":0}]}\r\n\r\n";
@@ -224,7 +224,7 @@ event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,
     let cat = catalog(&server, "gemini", "");
     let (_, st) = live(ONE, cat.clone(), strategy_for(&cat, "sequential", ""));
     assert_eq!(server.requests().len(), 2);
-    assert_eq!(&*unit(&st, "a").output, "Done.");
+    assert_eq!(unit(&st, "a").output(), "Done.");
 }
 
 /// Defect 5: Once the answer and its usage are in, a connection reset loses nothing: no retry, no
@@ -241,7 +241,7 @@ fn a_reset_after_the_usage_arrived_is_not_retried() {
     assert_eq!(server.requests().len(), 1);
     assert!(named(&events, "node_retry").is_empty() && named(&events, "node_billed").is_empty());
     let a = unit(&st, "a");
-    assert_eq!(&*a.output, "Complete.");
+    assert_eq!(a.output(), "Complete.");
     assert_eq!(a.cost.total(), money(40, 0, 0, 6));
 }
 

@@ -94,13 +94,13 @@ fn openai_stream_variants_and_exact_money() {
     let (_, st) = live(FLOW, cat.clone(), strategy_for(&cat, ""));
     let a = unit(&st, "a");
     assert_eq!(a.status, Status::Done);
-    assert_eq!(&*a.output, "Hello");
+    assert_eq!(a.output(), "Hello");
     assert!(!a.estimated);
     assert_eq!(a.usage, Usage { input: 100, cached: 20, cache_write: 0, output: 30, reasoning: 5 });
     // 100 × $1/M + 20 × $0.10/M + 30 × $4/M
     assert_eq!(a.cost.total(), Money::from_usd(100e-6 + 20.0 * 0.1e-6 + 30.0 * 4e-6));
     let b = unit(&st, "b");
-    assert_eq!(&*b.output, "Hi");
+    assert_eq!(b.output(), "Hi");
     assert_eq!(b.usage, Usage { input: 10, output: 2, ..Usage::default() });
     let req = &server.requests()[0];
     assert_eq!(req.path, "/v1/chat/completions");
@@ -119,7 +119,7 @@ fn anthropic_and_gemini_streams_report_their_usage() {
     let cat = catalog(&server, "anthropic", Some("sk-ant-test"), "");
     let (_, st) = live(FLOW, cat.clone(), strategy_for(&cat, ""));
     let a = unit(&st, "a");
-    assert_eq!(&*a.output, "Hello!");
+    assert_eq!(a.output(), "Hello!");
     assert_eq!(a.usage, Usage { input: 25, cached: 2000, cache_write: 1000, output: 15, reasoning: 0 });
     assert_eq!(a.cost.total(), Money::from_usd(25e-6 + 2000.0 * 0.1e-6 + 1000.0 * 1.25e-6 + 15.0 * 4e-6));
     let req = &server.requests()[0];
@@ -131,7 +131,7 @@ fn anthropic_and_gemini_streams_report_their_usage() {
     let cat = catalog(&server, "gemini", Some("g-test"), "");
     let (_, st) = live(FLOW, cat.clone(), strategy_for(&cat, ""));
     let a = unit(&st, "a");
-    assert_eq!(&*a.output, "Hello");
+    assert_eq!(a.output(), "Hello");
     assert_eq!(a.usage, Usage { input: 200, cached: 1000, cache_write: 0, output: 140, reasoning: 100 });
     let req = &server.requests()[0];
     assert_eq!(req.path, "/v1beta/models/m1-api:streamGenerateContent?alt=sse");
@@ -187,7 +187,7 @@ fn server_errors_exhaust_retries_then_fall_back() {
         matches!(&fb[0], Event::NodeFallback { from, to, reason, .. } if from == "m1" && to == "m2" && reason.contains("3 tries failed"))
     );
     assert_eq!(unit(&st, "a").model.as_deref(), Some("m2"));
-    assert_eq!(&*unit(&st, "a").output, "ok");
+    assert_eq!(unit(&st, "a").output(), "ok");
 }
 
 #[test]
@@ -215,7 +215,7 @@ fn resets_stalls_and_malformed_chunks_are_retried_without_losing_output() {
     assert!(errors[2].contains("malformed"), "{errors:?}");
     assert!(errors[3].contains("upstream overloaded"), "{errors:?}");
     let a = unit(&st, "a");
-    assert_eq!(&*a.output, "ok", "only the successful try's text is kept");
+    assert_eq!(a.output(), "ok", "only the successful try's text is kept");
     assert!(st.units.iter().all(|u| u.status == Status::Done));
 }
 
@@ -239,7 +239,7 @@ fn unauthorized_is_not_retried_and_names_the_key_variable() {
     assert!(err.contains("401") && err.contains("check BATON_TEST_KEY"), "{err}");
     assert!(!err.contains("sk-wrong"));
     // The independent branch kept its output.
-    assert_eq!(&*unit(&st, "c").output, "fine");
+    assert_eq!(unit(&st, "c").output(), "fine");
     assert_eq!(unit(&st, "b").status, Status::Skipped);
 }
 

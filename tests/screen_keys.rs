@@ -86,7 +86,7 @@ fn y_copies_the_output_and_shift_y_the_id() {
     let mut app = finished((160, 48));
     app.selected = BoxKey::Node(node(&app, "synthesizer"));
     let cmds = key(&mut app, KeyCode::Char('y'));
-    let out = app.state().units.iter().find(|u| u.label == "synthesizer").expect("unit").output.to_string();
+    let out = app.state().units.iter().find(|u| u.label == "synthesizer").expect("unit").output().to_string();
     assert!(!out.is_empty());
     match cmds.as_slice() {
         [Command::Copy { what, text, .. }] => {

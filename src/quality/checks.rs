@@ -193,7 +193,7 @@ pub fn output_of(state: &RunState, node: Option<usize>) -> Option<String> {
         .filter(|&i| !state.is_group(i))
         .map(|i| &state.units[i])
         .filter(|u| matches!(u.status, Status::Done | Status::Cached) && wanted(u.unit.index()))
-        .map(|u| &*u.output)
+        .map(|u| u.output())
         .collect();
     (!texts.is_empty()).then(|| texts.join("\n\n"))
 }

@@ -304,7 +304,7 @@ pub fn dependencies(st: &RunState, idx: usize) -> Vec<usize> {
 
 /// A unit's span (its model call), linked to the spans of the units it depended on.
 pub fn unit_span(st: &RunState, trace: &Trace, idx: usize) -> Value {
-    serde_json::to_value(unit_span_of(st, trace, idx, AttrValue::Str(Cow::Borrowed(&st.units[idx].output)))).unwrap_or_default()
+    serde_json::to_value(unit_span_of(st, trace, idx, AttrValue::Str(Cow::Borrowed(st.units[idx].output())))).unwrap_or_default()
 }
 
 /// A unit's span as written: fields in the order serde_json's sorted objects give them, so
@@ -429,7 +429,7 @@ fn unit_span_of<'a>(st: &'a RunState, trace: &Trace, idx: usize, output: AttrVal
         let (p, d, hist) = u.attribution();
         attrs.extend([i("baton.context.prompt_tokens", p), i("baton.context.declared_tokens", d), i("baton.context.history_tokens", hist)]);
         let sources: Vec<String> = u
-            .context
+            .context()
             .iter()
             .filter_map(|c| if let Origin::Declared(n) = c.origin { st.flow.nodes.get(n as usize).map(|x| x.id.clone()) } else { None })
             .collect();
@@ -514,7 +514,7 @@ struct SpansOf<'a> {
 fn with_output<T>(st: &RunState, outputs: &OutputIndex, idx: usize, mut f: impl FnMut(AttrValue<'_>) -> T) -> std::io::Result<T> {
     let u = &st.units[idx];
     if !matches!(u.status, Status::Done | Status::Cached) {
-        return Ok(f(AttrValue::Str(Cow::Borrowed(&u.output))));
+        return Ok(f(AttrValue::Str(Cow::Borrowed(u.output()))));
     }
     let read = outputs.with_output_json(u.unit, |out| match out {
         Ok(json) => f(AttrValue::Json(json)),
@@ -537,7 +537,7 @@ impl Serialize for SpansOf<'_> {
             let mut element = |out: AttrValue| seq.serialize_element(&unit_span_of(self.st, &self.trace, idx, out));
             match self.outputs {
                 Some(outputs) => with_output(self.st, outputs, idx, &mut element).map_err(serde::ser::Error::custom)??,
-                None => element(AttrValue::Str(Cow::Borrowed(&self.st.units[idx].output)))?,
+                None => element(AttrValue::Str(Cow::Borrowed(self.st.units[idx].output())))?,
             }
             self.count.set(self.count.get() + 1);
         }

@@ -214,7 +214,7 @@ pub fn reprice_folded(
         return Ok(reported(rec, before, strategy, catalog));
     }
     let texts =
-        before.units.iter().filter(|u| matches!(u.status, Status::Done | Status::Cached)).map(|u| (u.unit, u.output.clone())).collect();
+        before.units.iter().filter(|u| matches!(u.status, Status::Done | Status::Cached)).map(|u| (u.unit, u.output_shared())).collect();
     rerun(rec, before, Texts::Held(texts), strategy, catalog)
 }
 
@@ -463,7 +463,7 @@ fn recorded_part_counts(flow: &crate::flow::Flow, state: &RunState) -> HashMap<u
     let mut counts = HashMap::new();
     for u in &state.units {
         let Some(node) = flow.nodes.get(u.unit.index()) else { continue };
-        for part in u.context.iter() {
+        for part in u.context() {
             let Origin::Declared(c) = part.origin else { continue };
             let c = c as usize;
             let inlined = node.template.iter().any(|p| matches!(p, Piece::Node(x) if *x == c));

@@ -38,7 +38,8 @@ impl RecordedOutputs {
             }
             if let Some(model) = &u.model {
                 let id = state.flow.nodes[u.unit.index()].id.clone();
-                by_unit.insert((id, u.unit.item), Served { model: model.clone(), usage: u.usage, output: u.output.clone(), resumed: None });
+                by_unit
+                    .insert((id, u.unit.item), Served { model: model.clone(), usage: u.usage, output: u.output_shared(), resumed: None });
             }
         }
         RecordedOutputs { by_unit }

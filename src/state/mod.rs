@@ -98,7 +98,10 @@ pub struct UnitState {
     model_priced: Option<bool>,
     /// Whether [`Totals::unpriced`] counts this unit.
     counted_unpriced: bool,
-    pub context: Arc<[ContextPart]>,
+    /// The context the unit received (`None` before it starts: read it through
+    /// [`UnitState::context`]). An `Option`, not a shared empty list: the reference counts of
+    /// one were a few per cent of a simulated run's time.
+    pub context: Option<Arc<[ContextPart]>>,
     pub input_tokens_estimate: u64,
     /// Usage of the call whose output was kept.
     pub usage: Usage,
@@ -127,7 +130,7 @@ pub struct UnitState {
     pub latency: Option<Duration>,
     /// The output that was kept (shared with the event that carried it, so checkpoints of
     /// this state are cheap to clone).
-    pub output: Arc<str>,
+    pub output: Option<Arc<str>>,
     /// The current call's output as it streams.
     pub streaming: String,
     pub streamed_tokens: u64,
@@ -142,19 +145,8 @@ pub struct UnitState {
     pub chain_prev: Option<u32>,
 }
 
-/// The output of a unit that has none yet: one shared empty string, not one per unit.
-fn empty_output() -> Arc<str> {
-    static EMPTY: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
-    EMPTY.clone()
-}
-
-/// The context of a unit that has not started: one shared empty list.
-fn no_context() -> Arc<[ContextPart]> {
-    static NONE: std::sync::LazyLock<Arc<[ContextPart]>> = std::sync::LazyLock::new(|| Arc::from([]));
-    NONE.clone()
-}
-
 impl UnitState {
+    #[inline]
     fn new(unit: Unit, label: String, item: Option<String>) -> UnitState {
         UnitState {
             unit,
@@ -165,7 +157,7 @@ impl UnitState {
             model: None,
             model_priced: None,
             counted_unpriced: false,
-            context: no_context(),
+            context: None,
             input_tokens_estimate: 0,
             usage: Usage::default(),
             billed_usage: Usage::default(),
@@ -181,7 +173,7 @@ impl UnitState {
             ttft: None,
             first_token: None,
             latency: None,
-            output: empty_output(),
+            output: None,
             streaming: String::new(),
             streamed_tokens: 0,
             retries: Notes::default(),
@@ -196,7 +188,23 @@ impl UnitState {
 
     /// What to show as the output: the kept one, or the stream so far.
     pub fn text(&self) -> &str {
-        if self.output.is_empty() { &self.streaming } else { &self.output }
+        let kept = self.output();
+        if kept.is_empty() { &self.streaming } else { kept }
+    }
+
+    /// The output that was kept; empty before the unit finishes (or when it was not kept).
+    pub fn output(&self) -> &str {
+        self.output.as_deref().unwrap_or("")
+    }
+
+    /// The kept output, shared: for a copy that outlives this state.
+    pub fn output_shared(&self) -> Arc<str> {
+        self.output.clone().unwrap_or_else(|| Arc::from(""))
+    }
+
+    /// The context the unit received, by origin; empty before it starts.
+    pub fn context(&self) -> &[ContextPart] {
+        self.context.as_deref().unwrap_or(&[])
     }
 
     pub fn checks_passed(&self) -> usize {
@@ -206,7 +214,7 @@ impl UnitState {
     /// Input tokens by origin: (prompt, declared upstream outputs, extra history).
     pub fn attribution(&self) -> (u64, u64, u64) {
         let mut a = (0, 0, 0);
-        for p in self.context.iter() {
+        for p in self.context() {
             match p.origin {
                 Origin::Prompt => a.0 += p.tokens,
                 Origin::Declared(_) => a.1 += p.tokens,
@@ -564,7 +572,7 @@ impl RunState {
                 u.decision = Some(decision.clone());
                 self.set_model(i, &decision.model, None);
                 let u = &mut self.units[i];
-                u.context = context.clone();
+                u.context = Some(context.clone());
                 u.input_tokens_estimate = *input_tokens;
                 u.started = Some(ev.at);
                 u.streaming.clear();
@@ -696,7 +704,7 @@ impl RunState {
                 u.latency = Some(*latency);
                 u.finished = Some(ev.at);
                 u.started.get_or_insert(ev.at.saturating_sub(*latency));
-                u.output = output.clone();
+                u.output = (!output.is_empty()).then(|| output.clone());
                 u.streaming = String::new();
                 u.streamed_tokens = usage.output;
                 u.checks = checks.clone().into();

@@ -202,10 +202,10 @@ fn unsent_lines(app: &App, st: &RunState, u: &UnitState) -> Vec<Line<'static>> {
         out.push(Line::from(Span::styled("  input".to_string(), Style::default().fg(t.accent))));
         text_lines(&mut out, &st.input);
     }
-    if u.context.is_empty() {
+    if u.context().is_empty() {
         out.push(Line::from(Span::styled("  no context yet".to_string(), t.dim())));
     }
-    for p in u.context.iter() {
+    for p in u.context() {
         let (from, text) = match p.origin {
             Origin::Prompt => ("prompt: the template above, filled in".to_string(), None),
             Origin::History => ("history (full context mode: earlier prompts and outputs)".to_string(), None),
@@ -244,7 +244,7 @@ fn unsent_lines(app: &App, st: &RunState, u: &UnitState) -> Vec<Line<'static>> {
 /// An upstream node's output as later nodes receive it: its own, or its instances' in order.
 fn upstream_output(st: &RunState, ns: &crate::state::NodeState) -> String {
     if ns.instances.is_empty() {
-        return st.units[ns.unit].output.to_string();
+        return st.units[ns.unit].output().to_string();
     }
-    ns.instances.iter().map(|&i| format!("[{}] {}", st.units[i].label, st.units[i].output)).collect::<Vec<_>>().join("\n")
+    ns.instances.iter().map(|&i| format!("[{}] {}", st.units[i].label, st.units[i].output())).collect::<Vec<_>>().join("\n")
 }

@@ -79,7 +79,7 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
 
     out.push(Line::default());
     out.push(heading(app, "Context"));
-    if u.context.is_empty() {
+    if u.context().is_empty() {
         // A watched node's context is the application's, which spans do not carry.
         let why = if u.started.is_none() {
             "not started"
@@ -90,7 +90,7 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
         };
         out.push(Line::from(Span::styled(why.to_string(), t.dim())));
     }
-    for p in u.context.iter() {
+    for p in u.context() {
         let from = match p.origin {
             Origin::Prompt => "prompt".to_string(),
             Origin::Declared(n) => st.flow.nodes.get(n as usize).map_or("?".into(), |n| n.id.clone()),
@@ -98,7 +98,7 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
         };
         out.push(kv(app, "", format!("{from:<18} {:>8} tok", thousands(p.tokens))));
     }
-    if !u.context.is_empty() {
+    if !u.context().is_empty() {
         let (pr, de, hi) = u.attribution();
         out.push(kv(
             app,
