@@ -24,22 +24,31 @@ pub(super) struct Decisions {
     /// The decision shared last: consecutive units are mostly routed alike, and comparing
     /// with it costs less than hashing (this runs once per unit).
     last: Option<Arc<Decision>>,
-    /// The last decision made by a strategy without rules (a run has one strategy).
-    last_default: Option<Arc<Decision>>,
+    /// The latest decisions made by a strategy without rules (a run has one strategy), one per
+    /// input size, newest last, at most [`DEFAULTS`]: the units of a layered flow alternate
+    /// between a few sizes.
+    defaults: Vec<Arc<Decision>>,
 }
+
+/// How many input sizes a strategy without rules remembers its decisions for.
+const DEFAULTS: usize = 8;
 
 impl Decisions {
     /// The shared decision for `node` under `strategy`. Without rules a strategy routes every
-    /// unit alike but for its input size, so the decision shared last is reused without
-    /// building a new one to compare with it (a string allocated and freed per unit).
+    /// unit alike but for its input size, so a decision made for the same size lately is
+    /// reused without building a new one to compare with it (strings allocated and freed per
+    /// unit).
     pub(super) fn route(&mut self, strategy: &Strategy, node: &Node, input_tokens: u64) -> Arc<Decision> {
         let ruleless = strategy.rules.is_empty();
-        if let Some(last) = self.last_default.as_ref().filter(|l| ruleless && l.input_tokens == input_tokens) {
-            return last.clone();
+        if ruleless && let Some(same) = self.defaults.iter().rev().find(|d| d.input_tokens == input_tokens) {
+            return same.clone();
         }
         let d = self.share(route(strategy, node, input_tokens));
         if ruleless {
-            self.last_default = Some(d.clone());
+            if self.defaults.len() == DEFAULTS {
+                self.defaults.remove(0);
+            }
+            self.defaults.push(d.clone());
         }
         d
     }

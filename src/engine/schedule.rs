@@ -325,7 +325,8 @@ impl<'a, S: Sink> Exec<'a, S> {
         let hit =
             spec.store.as_ref().and_then(|s| s.get(&Query { node: &node.id, item: unit.item, model: &decision.model, key })).map(Box::new);
 
-        let estimate = if hit.is_some() {
+        // Reserved against the budget only: without one, no lookup.
+        let estimate = if hit.is_some() || spec.strategy.budget.is_none() {
             Money::ZERO
         } else {
             spec.catalog
