@@ -74,9 +74,22 @@ impl SideSummary {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct KindCell {
     pub calls: usize,
+    /// What the priced calls cost: not the kind's cost when `unpriced` or `uncounted` says so.
     pub cost_usd: f64,
     pub tokens: Usage,
     pub pass_rate: Option<f64>,
+    /// Nodes of this kind whose model the catalog does not price. Absent when none.
+    #[serde(skip_serializing_if = "crate::report::is_zero")]
+    pub unpriced: usize,
+    /// Nodes of this kind some of whose calls reported no token counts. Absent when none.
+    #[serde(skip_serializing_if = "crate::report::is_zero")]
+    pub uncounted: usize,
+}
+
+impl KindCell {
+    fn empty() -> KindCell {
+        KindCell { calls: 0, cost_usd: 0.0, tokens: Usage::default(), pass_rate: None, unpriced: 0, uncounted: 0 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -212,13 +225,13 @@ pub fn compare_runs(runs: &[(&RunState, Option<String>)]) -> Comparison {
                 continue;
             }
             let kind = st.flow.nodes[u.unit.index()].kind.clone();
-            let cells = kinds
-                .entry(kind)
-                .or_insert_with(|| vec![KindCell { calls: 0, cost_usd: 0.0, tokens: Usage::default(), pass_rate: None }; runs.len()]);
+            let cells = kinds.entry(kind).or_insert_with(|| vec![KindCell::empty(); runs.len()]);
             let c = &mut cells[k];
             c.calls += 1;
             c.cost_usd = (Money::from_usd(c.cost_usd) + u.cost.total()).usd();
             c.tokens.add(&u.billed_usage);
+            c.unpriced += usize::from(st.unpriced(i));
+            c.uncounted += usize::from(u.unreported);
         }
         for (kind, cells) in kinds.iter_mut() {
             let (passed, total) = listed_units(st)
@@ -323,10 +336,9 @@ pub fn compare_batches(batches: &[BatchReport]) -> Comparison {
     let mut kinds: BTreeMap<String, Vec<KindCell>> = BTreeMap::new();
     for (k, b) in batches.iter().enumerate() {
         for (kind, g) in &b.by_kind {
-            let cells = kinds
-                .entry(kind.clone())
-                .or_insert_with(|| vec![KindCell { calls: 0, cost_usd: 0.0, tokens: Usage::default(), pass_rate: None }; batches.len()]);
-            cells[k] = KindCell { calls: g.calls, cost_usd: g.cost_usd, tokens: g.tokens, pass_rate: g.pass_rate };
+            let cells = kinds.entry(kind.clone()).or_insert_with(|| vec![KindCell::empty(); batches.len()]);
+            // A batch's strategies are checked against its catalog: every model is priced.
+            cells[k] = KindCell { calls: g.calls, cost_usd: g.cost_usd, tokens: g.tokens, pass_rate: g.pass_rate, ..KindCell::empty() };
         }
     }
     Comparison {
@@ -450,7 +462,8 @@ impl Comparison {
             .map(|k| {
                 let mut r = vec![k.kind.clone()];
                 for c in &k.sides {
-                    r.push(usd(c.cost_usd));
+                    // Never $0 for a kind whose nodes have no price.
+                    r.push(crate::report::cost_text(Money::from_usd(c.cost_usd), c.unpriced as u64, c.uncounted as u64));
                     r.push(percent(c.pass_rate));
                 }
                 r

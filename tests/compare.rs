@@ -47,6 +47,38 @@ fn naive_against_smart_on_the_research_assistant() {
     assert!(table.contains("★") && table.contains("HISTORY") && table.contains("naive → smart"), "{table}");
 }
 
+/// A kind whose nodes ran on a model the catalog does not price is never summed to $0: its
+/// cell says how many are unpriced, in the table and in the JSON.
+#[test]
+fn a_kind_of_unpriced_nodes_says_so_instead_of_zero() {
+    let flow = sample_flow("research-assistant");
+    let (events, priced) = sim(&spec(flow.clone(), sample_strategy("smart"), 1));
+    // The same run folded against a catalog that prices none of its models.
+    let catalog = std::sync::Arc::new(baton::routing::Catalog::empty());
+    let mut unpriced = baton::state::RunState::new(flow, priced.strategy.clone(), catalog, priced.run_id, priced.attempt);
+    for e in &events {
+        unpriced.apply(e);
+    }
+    assert!(unpriced.unpriced_count() > 0);
+    let c = compare_runs(&[(&priced, None), (&unpriced, None)]);
+    for row in &c.by_kind {
+        let (a, b) = (&row.sides[0], &row.sides[1]);
+        assert_eq!((a.unpriced, b.unpriced), (0, b.calls), "{}", row.kind);
+        assert_eq!(b.cost_usd, 0.0);
+    }
+    let table = c.table();
+    let kinds = table.split("BY KIND").nth(1).expect("a BY KIND table");
+    let kinds = kinds.split("BY NODE").next().expect("text");
+    for row in &c.by_kind {
+        let line = kinds.lines().find(|l| l.starts_with(&row.kind)).unwrap_or_else(|| panic!("{}: {kinds}", row.kind));
+        assert!(line.contains(&format!("unpriced ({})", row.sides[1].calls)), "{line}");
+        assert!(!line.contains("$0.00 "), "{line}");
+    }
+    let json = serde_json::to_value(&c).expect("json");
+    assert!(json["by_kind"][0]["sides"][1]["unpriced"].as_u64().is_some_and(|n| n > 0), "{json}");
+    assert!(json["by_kind"][0]["sides"][0].get("unpriced").is_none(), "absent when none");
+}
+
 #[test]
 fn batches_mark_the_frontier() {
     let tasks: Vec<baton::load::Task> = baton::load::load_tasks("support-triage").expect("tasks").into_iter().take(200).collect();
