@@ -59,14 +59,14 @@ pub struct SideSummary {
     #[serde(skip_serializing_if = "crate::report::is_zero")]
     pub nodes_unpriced: usize,
     /// Recordings only: nodes some of whose calls reported no token counts (`cost_usd` is a
-    /// floor). Absent when 0.
+    /// floor), unpriced ones not counted again. Absent when 0.
     #[serde(skip_serializing_if = "crate::report::is_zero")]
     pub nodes_uncounted: usize,
 }
 
 impl SideSummary {
     /// Whether the side's cost is known exactly.
-    fn cost_known(&self) -> bool {
+    pub fn cost_known(&self) -> bool {
         self.nodes_unpriced + self.nodes_uncounted == 0
     }
 }
@@ -74,21 +74,24 @@ impl SideSummary {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct KindCell {
     pub calls: usize,
-    /// What the priced calls cost: not the kind's cost when `unpriced` or `uncounted` says so.
+    /// What the priced calls cost: not the kind's cost when `nodes_unpriced` or
+    /// `nodes_uncounted` says so (as for a strategy's totals).
     pub cost_usd: f64,
     pub tokens: Usage,
     pub pass_rate: Option<f64>,
-    /// Nodes of this kind whose model the catalog does not price. Absent when none.
+    /// Recordings only: nodes of this kind whose model the catalog does not price. Absent
+    /// when 0.
     #[serde(skip_serializing_if = "crate::report::is_zero")]
-    pub unpriced: usize,
-    /// Nodes of this kind some of whose calls reported no token counts. Absent when none.
+    pub nodes_unpriced: usize,
+    /// Recordings only: nodes of this kind some of whose calls reported no token counts,
+    /// unpriced ones not counted again. Absent when 0.
     #[serde(skip_serializing_if = "crate::report::is_zero")]
-    pub uncounted: usize,
+    pub nodes_uncounted: usize,
 }
 
 impl KindCell {
     fn empty() -> KindCell {
-        KindCell { calls: 0, cost_usd: 0.0, tokens: Usage::default(), pass_rate: None, unpriced: 0, uncounted: 0 }
+        KindCell { calls: 0, cost_usd: 0.0, tokens: Usage::default(), pass_rate: None, nodes_unpriced: 0, nodes_uncounted: 0 }
     }
 }
 
@@ -210,7 +213,7 @@ pub fn compare_runs(runs: &[(&RunState, Option<String>)]) -> Comparison {
                 quality: Rate::new(t.checks_passed, t.checks_total),
                 quality_unit: "checks".into(),
                 nodes_unpriced: st.unpriced_count(),
-                nodes_uncounted: st.unreported_count(),
+                nodes_uncounted: st.uncounted_priced_count(),
                 ..SideSummary::default()
             }
         })
@@ -230,8 +233,9 @@ pub fn compare_runs(runs: &[(&RunState, Option<String>)]) -> Comparison {
             c.calls += 1;
             c.cost_usd = (Money::from_usd(c.cost_usd) + u.cost.total()).usd();
             c.tokens.add(&u.billed_usage);
-            c.unpriced += usize::from(st.unpriced(i));
-            c.uncounted += usize::from(u.unreported);
+            let unpriced = st.unpriced(i);
+            c.nodes_unpriced += usize::from(unpriced);
+            c.nodes_uncounted += usize::from(st.unreported(i) && !unpriced);
         }
         for (kind, cells) in kinds.iter_mut() {
             let (passed, total) = listed_units(st)
@@ -463,7 +467,7 @@ impl Comparison {
                 let mut r = vec![k.kind.clone()];
                 for c in &k.sides {
                     // Never $0 for a kind whose nodes have no price.
-                    r.push(crate::report::cost_text(Money::from_usd(c.cost_usd), c.unpriced as u64, c.uncounted as u64));
+                    r.push(crate::report::cost_text(Money::from_usd(c.cost_usd), c.nodes_unpriced as u64, c.nodes_uncounted as u64));
                     r.push(percent(c.pass_rate));
                 }
                 r

@@ -55,15 +55,12 @@ fn a_kind_of_unpriced_nodes_says_so_instead_of_zero() {
     let (events, priced) = sim(&spec(flow.clone(), sample_strategy("smart"), 1));
     // The same run folded against a catalog that prices none of its models.
     let catalog = std::sync::Arc::new(baton::routing::Catalog::empty());
-    let mut unpriced = baton::state::RunState::new(flow, priced.strategy.clone(), catalog, priced.run_id, priced.attempt);
-    for e in &events {
-        unpriced.apply(e);
-    }
+    let unpriced = baton::state::RunState::new(flow, priced.strategy.clone(), catalog, priced.run_id, priced.attempt).fold(&events);
     assert!(unpriced.unpriced_count() > 0);
     let c = compare_runs(&[(&priced, None), (&unpriced, None)]);
     for row in &c.by_kind {
         let (a, b) = (&row.sides[0], &row.sides[1]);
-        assert_eq!((a.unpriced, b.unpriced), (0, b.calls), "{}", row.kind);
+        assert_eq!((a.nodes_unpriced, b.nodes_unpriced), (0, b.calls), "{}", row.kind);
         assert_eq!(b.cost_usd, 0.0);
     }
     let table = c.table();
@@ -75,8 +72,8 @@ fn a_kind_of_unpriced_nodes_says_so_instead_of_zero() {
         assert!(!line.contains("$0.00 "), "{line}");
     }
     let json = serde_json::to_value(&c).expect("json");
-    assert!(json["by_kind"][0]["sides"][1]["unpriced"].as_u64().is_some_and(|n| n > 0), "{json}");
-    assert!(json["by_kind"][0]["sides"][0].get("unpriced").is_none(), "absent when none");
+    assert!(json["by_kind"][0]["sides"][1]["nodes_unpriced"].as_u64().is_some_and(|n| n > 0), "{json}");
+    assert!(json["by_kind"][0]["sides"][0].get("nodes_unpriced").is_none(), "absent when none");
 }
 
 #[test]

@@ -83,3 +83,42 @@ fn a_wide_screen_shows_times_and_the_token_split() {
     assert!(t.contains("in p/d/h") && t.contains("time"), "{t}");
     assert!(!t.contains("left out to fit"), "{t}");
 }
+
+/// A side whose models the catalog does not price (a recording made elsewhere) shows
+/// `unpriced`, never $0, and no ratio or change in cost: in the header, the table and the
+/// graph's boxes.
+#[test]
+fn a_side_without_prices_says_unpriced_and_has_no_ratio() {
+    let flow = sample_flow("research-assistant");
+    let a = spec(flow.clone(), sample_strategy("naive"), 1);
+    let mut b = spec(flow, sample_strategy("smart"), 1);
+    b.run_id = 2;
+    let events = (sim(&a).0, sim(&b).0);
+    b.catalog = std::sync::Arc::new(baton::routing::Catalog::empty());
+    let mut app = App::new(&a, Theme::dark(), Keymap::default_map(), 1.0, true);
+    app.update(Msg::Term(Event::Resize(120, 40)));
+    app.compare_with(vec![b]);
+    app.update(Msg::Run(events.0));
+    app.update(Msg::Run(events.1));
+    app.update(Msg::Tick(std::time::Duration::from_secs(600)));
+    assert!(app.players().all(|p| p.at_end()));
+
+    app.view = View::Compare;
+    let t = text(&render(&app));
+    let header = t.lines().next().unwrap_or_default();
+    assert!(header.contains("B smart unpriced") && header.contains("cost ×?"), "{header:?}");
+    let total = t.lines().find(|l| l.contains("TOTAL")).unwrap_or_else(|| panic!("a TOTAL row: {t}"));
+    assert!(total.contains("unpriced") && total.contains(" ?"), "{total:?}");
+    let planner = t.lines().find(|l| l.contains("planner")).unwrap_or_else(|| panic!("a planner row: {t}"));
+    assert!(planner.contains("unpriced") && planner.contains(" ?"), "{planner:?}");
+    assert!(!t.contains("$0 ") && !t.contains("1.00×"), "{t}");
+
+    app.view = View::Graph;
+    let g = text(&render(&app));
+    assert!(g.contains("unpriced") && g.contains("Δ ?"), "{g}");
+
+    // The cost chart lists the side without plotting it at its priced part.
+    app.view = View::Frontier;
+    let f = text(&render(&app));
+    assert!(f.contains("B smart · unpriced"), "{f}");
+}

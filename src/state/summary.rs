@@ -89,6 +89,15 @@ impl RunState {
         self.totals.unreported
     }
 
+    /// How many settled units are [`RunState::unreported`] but priced: a unit whose cost is
+    /// unknown is counted once, as unpriced when it is. No pass when the fold counted none.
+    pub fn uncounted_priced_count(&self) -> usize {
+        if self.totals.unreported == 0 {
+            return 0;
+        }
+        (0..self.units.len()).filter(|&i| self.unreported(i) && !self.unpriced(i)).count()
+    }
+
     /// The units that carry a node's work: its instances once it fanned out, else its own.
     pub fn work_units(&self, node: usize) -> Vec<usize> {
         let n = &self.nodes[node];

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Cell, Row, Table, Widget};
 
 use super::app::App;
 use super::compare_view::comparison;
-use super::fmt::{clip, dur, money};
+use super::fmt::{Unknown, clip, cost_text, dur};
 use super::graph::side_letter;
 use crate::money::Money;
 
@@ -100,17 +100,27 @@ impl Widget for CompareView<'_> {
             for n in &c.nodes {
                 let side = &n.sides[k];
                 model.cells.push((side.model.clone().unwrap_or_else(|| side.status.to_string()), plain));
-                cost.cells.push((money(Money::from_usd(side.cost_usd)), plain));
+                let unknown = |c: &crate::compare::NodeCell| Unknown { uncounted: c.uncounted, unpriced: c.unpriced };
+                // Never $0 for a node whose cost is not known, nor a change in it.
+                cost.cells.push((cost_text(Money::from_usd(side.cost_usd), unknown(side)), plain));
                 time.cells.push((side.latency_ms.map(|m| dur(std::time::Duration::from_secs_f64(m / 1000.0))).unwrap_or_default(), plain));
-                let d = side.cost_usd - n.sides[0].cost_usd;
-                delta.cells.push((format!("{:+}", Money::from_usd(d)), delta_style(d)));
+                if unknown(side).is_open() || unknown(&n.sides[0]).is_open() {
+                    delta.cells.push(("?".into(), t.dim()));
+                } else {
+                    let d = side.cost_usd - n.sides[0].cost_usd;
+                    delta.cells.push((format!("{:+}", Money::from_usd(d)), delta_style(d)));
+                }
             }
             let pass = s.pass_rate.map(|p| format!("{:.0}%", p * 100.0)).unwrap_or_default();
             model.cells.push((format!("{}{pass}", if s.frontier { "★ " } else { "" }), Style::default().fg(t.critical)));
-            cost.cells.push((money(Money::from_usd(s.cost_usd)), bold));
+            let total = Unknown { uncounted: s.nodes_uncounted > 0, unpriced: s.nodes_unpriced > 0 };
+            cost.cells.push((cost_text(Money::from_usd(s.cost_usd), total), bold));
             time.cells.push((dur(std::time::Duration::from_secs_f64(s.latency_ms / 1000.0)), plain));
-            let r = s.cost_ratio.unwrap_or(1.0);
-            delta.cells.push((format!("{r:.2}×"), delta_style(r - 1.0)));
+            // No ratio when either cost is not known (or the baseline's is zero).
+            match s.cost_ratio {
+                Some(r) => delta.cells.push((format!("{r:.2}×"), delta_style(r - 1.0))),
+                None => delta.cells.push(("?".into(), t.dim())),
+            }
             cols.extend([model, cost, time]);
             if k > 0 {
                 cols.push(delta);

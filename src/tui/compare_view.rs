@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Widget};
 
 use super::app::App;
-use super::fmt::{clip, dur, money};
+use super::fmt::{Unknown, clip, cost_text, dur, money};
 use super::graph::side_letter;
 use crate::compare::{Comparison, compare_runs};
 
@@ -73,9 +73,13 @@ impl FrontierView<'_> {
         let t = &app.theme;
         let pick = app.frontier.compare_pick;
         let v = values(c, latency);
-        let (bx, by) = bounds(&v);
-        let line = frontier_line(&v);
-        let points: Vec<[(f64, f64); 1]> = v.iter().map(|p| [*p]).collect();
+        // A side whose cost is not known has no place on the cost axis: it is listed, not
+        // plotted (at its priced part it would look cheap).
+        let plotted = |k: usize| latency || c.strategies[k].cost_known();
+        let known: Vec<(f64, f64)> = v.iter().enumerate().filter(|&(k, _)| plotted(k)).map(|(_, p)| *p).collect();
+        let (bx, by) = bounds(&known);
+        let line = frontier_line(&known);
+        let points: Vec<Vec<(f64, f64)>> = v.iter().enumerate().map(|(k, p)| if plotted(k) { vec![*p] } else { Vec::new() }).collect();
         let mut datasets: Vec<Dataset> = vec![
             Dataset::default()
                 .name("── Pareto frontier")
@@ -93,7 +97,8 @@ impl FrontierView<'_> {
             let x = if latency {
                 dur(std::time::Duration::from_secs_f64(s.latency_ms / 1000.0))
             } else {
-                money(crate::money::Money::from_usd(s.cost_usd))
+                let unknown = Unknown { uncounted: s.nodes_uncounted > 0, unpriced: s.nodes_unpriced > 0 };
+                cost_text(crate::money::Money::from_usd(s.cost_usd), unknown)
             };
             Dataset::default()
                 .name(format!(
@@ -169,6 +174,8 @@ fn header_at(app: &App, step: u8) -> Line<'static> {
     }
     let base = app.player.state.totals.cost.total();
     let base_t = app.player.state.wall();
+    let unknown = |st: &crate::state::RunState| Unknown { uncounted: st.uncounted_priced_count() > 0, unpriced: st.unpriced_count() > 0 };
+    let base_open = unknown(&app.player.state).is_open();
     for (k, p) in app.players().enumerate() {
         let st = &p.state;
         let cost = st.totals.cost.total();
@@ -176,9 +183,12 @@ fn header_at(app: &App, step: u8) -> Line<'static> {
         spans.push(Span::styled(if k == 0 && step > 0 { " " } else { " │ " }, t.dim()));
         let name = if step >= 3 { clip(&st.strategy.name, 8) } else { st.strategy.name.clone() };
         spans.push(Span::styled(format!("{} {name} ", side_letter(k)), Style::default().fg(t.accent)));
-        spans.push(Span::raw(format!("{cost} {}", dur(time))));
+        // Never $0 for a side whose cost is not known, nor a ratio to one.
+        let open = unknown(st);
+        let cost_shown = if open.is_open() { cost_text(cost, open) } else { cost.to_string() };
+        spans.push(Span::raw(format!("{cost_shown} {}", dur(time))));
         if k > 0 && p.at_end() && app.player.at_end() {
-            let rc = cost.ratio(base).unwrap_or(1.0);
+            let rc = if open.is_open() || base_open { None } else { cost.ratio(base) };
             let rt = st.wall().as_secs_f64() / base_t.as_secs_f64().max(1e-9);
             let col = |r: f64| {
                 Style::default().fg(if r < 1.0 {
@@ -189,7 +199,10 @@ fn header_at(app: &App, step: u8) -> Line<'static> {
                     t.dim
                 })
             };
-            spans.push(Span::styled(format!(" cost ×{rc:.2}"), col(rc)));
+            match rc {
+                Some(rc) => spans.push(Span::styled(format!(" cost ×{rc:.2}"), col(rc))),
+                None => spans.push(Span::styled(" cost ×?".to_string(), t.dim())),
+            }
             if step >= 2 {
                 spans.push(Span::styled(format!(" t×{rt:.2}"), col(rt)));
             } else {

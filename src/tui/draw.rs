@@ -253,8 +253,7 @@ fn header(app: &App) -> Line<'static> {
             }
             // Nor is a node whose calls came without token counts (one already counted as
             // unpriced is not counted twice). The fold counts them: no pass when there are none.
-            let uncounted =
-                if tot.unreported == 0 { 0 } else { (0..st.units.len()).filter(|&i| st.unreported(i) && !st.unpriced(i)).count() };
+            let uncounted = st.uncounted_priced_count();
             match uncounted {
                 0 => {}
                 n if tot.cost.total().is_zero() && unpriced == 0 => {

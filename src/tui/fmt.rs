@@ -55,6 +55,11 @@ pub struct Unknown {
 }
 
 impl Unknown {
+    /// Whether anything is unknown: the figure is then incomplete.
+    pub fn is_open(self) -> bool {
+        self.uncounted || self.unpriced
+    }
+
     pub fn of(st: &crate::state::RunState, units: &[usize]) -> Unknown {
         Unknown { uncounted: units.iter().any(|&i| st.unreported(i)), unpriced: units.iter().any(|&i| st.unpriced(i)) }
     }
@@ -63,14 +68,17 @@ impl Unknown {
 /// Tokens and cost as text, never a plain 0 for what is not known: `?` or `N+?` tokens when
 /// some call came without counts; `unpriced`, `$?` or `$X+?` when the cost is incomplete.
 pub fn figures_text(toks: u64, cost: Money, unknown: Unknown) -> (String, String) {
-    let count = open_figure(tokens(toks), toks == 0, unknown.uncounted);
-    let open = unknown.uncounted || unknown.unpriced;
-    let cost = match (unknown.uncounted, cost.is_zero()) {
+    (open_figure(tokens(toks), toks == 0, unknown.uncounted), cost_text(cost, unknown))
+}
+
+/// A cost as text, never a plain 0 for what is not known: `unpriced`, `$?` or `$X+?` when it
+/// is incomplete.
+pub fn cost_text(cost: Money, unknown: Unknown) -> String {
+    match (unknown.uncounted, cost.is_zero()) {
         (false, true) if unknown.unpriced => "unpriced".to_string(),
-        (_, true) if open => "$?".to_string(),
-        _ => open_figure(money(cost), false, open),
-    };
-    (count, cost)
+        (_, true) if unknown.is_open() => "$?".to_string(),
+        _ => open_figure(money(cost), false, unknown.is_open()),
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::widgets::Widget;
 
 use super::app::App;
-use super::fmt::{Unknown, clip, dur, figures_text, money, spread, tokens};
+use super::fmt::{Unknown, clip, cost_text, dur, figures_text, money, spread, tokens};
 use super::layout::{ARROW, BoxKey, centered, glyph, route_cells};
 use super::theme::status_symbol;
 use crate::money::Money;
@@ -63,10 +63,19 @@ fn models_text(models: &[String]) -> Option<String> {
 }
 
 /// A side's view of a box: status, model, cost so far, and latency.
-fn side_figures(app: &App, st: &RunState, key: BoxKey, now: Duration) -> (Status, Option<String>, Money, Option<Duration>) {
+/// One side's figures in a compare box.
+struct Side {
+    status: Status,
+    model: Option<String>,
+    cost: Money,
+    latency: Option<Duration>,
+    unknown: Unknown,
+}
+
+fn side_figures(app: &App, st: &RunState, key: BoxKey, now: Duration) -> Side {
     let n = key.node();
     if st.nodes.get(n).is_none() {
-        return (Status::Queued, None, Money::ZERO, None);
+        return Side { status: Status::Queued, model: None, cost: Money::ZERO, latency: None, unknown: Unknown::default() };
     }
     let units = box_units(app, st, key);
     let sum = st.summary(&units);
@@ -83,7 +92,7 @@ fn side_figures(app: &App, st: &RunState, key: BoxKey, now: Duration) -> (Status
             _ => None,
         }
     };
-    (status, models_text(&sum.models), sum.cost, latency)
+    Side { status, model: models_text(&sum.models), cost: sum.cost, latency, unknown: Unknown::of(st, &units) }
 }
 
 /// The title of a box and its count, which a narrow box keeps whole: a node's id, `id[k]` for
@@ -103,27 +112,31 @@ fn box_title(app: &App, key: BoxKey) -> (String, String) {
 /// A box in compare mode: the baseline and the first other strategy, and the change.
 fn compare_content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Content {
     let now = app.player.playhead;
-    let sides: Vec<(Status, Option<String>, Money, Option<Duration>)> =
-        app.players().take(2).map(|p| side_figures(app, &p.state, key, now)).collect();
+    let sides: Vec<Side> = app.players().take(2).map(|p| side_figures(app, &p.state, key, now)).collect();
     let line = |k: usize| {
-        let (st, model, cost, _) = &sides[k];
-        let m = model.clone().unwrap_or_else(|| st.name().to_string());
-        let c = money(*cost);
+        let s = &sides[k];
+        let m = s.model.clone().unwrap_or_else(|| s.status.name().to_string());
+        // Never $0 for a side whose cost is not known.
+        let c = cost_text(s.cost, s.unknown);
         // The side's letter only when the model still fits beside it.
         let left = if m.chars().count() + c.chars().count() + 3 <= w { format!("{} {m}", side_letter(k)) } else { m };
         spread(&left, &c, w)
     };
     let (dc, dl) = (
-        sides[1].2 - sides[0].2,
-        match (sides[0].3, sides[1].3) {
+        sides[1].cost - sides[0].cost,
+        match (sides[0].latency, sides[1].latency) {
             (Some(a), Some(b)) => Some(b.as_secs_f64() - a.as_secs_f64()),
             _ => None,
         },
     );
     let t = &app.theme;
-    let settled = sides.iter().all(|s| s.0.is_settled());
+    let settled = sides.iter().all(|s| s.status.is_settled());
+    // The change in cost is not known when either side's cost is not.
+    let open = sides.iter().any(|s| s.unknown.is_open());
     let delta = if settled {
-        Some(if dc < Money::ZERO {
+        Some(if open {
+            t.dim
+        } else if dc < Money::ZERO {
             t.better
         } else if dc > Money::ZERO {
             t.worse
@@ -134,26 +147,32 @@ fn compare_content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize)
         None
     };
     let lat = dl.map(|d| format!("{d:+.1}s")).unwrap_or_default();
-    let dtext = if dc.abs() < Money::from_usd(0.001) && !dc.is_zero() { "≈$0".to_string() } else { signed_money(dc) };
+    let dtext = if open {
+        "?".to_string()
+    } else if dc.abs() < Money::from_usd(0.001) && !dc.is_zero() {
+        "≈$0".to_string()
+    } else {
+        signed_money(dc)
+    };
     let left = if dtext.chars().count() + lat.chars().count() + 3 <= w { format!("Δ {dtext}") } else { dtext };
     let third = if settled { spread(&left, &lat, w) } else { "Δ …".to_string() };
-    let status = if sides.iter().any(|s| s.0 == Status::Failed) {
+    let status = if sides.iter().any(|s| s.status == Status::Failed) {
         Status::Failed
-    } else if sides.iter().all(|s| s.0.is_settled()) {
-        sides[0].0
-    } else if sides.iter().any(|s| s.0.is_active()) {
+    } else if sides.iter().all(|s| s.status.is_settled()) {
+        sides[0].status
+    } else if sides.iter().any(|s| s.status.is_active()) {
         Status::Running
     } else {
         Status::Queued
     };
-    let symbols: String = sides.iter().map(|s| status_symbol(s.0)).collect();
+    let symbols: String = sides.iter().map(|s| status_symbol(s.status)).collect();
     let (title, mark) = box_title(app, key);
     Content {
         title,
         mark,
         status,
         lines: [line(0), line(1), third],
-        cost: Some(sides[1].2),
+        cost: Some(sides[1].cost),
         critical: critical.contains(&key),
         delta,
         symbols: Some(symbols),
