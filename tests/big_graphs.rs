@@ -104,6 +104,28 @@ fn forty_siblings_fold_into_one_box_with_their_sum_and_e_opens_them() {
     assert_eq!(app.selected, group);
 }
 
+/// A folded run whose models have no price (a recording made with another catalog) says so in
+/// the panel, for the run and for each row, never $0.
+#[test]
+fn a_folded_run_without_prices_says_unpriced_in_the_panel() {
+    let priced = common::spec(common::flow(&wide(40)), common::sample_strategy("smart"), 1);
+    let (events, _) = common::run(&priced, &Providers::simulated());
+    let mut s = priced.clone();
+    s.catalog = std::sync::Arc::new(baton::routing::Catalog::empty());
+    let mut app = App::new(&s, Theme::dark(), Keymap::default_map(), 1.0, true);
+    app.update(Msg::Term(Event::Resize(160, 48)));
+    app.update(Msg::Run(events));
+    app.player.finish();
+    app.refresh_layout();
+    key(&mut app, KeyCode::Char('l'));
+    assert_eq!(app.selected, BoxKey::Group(id(&app, "w000"), 0));
+    let t = text(&frame(&mut app));
+    let cost = t.lines().find(|l| l.contains("cost ")).unwrap_or_else(|| panic!("a cost line: {t}"));
+    assert!(cost.contains("unpriced") && !cost.contains("$0"), "{cost:?}");
+    let row = t.lines().find(|l| l.contains("w001 ")).unwrap_or_else(|| panic!("a row for w001: {t}"));
+    assert!(row.contains("unpriced") && !row.contains("$0"), "{row:?}");
+}
+
 #[test]
 fn a_narrow_box_cuts_the_kind_but_keeps_the_count() {
     // At 80 columns boxes are 18 wide: "summarize_all_of_it ×998" cannot fit whole.

@@ -113,12 +113,40 @@ fn a_side_without_prices_says_unpriced_and_has_no_ratio() {
     assert!(planner.contains("unpriced") && planner.contains(" ?"), "{planner:?}");
     assert!(!t.contains("$0 ") && !t.contains("1.00×"), "{t}");
 
+    // The graph's boxes, below the header: B's cost and the change in it.
     app.view = View::Graph;
     let g = text(&render(&app));
-    assert!(g.contains("unpriced") && g.contains("Δ ?"), "{g}");
+    let boxes: String = g.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert!(boxes.contains("unpriced") && boxes.contains("Δ ?"), "{g}");
 
-    // The cost chart lists the side without plotting it at its priced part.
+    // The cost chart lists the side without plotting it at its priced part, and a click
+    // cannot pick it there; the latency chart places it.
     app.view = View::Frontier;
     let f = text(&render(&app));
     assert!(f.contains("B smart · unpriced"), "{f}");
+    let c = baton::tui::compare_view::comparison(&app);
+    assert!(baton::tui::compare_view::plotted(&c, false)[1].is_none());
+    assert!(baton::tui::compare_view::plotted(&c, true)[1].is_some());
+}
+
+/// The same on the narrow list the graph becomes on a small screen: the cost it shows is the
+/// other side's, so what is unknown of it is that side's too.
+#[test]
+fn the_compact_list_says_unpriced_for_the_other_side() {
+    let flow = sample_flow("research-assistant");
+    let a = spec(flow.clone(), sample_strategy("naive"), 1);
+    let mut b = spec(flow, sample_strategy("smart"), 1);
+    b.run_id = 2;
+    let events = (sim(&a).0, sim(&b).0);
+    b.catalog = std::sync::Arc::new(baton::routing::Catalog::empty());
+    let mut app = App::new(&a, Theme::dark(), Keymap::default_map(), 1.0, true);
+    app.update(Msg::Term(Event::Resize(56, 18)));
+    app.compare_with(vec![b]);
+    app.update(Msg::Run(events.0));
+    app.update(Msg::Run(events.1));
+    app.update(Msg::Tick(std::time::Duration::from_secs(600)));
+    app.view = View::Graph;
+    let g = text(&render(&app));
+    let planner = g.lines().find(|l| l.contains("planner")).unwrap_or_else(|| panic!("a planner line: {g}"));
+    assert!(planner.contains("unpriced") && !planner.contains("$0"), "{planner:?}\n{g}");
 }

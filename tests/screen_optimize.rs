@@ -225,7 +225,7 @@ fn compare_plots_cost_and_latency_against_quality_and_a_picked_point_runs() {
     assert_eq!(app.frontier.compare_pick, 0);
     let c = baton::tui::compare_view::comparison(&app);
     let [cost_chart, _] = baton::tui::compare_view::chart_areas(app.areas().main);
-    let (fx, fy) = baton::tui::compare_view::plotted(&c, false)[1];
+    let (fx, fy) = baton::tui::compare_view::plotted(&c, false)[1].expect("plotted");
     let col = cost_chart.x + (fx * f64::from(cost_chart.width)) as u16;
     let row = cost_chart.y + ((1.0 - fy) * f64::from(cost_chart.height)) as u16;
     app.update(Msg::Term(Event::Mouse(MouseEvent {

@@ -100,7 +100,7 @@ impl Widget for CompareView<'_> {
             for n in &c.nodes {
                 let side = &n.sides[k];
                 model.cells.push((side.model.clone().unwrap_or_else(|| side.status.to_string()), plain));
-                let unknown = |c: &crate::compare::NodeCell| Unknown { uncounted: c.uncounted, unpriced: c.unpriced };
+                let unknown = |cell: &crate::compare::NodeCell| Unknown { uncounted: cell.uncounted, unpriced: cell.unpriced };
                 // Never $0 for a node whose cost is not known, nor a change in it.
                 cost.cells.push((cost_text(Money::from_usd(side.cost_usd), unknown(side)), plain));
                 time.cells.push((side.latency_ms.map(|m| dur(std::time::Duration::from_secs_f64(m / 1000.0))).unwrap_or_default(), plain));
@@ -113,12 +113,12 @@ impl Widget for CompareView<'_> {
             }
             let pass = s.pass_rate.map(|p| format!("{:.0}%", p * 100.0)).unwrap_or_default();
             model.cells.push((format!("{}{pass}", if s.frontier { "★ " } else { "" }), Style::default().fg(t.critical)));
-            let total = Unknown { uncounted: s.nodes_uncounted > 0, unpriced: s.nodes_unpriced > 0 };
-            cost.cells.push((cost_text(Money::from_usd(s.cost_usd), total), bold));
+            cost.cells.push((cost_text(Money::from_usd(s.cost_usd), Unknown::of_side(s)), bold));
             time.cells.push((dur(std::time::Duration::from_secs_f64(s.latency_ms / 1000.0)), plain));
-            // No ratio when either cost is not known (or the baseline's is zero).
+            // No ratio when either cost is not known (`?`) or the baseline's is zero (`-`).
             match s.cost_ratio {
                 Some(r) => delta.cells.push((format!("{r:.2}×"), delta_style(r - 1.0))),
+                None if s.cost_known() && c.strategies[0].cost_known() => delta.cells.push(("-".into(), t.dim())),
                 None => delta.cells.push(("?".into(), t.dim())),
             }
             cols.extend([model, cost, time]);

@@ -42,19 +42,32 @@ fn values(c: &Comparison, latency: bool) -> Vec<(f64, f64)> {
 
 /// The chart's bounds: x from 0 to a little past the largest, quality from a little below the
 /// lowest to 100%.
-fn bounds(v: &[(f64, f64)]) -> ([f64; 2], [f64; 2]) {
+fn bounds(v: &[(f64, f64)]) -> Bounds {
     let max_x = v.iter().map(|p| p.0).fold(0.0, f64::max).max(1e-6) * 1.15;
     let min_q = v.iter().map(|p| p.1).fold(100.0, f64::min);
     let lo = (min_q - 10.0).clamp(0.0, 90.0).floor();
     ([0.0, max_x], [lo, 100.0])
 }
 
+/// A chart's x and quality bounds.
+type Bounds = ([f64; 2], [f64; 2]);
+
+/// Each side's (x, quality) on a chart, `None` for a side the chart leaves out, and the
+/// chart's bounds over the rest. The cost chart leaves out a side whose cost is not known: at
+/// its priced part it would look cheap.
+fn placed(c: &Comparison, latency: bool) -> (Vec<Option<(f64, f64)>>, Bounds) {
+    let v: Vec<Option<(f64, f64)>> =
+        values(c, latency).into_iter().zip(&c.strategies).map(|(p, s)| (latency || s.cost_known()).then_some(p)).collect();
+    let shown: Vec<(f64, f64)> = v.iter().flatten().copied().collect();
+    let b = bounds(&shown);
+    (v, b)
+}
+
 /// Where each side sits in a chart, as fractions of its width (from the left) and height (from
-/// the bottom), for picking a point with the mouse.
-pub fn plotted(c: &Comparison, latency: bool) -> Vec<(f64, f64)> {
-    let v = values(c, latency);
-    let (bx, by) = bounds(&v);
-    v.iter().map(|p| (p.0 / bx[1], (p.1 - by[0]) / (by[1] - by[0]).max(1e-9))).collect()
+/// the bottom), for picking a point with the mouse; `None` for a side the chart leaves out.
+pub fn plotted(c: &Comparison, latency: bool) -> Vec<Option<(f64, f64)>> {
+    let (v, (bx, by)) = placed(c, latency);
+    v.iter().map(|p| p.map(|p| (p.0 / bx[1], (p.1 - by[0]) / (by[1] - by[0]).max(1e-9)))).collect()
 }
 
 /// The points no other beats on both this chart's x (lower is better) and quality, cheapest
@@ -72,14 +85,11 @@ impl FrontierView<'_> {
         let app = self.app;
         let t = &app.theme;
         let pick = app.frontier.compare_pick;
-        let v = values(c, latency);
-        // A side whose cost is not known has no place on the cost axis: it is listed, not
-        // plotted (at its priced part it would look cheap).
-        let plotted = |k: usize| latency || c.strategies[k].cost_known();
-        let known: Vec<(f64, f64)> = v.iter().enumerate().filter(|&(k, _)| plotted(k)).map(|(_, p)| *p).collect();
-        let (bx, by) = bounds(&known);
-        let line = frontier_line(&known);
-        let points: Vec<Vec<(f64, f64)>> = v.iter().enumerate().map(|(k, p)| if plotted(k) { vec![*p] } else { Vec::new() }).collect();
+        // A side left out is listed in the legend, with no point.
+        let (v, (bx, by)) = placed(c, latency);
+        let shown: Vec<(f64, f64)> = v.iter().flatten().copied().collect();
+        let line = frontier_line(&shown);
+        let points: Vec<Vec<(f64, f64)>> = v.iter().map(|p| p.iter().copied().collect()).collect();
         let mut datasets: Vec<Dataset> = vec![
             Dataset::default()
                 .name("── Pareto frontier")
@@ -97,8 +107,7 @@ impl FrontierView<'_> {
             let x = if latency {
                 dur(std::time::Duration::from_secs_f64(s.latency_ms / 1000.0))
             } else {
-                let unknown = Unknown { uncounted: s.nodes_uncounted > 0, unpriced: s.nodes_unpriced > 0 };
-                cost_text(crate::money::Money::from_usd(s.cost_usd), unknown)
+                cost_text(crate::money::Money::from_usd(s.cost_usd), Unknown::of_side(s))
             };
             Dataset::default()
                 .name(format!(
@@ -174,8 +183,9 @@ fn header_at(app: &App, step: u8) -> Line<'static> {
     }
     let base = app.player.state.totals.cost.total();
     let base_t = app.player.state.wall();
-    let unknown = |st: &crate::state::RunState| Unknown { uncounted: st.uncounted_priced_count() > 0, unpriced: st.unpriced_count() > 0 };
-    let base_open = unknown(&app.player.state).is_open();
+    // Counted once: a unit whose cost is not known is unpriced or uncounted, not both.
+    let unknown = |st: &crate::state::RunState| (st.unpriced_count() as u64, st.uncounted_priced_count() as u64);
+    let base_open = unknown(&app.player.state) != (0, 0);
     for (k, p) in app.players().enumerate() {
         let st = &p.state;
         let cost = st.totals.cost.total();
@@ -183,12 +193,13 @@ fn header_at(app: &App, step: u8) -> Line<'static> {
         spans.push(Span::styled(if k == 0 && step > 0 { " " } else { " │ " }, t.dim()));
         let name = if step >= 3 { clip(&st.strategy.name, 8) } else { st.strategy.name.clone() };
         spans.push(Span::styled(format!("{} {name} ", side_letter(k)), Style::default().fg(t.accent)));
-        // Never $0 for a side whose cost is not known, nor a ratio to one.
-        let open = unknown(st);
-        let cost_shown = if open.is_open() { cost_text(cost, open) } else { cost.to_string() };
-        spans.push(Span::raw(format!("{cost_shown} {}", dur(time))));
+        // Never $0 for a side whose cost is not known (worded as the command's reports do),
+        // nor a ratio to one.
+        let (unpriced, uncounted) = unknown(st);
+        let open = base_open || (unpriced, uncounted) != (0, 0);
+        spans.push(Span::raw(format!("{} {}", crate::report::cost_text(cost, unpriced, uncounted), dur(time))));
         if k > 0 && p.at_end() && app.player.at_end() {
-            let rc = if open.is_open() || base_open { None } else { cost.ratio(base) };
+            let rc = if open { None } else { cost.ratio(base) };
             let rt = st.wall().as_secs_f64() / base_t.as_secs_f64().max(1e-9);
             let col = |r: f64| {
                 Style::default().fg(if r < 1.0 {
@@ -201,7 +212,8 @@ fn header_at(app: &App, step: u8) -> Line<'static> {
             };
             match rc {
                 Some(rc) => spans.push(Span::styled(format!(" cost ×{rc:.2}"), col(rc))),
-                None => spans.push(Span::styled(" cost ×?".to_string(), t.dim())),
+                // Unknown, or a baseline that cost nothing.
+                None => spans.push(Span::styled(if open { " cost ×?" } else { " cost ×-" }.to_string(), t.dim())),
             }
             if step >= 2 {
                 spans.push(Span::styled(format!(" t×{rt:.2}"), col(rt)));

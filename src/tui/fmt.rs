@@ -60,6 +60,11 @@ impl Unknown {
         self.uncounted || self.unpriced
     }
 
+    /// A compared strategy's totals.
+    pub fn of_side(s: &crate::compare::SideSummary) -> Unknown {
+        Unknown { uncounted: s.nodes_uncounted > 0, unpriced: s.nodes_unpriced > 0 }
+    }
+
     pub fn of(st: &crate::state::RunState, units: &[usize]) -> Unknown {
         Unknown { uncounted: units.iter().any(|&i| st.unreported(i)), unpriced: units.iter().any(|&i| st.unpriced(i)) }
     }

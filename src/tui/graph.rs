@@ -30,6 +30,8 @@ struct Content {
     status: Status,
     lines: [String; 3],
     cost: Option<Money>,
+    /// Compare mode: what is not known of `cost` (the other side's, not the shown state's).
+    cost_unknown: Option<Unknown>,
     critical: bool,
     /// Compare mode: the colour of the third line (the delta), and the status symbols.
     delta: Option<ratatui::style::Color>,
@@ -62,8 +64,8 @@ fn models_text(models: &[String]) -> Option<String> {
     }
 }
 
-/// A side's view of a box: status, model, cost so far, and latency.
-/// One side's figures in a compare box.
+/// One side's figures in a compare box: status, model, cost so far, latency, and what is not
+/// known of the cost.
 struct Side {
     status: Status,
     model: Option<String>,
@@ -72,6 +74,7 @@ struct Side {
     unknown: Unknown,
 }
 
+/// A side's view of a box.
 fn side_figures(app: &App, st: &RunState, key: BoxKey, now: Duration) -> Side {
     let n = key.node();
     if st.nodes.get(n).is_none() {
@@ -173,6 +176,7 @@ fn compare_content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize)
         status,
         lines: [line(0), line(1), third],
         cost: Some(sides[1].cost),
+        cost_unknown: Some(sides[1].unknown),
         critical: critical.contains(&key),
         delta,
         symbols: Some(symbols),
@@ -290,6 +294,7 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
             status,
             lines: [line1, count_line(count, &cost_text, w), spread(&span, &done, w)],
             cost: Some(sum.cost),
+            cost_unknown: None,
             critical: critical.contains(&key),
             delta: None,
             symbols: None,
@@ -302,6 +307,7 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
             status,
             lines: Default::default(),
             cost: None,
+            cost_unknown: None,
             critical: false,
             delta: None,
             symbols: None,
@@ -336,6 +342,7 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
         status,
         lines: unit_content(st, ui, now, w),
         cost: Some(st.cost_so_far(ui)),
+        cost_unknown: None,
         critical: critical.contains(&key),
         delta: None,
         symbols: None,
@@ -377,7 +384,8 @@ fn compact_line(app: &App, key: BoxKey, c: &Content, w: usize) -> String {
             }
         };
     let (toks, cost) = match c.cost {
-        Some(cost) => figures_text(toks, cost, unknown),
+        // In compare mode the cost is the other side's, and so is what is unknown of it.
+        Some(cost) => (figures_text(toks, cost, unknown).0, cost_text(cost, c.cost_unknown.unwrap_or(unknown))),
         None => (tokens(toks), String::new()),
     };
     let name_w = 16.min(w.saturating_sub(4));

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
 use super::app::App;
-use super::fmt::{Unknown, dur, figures_text, money};
+use super::fmt::{Unknown, cost_text, dur, figures_text, money};
 use super::layout::BoxKey;
 use super::theme::status_symbol;
 use crate::event::Origin;
@@ -304,7 +304,10 @@ fn run_lines(app: &App, st: &crate::state::RunState, g: usize) -> Vec<Line<'stat
     out.push(kv(app, "done", format!("{} of {} ({} failed, {} skipped)", sum.settled, sum.units, sum.failed, sum.skipped)));
     out.push(kv(app, "models", if sum.models.is_empty() { "-".into() } else { sum.models.join(", ") }));
     out.push(kv(app, "tokens", thousands(sum.tokens)));
-    out.push(kv(app, "cost", format!("{}{}", if sum.active { "~" } else { "" }, money(sum.cost))));
+    // Never $0 for what has no price or no counts.
+    let work = |n: usize| st.work_units(n);
+    let all: Vec<usize> = members.iter().flat_map(|&n| work(n)).collect();
+    out.push(kv(app, "cost", format!("{}{}", if sum.active { "~" } else { "" }, cost_text(sum.cost, Unknown::of(st, &all)))));
     if let Some(s) = sum.start {
         out.push(kv(app, "span", format!("{} → {}", dur(s), sum.end.map(dur).unwrap_or_else(|| "…".into()))));
     }
@@ -320,7 +323,7 @@ fn run_lines(app: &App, st: &crate::state::RunState, g: usize) -> Vec<Line<'stat
                 "{:<16} {:<18} {:>9} {:>7}",
                 super::fmt::clip(&st.flow.nodes[n].id, 16),
                 super::fmt::clip(u.model.as_deref().unwrap_or("-"), 18),
-                money(st.node_cost(n)),
+                cost_text(st.node_cost(n), Unknown::of(st, &work(n))),
                 u.latency.map(dur).unwrap_or_default()
             )),
         ]));

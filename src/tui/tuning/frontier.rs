@@ -275,9 +275,11 @@ impl App {
                 f64::from(column - chart.x) / f64::from(chart.width.max(1)),
                 1.0 - f64::from(row - chart.y) / f64::from(chart.height.max(1)),
             );
+            // Only the points drawn can be picked.
             let nearest = pts
                 .iter()
                 .enumerate()
+                .filter_map(|(i, p)| p.map(|p| (i, p)))
                 .min_by(|(_, a), (_, b)| {
                     let d = |p: &(f64, f64)| (p.0 - px).powi(2) + (p.1 - py).powi(2);
                     d(a).total_cmp(&d(b))
