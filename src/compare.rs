@@ -617,14 +617,14 @@ impl Comparison {
     /// One row per strategy, with a header row.
     pub fn csv(&self) -> String {
         let mut out = String::from(
-            "strategy,cost_usd,cost_per_1000_usd,cost_ratio,latency_ms,latency_p95_ms,latency_ratio,critical_path_ms,input_tokens,cached_tokens,output_tokens,prompt_tokens,declared_tokens,history_tokens,checks_passed,checks_total,pass_rate,quality,quality_low,quality_high,quality_unit,quality_vs_baseline,frontier,provider\n",
+            "strategy,cost_usd,cost_per_1000_usd,cost_ratio,latency_ms,latency_p95_ms,latency_ratio,critical_path_ms,input_tokens,cached_tokens,output_tokens,prompt_tokens,declared_tokens,history_tokens,checks_passed,checks_total,pass_rate,quality,quality_low,quality_high,quality_unit,quality_vs_baseline,frontier,provider,nodes_unpriced,nodes_uncounted\n",
         );
         let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
         for s in &self.strategies {
             let q = if s.strategy.contains([',', '"']) { format!("\"{}\"", s.strategy.replace('"', "\"\"")) } else { s.strategy.clone() };
             let _ = writeln!(
                 out,
-                "{q},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{q},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 s.cost_usd,
                 s.cost_per_1000_usd,
                 opt(s.cost_ratio),
@@ -647,7 +647,10 @@ impl Comparison {
                 s.quality_unit,
                 s.quality_vs_baseline.map_or("", Verdict::name),
                 s.frontier,
-                self.provider
+                self.provider,
+                // Not 0 when a cost is unknown: `cost_usd` is then the priced part.
+                s.nodes_unpriced,
+                s.nodes_uncounted
             );
         }
         out

@@ -74,6 +74,13 @@ fn a_kind_of_unpriced_nodes_says_so_instead_of_zero() {
     let json = serde_json::to_value(&c).expect("json");
     assert!(json["by_kind"][0]["sides"][1]["nodes_unpriced"].as_u64().is_some_and(|n| n > 0), "{json}");
     assert!(json["by_kind"][0]["sides"][0].get("nodes_unpriced").is_none(), "absent when none");
+    // The CSV says how many nodes its cost leaves out.
+    let csv = c.csv();
+    let mut lines = csv.lines();
+    assert!(lines.next().is_some_and(|h| h.ends_with(",nodes_unpriced,nodes_uncounted")), "{csv}");
+    assert!(lines.next().is_some_and(|a| a.ends_with(",0,0")), "{csv}");
+    let n = unpriced.unpriced_count();
+    assert!(lines.next().is_some_and(|b| b.ends_with(&format!(",{n},0"))), "{csv}");
 }
 
 #[test]
