@@ -84,11 +84,9 @@ fn a_wide_screen_shows_times_and_the_token_split() {
     assert!(!t.contains("left out to fit"), "{t}");
 }
 
-/// A side whose models the catalog does not price (a recording made elsewhere) shows
-/// `unpriced`, never $0, and no ratio or change in cost: in the header, the table and the
-/// graph's boxes.
-#[test]
-fn a_side_without_prices_says_unpriced_and_has_no_ratio() {
+/// naive (A) against smart (B) played to the end, where B's side folds its run against a
+/// catalog that prices none of its models (as a recording made with another catalog would).
+fn without_prices_for_b(size: (u16, u16)) -> App {
     let flow = sample_flow("research-assistant");
     let a = spec(flow.clone(), sample_strategy("naive"), 1);
     let mut b = spec(flow, sample_strategy("smart"), 1);
@@ -96,12 +94,21 @@ fn a_side_without_prices_says_unpriced_and_has_no_ratio() {
     let events = (sim(&a).0, sim(&b).0);
     b.catalog = std::sync::Arc::new(baton::routing::Catalog::empty());
     let mut app = App::new(&a, Theme::dark(), Keymap::default_map(), 1.0, true);
-    app.update(Msg::Term(Event::Resize(120, 40)));
+    app.update(Msg::Term(Event::Resize(size.0, size.1)));
     app.compare_with(vec![b]);
     app.update(Msg::Run(events.0));
     app.update(Msg::Run(events.1));
     app.update(Msg::Tick(std::time::Duration::from_secs(600)));
     assert!(app.players().all(|p| p.at_end()));
+    app
+}
+
+/// A side whose models the catalog does not price (a recording made elsewhere) shows
+/// `unpriced`, never $0, and no ratio or change in cost: in the header, the table and the
+/// graph's boxes.
+#[test]
+fn a_side_without_prices_says_unpriced_and_has_no_ratio() {
+    let mut app = without_prices_for_b((120, 40));
 
     app.view = View::Compare;
     let t = text(&render(&app));
@@ -133,18 +140,7 @@ fn a_side_without_prices_says_unpriced_and_has_no_ratio() {
 /// other side's, so what is unknown of it is that side's too.
 #[test]
 fn the_compact_list_says_unpriced_for_the_other_side() {
-    let flow = sample_flow("research-assistant");
-    let a = spec(flow.clone(), sample_strategy("naive"), 1);
-    let mut b = spec(flow, sample_strategy("smart"), 1);
-    b.run_id = 2;
-    let events = (sim(&a).0, sim(&b).0);
-    b.catalog = std::sync::Arc::new(baton::routing::Catalog::empty());
-    let mut app = App::new(&a, Theme::dark(), Keymap::default_map(), 1.0, true);
-    app.update(Msg::Term(Event::Resize(56, 18)));
-    app.compare_with(vec![b]);
-    app.update(Msg::Run(events.0));
-    app.update(Msg::Run(events.1));
-    app.update(Msg::Tick(std::time::Duration::from_secs(600)));
+    let mut app = without_prices_for_b((56, 18));
     app.view = View::Graph;
     let g = text(&render(&app));
     let planner = g.lines().find(|l| l.contains("planner")).unwrap_or_else(|| panic!("a planner line: {g}"));
