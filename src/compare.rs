@@ -71,7 +71,7 @@ impl SideSummary {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct KindCell {
     pub calls: usize,
     /// What the priced calls cost: not the kind's cost when `nodes_unpriced` or
@@ -87,12 +87,6 @@ pub struct KindCell {
     /// unpriced ones not counted again. Absent when 0.
     #[serde(skip_serializing_if = "crate::report::is_zero")]
     pub nodes_uncounted: usize,
-}
-
-impl KindCell {
-    fn empty() -> KindCell {
-        KindCell { calls: 0, cost_usd: 0.0, tokens: Usage::default(), pass_rate: None, nodes_unpriced: 0, nodes_uncounted: 0 }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -228,14 +222,13 @@ pub fn compare_runs(runs: &[(&RunState, Option<String>)]) -> Comparison {
                 continue;
             }
             let kind = st.flow.nodes[u.unit.index()].kind.clone();
-            let cells = kinds.entry(kind).or_insert_with(|| vec![KindCell::empty(); runs.len()]);
+            let cells = kinds.entry(kind).or_insert_with(|| vec![KindCell::default(); runs.len()]);
             let c = &mut cells[k];
             c.calls += 1;
             c.cost_usd = (Money::from_usd(c.cost_usd) + u.cost.total()).usd();
             c.tokens.add(&u.billed_usage);
-            let unpriced = st.unpriced(i);
-            c.nodes_unpriced += usize::from(unpriced);
-            c.nodes_uncounted += usize::from(st.unreported(i) && !unpriced);
+            c.nodes_unpriced += usize::from(st.unpriced(i));
+            c.nodes_uncounted += usize::from(st.uncounted_priced(i));
         }
         for (kind, cells) in kinds.iter_mut() {
             let (passed, total) = listed_units(st)
@@ -340,9 +333,9 @@ pub fn compare_batches(batches: &[BatchReport]) -> Comparison {
     let mut kinds: BTreeMap<String, Vec<KindCell>> = BTreeMap::new();
     for (k, b) in batches.iter().enumerate() {
         for (kind, g) in &b.by_kind {
-            let cells = kinds.entry(kind.clone()).or_insert_with(|| vec![KindCell::empty(); batches.len()]);
+            let cells = kinds.entry(kind.clone()).or_insert_with(|| vec![KindCell::default(); batches.len()]);
             // A batch's strategies are checked against its catalog: every model is priced.
-            cells[k] = KindCell { calls: g.calls, cost_usd: g.cost_usd, tokens: g.tokens, pass_rate: g.pass_rate, ..KindCell::empty() };
+            cells[k] = KindCell { calls: g.calls, cost_usd: g.cost_usd, tokens: g.tokens, pass_rate: g.pass_rate, ..KindCell::default() };
         }
     }
     Comparison {

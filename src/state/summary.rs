@@ -89,13 +89,19 @@ impl RunState {
         self.totals.unreported
     }
 
-    /// How many settled units are [`RunState::unreported`] but priced: a unit whose cost is
-    /// unknown is counted once, as unpriced when it is. No pass when the fold counted none.
+    /// A unit [`RunState::unreported`] but priced: a unit whose cost is unknown is counted
+    /// once, as unpriced when it is.
+    pub fn uncounted_priced(&self, idx: usize) -> bool {
+        self.unreported(idx) && !self.unpriced(idx)
+    }
+
+    /// How many settled units are [`RunState::uncounted_priced`]. No pass when the fold
+    /// counted none unreported.
     pub fn uncounted_priced_count(&self) -> usize {
         if self.totals.unreported == 0 {
             return 0;
         }
-        (0..self.units.len()).filter(|&i| self.unreported(i) && !self.unpriced(i)).count()
+        (0..self.units.len()).filter(|&i| self.uncounted_priced(i)).count()
     }
 
     /// The units that carry a node's work: its instances once it fanned out, else its own.

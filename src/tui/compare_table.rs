@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Cell, Row, Table, Widget};
 
 use super::app::App;
 use super::compare_view::comparison;
-use super::fmt::{Unknown, clip, cost_text, dur};
+use super::fmt::{Unknown, clip, dur, open_cost};
 use super::graph::side_letter;
 use crate::money::Money;
 
@@ -100,11 +100,10 @@ impl Widget for CompareView<'_> {
             for n in &c.nodes {
                 let side = &n.sides[k];
                 model.cells.push((side.model.clone().unwrap_or_else(|| side.status.to_string()), plain));
-                let unknown = |cell: &crate::compare::NodeCell| Unknown { uncounted: cell.uncounted, unpriced: cell.unpriced };
                 // Never $0 for a node whose cost is not known, nor a change in it.
-                cost.cells.push((cost_text(Money::from_usd(side.cost_usd), unknown(side)), plain));
+                cost.cells.push((open_cost(Money::from_usd(side.cost_usd), Unknown::of_cell(side)), plain));
                 time.cells.push((side.latency_ms.map(|m| dur(std::time::Duration::from_secs_f64(m / 1000.0))).unwrap_or_default(), plain));
-                if unknown(side).is_open() || unknown(&n.sides[0]).is_open() {
+                if Unknown::of_cell(side).is_open() || Unknown::of_cell(&n.sides[0]).is_open() {
                     delta.cells.push(("?".into(), t.dim()));
                 } else {
                     let d = side.cost_usd - n.sides[0].cost_usd;
@@ -113,7 +112,7 @@ impl Widget for CompareView<'_> {
             }
             let pass = s.pass_rate.map(|p| format!("{:.0}%", p * 100.0)).unwrap_or_default();
             model.cells.push((format!("{}{pass}", if s.frontier { "★ " } else { "" }), Style::default().fg(t.critical)));
-            cost.cells.push((cost_text(Money::from_usd(s.cost_usd), Unknown::of_side(s)), bold));
+            cost.cells.push((open_cost(Money::from_usd(s.cost_usd), Unknown::of_side(s)), bold));
             time.cells.push((dur(std::time::Duration::from_secs_f64(s.latency_ms / 1000.0)), plain));
             // No ratio when either cost is not known (`?`) or the baseline's is zero (`-`).
             match s.cost_ratio {

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Widget};
 
 use super::app::App;
-use super::fmt::{Unknown, clip, cost_text, dur, money};
+use super::fmt::{Unknown, clip, dur, money, open_cost};
 use super::graph::side_letter;
 use crate::compare::{Comparison, compare_runs};
 
@@ -40,6 +40,9 @@ fn values(c: &Comparison, latency: bool) -> Vec<(f64, f64)> {
     c.strategies.iter().map(|s| (if latency { s.latency_ms / 1000.0 } else { s.cost_usd }, s.pass_rate.unwrap_or(1.0) * 100.0)).collect()
 }
 
+/// A chart's x and quality bounds.
+type Bounds = ([f64; 2], [f64; 2]);
+
 /// The chart's bounds: x from 0 to a little past the largest, quality from a little below the
 /// lowest to 100%.
 fn bounds(v: &[(f64, f64)]) -> Bounds {
@@ -48,9 +51,6 @@ fn bounds(v: &[(f64, f64)]) -> Bounds {
     let lo = (min_q - 10.0).clamp(0.0, 90.0).floor();
     ([0.0, max_x], [lo, 100.0])
 }
-
-/// A chart's x and quality bounds.
-type Bounds = ([f64; 2], [f64; 2]);
 
 /// Each side's (x, quality) on a chart, `None` for a side the chart leaves out, and the
 /// chart's bounds over the rest. The cost chart leaves out a side whose cost is not known: at
@@ -107,7 +107,7 @@ impl FrontierView<'_> {
             let x = if latency {
                 dur(std::time::Duration::from_secs_f64(s.latency_ms / 1000.0))
             } else {
-                cost_text(crate::money::Money::from_usd(s.cost_usd), Unknown::of_side(s))
+                open_cost(crate::money::Money::from_usd(s.cost_usd), Unknown::of_side(s))
             };
             Dataset::default()
                 .name(format!(
@@ -183,9 +183,8 @@ fn header_at(app: &App, step: u8) -> Line<'static> {
     }
     let base = app.player.state.totals.cost.total();
     let base_t = app.player.state.wall();
-    // Counted once: a unit whose cost is not known is unpriced or uncounted, not both.
-    let unknown = |st: &crate::state::RunState| (st.unpriced_count() as u64, st.uncounted_priced_count() as u64);
-    let base_open = unknown(&app.player.state) != (0, 0);
+    // The fold's counts: no pass over the units unless some call came without counts.
+    let base_open = app.player.state.totals.unpriced + app.player.state.totals.unreported > 0;
     for (k, p) in app.players().enumerate() {
         let st = &p.state;
         let cost = st.totals.cost.total();
@@ -195,8 +194,9 @@ fn header_at(app: &App, step: u8) -> Line<'static> {
         spans.push(Span::styled(format!("{} {name} ", side_letter(k)), Style::default().fg(t.accent)));
         // Never $0 for a side whose cost is not known (worded as the command's reports do),
         // nor a ratio to one.
-        let (unpriced, uncounted) = unknown(st);
-        let open = base_open || (unpriced, uncounted) != (0, 0);
+        // Counted once: a unit whose cost is not known is unpriced or uncounted, not both.
+        let (unpriced, uncounted) = (st.unpriced_count() as u64, st.uncounted_priced_count() as u64);
+        let open = base_open || unpriced + uncounted > 0;
         spans.push(Span::raw(format!("{} {}", crate::report::cost_text(cost, unpriced, uncounted), dur(time))));
         if k > 0 && p.at_end() && app.player.at_end() {
             let rc = if open { None } else { cost.ratio(base) };

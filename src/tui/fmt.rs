@@ -60,6 +60,11 @@ impl Unknown {
         self.uncounted || self.unpriced
     }
 
+    /// A compared node's cell.
+    pub fn of_cell(c: &crate::compare::NodeCell) -> Unknown {
+        Unknown { uncounted: c.uncounted, unpriced: c.unpriced }
+    }
+
     /// A compared strategy's totals.
     pub fn of_side(s: &crate::compare::SideSummary) -> Unknown {
         Unknown { uncounted: s.nodes_uncounted > 0, unpriced: s.nodes_unpriced > 0 }
@@ -73,12 +78,12 @@ impl Unknown {
 /// Tokens and cost as text, never a plain 0 for what is not known: `?` or `N+?` tokens when
 /// some call came without counts; `unpriced`, `$?` or `$X+?` when the cost is incomplete.
 pub fn figures_text(toks: u64, cost: Money, unknown: Unknown) -> (String, String) {
-    (open_figure(tokens(toks), toks == 0, unknown.uncounted), cost_text(cost, unknown))
+    (open_figure(tokens(toks), toks == 0, unknown.uncounted), open_cost(cost, unknown))
 }
 
 /// A cost as text, never a plain 0 for what is not known: `unpriced`, `$?` or `$X+?` when it
 /// is incomplete.
-pub fn cost_text(cost: Money, unknown: Unknown) -> String {
+pub fn open_cost(cost: Money, unknown: Unknown) -> String {
     match (unknown.uncounted, cost.is_zero()) {
         (false, true) if unknown.unpriced => "unpriced".to_string(),
         (_, true) if unknown.is_open() => "$?".to_string(),

@@ -11,7 +11,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::widgets::Widget;
 
 use super::app::App;
-use super::fmt::{Unknown, clip, cost_text, dur, figures_text, money, spread, tokens};
+use super::fmt::{Unknown, clip, dur, figures_text, money, open_cost, spread, tokens};
 use super::layout::{ARROW, BoxKey, centered, glyph, route_cells};
 use super::theme::status_symbol;
 use crate::money::Money;
@@ -120,7 +120,7 @@ fn compare_content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize)
         let s = &sides[k];
         let m = s.model.clone().unwrap_or_else(|| s.status.name().to_string());
         // Never $0 for a side whose cost is not known.
-        let c = cost_text(s.cost, s.unknown);
+        let c = open_cost(s.cost, s.unknown);
         // The side's letter only when the model still fits beside it.
         let left = if m.chars().count() + c.chars().count() + 3 <= w { format!("{} {m}", side_letter(k)) } else { m };
         spread(&left, &c, w)
@@ -385,7 +385,7 @@ fn compact_line(app: &App, key: BoxKey, c: &Content, w: usize) -> String {
         };
     let (toks, cost) = match c.cost {
         // In compare mode the cost is the other side's, and so is what is unknown of it.
-        Some(cost) => (figures_text(toks, cost, unknown).0, cost_text(cost, c.cost_unknown.unwrap_or(unknown))),
+        Some(cost) => (figures_text(toks, cost, unknown).0, open_cost(cost, c.cost_unknown.unwrap_or(unknown))),
         None => (tokens(toks), String::new()),
     };
     let name_w = 16.min(w.saturating_sub(4));

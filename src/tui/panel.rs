@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
 use super::app::App;
-use super::fmt::{Unknown, cost_text, dur, figures_text, money};
+use super::fmt::{Unknown, dur, figures_text, money, open_cost};
 use super::layout::BoxKey;
 use super::theme::status_symbol;
 use crate::event::Origin;
@@ -291,7 +291,8 @@ fn run_lines(app: &App, st: &crate::state::RunState, g: usize) -> Vec<Line<'stat
     let t = &app.theme;
     let members = &app.siblings.members[g];
     let first = &st.flow.nodes[members[0]];
-    let sum = st.nodes_summary(members);
+    let units: Vec<usize> = members.iter().flat_map(|&n| st.work_units(n)).collect();
+    let sum = st.summary(&units);
     let mut out = vec![Line::from(vec![
         Span::styled(
             format!("{} {} ×{}", status_symbol(sum.status), first.kind, members.len()),
@@ -305,9 +306,7 @@ fn run_lines(app: &App, st: &crate::state::RunState, g: usize) -> Vec<Line<'stat
     out.push(kv(app, "models", if sum.models.is_empty() { "-".into() } else { sum.models.join(", ") }));
     out.push(kv(app, "tokens", thousands(sum.tokens)));
     // Never $0 for what has no price or no counts.
-    let work = |n: usize| st.work_units(n);
-    let all: Vec<usize> = members.iter().flat_map(|&n| work(n)).collect();
-    out.push(kv(app, "cost", format!("{}{}", if sum.active { "~" } else { "" }, cost_text(sum.cost, Unknown::of(st, &all)))));
+    out.push(kv(app, "cost", format!("{}{}", if sum.active { "~" } else { "" }, open_cost(sum.cost, Unknown::of(st, &units)))));
     if let Some(s) = sum.start {
         out.push(kv(app, "span", format!("{} → {}", dur(s), sum.end.map(dur).unwrap_or_else(|| "…".into()))));
     }
@@ -323,7 +322,7 @@ fn run_lines(app: &App, st: &crate::state::RunState, g: usize) -> Vec<Line<'stat
                 "{:<16} {:<18} {:>9} {:>7}",
                 super::fmt::clip(&st.flow.nodes[n].id, 16),
                 super::fmt::clip(u.model.as_deref().unwrap_or("-"), 18),
-                cost_text(st.node_cost(n), Unknown::of(st, &work(n))),
+                open_cost(st.node_cost(n), Unknown::of(st, &st.work_units(n))),
                 u.latency.map(dur).unwrap_or_default()
             )),
         ]));
