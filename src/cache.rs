@@ -74,11 +74,11 @@ impl OutputStore for DiskCache {
         let bytes = std::fs::read(self.path(q.key)).ok()?;
         // A damaged entry is a miss, never an error: the node simply runs.
         let e: Entry = serde_json::from_slice(&bytes).ok()?;
-        Some(Served { model: e.model, usage: e.usage, output: Arc::from(e.output), resumed: None })
+        Some(Served { model: e.model.into(), usage: e.usage, output: Arc::from(e.output), resumed: None })
     }
 
     fn put(&self, q: &Query<'_>, s: &Served) {
-        let e = Entry { node: q.node.to_string(), model: s.model.clone(), usage: s.usage, output: s.output.to_string() };
+        let e = Entry { node: q.node.to_string(), model: s.model.to_string(), usage: s.usage, output: s.output.to_string() };
         if let Ok(bytes) = serde_json::to_vec(&e) {
             let tmp = self.dir.join(format!(".{:016x}.{}.tmp", q.key, std::process::id()));
             if std::fs::write(&tmp, bytes).is_ok() {

@@ -262,7 +262,7 @@ pub fn compare_runs(runs: &[(&RunState, Option<String>)]) -> Comparison {
                         let (prompt, declared, history) = u.attribution();
                         NodeCell {
                             status: u.status.name(),
-                            model: u.model.clone().filter(|_| matches!(u.status, Status::Done | Status::Cached)),
+                            model: u.model.as_deref().map(String::from).filter(|_| matches!(u.status, Status::Done | Status::Cached)),
                             rule: u.decision.as_ref().map(|d| d.rule_label.to_string()),
                             cost_usd: u.cost.total().usd(),
                             latency_ms: u.latency.map(ms),

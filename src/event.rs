@@ -271,7 +271,7 @@ pub enum Event {
     },
     NodeFinished {
         unit: Unit,
-        model: String,
+        model: std::sync::Arc<str>,
         usage: Usage,
         /// The provider sent no usage; the counts are tokenizer estimates.
         estimated: bool,

@@ -57,7 +57,7 @@ pub fn preview(last: &RunState, next: &Strategy) -> Preview {
         };
         let node = &last.flow.nodes[u.unit.index()];
         let nd = route(next, node, d.input_tokens);
-        let served = u.model.clone().unwrap_or_else(|| d.model.clone());
+        let served = u.model.as_deref().map_or_else(|| d.model.clone(), String::from);
         if nd.model == d.model || !matches!(u.status, Status::Done | Status::Cached | Status::Failed) {
             unchanged += 1;
             cost_after += before;

@@ -77,7 +77,7 @@ fn event() -> impl Strategy<Value = Event> {
             |(unit, model, usage, cached, passed, unreported)| {
                 Event::NodeFinished {
                     unit,
-                    model,
+                    model: model.into(),
                     usage,
                     estimated: false,
                     ttft: Duration::from_millis(50),

@@ -44,13 +44,13 @@ pub fn doctor(args: DoctorArgs) -> Exit {
         if !args.provider.is_empty() && !args.provider.iter().any(|p| p.eq_ignore_ascii_case(m.provider.name())) {
             continue;
         }
-        if used.as_ref().is_some_and(|u| !u.contains(&m.id)) {
+        if used.as_ref().is_some_and(|u| !u.contains(&*m.id)) {
             continue;
         }
         let base = m.base_url.clone().or_else(|| m.provider.default_base_url().map(str::to_string)).unwrap_or_default();
         match servers.iter_mut().find(|s| s.0 == m.provider && s.1 == base && s.2 == m.key_env && s.3 == m.key_file) {
-            Some(s) => s.4.push(m.id.clone()),
-            None => servers.push((m.provider, base, m.key_env.clone(), m.key_file.clone(), vec![m.id.clone()])),
+            Some(s) => s.4.push(m.id.to_string()),
+            None => servers.push((m.provider, base, m.key_env.clone(), m.key_file.clone(), vec![m.id.to_string()])),
         }
     }
     let mut t = Table::new(&[("PROVIDER", false), ("BASE URL", false), ("KEY", false), ("MODELS", true), ("SERVER", false)]);
@@ -92,7 +92,7 @@ pub fn doctor(args: DoctorArgs) -> Exit {
                 let check = catalog
                     .models
                     .iter()
-                    .find(|m| m.id == models[0])
+                    .find(|m| *m.id == *models[0])
                     .map(|m| rt.block_on(crate::provider::http::check_server(c, m)))
                     .unwrap_or(crate::provider::http::ServerCheck::Ok);
                 if !check.is_ok() {
@@ -234,7 +234,7 @@ pub fn models(args: ModelsArgs) -> Exit {
     ]);
     for m in &catalog.models {
         t.row(vec![
-            m.id.clone(),
+            m.id.to_string(),
             m.provider.name().to_string(),
             m.prices.input.to_string(),
             m.prices.cached_input.to_string(),

@@ -221,7 +221,7 @@ impl<'a, S: Sink> Call<'a, S> {
                             if model_id == self.decision.model {
                                 store.put(
                                     &q,
-                                    &Served { model: model_id.to_string(), usage: answer.usage, output: output.clone(), resumed: None },
+                                    &Served { model: model.id.clone(), usage: answer.usage, output: output.clone(), resumed: None },
                                 );
                             }
                         }
@@ -229,7 +229,7 @@ impl<'a, S: Sink> Call<'a, S> {
                             finished,
                             Event::NodeFinished {
                                 unit: self.unit,
-                                model: model_id.to_string(),
+                                model: model.id.clone(),
                                 usage: answer.usage,
                                 estimated: answer.estimated,
                                 ttft: answer.ttft,
@@ -426,7 +426,7 @@ impl<'a, S: Sink> Call<'a, S> {
                 let (request, response) = *w;
                 let response = response.unwrap_or_default();
                 let exchange = Exchange {
-                    model: self.spec.catalog.models[model].id.clone(),
+                    model: self.spec.catalog.models[model].id.to_string(),
                     try_no,
                     request,
                     status: response.status,

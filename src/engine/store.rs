@@ -12,7 +12,7 @@ use crate::routing::Usage;
 /// or forked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Served {
-    pub model: String,
+    pub model: Arc<str>,
     /// The original call's usage, kept for reference (a served output costs nothing now).
     pub usage: Usage,
     pub output: Arc<str>,

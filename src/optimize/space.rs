@@ -172,7 +172,7 @@ pub fn choices_per_slot(slot: &Slot, models: &[String], catalog: &Catalog, casca
 /// The models a search may use: the ones given, else every catalog model, in catalog order.
 pub fn candidate_models(catalog: &Catalog, given: &[String]) -> Result<Vec<String>, String> {
     if given.is_empty() {
-        return Ok(catalog.models.iter().map(|m| m.id.clone()).collect());
+        return Ok(catalog.models.iter().map(|m| m.id.to_string()).collect());
     }
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();

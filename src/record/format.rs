@@ -84,7 +84,7 @@ impl Header {
             .map(|m| {
                 let p = &m.prices;
                 (
-                    m.id.clone(),
+                    m.id.to_string(),
                     PriceRow {
                         input_per_mtok: p.input.usd_per_million(),
                         cached_input_per_mtok: p.cached_input.usd_per_million(),
@@ -366,7 +366,7 @@ impl Line {
                     t,
                     node,
                     item,
-                    model: model.clone(),
+                    model: model.to_string(),
                     usage: *usage,
                     estimated: *estimated,
                     ttft_us: us(*ttft),
@@ -455,7 +455,7 @@ impl Line {
                 t,
                 Event::NodeFinished {
                     unit: unit(&node, item)?,
-                    model,
+                    model: model.into(),
                     usage,
                     estimated,
                     ttft: at(ttft_us),

@@ -79,7 +79,7 @@ impl Reading<'_> {
             f.t,
             Event::NodeFinished {
                 unit,
-                model: f.model.into_owned(),
+                model: Arc::from(&*f.model),
                 usage: f.usage,
                 estimated: f.estimated,
                 ttft: Duration::from_micros(f.ttft_us),

@@ -388,7 +388,7 @@ fn unit_span_of<'a>(st: &'a RunState, trace: &Trace, idx: usize, output: AttrVal
         attrs.push(s("gen_ai.response.model", model.api_model.clone()));
         attrs.push(s("llm.provider", provider_name(model.provider)));
         attrs.push(s("llm.model_name", model.api_model.clone()));
-        attrs.push(s("baton.model", model.id.clone()));
+        attrs.push(s("baton.model", model.id.to_string()));
     }
     if matches!(u.status, Status::Done | Status::Cached) {
         let us = &u.billed_usage;

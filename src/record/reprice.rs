@@ -305,8 +305,8 @@ fn rerun(
             }
             NodeRow {
                 id: u.label.clone(),
-                recorded_model: old.and_then(|o| o.model.clone()),
-                model: u.model.clone(),
+                recorded_model: old.and_then(|o| o.model.as_deref().map(String::from)),
+                model: u.model.as_deref().map(String::from),
                 rule: u.decision.as_ref().map(|d| d.rule_label.to_string()),
                 recorded_input_tokens: old.map_or(0, |o| o.billed_usage.total_input()),
                 input_tokens: u.billed_usage.total_input(),

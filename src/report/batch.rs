@@ -150,7 +150,7 @@ impl BatchAccumulator {
                 continue;
             }
             let kind = s.flow.nodes[u.unit.index()].kind.clone();
-            let model = u.model.clone().unwrap_or_default();
+            let model = u.model.as_deref().unwrap_or_default().to_string();
             for (key, map, with_model) in [(kind, &mut self.kinds, true), (model.clone(), &mut self.models, false)] {
                 let (money, g) = map.entry(key).or_default();
                 *money += u.cost.total();

@@ -167,7 +167,7 @@ fn node_report(s: &RunState, i: usize) -> NodeReport {
         item: u.unit.item,
         kind: node.kind.clone(),
         status: u.status.name(),
-        model: u.model.clone().filter(|_| matches!(u.status, Status::Done | Status::Cached)),
+        model: u.model.as_deref().map(String::from).filter(|_| matches!(u.status, Status::Done | Status::Cached)),
         requested_model: u.decision.as_ref().map(|d| d.model.clone()),
         rule: u.decision.as_ref().map(|d| d.rule_label.to_string()),
         reason: u.decision.as_ref().map(|d| d.reason.to_string()),

@@ -182,7 +182,7 @@ pub fn run_table(s: &RunState) -> String {
         t.row(vec![
             clip(&u.label, 24),
             clip(&node.kind, 14),
-            u.model.clone().unwrap_or_else(|| "-".into()),
+            u.model.as_deref().unwrap_or("-").to_string(),
             rule.unwrap_or_else(|| "-".into()),
             status,
             if worked { unknown(thousands(u.billed_usage.total_input())) } else { "-".into() },

@@ -89,7 +89,7 @@ impl Default for SimProfile {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
-    pub id: String,
+    pub id: std::sync::Arc<str>,
     pub provider: ProviderKind,
     /// The name the provider's API expects.
     pub api_model: String,
@@ -310,7 +310,7 @@ impl Catalog {
             let existing = cat.index.get(&id).map(|&i| cat.models[i].clone());
             let is_new = existing.is_none();
             let mut model = existing.unwrap_or_else(|| Model {
-                id: id.clone(),
+                id: id.as_str().into(),
                 provider: ProviderKind::Sim,
                 api_model: id.clone(),
                 base_url: None,
@@ -334,7 +334,7 @@ impl Catalog {
                 .collect();
                 if !missing.is_empty() {
                     let mut help = format!("a new model needs {}", missing.join(", "));
-                    if let Some(best) = nearest(&id, cat.models.iter().map(|m| m.id.as_str())) {
+                    if let Some(best) = nearest(&id, cat.models.iter().map(|m| &*m.id)) {
                         help.push_str(&format!("; or did you mean to override '{best}'?"));
                     }
                     diags.push(src.error(m.id.span(), format!("model '{id}' is missing {}", missing.join(", "))).with_help(help));
@@ -477,7 +477,7 @@ impl Catalog {
 
     /// The closest model id, for "did you mean" help.
     pub fn suggest(&self, id: &str) -> Option<&str> {
-        nearest(id, self.models.iter().map(|m| m.id.as_str()))
+        nearest(id, self.models.iter().map(|m| &*m.id))
     }
 
     pub fn limits(&self, p: ProviderKind) -> Limits {

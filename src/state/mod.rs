@@ -92,7 +92,8 @@ pub struct UnitState {
     pub status: Status,
     pub decision: Option<Arc<Decision>>,
     /// The model that produced the output (differs from the decision's after a fallback).
-    pub model: Option<String>,
+    /// Shared with every unit of the run on the same model (see [`RunState::set_model`]).
+    pub model: Option<Arc<str>>,
     /// Whether the run's catalog prices `model`, when the fold has looked it up already
     /// (it does when the unit finishes, where it prices the call anyway).
     model_priced: Option<bool>,
@@ -308,6 +309,10 @@ pub struct RunState {
     /// A side table rather than a field of each unit: most runs have none, and a unit's state
     /// is what a 100,000-node run holds 100,000 of.
     pub exchanges: Vec<ExchangeNote>,
+    /// Every model name a unit of this run has had, once each: units share them rather than
+    /// each holding its own copy (a name copied at each start was a sixth of a simulated
+    /// node's allocations). A run names a handful, so a list beats a map.
+    pub(crate) model_names: Vec<Arc<str>>,
 }
 
 impl RunState {
@@ -333,6 +338,7 @@ impl RunState {
             live_text: true,
             recorded: false,
             exchanges: Vec::new(),
+            model_names: Vec::new(),
         }
     }
 
@@ -784,7 +790,15 @@ impl RunState {
     fn set_model(&mut self, i: usize, model: &str, priced: Option<bool>) {
         let u = &mut self.units[i];
         if u.model.as_deref() != Some(model) {
-            u.model = Some(model.to_string());
+            let name = match self.model_names.iter().find(|m| &***m == model) {
+                Some(m) => m.clone(),
+                None => {
+                    let m: Arc<str> = Arc::from(model);
+                    self.model_names.push(m.clone());
+                    m
+                }
+            };
+            u.model = Some(name);
             u.model_priced = priced;
         } else if priced.is_some() {
             u.model_priced = priced;

@@ -113,7 +113,7 @@ impl RunState {
     /// The figures of `units` together.
     pub fn summary(&self, units: &[usize]) -> Summary {
         let sts: Vec<Status> = units.iter().map(|&i| self.units[i].status).collect();
-        let mut models: Vec<String> = units.iter().filter_map(|&i| self.units[i].model.clone()).collect();
+        let mut models: Vec<String> = units.iter().filter_map(|&i| self.units[i].model.as_deref().map(String::from)).collect();
         models.sort_unstable();
         models.dedup();
         let us = || units.iter().map(|&i| &self.units[i]);

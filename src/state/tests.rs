@@ -60,7 +60,7 @@ fn started(unit: Unit, model: &str) -> Event {
 fn finished(unit: Unit, model: &str, usage: Usage, cached: bool) -> Event {
     Event::NodeFinished {
         unit,
-        model: model.to_string(),
+        model: model.into(),
         usage,
         estimated: false,
         ttft: Duration::from_millis(100),
@@ -300,4 +300,18 @@ fn the_fold_counts_units_of_unknown_cost_as_they_settle() {
         assert_eq!(counts, [0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 3], "{outcome:?}");
         assert_eq!(st.units[1].status, left);
     }
+}
+
+#[test]
+fn units_on_one_model_share_its_name() {
+    let mut st = state();
+    let (a, b) = (Unit::node(0), Unit::node(1));
+    fold(&mut st, [run_started(), started(a, NANO), finished(a, NANO, usage(10, 5), false), started(b, NANO)]);
+    let (ua, ub) = (st.units[0].model.clone(), st.units[1].model.clone());
+    assert_eq!(ua.as_deref(), Some(NANO));
+    assert!(ua.zip(ub).is_some_and(|(x, y)| Arc::ptr_eq(&x, &y)), "each unit holds its own copy of {NANO}");
+    // A fallback moves a unit to another name, kept once as well.
+    fold(&mut st, [finished(b, OPUS, usage(10, 5), false)]);
+    assert_eq!(st.units[1].model.as_deref(), Some(OPUS));
+    assert_eq!(st.model_names.len(), 2);
 }

@@ -56,7 +56,7 @@ pub fn unit_lines_in(app: &App, st: &crate::state::RunState, u: &UnitState) -> V
         Some(d) => {
             out.push(kv(app, "rule", d.rule_label.to_string()));
             out.push(kv(app, "why", d.reason.to_string()));
-            let served = u.model.clone().unwrap_or_default();
+            let served = u.model.as_deref().unwrap_or_default();
             let models =
                 if served == d.model || served.is_empty() { d.model.clone() } else { format!("{} → served by {served}", d.model) };
             out.push(kv(app, "model", models));

@@ -285,7 +285,7 @@ fn convert(conv: &mut Converter, g: &TraceGraph, run_id: u64, receiver: &str, fi
         .flatten()
         .next()
         .cloned()
-        .or_else(|| catalog.models.first().map(|m| m.id.clone()))
+        .or_else(|| catalog.models.first().map(|m| m.id.to_string()))
         .ok_or(ConvertError::EmptyCatalog)?;
     let strategy =
         conv.strategy(&default_model).map_err(|diags| ConvertError::Invalid { trace: trace.clone(), what: "strategy", diags })?;
@@ -389,7 +389,7 @@ fn convert(conv: &mut Converter, g: &TraceGraph, run_id: u64, receiver: &str, fi
                 end,
                 Event::NodeFinished {
                     unit,
-                    model,
+                    model: model.into(),
                     usage,
                     estimated: false,
                     ttft: ttft.unwrap_or(latency),

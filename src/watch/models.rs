@@ -76,7 +76,9 @@ impl Matcher {
         let names = catalog
             .models
             .iter()
-            .map(|m| (m.id.to_ascii_lowercase(), m.api_model.to_ascii_lowercase(), normalize(&m.id), normalize(&m.api_model), m.id.clone()))
+            .map(|m| {
+                (m.id.to_ascii_lowercase(), m.api_model.to_ascii_lowercase(), normalize(&m.id), normalize(&m.api_model), m.id.to_string())
+            })
             .collect();
         Matcher { names, memo: std::collections::HashMap::new() }
     }
@@ -108,17 +110,17 @@ impl Matcher {
 /// or to the name without its decorations.
 pub fn match_model(catalog: &Catalog, raw: &str) -> Option<String> {
     if let Some(m) = catalog.get(raw) {
-        return Some(m.id.clone());
+        return Some(m.id.to_string());
     }
     let lower = raw.trim().to_ascii_lowercase();
     let norm = normalize(raw);
     for key in [lower.as_str(), norm.as_str()] {
         if let Some(m) = catalog.models.iter().find(|m| m.id.eq_ignore_ascii_case(key) || m.api_model.eq_ignore_ascii_case(key)) {
-            return Some(m.id.clone());
+            return Some(m.id.to_string());
         }
         // A catalog entry that itself names a dated API model.
         if let Some(m) = catalog.models.iter().find(|m| normalize(&m.api_model) == key || normalize(&m.id) == key) {
-            return Some(m.id.clone());
+            return Some(m.id.to_string());
         }
     }
     None

@@ -117,7 +117,7 @@ impl Script {
 
 impl Provider for Script {
     fn call(&self, req: CallRequest<'_>) -> ChunkStream {
-        let model = req.model().id.clone();
+        let model = req.model().id.to_string();
         let node = req.flow.nodes[req.node].id.clone();
         self.calls.lock().expect("lock").push((model.clone(), node, req.try_no));
         let step = self.steps.lock().expect("lock").get_mut(&model).and_then(VecDeque::pop_front).unwrap_or_else(|| Step::answer("ok"));

@@ -39,12 +39,12 @@ pub(super) fn reported(rec: &Recording, before: RunState, strategy: Arc<Strategy
                     }
                 }
                 // A step without model calls has nothing to move.
-                Event::NodeFinished { unit, model, usage, .. } if model.as_str() != crate::event::NO_MODEL => {
+                Event::NodeFinished { unit, model, usage, .. } if &**model != crate::event::NO_MODEL => {
                     match pick(unit.index(), usage.total_input()) {
-                        Some(d) => *model = d.model,
+                        Some(d) => *model = d.model.into(),
                         None => {
                             if let Some(m) = matcher.borrow_mut().get(model) {
-                                *model = m;
+                                *model = m.into();
                             }
                         }
                     }
@@ -68,8 +68,8 @@ pub(super) fn reported(rec: &Recording, before: RunState, strategy: Arc<Strategy
             }
             NodeRow {
                 id: u.label.clone(),
-                recorded_model: old.model.clone(),
-                model: u.model.clone(),
+                recorded_model: old.model.as_deref().map(String::from),
+                model: u.model.as_deref().map(String::from),
                 rule: u.decision.as_ref().map(|d| d.rule_label.to_string()),
                 recorded_input_tokens: old.billed_usage.total_input(),
                 input_tokens: u.billed_usage.total_input(),
