@@ -271,7 +271,7 @@ pub enum Event {
     },
     NodeFinished {
         unit: Unit,
-        model: std::sync::Arc<str>,
+        model: Arc<str>,
         usage: Usage,
         /// The provider sent no usage; the counts are tokenizer estimates.
         estimated: bool,

@@ -4,7 +4,8 @@
 //! TOML parser's errors must say where (line and column).
 //!
 //! CI runs a small slice (`BATON_FUZZ_CASES` unset: 256 cases per target, about 5 s in
-//! debug). The long run: `BATON_FUZZ_CASES=100000 cargo test --release --test parsers_never_panic`.
+//! debug). The long run: `BATON_FUZZ_CASES=100000 cargo test --profile bench --test parsers_never_panic`
+//! (optimised like `--release`, without its whole-program link, which takes minutes).
 //! Inputs that once broke a parser are kept in `regressions_stay_fixed` below.
 
 mod common;

@@ -92,7 +92,7 @@ pub struct UnitState {
     pub status: Status,
     pub decision: Option<Arc<Decision>>,
     /// The model that produced the output (differs from the decision's after a fallback).
-    /// Shared with every unit of the run on the same model (see [`RunState::set_model`]).
+    /// Shared with every unit of the run on the same model (the fold keeps each name once).
     pub model: Option<Arc<str>>,
     /// Whether the run's catalog prices `model`, when the fold has looked it up already
     /// (it does when the unit finishes, where it prices the call anyway).
@@ -309,9 +309,11 @@ pub struct RunState {
     /// A side table rather than a field of each unit: most runs have none, and a unit's state
     /// is what a 100,000-node run holds 100,000 of.
     pub exchanges: Vec<ExchangeNote>,
-    /// Every model name a unit of this run has had, once each: units share them rather than
-    /// each holding its own copy (a name copied at each start was a sixth of a simulated
-    /// node's allocations). A run names a handful, so a list beats a map.
+    /// The model names units of this run have had, each kept once and shared by every unit
+    /// on it (a name copied at each start was a sixth of a simulated node's allocations). A
+    /// run names a handful; past [`RunState::SHARED_NAMES`] (a watched trace can name any
+    /// number) further names are not looked for here, so that a unit's model costs at most
+    /// that many comparisons.
     pub(crate) model_names: Vec<Arc<str>>,
 }
 
@@ -576,7 +578,7 @@ impl RunState {
                 self.set_status(i, Status::Running);
                 let u = &mut self.units[i];
                 u.decision = Some(decision.clone());
-                self.set_model(i, &decision.model, None);
+                self.set_model(i, &decision.model, None, None);
                 let u = &mut self.units[i];
                 u.context = Some(context.clone());
                 u.input_tokens_estimate = *input_tokens;
@@ -651,7 +653,7 @@ impl RunState {
                     reason: reason.clone(),
                     escalation_cost: None,
                 });
-                self.set_model(i, to, None);
+                self.set_model(i, to, None, None);
                 let u = &mut self.units[i];
                 u.first_token = None;
                 u.streaming.clear();
@@ -672,7 +674,7 @@ impl RunState {
                     reason: format!("checks failed: {}", failed.join(", ")),
                     escalation_cost: Some(cost.total()),
                 });
-                self.set_model(i, to, None);
+                self.set_model(i, to, None, None);
                 let u = &mut self.units[i];
                 u.streaming.clear();
                 u.streamed_tokens = 0;
@@ -696,7 +698,7 @@ impl RunState {
                 };
                 let chain_from = self.chain_before(unit.index());
                 self.set_status(i, if *cached { Status::Cached } else { Status::Done });
-                self.set_model(i, model, Some(priced));
+                self.set_model(i, model, Some(model), Some(priced));
                 let u = &mut self.units[i];
                 u.usage = *usage;
                 if !*cached {
@@ -785,16 +787,21 @@ impl RunState {
         best
     }
 
-    /// The unit's model is now `model`, and `priced` says whether the catalog prices it, if
-    /// the caller looked it up.
-    fn set_model(&mut self, i: usize, model: &str, priced: Option<bool>) {
+    /// How many model names a run shares at most (see [`RunState::model_names`]).
+    const SHARED_NAMES: usize = 16;
+
+    /// The unit's model is now `model` (the event's own copy in `shared`, where it carries
+    /// one), and `priced` says whether the catalog prices it, if the caller looked it up.
+    fn set_model(&mut self, i: usize, model: &str, shared: Option<&Arc<str>>, priced: Option<bool>) {
         let u = &mut self.units[i];
         if u.model.as_deref() != Some(model) {
             let name = match self.model_names.iter().find(|m| &***m == model) {
                 Some(m) => m.clone(),
                 None => {
-                    let m: Arc<str> = Arc::from(model);
-                    self.model_names.push(m.clone());
+                    let m = shared.cloned().unwrap_or_else(|| Arc::from(model));
+                    if self.model_names.len() < Self::SHARED_NAMES {
+                        self.model_names.push(m.clone());
+                    }
                     m
                 }
             };

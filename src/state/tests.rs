@@ -315,3 +315,17 @@ fn units_on_one_model_share_its_name() {
     assert_eq!(st.units[1].model.as_deref(), Some(OPUS));
     assert_eq!(st.model_names.len(), 2);
 }
+
+#[test]
+fn a_run_naming_many_models_shares_only_the_first_few() {
+    // A watched trace can name any number of models: finding a unit's must not grow with them.
+    let mut st = state();
+    let a = Unit::node(0);
+    fold(&mut st, [run_started(), started(a, NANO)]);
+    let names: Vec<String> = (0..40).map(|k| format!("model-{k}")).collect();
+    let hops = names.iter().map(|to| Event::NodeFallback { unit: a, from: "x".into(), to: to.clone(), reason: "r".into() });
+    fold(&mut st, hops);
+    assert_eq!(st.units[0].model.as_deref(), Some("model-39"));
+    assert_eq!(st.model_names.len(), RunState::SHARED_NAMES);
+    assert_eq!(st.totals.fallbacks, 40);
+}

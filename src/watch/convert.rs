@@ -355,11 +355,12 @@ fn convert(conv: &mut Converter, g: &TraceGraph, run_id: u64, receiver: &str, fi
         let model = model.unwrap_or_else(|| crate::event::NO_MODEL.into());
         let reason =
             if n.calls.is_empty() { format!("{} span with no model call", n.kind) } else { format!("reported by {}", scopes.join(", ")) };
+        let name: Arc<str> = Arc::from(model.as_str());
         let decision = Arc::new(Decision {
             rule: None,
             rule_label: "watched".into(),
             reason: reason.into(),
-            model: model.clone(),
+            model,
             fallbacks: Vec::new(),
             input_tokens: usage.total_input(),
         });
@@ -389,7 +390,7 @@ fn convert(conv: &mut Converter, g: &TraceGraph, run_id: u64, receiver: &str, fi
                 end,
                 Event::NodeFinished {
                     unit,
-                    model: model.into(),
+                    model: name,
                     usage,
                     estimated: false,
                     ttft: ttft.unwrap_or(latency),

@@ -27,6 +27,8 @@ pub(super) fn reported(rec: &Recording, before: RunState, strategy: Arc<Strategy
     let pick = |node: usize, input: u64| -> Option<Decision> { (!keep_models).then(|| route(&strategy, &rec.flow.nodes[node], input)) };
     // Models recorded unpriced (a dated name the recorded catalog lacked) may match this one.
     let matcher = std::cell::RefCell::new(crate::watch::models::Matcher::new(&catalog));
+    // The catalog's own name where it has one: the units of the re-priced run share it.
+    let named = |m: String| -> Arc<str> { catalog.get(&m).map_or_else(|| m.into(), |x| x.id.clone()) };
     let events: Vec<RunEvent> = rec
         .events
         .iter()
@@ -41,10 +43,10 @@ pub(super) fn reported(rec: &Recording, before: RunState, strategy: Arc<Strategy
                 // A step without model calls has nothing to move.
                 Event::NodeFinished { unit, model, usage, .. } if &**model != crate::event::NO_MODEL => {
                     match pick(unit.index(), usage.total_input()) {
-                        Some(d) => *model = d.model.into(),
+                        Some(d) => *model = named(d.model),
                         None => {
                             if let Some(m) = matcher.borrow_mut().get(model) {
-                                *model = m.into();
+                                *model = named(m);
                             }
                         }
                     }
