@@ -15,7 +15,7 @@
 //! [`sleep`] and [`Start`] work on either clock: on virtual time inside [`block_on`], on
 //! tokio's clock anywhere else (real providers, and anything driven by a tokio runtime).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -38,6 +38,9 @@ struct Timers {
 
 thread_local! {
     static TIMERS: RefCell<Option<Timers>> = const { RefCell::new(None) };
+    /// `Timers::now` of the run being driven, kept apart so that reading the clock (several
+    /// times a call) takes no borrow of the timers.
+    static NOW: Cell<u64> = const { Cell::new(0) };
 }
 
 fn with<R>(f: impl FnOnce(&mut Timers) -> R) -> Option<R> {
@@ -45,7 +48,8 @@ fn with<R>(f: impl FnOnce(&mut Timers) -> R) -> Option<R> {
 }
 
 /// Virtual time since [`block_on`] began, if this thread is inside it.
-pub(crate) fn now() -> Option<Duration> {
+#[cfg(test)]
+fn now() -> Option<Duration> {
     with(|t| Duration::from_millis(t.now))
 }
 
@@ -79,10 +83,12 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
     impl Drop for Restore {
         fn drop(&mut self) {
             let outer = self.0.take();
+            NOW.set(outer.as_ref().map_or(0, |t| t.now));
             TIMERS.with(|t| *t.borrow_mut() = outer);
         }
     }
     let _restore = Restore(TIMERS.with(|t| t.borrow_mut().replace(Timers::default())));
+    NOW.set(0);
     let flag = Arc::new(Flag { woken: AtomicBool::new(true), thread: std::thread::current() });
     let waker = Waker::from(flag.clone());
     let mut cx = Context::from_waker(&waker);
@@ -120,6 +126,7 @@ impl Timers {
             out.push(entry.remove());
         }
         self.now = self.now.max(at);
+        NOW.set(self.now);
     }
 }
 
@@ -226,9 +233,11 @@ impl Start {
     }
 
     /// Time since this start.
+    #[inline]
     pub(crate) fn elapsed(&self) -> Duration {
         match self {
-            Start::Virtual(ms) => now().map_or(Duration::ZERO, |n| n.saturating_sub(Duration::from_millis(*ms))),
+            // A virtual start is only made inside `block_on`, whose time `NOW` is.
+            Start::Virtual(ms) => Duration::from_millis(NOW.get().saturating_sub(*ms)),
             Start::Tokio(i) => i.elapsed(),
         }
     }
@@ -337,6 +346,22 @@ mod tests {
             (a, start.elapsed())
         });
         assert_eq!(seen, (Duration::from_millis(2), Duration::from_millis(7)));
+    }
+
+    #[test]
+    fn a_run_driven_inside_another_leaves_the_outer_clock_as_it_was() {
+        let (inner, outer) = block_on(async {
+            sleep(Duration::from_millis(3)).await;
+            let start = Start::now();
+            let inner = block_on(async {
+                let start = Start::now();
+                sleep(Duration::from_millis(10)).await;
+                start.elapsed()
+            });
+            (inner, start.elapsed())
+        });
+        assert_eq!(inner, Duration::from_millis(10));
+        assert_eq!(outer, Duration::ZERO, "the inner run's time leaked into the outer clock");
     }
 
     #[test]

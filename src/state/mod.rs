@@ -794,11 +794,17 @@ impl RunState {
     /// one), and `priced` says whether the catalog prices it, if the caller looked it up.
     fn set_model(&mut self, i: usize, model: &str, shared: Option<&Arc<str>>, priced: Option<bool>) {
         let u = &mut self.units[i];
-        if u.model.as_deref() != Some(model) {
+        // The engine's events carry the catalog's name, which is the one kept here.
+        let same = match (&u.model, shared) {
+            (Some(m), Some(s)) if Arc::ptr_eq(m, s) => true,
+            (m, _) => m.as_deref() == Some(model),
+        };
+        if !same {
             let name = match self.model_names.iter().find(|m| &***m == model) {
                 Some(m) => m.clone(),
                 None => {
-                    let m = shared.cloned().unwrap_or_else(|| Arc::from(model));
+                    let known = || self.catalog.get(model).map(|m| m.id.clone());
+                    let m = shared.cloned().or_else(known).unwrap_or_else(|| Arc::from(model));
                     if self.model_names.len() < Self::SHARED_NAMES {
                         self.model_names.push(m.clone());
                     }

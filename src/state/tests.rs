@@ -309,7 +309,10 @@ fn units_on_one_model_share_its_name() {
     fold(&mut st, [run_started(), started(a, NANO), finished(a, NANO, usage(10, 5), false), started(b, NANO)]);
     let (ua, ub) = (st.units[0].model.clone(), st.units[1].model.clone());
     assert_eq!(ua.as_deref(), Some(NANO));
-    assert!(ua.zip(ub).is_some_and(|(x, y)| Arc::ptr_eq(&x, &y)), "each unit holds its own copy of {NANO}");
+    assert!(ua.clone().zip(ub).is_some_and(|(x, y)| Arc::ptr_eq(&x, &y)), "each unit holds its own copy of {NANO}");
+    // The name kept is the catalog's, which the engine's events carry too.
+    let catalogs = st.catalog.get(NANO).map(|m| m.id.clone());
+    assert!(ua.zip(catalogs).is_some_and(|(x, y)| Arc::ptr_eq(&x, &y)), "the fold made its own copy of {NANO}");
     // A fallback moves a unit to another name, kept once as well.
     fold(&mut st, [finished(b, OPUS, usage(10, 5), false)]);
     assert_eq!(st.units[1].model.as_deref(), Some(OPUS));
