@@ -59,7 +59,31 @@ fn finalize(mut z: u64) -> u64 {
 }
 
 pub fn mix(keys: &[u64]) -> u64 {
-    keys.iter().fold(0x6A09_E667_F3BC_C908, |acc, &k| finalize(acc ^ finalize(k.wrapping_add(0x9E37_79B9_7F4A_7C15))))
+    Mixed::START.then(keys).0
+}
+
+/// Keys [`mix`]ed so far, to go on from: streams keyed alike up to a point mix the keys they
+/// share once (`Mixed::of([a, b]).then(&[c])` is `mix(&[a, b, c])`).
+#[derive(Debug, Clone, Copy)]
+pub struct Mixed(u64);
+
+impl Mixed {
+    const START: Mixed = Mixed(0x6A09_E667_F3BC_C908);
+
+    pub fn of<const N: usize>(keys: [u64; N]) -> Mixed {
+        Mixed::START.then(&keys)
+    }
+
+    /// Mixes in more keys. Inlined so that a fixed list unrolls.
+    #[inline(always)]
+    pub fn then(self, keys: &[u64]) -> Mixed {
+        Mixed(keys.iter().fold(self.0, |acc, &k| finalize(acc ^ finalize(k.wrapping_add(0x9E37_79B9_7F4A_7C15)))))
+    }
+
+    /// The stream seeded with everything mixed.
+    pub fn rng(self) -> Rng {
+        Rng(self.0)
+    }
 }
 
 /// FNV-1a, stable across platforms and releases (unlike std's hasher).
@@ -70,6 +94,16 @@ pub fn hash_str(s: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mixing_in_steps_is_mixing_at_once() {
+        let keys = [3, 1, 4, 1, 5, 9, 2, 6];
+        assert_eq!(Mixed::of(keys).rng().next_u64(), Rng::keyed(&keys).next_u64());
+        for at in 0..=keys.len() {
+            let (a, b) = keys.split_at(at);
+            assert_eq!(Mixed::START.then(a).then(b).0, mix(&keys), "split at {at}");
+        }
+    }
 
     #[test]
     fn deterministic_and_spread() {

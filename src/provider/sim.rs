@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 
-use super::rng::{Rng, hash_str};
+use super::rng::{Mixed, Rng, hash_str};
 use super::{CallError, CallRequest, Chunk, ChunkStream, ErrorKind, Provider};
 use crate::flow::{Check, Node};
 use crate::routing::{Model, ProviderKind, Usage};
@@ -114,11 +114,13 @@ pub fn pass_probability(capability: f64, complexity: u8) -> f64 {
     0.995 / (1.0 + (-1.1 * (margin + 1.2)).exp())
 }
 
-/// The task's keys of a call's streams, its model's name hashed once, and its own stream.
-fn keys(req: &CallRequest, node: &Node) -> ([u64; 4], u64, Rng) {
-    let keys = [req.seed, req.task, hash_str(&node.id), req.item.as_ref().map_or(0, |(i, _)| u64::from(*i) + 1)];
+/// The task's keys of a call's streams (seed, task, node, item), mixed once for the three
+/// streams that begin with them; its model's name hashed once; and its own stream.
+#[inline(always)]
+fn keys(req: &CallRequest, node: &Node) -> (Mixed, u64, Rng) {
+    let keys = Mixed::of([req.seed, req.task, hash_str(&node.id), req.item.as_ref().map_or(0, |(i, _)| u64::from(*i) + 1)]);
     let model_key = hash_str(&req.model().id);
-    (keys, model_key, Rng::keyed(&[keys[0], keys[1], keys[2], keys[3], model_key, u64::from(req.try_no), SALT_CALL]))
+    (keys, model_key, keys.then(&[model_key, u64::from(req.try_no), SALT_CALL]).rng())
 }
 
 /// Streams a given text with the model's simulated timing and no faults: how a re-priced
@@ -185,8 +187,8 @@ fn seconds(s: f64) -> Duration {
 pub fn plan(req: &CallRequest) -> Plan {
     let node = &req.flow.nodes[req.node];
     let model = req.model();
-    let (sim_keys @ [seed, task, node_key, item], model_key, mut call) = keys(req, node);
-    let mut truth = Rng::keyed(&[seed, task, node_key, item, SALT_TASK]);
+    let (sim_keys, model_key, mut call) = keys(req, node);
+    let mut truth = sim_keys.then(&[SALT_TASK]).rng();
 
     let mut text = compose(req, node, model, sim_keys, model_key, &mut truth);
     // Held until the last chunk is out, by every call in flight at once: no more than an
@@ -443,13 +445,12 @@ fn truncate_chars(s: &str, n: usize) -> String {
 
 /// The output text: a list, or prose that ends with a label, shaped to pass the node's checks
 /// or, when the model gets this node wrong, to fail one of them.
-fn compose(req: &CallRequest, node: &Node, model: &Model, keys: [u64; 4], model_key: u64, truth: &mut Rng) -> String {
-    let [seed, task, node_key, item] = keys;
+fn compose(req: &CallRequest, node: &Node, model: &Model, keys: Mixed, model_key: u64, truth: &mut Rng) -> String {
     // The wording depends on the model and on what the node was given: change an upstream
     // output and this node writes something else, as a real model would. What the node *is*
     // (length, label, list size, right or wrong) does not.
     let given = req.parts.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, (_, t)| h ^ hash_str(t).rotate_left(7));
-    let mut words = Rng::keyed(&[seed, task, node_key, item, model_key, given, SALT_TEXT]);
+    let mut words = keys.then(&[model_key, given, SALT_TEXT]).rng();
 
     let spread = 0.8 + 0.4 * truth.next_f64();
     let target = ((f64::from(node.expected_tokens) * spread).round() as u32).clamp(1, node.max_tokens.max(1));
