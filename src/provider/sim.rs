@@ -114,8 +114,7 @@ pub fn pass_probability(capability: f64, complexity: u8) -> f64 {
     0.995 / (1.0 + (-1.1 * (margin + 1.2)).exp())
 }
 
-/// The task's keys of a call's streams (seed, task, node, item), mixed once for the three
-/// streams that begin with them; its model's name hashed once; and its own stream.
+/// The keys all three of a call's streams begin with (seed, task, node, item), mixed once; its model's name, hashed; its stream.
 #[inline(always)]
 fn keys(req: &CallRequest, node: &Node) -> (Mixed, u64, Rng) {
     let keys = Mixed::of([req.seed, req.task, hash_str(&node.id), req.item.as_ref().map_or(0, |(i, _)| u64::from(*i) + 1)]);
