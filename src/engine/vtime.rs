@@ -27,8 +27,6 @@ use std::time::Duration;
 /// The timers of the run being driven on this thread.
 #[derive(Default)]
 struct Timers {
-    /// Milliseconds since [`block_on`] began.
-    now: u64,
     /// Who to wake, by due millisecond and the order the timer was set in. A timer dropped
     /// before it is due takes itself out: the engine's deadlines nearly all are, and left in,
     /// they were most of what the set held.
@@ -38,8 +36,8 @@ struct Timers {
 
 thread_local! {
     static TIMERS: RefCell<Option<Timers>> = const { RefCell::new(None) };
-    /// `Timers::now` of the run being driven, kept apart so that reading the clock (several
-    /// times a call) takes no borrow of the timers.
+    /// Milliseconds since [`block_on`] began, for the run being driven: a `Cell` apart from
+    /// the timers, so that reading the clock (several times a call) takes no borrow of them.
     static NOW: Cell<u64> = const { Cell::new(0) };
 }
 
@@ -50,7 +48,7 @@ fn with<R>(f: impl FnOnce(&mut Timers) -> R) -> Option<R> {
 /// Virtual time since [`block_on`] began, if this thread is inside it.
 #[cfg(test)]
 fn now() -> Option<Duration> {
-    with(|t| Duration::from_millis(t.now))
+    with(|_| Duration::from_millis(NOW.get()))
 }
 
 /// Whole milliseconds, rounded up, as tokio's timers count them.
@@ -78,17 +76,16 @@ impl Wake for Flag {
 /// next timer. A future waiting on something other than a timer (a wake from another thread)
 /// parks the thread until that comes.
 pub fn block_on<F: Future>(fut: F) -> F::Output {
-    /// Puts back whatever this thread had, panic or not.
-    struct Restore(Option<Timers>);
+    /// Puts back whatever this thread had (timers and time), panic or not.
+    struct Restore(Option<Timers>, u64);
     impl Drop for Restore {
         fn drop(&mut self) {
             let outer = self.0.take();
-            NOW.set(outer.as_ref().map_or(0, |t| t.now));
+            NOW.set(self.1);
             TIMERS.with(|t| *t.borrow_mut() = outer);
         }
     }
-    let _restore = Restore(TIMERS.with(|t| t.borrow_mut().replace(Timers::default())));
-    NOW.set(0);
+    let _restore = Restore(TIMERS.with(|t| t.borrow_mut().replace(Timers::default())), NOW.replace(0));
     let flag = Arc::new(Flag { woken: AtomicBool::new(true), thread: std::thread::current() });
     let waker = Waker::from(flag.clone());
     let mut cx = Context::from_waker(&waker);
@@ -125,8 +122,7 @@ impl Timers {
         {
             out.push(entry.remove());
         }
-        self.now = self.now.max(at);
-        NOW.set(self.now);
+        NOW.set(NOW.get().max(at));
     }
 }
 
@@ -140,7 +136,7 @@ struct Virtual {
 impl Virtual {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let ready = with(|t| {
-            if t.now >= self.due {
+            if NOW.get() >= self.due {
                 if let Some(seq) = self.seq.take() {
                     t.due.remove(&(self.due, seq));
                 }
@@ -207,7 +203,7 @@ impl Future for Sleep {
 /// simulates a wait must wait with this: a simulated run is driven on virtual time, where a
 /// tokio timer has no runtime to fire it.
 pub fn sleep(d: Duration) -> Sleep {
-    match with(|t| t.now.saturating_add(millis_up(d))) {
+    match with(|_| NOW.get().saturating_add(millis_up(d))) {
         Some(due) => Sleep(Wait::Virtual(Virtual { due, seq: None })),
         None => Sleep(Wait::Tokio(Box::pin(tokio::time::sleep(d)))),
     }
@@ -226,7 +222,7 @@ pub(crate) enum Start {
 impl Start {
     /// Now, on whichever clock drives this thread.
     pub(crate) fn now() -> Start {
-        match with(|t| t.now) {
+        match with(|_| NOW.get()) {
             Some(ms) => Start::Virtual(ms),
             None => Start::Tokio(tokio::time::Instant::now()),
         }

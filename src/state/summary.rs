@@ -105,17 +105,18 @@ impl RunState {
     }
 
     /// The units that carry a node's work: its instances once it fanned out, else its own.
-    pub fn work_units(&self, node: usize) -> Vec<usize> {
+    pub fn work_units(&self, node: usize) -> &[usize] {
         let n = &self.nodes[node];
-        if n.instances.is_empty() { vec![n.unit] } else { n.instances.clone() }
+        if n.instances.is_empty() { std::slice::from_ref(&n.unit) } else { &n.instances }
     }
 
     /// The figures of `units` together.
     pub fn summary(&self, units: &[usize]) -> Summary {
         let sts: Vec<Status> = units.iter().map(|&i| self.units[i].status).collect();
-        let mut models: Vec<String> = units.iter().filter_map(|&i| self.units[i].model.as_deref().map(String::from)).collect();
+        let mut models: Vec<&str> = units.iter().filter_map(|&i| self.units[i].model.as_deref()).collect();
         models.sort_unstable();
         models.dedup();
+        let models: Vec<String> = models.into_iter().map(String::from).collect();
         let us = || units.iter().map(|&i| &self.units[i]);
         let all_done = us().all(|u| u.finished.is_some() || u.started.is_none());
         Summary {
@@ -135,7 +136,7 @@ impl RunState {
 
     /// The figures of several nodes together (each with its instances).
     pub fn nodes_summary(&self, nodes: &[usize]) -> Summary {
-        let units: Vec<usize> = nodes.iter().flat_map(|&n| self.work_units(n)).collect();
+        let units: Vec<usize> = nodes.iter().flat_map(|&n| self.work_units(n)).copied().collect();
         self.summary(&units)
     }
 }

@@ -101,9 +101,10 @@ impl Widget for CompareView<'_> {
                 let side = &n.sides[k];
                 model.cells.push((side.model.clone().unwrap_or_else(|| side.status.to_string()), plain));
                 // Never $0 for a node whose cost is not known, nor a change in it.
-                cost.cells.push((open_cost(Money::from_usd(side.cost_usd), Unknown::of_cell(side)), plain));
+                let unknown = Unknown::of_cell(side);
+                cost.cells.push((open_cost(Money::from_usd(side.cost_usd), unknown), plain));
                 time.cells.push((side.latency_ms.map(|m| dur(std::time::Duration::from_secs_f64(m / 1000.0))).unwrap_or_default(), plain));
-                if Unknown::of_cell(side).is_open() || Unknown::of_cell(&n.sides[0]).is_open() {
+                if unknown.is_open() || Unknown::of_cell(&n.sides[0]).is_open() {
                     delta.cells.push(("?".into(), t.dim()));
                 } else {
                     let d = side.cost_usd - n.sides[0].cost_usd;

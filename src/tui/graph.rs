@@ -47,9 +47,15 @@ pub fn side_letter(k: usize) -> char {
 /// instances, one instance, or the node's own unit.
 fn box_units(app: &App, st: &RunState, key: BoxKey) -> Vec<usize> {
     match key {
-        BoxKey::Group(_, g) => app.siblings.members[g].iter().filter(|&&n| n < st.nodes.len()).flat_map(|&n| st.work_units(n)).collect(),
+        BoxKey::Group(_, g) => {
+            app.siblings.members[g].iter().filter(|&&n| n < st.nodes.len()).flat_map(|&n| st.work_units(n)).copied().collect()
+        }
         BoxKey::Node(n) => {
-            st.nodes.get(n).map(|ns| if ns.instances.is_empty() { vec![ns.unit] } else { ns.instances.clone() }).unwrap_or_default()
+            if n < st.nodes.len() {
+                st.work_units(n).to_vec()
+            } else {
+                Vec::new()
+            }
         }
         BoxKey::Instance(n, k) => st.nodes.get(n).and_then(|ns| ns.instances.get(k).copied()).into_iter().collect(),
     }
@@ -269,8 +275,8 @@ fn content(app: &App, key: BoxKey, critical: &HashSet<BoxKey>, w: usize) -> Cont
     let fanned = matches!(key, BoxKey::Node(_)) && app.flow.nodes[n].map.is_some() && !st.nodes[n].instances.is_empty();
     if fanned || matches!(key, BoxKey::Group(..)) {
         // Several units as one box: their sum, from the state.
-        let sum = st.summary(&box_units(app, st, key));
         let units = box_units(app, st, key);
+        let sum = st.summary(&units);
         let unknown = Unknown::of(st, &units);
         let (count, cost_text) = figures_text(sum.tokens, sum.cost, unknown);
         let cost_text = if sum.active { format!("~{cost_text}") } else { cost_text };

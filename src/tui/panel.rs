@@ -291,7 +291,7 @@ fn run_lines(app: &App, st: &crate::state::RunState, g: usize) -> Vec<Line<'stat
     let t = &app.theme;
     let members = &app.siblings.members[g];
     let first = &st.flow.nodes[members[0]];
-    let units: Vec<usize> = members.iter().flat_map(|&n| st.work_units(n)).collect();
+    let units: Vec<usize> = members.iter().flat_map(|&n| st.work_units(n)).copied().collect();
     let sum = st.summary(&units);
     let mut out = vec![Line::from(vec![
         Span::styled(
@@ -322,7 +322,7 @@ fn run_lines(app: &App, st: &crate::state::RunState, g: usize) -> Vec<Line<'stat
                 "{:<16} {:<18} {:>9} {:>7}",
                 super::fmt::clip(&st.flow.nodes[n].id, 16),
                 super::fmt::clip(u.model.as_deref().unwrap_or("-"), 18),
-                open_cost(st.node_cost(n), Unknown::of(st, &st.work_units(n))),
+                open_cost(st.node_cost(n), Unknown::of(st, st.work_units(n))),
                 u.latency.map(dur).unwrap_or_default()
             )),
         ]));
