@@ -8,7 +8,7 @@
 
 // The same allocator as the `baton` binary, so the figures are the ones users get.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: baton::alloc::Mimalloc = baton::alloc::Mimalloc;
 
 use baton::engine::RunSpec;
 use baton::provider::Providers;

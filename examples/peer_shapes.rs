@@ -15,7 +15,7 @@
 
 // The same allocator as the `baton` binary, so the figures are the ones users get.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: baton::alloc::Mimalloc = baton::alloc::Mimalloc;
 
 use std::io::{BufRead, Write};
 use std::path::Path;

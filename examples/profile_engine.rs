@@ -2,7 +2,7 @@
 //! profile_engine -- chain 200 500` (shape: chain, fan, layered or sparse; size; iterations).
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: baton::alloc::Mimalloc = baton::alloc::Mimalloc;
 
 use baton::engine::RunSpec;
 use baton::provider::Providers;

@@ -3,6 +3,7 @@
 //! # Layout
 //! Dependencies point down this list: a module names only those above it (the screen and the
 //! command line name anything; nothing names them).
+//! - [`alloc`]: the global allocator every binary uses (mimalloc; the one module with `unsafe`).
 //! - [`dates`]: UTC calendar dates from Unix time (recording names, price-table dates, history).
 //! - [`diag`]: diagnostics with file:line:col and a hint, for every file Baton reads.
 //! - [`money`]: exact money (picodollars), and the token usage, prices and costs every figure
@@ -43,6 +44,7 @@
 //!
 //! The core never imports the TUI; `tests/files.rs` reads the sources to keep it that way.
 
+pub mod alloc;
 pub mod cache;
 pub mod cli;
 pub mod compare;
