@@ -91,6 +91,10 @@ pub struct Side {
     /// bounds.
     #[serde(skip_serializing_if = "crate::report::is_zero")]
     pub nodes_unreported: usize,
+    /// Of those, the priced ones: what makes the priced cost a lower bound (a node whose cost
+    /// is unknown is counted once, as unpriced). Not in the JSON: it follows from the nodes.
+    #[serde(skip)]
+    pub nodes_uncounted_priced: usize,
     pub wall_ms: f64,
     pub critical_path_ms: f64,
     pub tokens: Usage,
@@ -156,7 +160,7 @@ impl Side {
     /// and "at least" when some call reported no token counts.
     pub fn cost_text(&self) -> String {
         let cost = crate::money::Money::from_usd(self.cost_usd.or(self.priced_cost_usd).unwrap_or(0.0));
-        crate::report::cost_text(cost, self.nodes_unpriced as u64, self.nodes_unreported as u64)
+        crate::report::cost_text(cost, self.nodes_unpriced as u64, self.nodes_uncounted_priced as u64)
     }
 }
 
@@ -187,6 +191,7 @@ fn side(s: &RunState) -> Side {
         priced_cost_usd: (unpriced > 0).then(|| s.totals.cost.total().usd()),
         nodes_unpriced: unpriced,
         nodes_unreported: s.unreported_count(),
+        nodes_uncounted_priced: s.uncounted_priced_count(),
         wall_ms: ms(s.wall()),
         critical_path_ms: ms(s.totals.critical_path),
         tokens: s.totals.usage,
@@ -534,6 +539,51 @@ pub use watched::{WATCHED, reprice_reported};
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diag::Source;
+    use crate::event::{Event, Outcome, RunEvent};
+    use std::time::Duration;
+
+    /// A side's cost reads "unknown" once for a node whose model has no price, though its
+    /// calls also came without token counts; "at least" (`+?`) is for priced nodes only.
+    #[test]
+    fn a_node_of_unknown_cost_is_not_also_counted_as_a_lower_bound() {
+        let text = include_str!("../../tests/fixtures/flows/fold.toml");
+        let flow = Arc::new(crate::flow::parse_flow(&Source::new("fold.toml", text)).unwrap_or_else(|e| panic!("{e}")).0);
+        let catalog = Arc::new(Catalog::builtin());
+        let strategy = crate::shapes::strategy(&catalog, "gpt-5-nano");
+        let mut st = RunState::new(flow, strategy, catalog, 1, 1);
+        let (a, b) = (Unit::node(0), Unit::node(1));
+        let uncounted = |unit, model: &str| Event::NodeFinished {
+            unit,
+            model: model.into(),
+            usage: Usage { input: 10, ..Usage::default() },
+            estimated: false,
+            ttft: Duration::ZERO,
+            latency: Duration::from_millis(5),
+            output: Arc::from("out"),
+            checks: Vec::new(),
+            cached: false,
+            unreported: true,
+        };
+        let mut fold = |kind| assert!(st.apply(&RunEvent { run: 1, attempt: 1, at: Duration::from_secs(1), kind }));
+        fold(Event::RunStarted { flow: "fold".into(), strategy: "naive".into(), seed: 1, input: "q".into() });
+        fold(uncounted(a, "acme-7b"));
+        fold(Event::RunFinished { outcome: Outcome::Completed });
+        let one = side(&st);
+        assert_eq!((one.nodes_unpriced, one.nodes_unreported), (1, 1));
+        assert_eq!(one.cost_text(), "unpriced (1)");
+        let table = crate::report::run_table(&st);
+        assert!(table.contains("cost unknown: 1 node(s)") && !table.contains("at least"), "{table}");
+        // A priced node without counts makes what is priced a lower bound.
+        st.status = crate::state::RunStatus::Running;
+        let mut fold = |kind| assert!(st.apply(&RunEvent { run: 1, attempt: 1, at: Duration::from_secs(2), kind }));
+        fold(uncounted(b, "gpt-5-nano"));
+        let two = side(&st);
+        assert_eq!((two.nodes_unpriced, two.nodes_unreported), (1, 2));
+        assert!(two.cost_text().ends_with("+1 unpriced+?"), "{}", two.cost_text());
+        let table = crate::report::run_table(&st);
+        assert!(table.contains("at least: 1 node(s)"), "{table}");
+    }
 
     #[test]
     fn the_stash_keeps_only_what_the_re_run_may_still_ask_for() {

@@ -99,6 +99,8 @@ pub struct UnitState {
     model_priced: Option<bool>,
     /// Whether [`Totals::unpriced`] counts this unit.
     counted_unpriced: bool,
+    /// Whether [`Totals::uncounted_priced`] counts this unit.
+    counted_uncounted: bool,
     /// The context the unit received (`None` before it starts: read it through
     /// [`UnitState::context`]). An `Option`, not a shared empty list: the reference counts of
     /// one were a few per cent of a simulated run's time.
@@ -158,6 +160,7 @@ impl UnitState {
             model: None,
             model_priced: None,
             counted_unpriced: false,
+            counted_uncounted: false,
             context: None,
             input_tokens_estimate: 0,
             usage: Usage::default(),
@@ -264,6 +267,10 @@ pub struct Totals {
     pub unreported: usize,
     /// Settled units of unknown cost: their model is not in the catalog ([`RunState::unpriced`]).
     pub unpriced: usize,
+    /// Settled units counted in [`Totals::unreported`] but not in [`Totals::unpriced`]: those
+    /// that make a priced total a lower bound ([`RunState::uncounted_priced`]). A unit whose
+    /// cost is unknown is counted once, as unpriced.
+    pub uncounted_priced: usize,
 }
 
 impl Totals {
@@ -503,22 +510,32 @@ impl RunState {
             return false;
         }
         if let Some(i) = self.apply_kind(ev) {
-            self.count_unpriced(i);
+            self.count_unknown(i);
         }
         true
     }
 
-    /// Keeps [`Totals::unpriced`] in step with unit `i`: counted here so that the header need
-    /// not look every unit's model up in the catalog on every frame.
-    fn count_unpriced(&mut self, i: usize) {
-        let now = self.unpriced(i);
+    /// Keeps [`Totals::unpriced`] and [`Totals::uncounted_priced`] in step with unit `i`:
+    /// counted here so that the header need not look every unit's model up in the catalog on
+    /// every frame.
+    fn count_unknown(&mut self, i: usize) {
+        let unpriced = self.unpriced(i);
+        let uncounted = !unpriced && self.unreported(i);
         let u = &mut self.units[i];
-        if u.counted_unpriced != now {
-            u.counted_unpriced = now;
-            if now {
+        if u.counted_unpriced != unpriced {
+            u.counted_unpriced = unpriced;
+            if unpriced {
                 self.totals.unpriced += 1;
             } else {
                 self.totals.unpriced -= 1;
+            }
+        }
+        if u.counted_uncounted != uncounted {
+            u.counted_uncounted = uncounted;
+            if uncounted {
+                self.totals.uncounted_priced += 1;
+            } else {
+                self.totals.uncounted_priced -= 1;
             }
         }
     }
@@ -548,7 +565,7 @@ impl RunState {
                             self.set_status(i, Status::Failed);
                             self.units[i].error.get_or_insert_with(|| "the run ended first".into());
                         }
-                        self.count_unpriced(i);
+                        self.count_unknown(i);
                     }
                 }
             }

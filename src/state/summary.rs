@@ -95,13 +95,9 @@ impl RunState {
         self.unreported(idx) && !self.unpriced(idx)
     }
 
-    /// How many settled units are [`RunState::uncounted_priced`]. No pass when the fold
-    /// counted none unreported.
+    /// How many settled units are [`RunState::uncounted_priced`] (counted by the fold).
     pub fn uncounted_priced_count(&self) -> usize {
-        if self.totals.unreported == 0 {
-            return 0;
-        }
-        (0..self.units.len()).filter(|&i| self.uncounted_priced(i)).count()
+        self.totals.uncounted_priced
     }
 
     /// The units that carry a node's work: its instances once it fanned out, else its own.

@@ -303,6 +303,43 @@ fn the_fold_counts_units_of_unknown_cost_as_they_settle() {
 }
 
 #[test]
+fn a_unit_of_unknown_cost_is_counted_once_as_unpriced_not_also_as_uncounted() {
+    // Watched calls that streamed without usage: one on a model the catalog lacks, one on a
+    // priced model, and one counted call on the model the catalog lacks.
+    const ACME: &str = "acme-7b";
+    let uncounted = |unit, model: &str| match finished(unit, model, usage(0, 0), false) {
+        Event::NodeFinished { unit, model, usage, estimated, ttft, latency, output, checks, cached, .. } => {
+            Event::NodeFinished { unit, model, usage, estimated, ttft, latency, output, checks, cached, unreported: true }
+        }
+        other => other,
+    };
+    let walk = |st: &RunState| (0..st.units.len()).filter(|&i| st.uncounted_priced(i)).count();
+    let mut st = state();
+    let (a, b, each) = (Unit::node(0), Unit::node(1), |k| Unit::instance(2, k));
+    let mut counts = Vec::new();
+    for kind in [
+        run_started(),
+        started(a, ACME),
+        uncounted(a, ACME),
+        started(b, NANO),
+        uncounted(b, NANO),
+        Event::NodeExpanded { node: 2, items: vec!["x".into()], dropped: 0 },
+        started(each(0), ACME),
+        finished(each(0), ACME, usage(10, 10), false),
+        Event::RunFinished { outcome: Outcome::Completed },
+    ] {
+        fold(&mut st, [kind]);
+        assert_eq!(st.uncounted_priced_count(), walk(&st), "after event {}", st.events);
+        counts.push((st.unreported_count(), st.unpriced_count(), st.uncounted_priced_count()));
+    }
+    // `a` is unreported and unpriced: unknown, counted once, as unpriced. `b` makes the priced
+    // total a lower bound. The instance is priced nowhere but reported its counts.
+    assert_eq!(counts.last(), Some(&(2, 2, 1)), "{counts:?}");
+    assert_eq!(counts[2], (1, 1, 0), "{counts:?}");
+    assert_eq!(counts[4], (2, 1, 1), "{counts:?}");
+}
+
+#[test]
 fn units_on_one_model_share_its_name() {
     let mut st = state();
     let (a, b) = (Unit::node(0), Unit::node(1));

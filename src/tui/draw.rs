@@ -252,7 +252,7 @@ fn header(app: &App) -> Line<'static> {
                 n => v.push(Span::styled(format!(" + {n} unpriced"), Style::default().fg(t.retrying))),
             }
             // Nor is a node whose calls came without token counts (one already counted as
-            // unpriced is not counted twice). The fold counts them: no pass when there are none.
+            // unpriced is not counted twice; the fold keeps both counts).
             let uncounted = st.uncounted_priced_count();
             match uncounted {
                 0 => {}
