@@ -431,6 +431,29 @@ fn the_code_maps_name_every_module() {
 
 /// A file in src/ past 600 lines says in its header why it is one file (a `//! One file:`
 /// line), so size is a decision rather than drift.
+/// The crate denies `unsafe` code (Cargo.toml); the global allocator is the one module that
+/// may lift that, because implementing `GlobalAlloc` is unsafe by definition.
+#[test]
+fn only_the_allocator_allows_unsafe_code() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let (mut stack, mut allowed) = (vec![src.clone()], Vec::new());
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).expect("src readable") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "rs")
+                && fs::read_to_string(&path).expect("readable").contains(concat!("allow(", "unsafe_code)"))
+            {
+                allowed.push(path.strip_prefix(&src).expect("under src").to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    assert_eq!(allowed, ["alloc.rs"], "only src/alloc.rs may allow unsafe code");
+    let manifest = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).expect("Cargo.toml");
+    assert!(manifest.contains("unsafe_code = \"deny\""), "the crate must deny unsafe code");
+}
+
 #[test]
 fn long_source_files_say_why_they_are_one_file() {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -221,9 +221,8 @@ pub fn run_table(s: &RunState) -> String {
             if tot.cost.total().is_zero() { "unknown:".to_string() } else { format!("{} priced, and unknown for", tot.cost.total()) };
         let _ = writeln!(out, "\ncost {cost} {unpriced} node(s) whose model the catalog lacks (add it with --catalog FILE)");
     }
-    // What makes the priced cost a lower bound: a node whose cost is unknown is counted once,
-    // on the line above.
-    let uncounted = s.uncounted_priced_count();
+    // Every node whose calls came without counts, priced or not: its tokens are lower bounds.
+    let uncounted = s.unreported_count();
     if uncounted > 0 {
         let _ = writeln!(out, "     at least: {uncounted} node(s) had calls that reported no token counts");
     }

@@ -585,6 +585,7 @@ impl RunState {
                 self.nodes[n].dropped = *dropped;
                 let own = self.nodes[n].unit;
                 self.set_status(own, Status::Running);
+                self.count_unknown(own);
                 // The group's work is its instances.
                 self.totals.units_total += items.len();
                 self.totals.units_total -= 1;
@@ -782,6 +783,7 @@ impl RunState {
                 if st.is_settled() && !self.units[own].status.is_settled() {
                     self.units[own].status = st;
                     self.units[own].finished = self.node_span(n).1;
+                    self.count_unknown(own);
                 }
             }
         }

@@ -326,6 +326,8 @@ fn a_unit_of_unknown_cost_is_counted_once_as_unpriced_not_also_as_uncounted() {
         Event::NodeExpanded { node: 2, items: vec!["x".into()], dropped: 0 },
         started(each(0), ACME),
         finished(each(0), ACME, usage(10, 10), false),
+        // `b` again, on the model without a price: now unknown rather than a lower bound.
+        uncounted(b, ACME),
         Event::RunFinished { outcome: Outcome::Completed },
     ] {
         fold(&mut st, [kind]);
@@ -333,10 +335,12 @@ fn a_unit_of_unknown_cost_is_counted_once_as_unpriced_not_also_as_uncounted() {
         counts.push((st.unreported_count(), st.unpriced_count(), st.uncounted_priced_count()));
     }
     // `a` is unreported and unpriced: unknown, counted once, as unpriced. `b` makes the priced
-    // total a lower bound. The instance is priced nowhere but reported its counts.
-    assert_eq!(counts.last(), Some(&(2, 2, 1)), "{counts:?}");
+    // total a lower bound until it too has no price. The instance has no price but reported its
+    // counts.
     assert_eq!(counts[2], (1, 1, 0), "{counts:?}");
     assert_eq!(counts[4], (2, 1, 1), "{counts:?}");
+    assert_eq!(counts[7], (2, 2, 1), "{counts:?}");
+    assert_eq!(counts.last(), Some(&(2, 3, 0)), "{counts:?}");
 }
 
 #[test]

@@ -183,7 +183,7 @@ fn header_at(app: &App, step: u8) -> Line<'static> {
     }
     let base = app.player.state.totals.cost.total();
     let base_t = app.player.state.wall();
-    // The fold's counts: no pass over the units unless some call came without counts.
+    // The fold's counts, kept as events arrive: no pass over the units.
     let base_open = app.player.state.totals.unpriced + app.player.state.totals.unreported > 0;
     for (k, p) in app.players().enumerate() {
         let st = &p.state;

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::diag::Source;
-use crate::event::{Event, Outcome, RunEvent};
+use crate::event::{Event, RunEvent};
 use std::time::Duration;
 
 /// A side's cost reads "unknown" once for a node whose model has no price, though its
@@ -27,40 +27,18 @@ fn a_node_of_unknown_cost_is_not_also_counted_as_a_lower_bound() {
         cached: false,
         unreported: true,
     };
-    let mut fold = |kind| assert!(st.apply(&RunEvent { run: 1, attempt: 1, at: Duration::from_secs(1), kind }));
-    fold(Event::RunStarted { flow: "fold".into(), strategy: "naive".into(), seed: 1, input: "q".into() });
-    fold(uncounted(a, "acme-7b"));
-    fold(Event::RunFinished { outcome: Outcome::Completed });
+    let fold = |st: &mut RunState, kind| assert!(st.apply(&RunEvent { run: 1, attempt: 1, at: Duration::from_secs(1), kind }));
+    fold(&mut st, Event::RunStarted { flow: "fold".into(), strategy: "naive".into(), seed: 1, input: "q".into() });
+    fold(&mut st, uncounted(a, "acme-7b"));
     let one = side(&st);
     assert_eq!((one.nodes_unpriced, one.nodes_unreported), (1, 1));
     assert_eq!(one.cost_text(), "unpriced (1)");
+    // The run's table says the cost is unknown, and that the node's tokens are a floor.
     let table = crate::report::run_table(&st);
-    assert!(table.contains("cost unknown: 1 node(s)") && !table.contains("at least"), "{table}");
+    assert!(table.contains("cost unknown: 1 node(s)") && table.contains("at least: 1 node(s)"), "{table}");
     // A priced node without counts makes what is priced a lower bound.
-    st.status = crate::state::RunStatus::Running;
-    let mut fold = |kind| assert!(st.apply(&RunEvent { run: 1, attempt: 1, at: Duration::from_secs(2), kind }));
-    fold(uncounted(b, "gpt-5-nano"));
+    fold(&mut st, uncounted(b, "gpt-5-nano"));
     let two = side(&st);
     assert_eq!((two.nodes_unpriced, two.nodes_unreported), (1, 2));
     assert!(two.cost_text().ends_with("+1 unpriced+?"), "{}", two.cost_text());
-    let table = crate::report::run_table(&st);
-    assert!(table.contains("at least: 1 node(s)"), "{table}");
-}
-
-#[test]
-fn the_stash_keeps_only_what_the_re_run_may_still_ask_for() {
-    let stash = Stash::default();
-    let (a, b) = (Unit::node(0), Unit::node(1));
-    stash.put(a, "first");
-    assert_eq!(stash.take(a).as_deref(), Some("first"));
-    // Asked for before it was read ahead: read from the file, and not kept when it comes.
-    assert_eq!(stash.take(b), None);
-    stash.put(b, "late");
-    let held = |s: &Stash| s.texts.lock().expect("unpoisoned").texts.len();
-    assert_eq!(held(&stash), 0, "a unit already served was kept");
-    for k in 0..3 * Stash::LEAD {
-        stash.put(Unit::node(10 + k), "x");
-    }
-    assert_eq!(held(&stash), 2 * Stash::LEAD, "the stash is bounded");
-    assert_eq!(stash.served.load(std::sync::atomic::Ordering::Relaxed), 2);
 }

@@ -106,7 +106,7 @@ pub(super) fn reported(rec: &Recording, before: RunState, strategy: Arc<Strategy
     let uncounted = after.unreported_count();
     if uncounted > 0 {
         estimates.push(format!(
-            "{uncounted} node(s) had calls that reported no token counts: their tokens and cost, and the totals, are lower bounds."
+            "{uncounted} node(s) had calls that reported no token counts: their tokens (and the cost of those priced), and the totals, are lower bounds."
         ));
     }
     let report = RepriceReport::new(rec, &before, &after, nodes, estimates);
