@@ -404,19 +404,25 @@ impl<'a, S: Sink> Call<'a, S> {
                             ttft = now.map(|n| n.saturating_sub(t0));
                         }
                         streamed += u64::from(tokens.unwrap_or_else(|| crate::tokens::count(&piece)));
-                        if text.is_empty() && !deltas {
-                            // Nobody else wants the piece: it becomes the text.
-                            text = piece;
+                        let Some(now) = now.filter(|_| deltas) else {
+                            // Nobody else wants the piece.
+                            append(&mut text, piece);
                             continue;
-                        }
-                        // Grow by a quarter rather than double: thousands of calls can be
-                        // mid-stream at once, and each one's slack adds up.
-                        if text.capacity() - text.len() < piece.len() {
-                            text.reserve_exact(piece.len().max(text.len() / 4));
-                        }
-                        text.push_str(&piece);
-                        if let (true, Some(now)) = (deltas, now) {
-                            self.emit_at(now, Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed }).await;
+                        };
+                        let delta = Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed };
+                        if S::SHOWS {
+                            // A sink that only reads the event leaves the piece here: a first
+                            // piece becomes the text rather than a copy of it.
+                            let ev = RunEvent { run: self.spec.run_id, attempt: self.spec.attempt, at: now, kind: delta };
+                            self.sink.show(&ev);
+                            if let Event::NodeDelta { text: piece, .. } = ev.kind {
+                                append(&mut text, piece);
+                            }
+                        } else {
+                            if let Event::NodeDelta { text: piece, .. } = &delta {
+                                push(&mut text, piece);
+                            }
+                            self.emit_at(now, delta).await;
                         }
                     }
                 }
@@ -439,6 +445,24 @@ impl<'a, S: Sink> Call<'a, S> {
             result
         }
     }
+}
+
+/// Adds a streamed piece to the text so far: the piece itself when it is the first.
+fn append(text: &mut String, piece: String) {
+    if text.is_empty() {
+        *text = piece;
+    } else {
+        push(text, &piece);
+    }
+}
+
+/// Copies a streamed piece onto the text so far. Grows by a quarter rather than doubling:
+/// thousands of calls can be mid-stream at once, and each one's slack adds up.
+fn push(text: &mut String, piece: &str) {
+    if text.capacity() - text.len() < piece.len() {
+        text.reserve_exact(piece.len().max(text.len() / 4));
+    }
+    text.push_str(piece);
 }
 
 /// The models a unit may try, in order: the decided one (position 0), then each fallback not

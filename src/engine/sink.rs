@@ -9,8 +9,15 @@ use crate::event::RunEvent;
 
 /// Receives the engine's events, in the order they happen.
 pub(super) trait Sink {
+    /// Whether the sink only reads each event, so that [`Sink::show`] may hand it over instead
+    /// of [`Sink::send`] and the caller keeps what it carries.
+    const SHOWS: bool = false;
+
     /// Hands one event over; false once nobody listens any more.
     fn send(&self, ev: RunEvent) -> impl Future<Output = bool>;
+
+    /// Shows one event, when [`Sink::SHOWS`]; does nothing otherwise.
+    fn show(&self, _ev: &RunEvent) {}
 }
 
 impl Sink for mpsc::Sender<RunEvent> {
@@ -37,9 +44,16 @@ impl<F: FnMut(RunEvent)> Sink for Inline<F> {
 pub(super) struct Show<F>(pub(super) std::cell::RefCell<F>);
 
 impl<F: FnMut(&RunEvent)> Sink for Show<F> {
+    const SHOWS: bool = true;
+
     #[inline]
     fn send(&self, ev: RunEvent) -> impl Future<Output = bool> {
-        (self.0.borrow_mut())(&ev);
+        self.show(&ev);
         std::future::ready(true)
+    }
+
+    #[inline]
+    fn show(&self, ev: &RunEvent) {
+        (self.0.borrow_mut())(ev);
     }
 }

@@ -320,8 +320,10 @@ pub struct RunState {
     /// on it (a name copied at each start was a sixth of a simulated node's allocations). A
     /// run names a handful; past [`RunState::SHARED_NAMES`] (a watched trace can name any
     /// number) further names are not looked for here, so that a unit's model costs at most
-    /// that many comparisons.
-    pub(crate) model_names: Vec<Arc<str>>,
+    /// that many comparisons. Each with its index in the catalog, if the catalog has it: a
+    /// finished call's event carries one of these names, found by pointer, so pricing it needs
+    /// no lookup by name.
+    pub(crate) model_names: Vec<(Arc<str>, Option<u32>)>,
 }
 
 impl RunState {
@@ -710,7 +712,7 @@ impl RunState {
                 let billed = resumed.map_or(*usage, |r| r.0);
                 let (ttft, latency) = resumed.map_or((*ttft, *latency), |r| (r.1, r.2));
                 let (ttft, latency) = (&ttft, &latency);
-                let (cost, priced) = match self.catalog.get(model) {
+                let (cost, priced) = match self.catalog_model(model) {
                     Some(m) => (if *cached { Cost::default() } else { m.cost(&billed) }, true),
                     None => (Cost::default(), false),
                 };
@@ -819,13 +821,14 @@ impl RunState {
             (m, _) => m.as_deref() == Some(model),
         };
         if !same {
-            let name = match self.model_names.iter().find(|m| &***m == model) {
-                Some(m) => m.clone(),
+            let name = match self.model_names.iter().find(|(m, _)| &**m == model) {
+                Some((m, _)) => m.clone(),
                 None => {
-                    let known = || self.catalog.get(model).map(|m| m.id.clone());
+                    let at = self.catalog.index_of(model);
+                    let known = || at.map(|k| self.catalog.models[k].id.clone());
                     let m = shared.cloned().or_else(known).unwrap_or_else(|| Arc::from(model));
                     if self.model_names.len() < Self::SHARED_NAMES {
-                        self.model_names.push(m.clone());
+                        self.model_names.push((m.clone(), at.map(|k| k as u32)));
                     }
                     m
                 }
@@ -834,6 +837,15 @@ impl RunState {
             u.model_priced = priced;
         } else if priced.is_some() {
             u.model_priced = priced;
+        }
+    }
+
+    /// The catalog's entry for a model an event names: by pointer among the names this run
+    /// shares (the engine's events carry the catalog's own), else by name.
+    fn catalog_model(&self, model: &Arc<str>) -> Option<&crate::routing::Model> {
+        match self.model_names.iter().find(|(m, _)| Arc::ptr_eq(m, model)) {
+            Some((_, at)) => at.map(|k| &self.catalog.models[k as usize]),
+            None => self.catalog.get(model),
         }
     }
 
