@@ -429,8 +429,6 @@ fn the_code_maps_name_every_module() {
     assert!(missing.is_empty(), "the code maps are out of date:\n{}", missing.join("\n"));
 }
 
-/// A file in src/ past 600 lines says in its header why it is one file (a `//! One file:`
-/// line), so size is a decision rather than drift.
 /// The crate denies `unsafe` code (Cargo.toml); the global allocator is the one module that
 /// may lift that, because implementing `GlobalAlloc` is unsafe by definition.
 #[test]
@@ -454,6 +452,8 @@ fn only_the_allocator_allows_unsafe_code() {
     assert!(manifest.contains("unsafe_code = \"deny\""), "the crate must deny unsafe code");
 }
 
+/// A file in src/ past 600 lines says in its header why it is one file (a `//! One file:`
+/// line), so size is a decision rather than drift.
 #[test]
 fn long_source_files_say_why_they_are_one_file() {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -25,6 +25,7 @@ pub mod picker;
 pub mod playback;
 pub mod player;
 pub mod runs_list;
+mod screen;
 pub mod search;
 pub mod search_thread;
 pub mod siblings;
@@ -38,9 +39,9 @@ pub mod watch_loop;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::event::EnableMouseCapture;
 use crossterm::execute;
-use crossterm::terminal::{Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use crossterm::terminal::{Clear, ClearType, EnterAlternateScreen, enable_raw_mode};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
@@ -53,9 +54,6 @@ use crate::provider::Providers;
 use app::{App, Command, Msg};
 use keymap::Keymap;
 use theme::Theme;
-
-/// At most this many frames per second.
-const FRAME: Duration = Duration::from_millis(33);
 
 pub struct Options {
     pub spec: RunSpec,
@@ -127,36 +125,11 @@ pub fn log_line(msg: &str) {
     }
 }
 
-fn restore_terminal() {
-    let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, crossterm::cursor::Show);
-}
-
-/// Runs the application until the user quits. The terminal is restored on every way out: a
-/// normal quit, an error, or a panic.
 /// Runs the screen until the user quits (exit status 0) or a signal ends it: SIGTERM (143) or
 /// SIGHUP, the terminal closing (129). Either way the terminal is restored and every run in
 /// flight is cancelled with its recording flushed.
 pub fn run(opts: Options) -> io::Result<u8> {
-    // Panic hook order: take the old hook, restore the terminal, then let the old hook report.
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        restore_terminal();
-        log_line(&format!("panic: {info}"));
-        previous(info);
-    }));
-    let rt = crate::engine::runtime::serving()?;
-    enable_raw_mode()?;
-    let mut stdout = io::stdout();
-    if let Err(e) = execute!(stdout, EnterAlternateScreen, EnableMouseCapture) {
-        restore_terminal();
-        return Err(e);
-    }
-    let result = match Terminal::new(CrosstermBackend::new(io::stdout())) {
-        Ok(mut terminal) => rt.block_on(event_loop(&mut terminal, opts)),
-        Err(e) => Err(e),
-    };
-    restore_terminal();
+    let result = screen::on_terminal(async |terminal| event_loop(terminal, opts).await);
     if let Err(e) = &result {
         log_line(&format!("error: {e}"));
     }
@@ -373,31 +346,20 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
     let mut exit_code = 0u8;
     // Runs cancelled during the session, whose recordings may still be closing.
     let mut stopping: Vec<Running> = Vec::new();
-    let mut dirty = true;
-    let mut next_frame = Instant::now();
-    let mut last_tick = Instant::now();
-    let mut ticking = false;
+    let mut frames = screen::Frames::new();
 
     loop {
         let now = Instant::now();
-        if dirty && now >= next_frame {
+        if frames.due(now) {
             terminal.draw(|f| draw::draw(f, &app))?;
             app.scroll_max = draw::scroll_limits(&app);
-            dirty = false;
-            next_frame = now + FRAME;
         }
         if app.quit {
             break;
         }
-        let wants_ticks = app.wants_ticks();
-        if wants_ticks && !ticking {
-            last_tick = Instant::now();
-        }
-        ticking = wants_ticks;
+        let (tick_at, draw_at) = frames.plan(app.wants_ticks(), now);
         let far = now + Duration::from_secs(3600);
         let watch_at = if watched.is_empty() && app.strategy_path.is_none() { far } else { next_watch };
-        let tick_at = if ticking { last_tick + FRAME } else { far };
-        let draw_at = if dirty { next_frame } else { far };
 
         let cmds = tokio::select! {
             biased;
@@ -413,14 +375,14 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
             },
             ev = input.rx.recv() => match ev {
                 Some(Ok(e)) => {
-                    dirty = true;
+                    frames.changed();
                     app.update(Msg::Term(e))
                 }
                 Some(Err(e)) => return Err(e),
                 None => break,
             },
             Some(m) = orx.recv() => {
-                dirty = true;
+                frames.changed();
                 app.update(m)
             },
             Some(batch) = rx.recv() => {
@@ -429,17 +391,14 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                 while let Ok(more) = rx.try_recv() {
                     cmds.extend(app.update(Msg::Run(more)));
                 }
-                dirty = true;
+                frames.changed();
                 cmds
             },
-            _ = tokio::time::sleep_until(tick_at), if ticking => {
-                let now = Instant::now();
-                let cmds = app.update(Msg::Tick(now - last_tick));
-                last_tick = now;
-                dirty = true;
-                cmds
+            _ = tokio::time::sleep_until(tick_at), if frames.ticking() => {
+                let since = frames.tick();
+                app.update(Msg::Tick(since))
             },
-            _ = tokio::time::sleep_until(draw_at), if dirty => Vec::new(),
+            _ = tokio::time::sleep_until(draw_at), if frames.dirty() => Vec::new(),
             _ = tokio::time::sleep_until(watch_at) => {
                 next_watch = Instant::now() + Duration::from_secs(1);
                 // Paths can appear (a sample saved to a file); watch whatever the app names now.
@@ -455,7 +414,7 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                     if now_m != *seen {
                         *seen = now_m;
                         cmds.extend(app.update(Msg::file_changed(p.clone())));
-                        dirty = true;
+                        frames.changed();
                     }
                 }
                 cmds
@@ -484,7 +443,7 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                     if let Some(msg) = effects::perform(&c) {
                         pending.extend(app.update(msg));
                     }
-                    dirty = true;
+                    frames.changed();
                 }
                 Command::Optimize(cfg, id) => {
                     if let Some(c) = optimizing.take() {
@@ -511,7 +470,7 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                     // Hand the terminal to the editor, then take it back.
                     // Stop reading stdin first: the editor owns the terminal until it exits.
                     input.pause();
-                    restore_terminal();
+                    screen::restore_terminal();
                     let editor = std::env::var("VISUAL").or_else(|_| std::env::var("EDITOR")).unwrap_or_else(|_| "vi".to_string());
                     let status = std::process::Command::new("sh").arg("-c").arg(format!("{editor} \"$1\"")).arg("sh").arg(&path).status();
                     enable_raw_mode()?;
@@ -532,7 +491,7 @@ async fn event_loop<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, opts
                         Ok(s) => app.message = Some(format!("{editor} exited with {s}; nothing reloaded")),
                         Err(e) => app.message = Some(format!("cannot start {editor}: {e} (set $EDITOR)")),
                     }
-                    dirty = true;
+                    frames.changed();
                 }
                 Command::Start(spec, parent) => {
                     if spec.run_id != app.player.state.run_id {

@@ -6,9 +6,6 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
-use crossterm::execute;
-use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
@@ -20,8 +17,6 @@ use super::keymap::Keymap;
 use super::theme::Theme;
 use super::traces::{WatchMsg, Watching};
 use crate::watch::service::{Report, WatchConfig, serve};
-
-const FRAME: Duration = Duration::from_millis(33);
 
 /// How the screen ended.
 #[derive(Debug, Default)]
@@ -49,32 +44,10 @@ impl Outcome {
     }
 }
 
-fn restore() {
-    let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, crossterm::cursor::Show);
-}
-
 /// Runs the screen until the user quits or a signal ends it; the terminal is restored on every
 /// way out, a panic included.
 pub fn run(cfg: WatchConfig, theme: Theme, keymap: Keymap) -> io::Result<Outcome> {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        restore();
-        super::log_line(&format!("panic: {info}"));
-        previous(info);
-    }));
-    let rt = crate::engine::runtime::serving()?;
-    enable_raw_mode()?;
-    if let Err(e) = execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture) {
-        restore();
-        return Err(e);
-    }
-    let result = match Terminal::new(CrosstermBackend::new(io::stdout())) {
-        Ok(mut terminal) => rt.block_on(event_loop(&mut terminal, cfg, theme, keymap)),
-        Err(e) => Err(e),
-    };
-    restore();
-    result
+    super::screen::on_terminal(async |terminal| event_loop(terminal, cfg, theme, keymap).await)
 }
 
 async fn event_loop<W: Write>(
@@ -95,31 +68,19 @@ async fn event_loop<W: Write>(
     let mut term_sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut hup_sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut out = Outcome::default();
-    let mut dirty = true;
-    let mut next_frame = Instant::now();
-    let mut last_tick = Instant::now();
-    let mut ticking = false;
+    let mut frames = super::screen::Frames::new();
     loop {
         let now = Instant::now();
-        if dirty && now >= next_frame {
+        if frames.due(now) {
             terminal.draw(|f| super::traces_view::draw(f, &w))?;
             if let Some(app) = &mut w.open {
                 app.scroll_max = super::draw::scroll_limits(app);
             }
-            dirty = false;
-            next_frame = now + FRAME;
         }
         if w.quit {
             break;
         }
-        let wants = w.wants_ticks();
-        if wants && !ticking {
-            last_tick = Instant::now();
-        }
-        ticking = wants;
-        let far = now + Duration::from_secs(3600);
-        let tick_at = if ticking { last_tick + FRAME } else { far };
-        let draw_at = if dirty { next_frame } else { far };
+        let (tick_at, draw_at) = frames.plan(w.wants_ticks(), now);
         let cmds = tokio::select! {
             biased;
             _ = term_sig.recv() => {
@@ -132,7 +93,7 @@ async fn event_loop<W: Write>(
             },
             ev = input.rx.recv() => match ev {
                 Some(Ok(e)) => {
-                    dirty = true;
+                    frames.changed();
                     w.update(WatchMsg::Term(e))
                 }
                 Some(Err(e)) => {
@@ -148,7 +109,7 @@ async fn event_loop<W: Write>(
                     out.note(&more);
                     w.update(WatchMsg::Report(more));
                 }
-                dirty = true;
+                frames.changed();
                 Vec::new()
             },
             done = &mut server, if !server_done => {
@@ -160,14 +121,11 @@ async fn event_loop<W: Write>(
                 });
                 break;
             },
-            _ = tokio::time::sleep_until(tick_at), if ticking => {
-                let now = Instant::now();
-                let cmds = w.update(WatchMsg::Tick(now - last_tick));
-                last_tick = now;
-                dirty = true;
-                cmds
+            _ = tokio::time::sleep_until(tick_at), if frames.ticking() => {
+                let since = frames.tick();
+                w.update(WatchMsg::Tick(since))
             },
-            _ = tokio::time::sleep_until(draw_at), if dirty => Vec::new(),
+            _ = tokio::time::sleep_until(draw_at), if frames.dirty() => Vec::new(),
         };
         for c in cmds {
             match c {
@@ -180,7 +138,7 @@ async fn event_loop<W: Write>(
                     if let (Some(msg), Some(app)) = (super::effects::perform(&c), &mut w.open) {
                         app.update(msg);
                     }
-                    dirty = true;
+                    frames.changed();
                 }
                 _ => {}
             }
