@@ -82,7 +82,8 @@ impl<'a, S: Sink> Call<'a, S> {
     ///
     /// Not an `async fn`: the event goes to the sink before the future is returned, so a call
     /// waiting here holds only the sink's future (nothing, for a headless run) rather than a
-    /// copy of the event at every place it emits.
+    /// copy of the event at every place it emits. (A streamed piece shown to a sink that only
+    /// reads events is handed over in `call_once` instead, as this would hand it over.)
     #[inline(always)]
     fn emit_at(&self, at: Duration, kind: Event) -> impl Future<Output = ()> + '_ {
         let ev = RunEvent { run: self.spec.run_id, attempt: self.spec.attempt, at, kind };
@@ -409,20 +410,20 @@ impl<'a, S: Sink> Call<'a, S> {
                             append(&mut text, piece);
                             continue;
                         };
-                        let delta = Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed };
                         if S::SHOWS {
                             // A sink that only reads the event leaves the piece here: a first
-                            // piece becomes the text rather than a copy of it.
+                            // piece becomes the text rather than a copy of it. (The event is
+                            // made as `emit_at` makes it.)
+                            let delta = Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed };
                             let ev = RunEvent { run: self.spec.run_id, attempt: self.spec.attempt, at: now, kind: delta };
                             self.sink.show(&ev);
+                            // Always a delta: it was made just above.
                             if let Event::NodeDelta { text: piece, .. } = ev.kind {
                                 append(&mut text, piece);
                             }
                         } else {
-                            if let Event::NodeDelta { text: piece, .. } = &delta {
-                                push(&mut text, piece);
-                            }
-                            self.emit_at(now, delta).await;
+                            push(&mut text, &piece);
+                            self.emit_at(now, Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed }).await;
                         }
                     }
                 }

@@ -842,11 +842,13 @@ impl RunState {
 
     /// The catalog's entry for a model an event names: by pointer among the names this run
     /// shares (the engine's events carry the catalog's own), else by name.
+    /// The index kept is checked against the catalog's entry (a caller may have given the
+    /// state another catalog since), and a name the catalog lacked is looked up again.
     fn catalog_model(&self, model: &Arc<str>) -> Option<&crate::routing::Model> {
-        match self.model_names.iter().find(|(m, _)| Arc::ptr_eq(m, model)) {
-            Some((_, at)) => at.map(|k| &self.catalog.models[k as usize]),
-            None => self.catalog.get(model),
-        }
+        let kept = self.model_names.iter().find(|(m, _)| Arc::ptr_eq(m, model)).and_then(|(_, at)| *at);
+        kept.and_then(|k| self.catalog.models.get(k as usize))
+            .filter(|m| Arc::ptr_eq(&m.id, model) || *m.id == **model)
+            .or_else(|| self.catalog.get(model))
     }
 
     /// Whether unit `i` has a model the catalog does not price.

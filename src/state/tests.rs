@@ -361,6 +361,39 @@ fn units_on_one_model_share_its_name() {
 }
 
 #[test]
+fn a_finished_call_is_priced_by_its_name_whichever_copy_it_carries() {
+    // The engine's events carry the catalog's own name (found by pointer); a recording's carry
+    // their own copy; a watched trace can name a model the catalog lacks.
+    let mut st = state();
+    let (a, b, c) = (Unit::node(0), Unit::node(1), Unit::instance(2, 0));
+    let catalogs = st.catalog.get(NANO).map(|m| m.id.clone()).expect("nano in the catalog");
+    let own = |unit, model: Arc<str>| match finished(unit, NANO, usage(10, 5), false) {
+        Event::NodeFinished { unit, usage, estimated, ttft, latency, output, checks, cached, unreported, .. } => {
+            Event::NodeFinished { unit, model, usage, estimated, ttft, latency, output, checks, cached, unreported }
+        }
+        other => other,
+    };
+    fold(&mut st, [run_started(), started(a, NANO), own(a, catalogs.clone()), started(b, NANO), own(b, Arc::from(NANO))]);
+    let priced = cost(&st, NANO, usage(10, 5));
+    assert_eq!((st.units[0].cost.total(), st.units[1].cost.total()), (priced.total(), priced.total()));
+    fold(&mut st, [Event::NodeExpanded { node: 2, items: vec!["x".into()], dropped: 0 }, started(c, "acme-7b")]);
+    let acme = st.units[3].model.clone().expect("a model");
+    fold(&mut st, [own(c, acme)]);
+    assert!(st.units[3].cost.total().is_zero() && st.unpriced(3));
+    // Given another catalog, the state prices by what that catalog says.
+    let model = |id: &str| {
+        format!(
+            "[[model]]\nid = \"{id}\"\nprovider = \"openai\"\napi_model = \"{id}\"\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\ncontext_window = 128000\n\n"
+        )
+    };
+    let three: String = ["m-0", "m-1", "m-2"].iter().map(|id| model(id)).collect();
+    st.catalog = Arc::new(Catalog::parse(&Source::new("three.toml", &three), None).unwrap_or_else(|e| panic!("{e}")).0);
+    assert_eq!(st.catalog.index_of("m-2"), Catalog::builtin().index_of(NANO), "the kept index names another model now");
+    fold(&mut st, [started(c, NANO), own(c, catalogs)]);
+    assert!(st.unpriced(3), "priced from a catalog the state no longer has");
+}
+
+#[test]
 fn a_run_naming_many_models_shares_only_the_first_few() {
     // A watched trace can name any number of models: finding a unit's must not grow with them.
     let mut st = state();

@@ -129,11 +129,14 @@ pub fn log_line(msg: &str) {
 /// SIGHUP, the terminal closing (129). Either way the terminal is restored and every run in
 /// flight is cancelled with its recording flushed.
 pub fn run(opts: Options) -> io::Result<u8> {
-    let result = screen::on_terminal(async |terminal| event_loop(terminal, opts).await);
-    if let Err(e) = &result {
-        log_line(&format!("error: {e}"));
-    }
-    result
+    screen::on_terminal(async |terminal| {
+        let result = event_loop(terminal, opts).await;
+        // Logged before the runtime closes, which waits for recordings still being finished.
+        if let Err(e) = &result {
+            log_line(&format!("error: {e}"));
+        }
+        result
+    })
 }
 
 /// A run in progress: how to stop it, and how to wait until its recording is complete.

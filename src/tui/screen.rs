@@ -135,5 +135,13 @@ mod tests {
         tokio::time::advance(FRAME).await;
         assert_eq!(f.tick(), FRAME);
         assert!(f.dirty() && f.ticking());
+        // The next tick is a frame after this one, however often the loop plans meanwhile.
+        let ticked = Instant::now();
+        assert_eq!(f.plan(true, ticked).0, ticked + FRAME);
+        tokio::time::advance(FRAME / 2).await;
+        assert_eq!(f.plan(true, Instant::now()).0, ticked + FRAME, "planning again moved the tick");
+        // Ticks stop when nothing moves any more.
+        let (tick_at, _) = f.plan(false, Instant::now());
+        assert!(!f.ticking() && tick_at > Instant::now() + Duration::from_secs(60));
     }
 }
