@@ -78,15 +78,21 @@ impl<'a, S: Sink> Call<'a, S> {
         self.emit_at(self.clock.elapsed(), kind)
     }
 
+    /// This unit's event at `at`, as every emit makes it.
+    #[inline(always)]
+    fn event(&self, at: Duration, kind: Event) -> RunEvent {
+        RunEvent { run: self.spec.run_id, attempt: self.spec.attempt, at, kind }
+    }
+
     /// Emits with a time already read, so a moment read for a measurement is its event's too.
     ///
     /// Not an `async fn`: the event goes to the sink before the future is returned, so a call
     /// waiting here holds only the sink's future (nothing, for a headless run) rather than a
     /// copy of the event at every place it emits. (A streamed piece shown to a sink that only
-    /// reads events is handed over in `call_once` instead, as this would hand it over.)
+    /// reads events is handed over in `call_once` instead.)
     #[inline(always)]
     fn emit_at(&self, at: Duration, kind: Event) -> impl Future<Output = ()> + '_ {
-        let ev = RunEvent { run: self.spec.run_id, attempt: self.spec.attempt, at, kind };
+        let ev = self.event(at, kind);
         // A closed channel means nobody is listening; the scheduler notices and stops.
         futures::FutureExt::map(self.sink.send(ev), drop)
     }
@@ -412,10 +418,8 @@ impl<'a, S: Sink> Call<'a, S> {
                         };
                         if S::SHOWS {
                             // A sink that only reads the event leaves the piece here: a first
-                            // piece becomes the text rather than a copy of it. (The event is
-                            // made as `emit_at` makes it.)
-                            let delta = Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed };
-                            let ev = RunEvent { run: self.spec.run_id, attempt: self.spec.attempt, at: now, kind: delta };
+                            // piece becomes the text rather than a copy of it.
+                            let ev = self.event(now, Event::NodeDelta { unit: self.unit, text: piece, output_tokens: streamed });
                             self.sink.show(&ev);
                             // Always a delta: it was made just above.
                             if let Event::NodeDelta { text: piece, .. } = ev.kind {

@@ -524,22 +524,8 @@ impl RunState {
         let unpriced = self.unpriced(i);
         let uncounted = !unpriced && self.unreported(i);
         let u = &mut self.units[i];
-        if u.counted_unpriced != unpriced {
-            u.counted_unpriced = unpriced;
-            if unpriced {
-                self.totals.unpriced += 1;
-            } else {
-                self.totals.unpriced -= 1;
-            }
-        }
-        if u.counted_uncounted != uncounted {
-            u.counted_uncounted = uncounted;
-            if uncounted {
-                self.totals.uncounted_priced += 1;
-            } else {
-                self.totals.uncounted_priced -= 1;
-            }
-        }
+        recount(&mut u.counted_unpriced, unpriced, &mut self.totals.unpriced);
+        recount(&mut u.counted_uncounted, uncounted, &mut self.totals.uncounted_priced);
     }
 
     /// Applies the event; returns the unit whose status, model or billed usage it may have
@@ -893,6 +879,18 @@ impl RunState {
             self.apply(e);
         }
         self
+    }
+}
+
+/// Keeps a total in step with one unit's flag: counted once while `now` holds.
+fn recount(counted: &mut bool, now: bool, total: &mut usize) {
+    if *counted != now {
+        *counted = now;
+        if now {
+            *total += 1;
+        } else {
+            *total -= 1;
+        }
     }
 }
 
