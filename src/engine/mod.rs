@@ -12,7 +12,10 @@
 //! - `schedule`: the task that owns ready, running and spent state, and settles each unit.
 //! - `decisions`: equal routing decisions shared by the units routed alike.
 //! - `context`: what a node receives (its prompt and upstream outputs or the whole history).
-//! - `call`: one unit's calls: retries with backoff, timeouts, fallbacks, escalation, billing.
+//! - `call`: one unit's calls: what they were given, how they report, the rules they follow.
+//! - `tries`: a unit's tries run to their end: fallbacks, retries with backoff, escalation,
+//!   billing; a future written by hand, polled first where it is made.
+//! - `attempt`: one try of one model: its stream read, timed and policed.
 //! - `health`: how each model has been doing, and when a failing model rests.
 //! - `store`: output reuse ([`OutputStore`], [`Query`], [`Served`]) and the content key.
 //! - `sink`: where events go (a channel, or a function on the engine's task).
@@ -21,6 +24,7 @@
 //!
 //! This file holds what callers use: [`RunSpec`] and the `run*` entry points.
 
+mod attempt;
 mod call;
 mod context;
 pub(crate) use context::output_part;
@@ -30,6 +34,7 @@ pub mod runtime;
 mod schedule;
 mod sink;
 mod store;
+mod tries;
 pub(crate) mod vtime;
 
 use std::sync::Arc;
@@ -46,7 +51,7 @@ pub use store::{OutputStore, Query, Served};
 pub use vtime::{Sleep, sleep};
 
 use schedule::execute;
-use sink::{Inline, Show};
+use sink::{Channel, Inline, Show};
 
 /// Everything that defines a run.
 #[derive(Clone)]
@@ -86,7 +91,7 @@ impl RunSpec {
 /// Runs a flow to the end (or until cancelled), sending every event on `tx`. Returns how the
 /// run ended. If the receiver goes away the run stops as if cancelled.
 pub async fn run(spec: &RunSpec, providers: &Providers, tx: mpsc::Sender<RunEvent>, cancel: CancellationToken) -> Outcome {
-    execute(spec, providers, &tx, cancel).await
+    execute(spec, providers, &Channel::new(tx), cancel).await
 }
 
 /// Runs a flow on virtual time: simulated seconds cost no wall time, and every reported time

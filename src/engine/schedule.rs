@@ -5,7 +5,9 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -133,17 +135,16 @@ async fn run_on<S: Sink>(
         strategy: spec.strategy.name.clone(),
         seed: spec.seed,
         input: spec.input.clone(),
-    })
-    .await;
+    });
     for i in 0..n {
-        ex.emit(Event::NodeQueued { unit: Unit::node(i) }).await;
+        ex.emit(Event::NodeQueued { unit: Unit::node(i) });
+        ex.flush().await;
     }
     let mut roots: Vec<usize> = (0..n).filter(|&i| flow.nodes[i].after.is_empty()).collect();
     roots.reverse();
-    ex.became_ready(roots).await;
+    ex.became_ready(roots);
 
     let mut inflight = FuturesUnordered::new();
-    let mut last_box = None;
     // One wait for the cancellation, for the whole run: a new one each time round the loop
     // took the token's lock twice a wake-up (3% of a re-priced run, perf).
     let stop = cancel.cancelled();
@@ -152,36 +153,42 @@ async fn run_on<S: Sink>(
         while ex.running < ex.limit && !ex.closed {
             let Some(Reverse((_, node, item))) = ex.ready.pop() else { break };
             let unit = if item == u32::MAX { Unit::node(node as usize) } else { Unit::instance(node as usize, item as usize) };
-            if let Some(call) = ex.start_unit(unit).await {
-                // Poll the call once right here: an answer that is already there (a cache hit,
-                // a zero-latency model) is settled without a trip through the in-flight set.
-                // Anything that has to wait re-registers its waker when the set polls it.
-                let mut fut = Box::pin(call.run());
-                let first = fut.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
-                match first {
-                    std::task::Poll::Ready(done) => {
-                        // A finished call's box is freed only once the next call's is made: freeing
-                        // the one block of its size made mimalloc retire its page, and the
-                        // next call took the allocator's slow path to get one back (`perf`).
-                        drop(last_box.replace(fut));
-                        ex.finish_unit(done).await;
-                    }
-                    std::task::Poll::Pending => {
+            if let Some(call) = ex.start_unit(unit) {
+                // Poll the calls once right here, where they were made: an answer that is
+                // already there (a cache hit, a zero-latency model) is settled without a trip
+                // through the in-flight set. Anything that has to wait is moved there (the
+                // future holds no reference into itself) and re-registers its waker when the
+                // set polls it.
+                let mut run = call.run();
+                match Pin::new(&mut run).poll(&mut Context::from_waker(Waker::noop())) {
+                    Poll::Ready(done) => ex.finish_unit(done),
+                    Poll::Pending => {
                         ex.running += 1;
-                        inflight.push(fut);
+                        inflight.push(run);
                     }
                 }
             }
+            ex.flush().await;
         }
         if inflight.is_empty() || ex.closed {
             break ex.closed;
         }
+        // The next call to finish; or, when the calls polled meanwhile left events waiting in
+        // the sink, none yet: those go out first, before anything waits.
+        let sink = ex.sink;
+        let woke = std::future::poll_fn(|cx| match inflight.poll_next_unpin(cx) {
+            Poll::Pending if sink.pending() => Poll::Ready(None),
+            next => next,
+        });
         tokio::select! {
             biased;
             _ = &mut stop => break true,
-            Some(done) = inflight.next() => {
-                ex.running -= 1;
-                ex.finish_unit(done).await;
+            done = woke => {
+                if let Some(done) = done {
+                    ex.running -= 1;
+                    ex.finish_unit(done);
+                }
+                ex.flush().await;
             }
         }
     };
@@ -191,7 +198,7 @@ async fn run_on<S: Sink>(
         for i in 0..n {
             if matches!(ex.state[i], State::Waiting | State::Running) {
                 ex.state[i] = State::Skipped;
-                ex.emit(Event::NodeSkipped { unit: Unit::node(i), reason: SkipReason::Cancelled }).await;
+                ex.emit(Event::NodeSkipped { unit: Unit::node(i), reason: SkipReason::Cancelled });
             }
         }
         Outcome::Cancelled
@@ -203,7 +210,8 @@ async fn run_on<S: Sink>(
         Outcome::Completed
     };
     ex.closed = false;
-    ex.emit(Event::RunFinished { outcome }).await;
+    ex.emit(Event::RunFinished { outcome });
+    ex.flush().await;
     outcome
 }
 
@@ -212,36 +220,32 @@ impl<'a, S: Sink> Exec<'a, S> {
         self.clock.elapsed()
     }
 
-    /// Gives the event to the sink's `send` before returning, as `Call::emit_at` does: an
-    /// `async fn` kept the event in its future and moved it twice more on the way.
+    /// Hands the event to the sink: never a wait (see `sink`).
     #[inline(always)]
-    fn emit(&mut self, kind: Event) -> impl Future<Output = ()> + '_ {
-        let sink: &'a S = self.sink;
-        let sent = if self.closed {
-            None
-        } else {
-            Some(sink.send(RunEvent { run: self.spec.run_id, attempt: self.spec.attempt, at: self.now(), kind }))
-        };
-        async move {
-            if let Some(sent) = sent
-                && !sent.await
-            {
-                self.closed = true;
-            }
+    fn emit(&mut self, kind: Event) {
+        if !self.closed && !self.sink.send(RunEvent { run: self.spec.run_id, attempt: self.spec.attempt, at: self.now(), kind }) {
+            self.closed = true;
+        }
+    }
+
+    /// Hands over the events waiting in the sink (a channel's), waiting for room.
+    async fn flush(&mut self) {
+        if self.sink.pending() && !self.sink.flush().await {
+            self.closed = true;
         }
     }
 
     /// Node `i` settled: every dependent that no longer waits is skipped, expanded or queued.
-    async fn settled(&mut self, i: usize) {
+    fn settled(&mut self, i: usize) {
         let mut work = std::mem::take(&mut self.work);
         self.settle(i, &mut work);
-        self.became_ready(work).await;
+        self.became_ready(work);
     }
 
     /// All of these nodes' dependencies have settled (`work` is a stack: the last is looked at
     /// first): skip each, expand it, or queue it. A skip settles its dependents in turn, which
     /// are looked at before the rest of `work`.
-    async fn became_ready(&mut self, mut work: Vec<usize>) {
+    fn became_ready(&mut self, mut work: Vec<usize>) {
         let spec = self.spec;
         while let Some(i) = work.pop() {
             let node = &spec.flow.nodes[i];
@@ -256,7 +260,7 @@ impl<'a, S: Sink> Exec<'a, S> {
             };
             if let Some(reason) = skip {
                 self.state[i] = State::Skipped;
-                self.emit(Event::NodeSkipped { unit: Unit::node(i), reason }).await;
+                self.emit(Event::NodeSkipped { unit: Unit::node(i), reason });
                 self.settle(i, &mut work);
                 continue;
             }
@@ -267,10 +271,10 @@ impl<'a, S: Sink> Exec<'a, S> {
                     let mut items = list_items(&source);
                     let dropped = items.len().saturating_sub(m.max_items);
                     items.truncate(m.max_items);
-                    self.emit(Event::NodeExpanded { node: i as u32, items: items.clone(), dropped: dropped as u32 }).await;
+                    self.emit(Event::NodeExpanded { node: i as u32, items: items.clone(), dropped: dropped as u32 });
                     if items.is_empty() {
                         self.state[i] = State::Skipped;
-                        self.emit(Event::NodeSkipped { unit: Unit::node(i), reason: SkipReason::NoItems }).await;
+                        self.emit(Event::NodeSkipped { unit: Unit::node(i), reason: SkipReason::NoItems });
                         self.settle(i, &mut work);
                         continue;
                     }
@@ -307,7 +311,7 @@ impl<'a, S: Sink> Exec<'a, S> {
     }
 
     /// Builds the unit's input, routes it, checks the budget and returns the call's future.
-    async fn start_unit(&mut self, unit: Unit) -> Option<Call<'a, S>> {
+    fn start_unit(&mut self, unit: Unit) -> Option<Call<'a, S>> {
         let spec = self.spec;
         let i = unit.index();
         let node = &spec.flow.nodes[i];
@@ -338,14 +342,14 @@ impl<'a, S: Sink> Exec<'a, S> {
         {
             self.budget_hit = true;
             let reason = SkipReason::Budget { spent: self.spent + self.reserved, estimate, budget };
-            self.unit_skipped(unit, reason).await;
+            self.unit_skipped(unit, reason);
             return None;
         }
         self.reserved += estimate;
         if unit.item.is_none() {
             self.state[i] = State::Running;
         }
-        self.emit(Event::NodeStarted { unit, decision: decision.clone(), context: ctx.parts, input_tokens }).await;
+        self.emit(Event::NodeStarted { unit, decision: decision.clone(), context: ctx.parts, input_tokens });
         let prompt = ctx.prompt;
 
         Some(Call {
@@ -368,13 +372,13 @@ impl<'a, S: Sink> Exec<'a, S> {
     }
 
     /// A budget skip of one unit: instances are skipped inside their group.
-    async fn unit_skipped(&mut self, unit: Unit, reason: SkipReason) {
+    fn unit_skipped(&mut self, unit: Unit, reason: SkipReason) {
         let i = unit.index();
-        self.emit(Event::NodeSkipped { unit, reason }).await;
+        self.emit(Event::NodeSkipped { unit, reason });
         match unit.item {
             None => {
                 self.state[i] = State::Skipped;
-                self.settled(i).await;
+                self.settled(i);
             }
             Some(_) => {
                 if let Some(g) = self.groups[i].as_mut() {
@@ -382,12 +386,12 @@ impl<'a, S: Sink> Exec<'a, S> {
                     g.running -= 1;
                     g.finished += 1;
                 }
-                self.after_instance(i, false).await;
+                self.after_instance(i, false);
             }
         }
     }
 
-    async fn finish_unit(&mut self, done: Done) {
+    fn finish_unit(&mut self, done: Done) {
         self.spent += done.cost;
         self.reserved = self.reserved - done.reserved;
         let i = done.unit.index();
@@ -408,7 +412,7 @@ impl<'a, S: Sink> Exec<'a, S> {
                         self.any_failed = true;
                     }
                 }
-                self.settled(i).await;
+                self.settled(i);
             }
             Some(k) => {
                 let ok = done.result.is_ok();
@@ -429,13 +433,13 @@ impl<'a, S: Sink> Exec<'a, S> {
                         }
                     }
                 }
-                self.after_instance(i, ok).await;
+                self.after_instance(i, ok);
             }
         }
     }
 
     /// An instance settled: start the next pending one, or settle the group.
-    async fn after_instance(&mut self, i: usize, _ok: bool) {
+    fn after_instance(&mut self, i: usize, _ok: bool) {
         let rank = self.rank[i];
         let Some(g) = self.groups[i].as_mut() else { return };
         if let Some(k) = g.pending.pop_front() {
@@ -451,12 +455,12 @@ impl<'a, S: Sink> Exec<'a, S> {
         let joined: String = g.outputs.iter().flatten().map(|s| &**s).collect::<Vec<_>>().join("\n\n");
         if failed {
             self.state[i] = State::Failed;
-            self.emit(Event::NodeFailed { unit: Unit::node(i), error: "an instance failed or was skipped".to_string() }).await;
+            self.emit(Event::NodeFailed { unit: Unit::node(i), error: "an instance failed or was skipped".to_string() });
         } else {
             self.state[i] = State::Done;
             self.passed[i] = passed;
             self.outputs[i] = Some(Arc::from(joined));
         }
-        self.settled(i).await;
+        self.settled(i);
     }
 }

@@ -1,7 +1,16 @@
 //! Where the engine's events go: a channel to another task (the live screen), or a function
 //! called on the engine's own task (headless runs, where a channel would only add a hop).
+//!
+//! Emitting is never a wait. A channel's events queue on the engine's task until the scheduler
+//! hands them over ([`Sink::flush`]) before it next waits for anything, so a full channel holds
+//! the run back there and nowhere else. Nothing that emits keeps an event, or a send in
+//! progress, across a wait.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::mpsc;
 
@@ -13,43 +22,91 @@ pub(super) trait Sink {
     /// of [`Sink::send`] and the caller keeps what it carries.
     const SHOWS: bool = false;
 
-    /// Hands one event over; false once nobody listens any more.
-    fn send(&self, ev: RunEvent) -> impl Future<Output = bool>;
+    /// Takes one event; false once nobody listens any more.
+    fn send(&self, ev: RunEvent) -> bool;
 
     /// Shows one event, when [`Sink::SHOWS`]; does nothing otherwise.
     fn show(&self, _ev: &RunEvent) {}
+
+    /// Whether events wait to be handed over.
+    fn pending(&self) -> bool {
+        false
+    }
+
+    /// Hands over every waiting event, waiting for room; false once nobody listens.
+    fn flush(&self) -> impl Future<Output = bool> {
+        std::future::ready(true)
+    }
 }
 
-impl Sink for mpsc::Sender<RunEvent> {
-    async fn send(&self, ev: RunEvent) -> bool {
-        mpsc::Sender::send(self, ev).await.is_ok()
+/// A channel to another task, with the events not yet handed over. (A lock rather than a
+/// cell only so that the run's future may move between threads: one task uses it.)
+pub(super) struct Channel {
+    tx: mpsc::Sender<RunEvent>,
+    queue: Mutex<VecDeque<RunEvent>>,
+    closed: AtomicBool,
+}
+
+impl Channel {
+    pub(super) fn new(tx: mpsc::Sender<RunEvent>) -> Channel {
+        Channel { tx, queue: Mutex::new(VecDeque::new()), closed: AtomicBool::new(false) }
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<RunEvent>> {
+        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Sink for Channel {
+    fn send(&self, ev: RunEvent) -> bool {
+        if self.closed.load(Ordering::Relaxed) {
+            return false;
+        }
+        self.queue().push_back(ev);
+        true
+    }
+
+    fn pending(&self) -> bool {
+        !self.queue().is_empty()
+    }
+
+    async fn flush(&self) -> bool {
+        loop {
+            // Taken out before the wait: nothing holds the queue across it.
+            let next = self.queue().pop_front();
+            let Some(ev) = next else { return !self.closed.load(Ordering::Relaxed) };
+            if self.tx.send(ev).await.is_err() {
+                self.closed.store(true, Ordering::Relaxed);
+                self.queue().clear();
+                return false;
+            }
+        }
     }
 }
 
 /// A sink that hands each event to a function as it is emitted.
-pub(super) struct Inline<F>(pub(super) std::cell::RefCell<F>);
+pub(super) struct Inline<F>(pub(super) RefCell<F>);
 
 impl<F: FnMut(RunEvent)> Sink for Inline<F> {
-    /// Handled before returning, so the future holds no event: every in-flight call embeds
-    /// this future, and a wide fan-out has thousands of them.
-    fn send(&self, ev: RunEvent) -> impl Future<Output = bool> {
+    #[inline]
+    fn send(&self, ev: RunEvent) -> bool {
         (self.0.borrow_mut())(ev);
-        std::future::ready(true)
+        true
     }
 }
 
 /// A sink that shows each event to a function as it is emitted, and drops it: for what only
 /// reads events (a fold, a recording). The event is not moved again to get there: handing
 /// it on by value took two copies of each event (`perf`: a tenth of a simulated node).
-pub(super) struct Show<F>(pub(super) std::cell::RefCell<F>);
+pub(super) struct Show<F>(pub(super) RefCell<F>);
 
 impl<F: FnMut(&RunEvent)> Sink for Show<F> {
     const SHOWS: bool = true;
 
     #[inline]
-    fn send(&self, ev: RunEvent) -> impl Future<Output = bool> {
+    fn send(&self, ev: RunEvent) -> bool {
         self.show(&ev);
-        std::future::ready(true)
+        true
     }
 
     #[inline]

@@ -247,20 +247,6 @@ impl Start {
     }
 }
 
-/// `fut`, unless `deadline` comes first (`Err`). Like tokio's `timeout_at`, the future is asked
-/// first: when both are ready, the answer wins.
-pub(crate) async fn timeout<F: Future + Unpin>(deadline: Sleep, fut: F) -> Result<F::Output, ()> {
-    let mut deadline = deadline;
-    let mut fut = fut;
-    std::future::poll_fn(move |cx| {
-        if let Poll::Ready(v) = Pin::new(&mut fut).poll(cx) {
-            return Poll::Ready(Ok(v));
-        }
-        Pin::new(&mut deadline).poll(cx).map(Err)
-    })
-    .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,6 +291,16 @@ mod tests {
 
     #[test]
     fn a_dropped_timer_never_fires_and_the_answer_beats_a_deadline_due_with_it() {
+        // How a try waits for its next chunk (`attempt`): the answer is asked first.
+        async fn timeout<F: Future + Unpin>(mut deadline: Sleep, mut fut: F) -> Result<F::Output, ()> {
+            std::future::poll_fn(move |cx| {
+                if let Poll::Ready(v) = Pin::new(&mut fut).poll(cx) {
+                    return Poll::Ready(Ok(v));
+                }
+                Pin::new(&mut deadline).poll(cx).map(Err)
+            })
+            .await
+        }
         let (late, tie, early) = block_on(async {
             let start = Start::now();
             // Dropped before it is due: time does not stop there.
