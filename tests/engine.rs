@@ -428,3 +428,66 @@ fn makespan_matches_the_critical_path_on_every_standard_shape() {
         assert!(cp > 0.0 && wall <= cp * 1.01, "{shape}: makespan {wall:.3}s, critical path {cp:.3}s");
     }
 }
+
+/// The live screen's path: events go down a channel. Each reaches the reader at the moment it
+/// happens, not when something later wakes the engine (its queue is handed over before the
+/// engine waits), and the reader gets the same events a function on the engine's task gets.
+#[test]
+fn a_channel_gets_every_event_when_it_happens() {
+    let s = spec(sample_flow("research-assistant"), sample_strategy("naive"), 1);
+    let providers = Providers::simulated();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("rt");
+    let (received, direct) = rt.block_on(async {
+        // Room for one: every event waits for the reader.
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let start = tokio::time::Instant::now();
+        let engine = baton::engine::run(&s, &providers, tx, tokio_util::sync::CancellationToken::new());
+        let read = async {
+            let mut got = Vec::new();
+            while let Some(e) = rx.recv().await {
+                got.push((start.elapsed(), e));
+            }
+            got
+        };
+        let (outcome, received) = tokio::join!(engine, read);
+        assert_eq!(outcome, Outcome::Completed);
+        let mut direct = Vec::new();
+        baton::engine::run_collect(&s, &providers, tokio_util::sync::CancellationToken::new(), |e| direct.push(e)).await;
+        (received, direct)
+    });
+    assert!(received.iter().any(|(_, e)| matches!(e.kind, Event::NodeDelta { .. })), "the run streams");
+    for (seen, e) in &received {
+        assert_eq!(*seen, e.at, "{:?} reached the reader late", e.kind);
+    }
+    let received: Vec<_> = received.into_iter().map(|(_, e)| e).collect();
+    assert_eq!(received, direct);
+}
+
+/// A reader that goes away stops the run as a cancel would, rather than leaving it running
+/// for nobody.
+#[test]
+fn a_run_whose_reader_is_gone_stops() {
+    let s = spec(sample_flow("research-assistant"), sample_strategy("naive"), 1);
+    let providers = Providers::simulated();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("rt");
+    let (outcome, read, ran_for) = rt.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let start = tokio::time::Instant::now();
+        let engine = baton::engine::run(&s, &providers, tx, tokio_util::sync::CancellationToken::new());
+        let read = async move {
+            let mut n = 0;
+            while let Some(e) = rx.recv().await {
+                n += 1;
+                if matches!(e.kind, Event::NodeDelta { .. }) {
+                    break;
+                }
+            }
+            n
+        };
+        let (outcome, read) = tokio::join!(engine, read);
+        (outcome, read, start.elapsed())
+    });
+    assert_eq!(outcome, Outcome::Cancelled);
+    let whole = sim(&s).0.last().map(|e| e.at).expect("events");
+    assert!(read > 1 && ran_for < whole, "read {read} events; the run went on for {ran_for:?} of {whole:?}");
+}
