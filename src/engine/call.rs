@@ -44,6 +44,8 @@ pub(super) struct Call<'a, S> {
     pub(super) clock: &'a Start,
     pub(super) unit: Unit,
     pub(super) decision: Arc<Decision>,
+    /// The catalog index of the decision's model, if the catalog has it.
+    pub(super) model_index: Option<usize>,
     pub(super) parts: Arc<[(Origin, Arc<str>)]>,
     pub(super) input_tokens: u64,
     pub(super) item: Option<(u32, Arc<str>)>,

@@ -320,6 +320,7 @@ impl<'a, S: Sink> Exec<'a, S> {
         let ctx = build_context(spec, i, item_text, &self.outputs, &self.history, &mut self.declared, self.keep_history);
         let input_tokens: u64 = ctx.parts.iter().map(|p| p.tokens).sum();
         let decision = self.decisions.route(&spec.strategy, node, input_tokens);
+        let model_index = self.decisions.model_index(&spec.catalog, &decision);
         // The content key is only needed to look up or keep outputs.
         let key = if spec.store.is_some() {
             content_key(spec, i, &decision.model, &ctx.texts, self.providers.is_simulated(), self.task, unit.item)
@@ -329,12 +330,12 @@ impl<'a, S: Sink> Exec<'a, S> {
         let hit =
             spec.store.as_ref().and_then(|s| s.get(&Query { node: &node.id, item: unit.item, model: &decision.model, key })).map(Box::new);
 
-        // Reserved against the budget only: without one, no lookup.
+        // Reserved against the budget only.
         let estimate = if hit.is_some() || spec.strategy.budget.is_none() {
             Money::ZERO
         } else {
-            spec.catalog
-                .get(&decision.model)
+            model_index
+                .map(|k| &spec.catalog.models[k])
                 .map_or(Money::ZERO, |m| m.prices.input.cost(input_tokens) + m.prices.output.cost(u64::from(node.expected_tokens)))
         };
         if let Some(budget) = spec.strategy.budget
@@ -359,6 +360,7 @@ impl<'a, S: Sink> Exec<'a, S> {
             clock: self.clock,
             unit,
             decision,
+            model_index,
             parts: ctx.texts,
             input_tokens,
             item,

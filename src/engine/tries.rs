@@ -170,7 +170,8 @@ impl<'a, S: Sink> Tries<'a, S> {
         self.candidate = next_candidate(&call.decision, k + 1).map(|(k, _)| k);
         let next = self.candidate.map(|k| candidate_at(&call.decision, k));
         let model_id = candidate_at(&call.decision, k);
-        let Some(model_idx) = spec.catalog.index_of(model_id) else {
+        let index = if k == 0 { call.model_index } else { spec.catalog.index_of(model_id) };
+        let Some(model_idx) = index else {
             self.last_error = Some(format!("model '{model_id}' is not in the catalog"));
             return;
         };
