@@ -488,6 +488,30 @@ fn a_run_whose_reader_is_gone_stops() {
         (outcome, read, start.elapsed())
     });
     assert_eq!(outcome, Outcome::Cancelled);
-    let whole = sim(&s).0.last().map(|e| e.at).expect("events");
-    assert!(read > 1 && ran_for < whole, "read {read} events; the run went on for {ran_for:?} of {whole:?}");
+    // It stops before the unit that was streaming finishes: at its next event.
+    let finished = sim(&s).0.iter().find(|e| matches!(e.kind, Event::NodeFinished { .. })).map(|e| e.at).expect("a node finishes");
+    assert!(read > 1 && ran_for < finished, "read {read} events; the run went on for {ran_for:?}, past the first finish at {finished:?}");
+}
+
+/// A first token due in the same millisecond as its timeout wins (the answer is asked first);
+/// one a millisecond later is too late, and the try is retried.
+#[test]
+fn a_first_token_due_with_its_timeout_wins() {
+    for (ttft_ms, late) in [(5000, false), (5001, true)] {
+        let script = Script::new();
+        let answer = Step::Answer {
+            text: "done".into(),
+            ttft: Duration::from_millis(ttft_ms),
+            gap: Duration::from_millis(10),
+            pieces: 1,
+            usage: None,
+        };
+        script.push("gpt-5-nano", answer);
+        let retry = "max_parallel = 1\n[retry]\nfirst_token_timeout_ms = 5000\nbackoff_ms = 100";
+        let s = spec(flow(TWO_BRANCH), strategy(&one_model("gpt-5-nano", retry)), 1);
+        let (ev, st) = run(&s, &Providers::only(script));
+        let retried = ev.iter().any(|e| matches!(&e.kind, Event::NodeRetry { error, .. } if error == "no first token for 5.0 s"));
+        assert_eq!(retried, late, "a first token after {ttft_ms} ms");
+        assert_eq!(st.units[0].status, Status::Done);
+    }
 }

@@ -2,8 +2,8 @@
 //! and the whole call policed, every piece reported, and the raw exchange (HTTP providers) told
 //! before what the try leads to.
 //!
-//! Polled by hand from the unit's future (`call::Run`): it keeps no reference into itself, so
-//! it lives inline there and is never boxed.
+//! Polled by hand from the unit's future (`tries::Tries`): it keeps no reference into itself,
+//! so it lives inline there and is never boxed.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

@@ -35,7 +35,7 @@ pub(super) struct Finished {
     pub(super) passed: bool,
 }
 
-/// One unit's calls: retries, fallbacks and escalation, with every step reported.
+/// What one unit's calls were given, and how they report; `Tries` runs them.
 pub(super) struct Call<'a, S> {
     pub(super) spec: &'a RunSpec,
     pub(super) providers: &'a Providers,
@@ -74,7 +74,8 @@ impl<'a, S: Sink> Call<'a, S> {
     /// instead.)
     #[inline(always)]
     pub(super) fn emit_at(&self, at: Duration, kind: Event) {
-        // A closed sink means nobody is listening; the scheduler notices and stops.
+        // A closed sink means nobody is listening: the scheduler notices when it next emits or
+        // hands events over, and stops.
         self.sink.send(self.event(at, kind));
     }
 

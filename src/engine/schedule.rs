@@ -310,7 +310,7 @@ impl<'a, S: Sink> Exec<'a, S> {
         work[from..].reverse();
     }
 
-    /// Builds the unit's input, routes it, checks the budget and returns the call's future.
+    /// Builds the unit's input, routes it, checks the budget and returns what its calls need.
     fn start_unit(&mut self, unit: Unit) -> Option<Call<'a, S>> {
         let spec = self.spec;
         let i = unit.index();

@@ -1,10 +1,11 @@
 //! Where the engine's events go: a channel to another task (the live screen), or a function
 //! called on the engine's own task (headless runs, where a channel would only add a hop).
 //!
-//! Emitting is never a wait. A channel's events queue on the engine's task until the scheduler
-//! hands them over ([`Sink::flush`]) before it next waits for anything, so a full channel holds
-//! the run back there and nowhere else. Nothing that emits keeps an event, or a send in
-//! progress, across a wait.
+//! Emitting is never a wait. An event goes into a channel at once when there is room; when there
+//! is not, it and every event after it queue on the engine's task until the scheduler hands them
+//! over ([`Sink::flush`]) before it next waits for anything. So a full channel holds the run back
+//! there and nowhere else, and nothing that emits keeps an event, or a send in progress, across
+//! a wait.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -13,6 +14,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 
 use crate::event::RunEvent;
 
@@ -28,7 +30,8 @@ pub(super) trait Sink {
     /// Shows one event, when [`Sink::SHOWS`]; does nothing otherwise.
     fn show(&self, _ev: &RunEvent) {}
 
-    /// Whether events wait to be handed over.
+    /// Whether [`Sink::flush`] has something to do: events wait to be handed over, or the
+    /// reader is gone and the run should learn it before it waits again.
     fn pending(&self) -> bool {
         false
     }
@@ -52,6 +55,9 @@ impl Channel {
         Channel { tx, queue: Mutex::new(VecDeque::new()), closed: AtomicBool::new(false) }
     }
 
+    /// How many queued events' room is kept once the queue is empty.
+    const KEEP: usize = 256;
+
     fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<RunEvent>> {
         self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -62,19 +68,37 @@ impl Sink for Channel {
         if self.closed.load(Ordering::Relaxed) {
             return false;
         }
-        self.queue().push_back(ev);
+        let mut queue = self.queue();
+        // Behind queued events it waits its turn, so that the order holds.
+        let ev = if queue.is_empty() {
+            match self.tx.try_send(ev) {
+                Ok(()) => return true,
+                Err(TrySendError::Full(ev)) => ev,
+                Err(TrySendError::Closed(_)) => {
+                    self.closed.store(true, Ordering::Relaxed);
+                    return false;
+                }
+            }
+        } else {
+            ev
+        };
+        queue.push_back(ev);
         true
     }
 
     fn pending(&self) -> bool {
-        !self.queue().is_empty()
+        self.closed.load(Ordering::Relaxed) || !self.queue().is_empty()
     }
 
     async fn flush(&self) -> bool {
         loop {
             // Taken out before the wait: nothing holds the queue across it.
             let next = self.queue().pop_front();
-            let Some(ev) = next else { return !self.closed.load(Ordering::Relaxed) };
+            let Some(ev) = next else {
+                // A burst (a fan-out's calls all streaming at once) is not kept for the run.
+                self.queue().shrink_to(Self::KEEP);
+                return !self.closed.load(Ordering::Relaxed);
+            };
             if self.tx.send(ev).await.is_err() {
                 self.closed.store(true, Ordering::Relaxed);
                 self.queue().clear();

@@ -36,8 +36,9 @@ pub(super) struct Tries<'a, S> {
     last_error: Option<String>,
     /// The next candidate to look at (a position among the decision's models).
     candidate: Option<usize>,
-    /// The candidate being tried, and its catalog index.
+    /// The candidate being tried (its position among the decision's models).
     at: usize,
+    /// Its catalog index.
     model: usize,
     step: Step<'a>,
 }
@@ -145,7 +146,8 @@ impl<'a, S: Sink> Future for Tries<'a, S> {
                     run.try_model(try_no, provider);
                     continue;
                 }
-                // A finished future is not polled again; if it were, it would not finish twice.
+                // Neither the scheduler nor the in-flight set polls a finished unit again; if
+                // something did, it would get nothing rather than a second result (and no panic).
                 Step::Over => return Poll::Pending,
             };
             run.step = Step::Over;
@@ -156,7 +158,7 @@ impl<'a, S: Sink> Future for Tries<'a, S> {
 }
 
 impl<'a, S: Sink> Tries<'a, S> {
-    /// The decision's model at position `k`.
+    /// The model being tried.
     fn model_id(&self) -> &str {
         candidate_at(&self.call.decision, self.at)
     }

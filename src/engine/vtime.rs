@@ -291,7 +291,8 @@ mod tests {
 
     #[test]
     fn a_dropped_timer_never_fires_and_the_answer_beats_a_deadline_due_with_it() {
-        // How a try waits for its next chunk (`attempt`): the answer is asked first.
+        // The race a try runs for its next chunk (`attempt::Attempt::next_item`; through the
+        // engine, `tests/engine.rs`): the answer is asked first.
         async fn timeout<F: Future + Unpin>(mut deadline: Sleep, mut fut: F) -> Result<F::Output, ()> {
             std::future::poll_fn(move |cx| {
                 if let Poll::Ready(v) = Pin::new(&mut fut).poll(cx) {
