@@ -46,6 +46,11 @@ pub(crate) struct DeclaredCounts {
     texts: Vec<(Origin, Arc<str>)>,
     known: Vec<(usize, u64)>,
     prompt: String,
+    /// The last context that was a rendered prompt alone (no upstream output, no history): the
+    /// next unit whose prompt renders the same shares its parts, counted once. A fan-out's
+    /// workers, or a generated flow's nodes, have one prompt between thousands of units, and
+    /// each unit's copy was three allocations and a count.
+    prompt_only: Option<(Arc<[ContextPart]>, Arc<[(Origin, Arc<str>)]>)>,
 }
 
 impl DeclaredCounts {
@@ -60,6 +65,7 @@ impl DeclaredCounts {
             texts: Vec::new(),
             known: Vec::new(),
             prompt: String::new(),
+            prompt_only: None,
         }
     }
 
@@ -187,6 +193,15 @@ pub(crate) fn build_context(
             }
         }
     }
+    let prompt_only = !has_refs && texts.is_empty() && !keep_prompt && !prompt.is_empty();
+    if prompt_only
+        && let Some((parts, shared)) = &counts.prompt_only
+        && shared.first().is_some_and(|(_, t)| **t == *prompt)
+    {
+        let ctx = Context { parts: parts.clone(), texts: shared.clone(), prompt: None };
+        (counts.texts, counts.known, counts.prompt) = (texts, known, prompt);
+        return ctx;
+    }
     let mut kept = None;
     if !has_refs && !prompt.is_empty() {
         let rendered: Arc<str> = Arc::from(prompt.as_str());
@@ -207,16 +222,41 @@ pub(crate) fn build_context(
             };
             ContextPart { origin: *origin, tokens }
         })
-        .collect();
+        .collect::<Arc<[ContextPart]>>();
     let shared: Arc<[(Origin, Arc<str>)]> = texts.drain(..).collect();
+    if prompt_only {
+        counts.prompt_only = Some((parts.clone(), shared.clone()));
+    }
     (counts.texts, counts.known, counts.prompt) = (texts, known, prompt);
     Context { parts, texts: shared, prompt: kept }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::DeclaredCounts;
+    use super::{DeclaredCounts, build_context};
+    use crate::engine::RunSpec;
+    use crate::shapes::{Shape, instant_catalog, strategy};
     use std::sync::Arc;
+
+    #[test]
+    fn units_with_one_prompt_and_nothing_else_share_their_context() {
+        let catalog = instant_catalog();
+        // Every node's prompt is "step", and none reads another's output.
+        let spec = RunSpec::new(Shape::Chain { n: 3 }.flow(1), strategy(&catalog, "instant"), catalog, "go".into(), 1);
+        let outputs: Vec<Option<Arc<str>>> = vec![Some(Arc::from("done")); 3];
+        let mut counts = DeclaredCounts::new(3);
+        let ctx: Vec<_> = (0..3).map(|i| build_context(&spec, i, None, &outputs, &[], &mut counts, false)).collect();
+        assert!(Arc::ptr_eq(&ctx[0].parts, &ctx[2].parts) && Arc::ptr_eq(&ctx[0].texts, &ctx[2].texts), "each unit built its own");
+        // What is shared is what each would have been given.
+        let fresh = build_context(&spec, 2, None, &outputs, &[], &mut DeclaredCounts::new(3), false);
+        assert_eq!((&*ctx[2].parts, &*ctx[2].texts), (&*fresh.parts, &*fresh.texts));
+        assert_eq!(&*ctx[2].texts[0].1, "step");
+        // Kept for history, the prompt is a unit's own: nothing is shared then.
+        let mut counts = DeclaredCounts::new(3);
+        let kept: Vec<_> = (0..2).map(|i| build_context(&spec, i, None, &outputs, &[], &mut counts, true)).collect();
+        assert!(!Arc::ptr_eq(&kept[0].texts, &kept[1].texts));
+        assert_eq!(kept[1].prompt.as_deref(), Some("step"));
+    }
 
     #[test]
     fn consecutive_receivers_of_one_output_share_its_part() {
