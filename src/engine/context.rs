@@ -17,11 +17,14 @@ pub(crate) struct HistoryEntry {
     pub output: Arc<str>,
 }
 
+/// Each part's text with its origin, in order: concatenated they are the message sent.
+pub type Texts = Arc<[(Origin, Arc<str>)]>;
+
 pub struct Context {
     /// Each part's origin and tokens, as the `NodeStarted` event carries them.
     pub parts: Arc<[ContextPart]>,
     /// The same parts' text, in order; concatenated they are the message sent.
-    pub texts: Arc<[(Origin, Arc<str>)]>,
+    pub texts: Texts,
     /// The rendered template alone, for later nodes' history (when asked for: a copy kept
     /// for every node was a reference count taken and dropped for nothing).
     pub prompt: Option<Arc<str>>,
@@ -50,7 +53,7 @@ pub(crate) struct DeclaredCounts {
     /// next unit whose prompt renders the same shares its parts, counted once. A fan-out's
     /// workers, or a generated flow's nodes, have one prompt between thousands of units, and
     /// each unit's copy was three allocations and a count.
-    prompt_only: Option<(Arc<[ContextPart]>, Arc<[(Origin, Arc<str>)]>)>,
+    prompt_only: Option<(Arc<[ContextPart]>, Texts)>,
 }
 
 impl DeclaredCounts {
@@ -223,7 +226,7 @@ pub(crate) fn build_context(
             ContextPart { origin: *origin, tokens }
         })
         .collect::<Arc<[ContextPart]>>();
-    let shared: Arc<[(Origin, Arc<str>)]> = texts.drain(..).collect();
+    let shared: Texts = texts.drain(..).collect();
     if prompt_only {
         counts.prompt_only = Some((parts.clone(), shared.clone()));
     }
