@@ -261,6 +261,44 @@ mod tests {
         assert_eq!(kept[1].prompt.as_deref(), Some("step"));
     }
 
+    /// Reuse by a unit's item, a miss after a hit, and a build with upstream outputs between
+    /// reuses: every context is what a fresh build gives.
+    #[test]
+    fn a_shared_context_is_always_what_the_unit_would_have_been_given() {
+        let text = r#"
+[flow]
+name = "items"
+[[node]]
+id = "plan"
+kind = "generate"
+complexity = 1
+prompt = "plan it"
+[[node]]
+id = "work"
+kind = "generate"
+complexity = 1
+prompt = "do {{item}}"
+after = ["plan"]
+map = { over = "plan" }
+[[node]]
+id = "join"
+kind = "generate"
+complexity = 1
+prompt = "join"
+after = ["plan", "work"]
+"#;
+        let flow = Arc::new(crate::flow::parse_flow(&crate::diag::Source::new("items.toml", text)).expect("parses").0);
+        let catalog = instant_catalog();
+        let spec = RunSpec::new(flow, strategy(&catalog, "instant"), catalog, "go".into(), 1);
+        let outputs: Vec<Option<Arc<str>>> = vec![Some(Arc::from("a, b")), Some(Arc::from("did it")), None];
+        let mut counts = DeclaredCounts::new(3);
+        for (i, item) in [(1, Some("x")), (1, Some("x")), (1, Some("y")), (2, None), (1, Some("y")), (0, None), (1, Some("x"))] {
+            let got = build_context(&spec, i, item, &outputs, &[], &mut counts, false);
+            let fresh = build_context(&spec, i, item, &outputs, &[], &mut DeclaredCounts::new(3), false);
+            assert_eq!((&*got.parts, &*got.texts), (&*fresh.parts, &*fresh.texts), "node {i}, item {item:?}");
+        }
+    }
+
     #[test]
     fn consecutive_receivers_of_one_output_share_its_part() {
         let mut counts = DeclaredCounts::new(3);
