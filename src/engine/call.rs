@@ -115,14 +115,15 @@ pub(super) fn candidate_at(d: &Decision, k: usize) -> &str {
 }
 
 /// The models a unit may try, in order: the decided one (position 0), then each fallback not
-/// already tried. Returns the first candidate at position `from` or later.
-pub(super) fn next_candidate(d: &Decision, from: usize) -> Option<(usize, &str)> {
-    (from..=d.fallbacks.len()).find_map(|k| {
+/// already tried. Returns the position of the first candidate at `from` or later (its model:
+/// [`candidate_at`]).
+pub(super) fn next_candidate(d: &Decision, from: usize) -> Option<usize> {
+    (from..=d.fallbacks.len()).find(|&k| {
         if k == 0 {
-            return Some((0, d.model.as_str()));
+            return true;
         }
         let f = &d.fallbacks[k - 1];
-        (*f != d.model && !d.fallbacks[..k - 1].contains(f)).then_some((k, f.as_str()))
+        *f != d.model && !d.fallbacks[..k - 1].contains(f)
     })
 }
 
@@ -144,8 +145,8 @@ mod tests {
     fn candidates(d: &Decision) -> Vec<&str> {
         let mut out = Vec::new();
         let mut c = next_candidate(d, 0);
-        while let Some((k, m)) = c {
-            out.push(m);
+        while let Some(k) = c {
+            out.push(candidate_at(d, k));
             c = next_candidate(d, k + 1);
         }
         out

@@ -154,7 +154,7 @@ async fn run_on<S: Sink>(
             let Some(Reverse((_, node, item))) = ex.ready.pop() else { break };
             let unit = if item == u32::MAX { Unit::node(node as usize) } else { Unit::instance(node as usize, item as usize) };
             if let Some(call) = ex.start_unit(unit) {
-                // Poll the calls once right here, where they were made: an answer that is
+                // Poll the unit's calls once right here, where they were made: an answer that is
                 // already there (a cache hit, a zero-latency model) is settled without a trip
                 // through the in-flight set. Anything that has to wait is moved there (the
                 // future holds no reference into itself) and re-registers its waker when the

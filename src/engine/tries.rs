@@ -108,7 +108,7 @@ impl<'a, S: Sink> Future for Tries<'a, S> {
                     Some(hit) => run.call.serve(hit),
                     None => {
                         run.started = run.call.clock.elapsed();
-                        run.candidate = next_candidate(&run.call.decision, 0).map(|(k, _)| k);
+                        run.candidate = next_candidate(&run.call.decision, 0);
                         run.step = Step::Model;
                         continue;
                     }
@@ -158,18 +158,13 @@ impl<'a, S: Sink> Future for Tries<'a, S> {
 }
 
 impl<'a, S: Sink> Tries<'a, S> {
-    /// The model being tried.
-    fn model_id(&self) -> &str {
-        candidate_at(&self.call.decision, self.at)
-    }
-
     /// Looks at candidate `k`: tries it, or reports why not and leaves the next to be looked at.
     fn next_model(&mut self, k: usize) {
         let call = &self.call;
         let spec = call.spec;
         let node = &spec.flow.nodes[call.unit.index()];
         // Move on up front: every way out of this model continues with the next one.
-        self.candidate = next_candidate(&call.decision, k + 1).map(|(k, _)| k);
+        self.candidate = next_candidate(&call.decision, k + 1);
         let next = self.candidate.map(|k| candidate_at(&call.decision, k));
         let model_id = candidate_at(&call.decision, k);
         let index = if k == 0 { call.model_index } else { spec.catalog.index_of(model_id) };
@@ -291,26 +286,26 @@ impl<'a, S: Sink> Tries<'a, S> {
     fn failed(&mut self, try_no: u32, provider: &'a dyn Provider, (e, billed): Failure) {
         let call = &self.call;
         let model = &call.spec.catalog.models[self.model];
-        let model_id = self.model_id().to_string();
+        let model_id = candidate_at(&call.decision, self.at);
         // What the provider bills for the failed try is the node's cost too: the run's total
         // is what the invoice will say.
         if let Some((usage, estimated)) = billed {
             self.cost += model.cost(&usage).total();
-            call.emit(Event::NodeBilled { unit: call.unit, model: model_id.clone(), usage, estimated });
+            call.emit(Event::NodeBilled { unit: call.unit, model: model_id.to_string(), usage, estimated });
         }
         self.last_error = Some(format!("{model_id}: {e}"));
         if e.retryable() && try_no < call.spec.strategy.retry.max_attempts {
-            let backoff = call.backoff(&e, try_no, &model_id);
-            call.emit(Event::NodeRetry { unit: call.unit, model: model_id, try_no, error: e.message.clone(), backoff });
+            let backoff = call.backoff(&e, try_no, model_id);
+            call.emit(Event::NodeRetry { unit: call.unit, model: model_id.to_string(), try_no, error: e.message.clone(), backoff });
             self.step = Step::Backoff { try_no: try_no + 1, sleep: vtime::sleep(backoff), provider };
             return;
         }
         if e.retryable() || e.kind == ErrorKind::Auth {
-            call.gave_up(&model_id, model.provider, &e);
+            call.gave_up(model_id, model.provider, &e);
         }
         let why = if e.retryable() { format!("{try_no} tries failed; last: {e}") } else { e.message.clone() };
         let next = self.candidate.map(|k| candidate_at(&call.decision, k));
-        call.fall_back(&model_id, next, why);
+        call.fall_back(model_id, next, why);
         self.step = Step::Model;
     }
 }
